@@ -1,0 +1,33 @@
+//! `proto` is LavaLite's wire format: the 20-byte frame header, XDR-style
+//! message bodies, and the signed auth block.
+//!
+//! It is pure: no sockets, no clock, no files. Callers hand it bytes (and
+//! the time, where a check needs it) and get values or typed errors back.
+//! Framing a byte stream is `chan`'s job; opcodes and message types of each
+//! daemon live beside that daemon's handlers as they are written.
+
+pub mod auth;
+mod header;
+pub mod xdr;
+
+pub use header::{Header, HeaderError, HEADER_LEN, VERSION};
+pub use xdr::{Decode, DecodeError, Encode, Reader};
+
+use bytes::{BufMut, BytesMut};
+
+/// Appends a whole frame to `out`: `header` with its `length` set to the
+/// encoded size of `body`, then the body.
+///
+/// ```
+/// let mut out = bytes::BytesMut::new();
+/// proto::encode_frame(proto::Header::request(1, 5, 0), &"hi".to_string(), &mut out);
+/// let h = proto::Header::decode(&out, 64).unwrap();
+/// assert_eq!((h.length, out.len()), (8, 28));
+/// ```
+pub fn encode_frame<T: Encode + ?Sized>(header: Header, body: &T, out: &mut BytesMut) {
+    let start = out.len();
+    out.put_slice(&header.to_bytes());
+    body.encode(out);
+    let length = (out.len() - start - HEADER_LEN) as u32;
+    out[start + 12..start + 16].copy_from_slice(&length.to_be_bytes());
+}
