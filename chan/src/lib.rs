@@ -1,1 +1,39 @@
-pub fn x(){}
+//! `chan` is LavaLite's channel library: a table of non-blocking sockets,
+//! timers and signal fds, watched by one epoll instance, that turns bytes
+//! into whole frames and queues replies.
+//!
+//! It owns the event loop's I/O and nothing else: it knows the 20-byte
+//! header (to cut frames) but never an opcode, a message or a daemon.
+//! Linux only; single-threaded per [`Channels`] value; level-triggered.
+//!
+//! The names follow LavaLite's C library (`chan_epoll_init` is
+//! [`Channels::new`], `chan_epoll_add/mod/del`, `chan_epoll`), and
+//! [`Masks`] with [`Select::chan_select`] keeps `chanSelect_`-style loops
+//! working while they are ported; see `docs/migration.md`.
+//!
+//! Design choices that the benchmarks check: one `read` per ready channel
+//! per wakeup, every complete frame in it handed out without allocation;
+//! replies written at once, with `EPOLLOUT` armed only after a short write.
+
+mod channel;
+mod channels;
+mod config;
+mod counters;
+mod dispatch;
+mod error;
+mod event;
+mod frame;
+mod id;
+mod masks;
+pub mod sys;
+
+pub use channel::Kind;
+pub use channels::{Channels, Fork, Waker};
+pub use config::Config;
+pub use counters::{Counters, Syscalls};
+pub use error::ChanError;
+pub use event::{Event, Interest};
+pub use frame::Frame;
+pub use id::ChanId;
+pub use masks::{ChanSet, Masks, Select};
+pub use sys::SignalInfo;

@@ -82,15 +82,23 @@ impl Credentials {
 pub enum AuthError {
     Header(HeaderError),
     /// The frame's size disagrees with its header.
-    LengthMismatch { header: usize, actual: usize },
+    LengthMismatch {
+        header: usize,
+        actual: usize,
+    },
     /// The auth block could not be decoded.
     Malformed(DecodeError),
     /// The MAC does not match: wrong key or altered bytes.
     BadMac,
     /// The timestamp is outside the accepted window.
-    Stale { timestamp: u64, now: u64 },
+    Stale {
+        timestamp: u64,
+        now: u64,
+    },
     /// This nonce was already accepted within the window.
-    Replay { nonce: u64 },
+    Replay {
+        nonce: u64,
+    },
 }
 
 impl fmt::Display for AuthError {
@@ -286,7 +294,12 @@ mod tests {
     #[test]
     fn wrong_key_is_bad_mac() {
         let f = signed(&AuthKey::new(b"a".to_vec()), &creds(1, 100), b"");
-        let res = verify(&f, &AuthKey::new(b"b".to_vec()), 100, &mut ReplayGuard::default());
+        let res = verify(
+            &f,
+            &AuthKey::new(b"b".to_vec()),
+            100,
+            &mut ReplayGuard::default(),
+        );
         assert_eq!(res.unwrap_err(), AuthError::BadMac);
     }
 

@@ -62,7 +62,10 @@ impl fmt::Display for HeaderError {
                 VERSION & 0xffff
             ),
             HeaderError::TooLong { length, limit } => {
-                write!(f, "frame body of {length} bytes exceeds the limit of {limit}")
+                write!(
+                    f,
+                    "frame body of {length} bytes exceeds the limit of {limit}"
+                )
             }
         }
     }
@@ -117,7 +120,8 @@ impl Header {
             .get(..HEADER_LEN)
             .and_then(|b| b.try_into().ok())
             .ok_or(HeaderError::Short { have: buf.len() })?;
-        let word = |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+        let word =
+            |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
         Ok(Header {
             sequence: word(0),
             operation: word(4),
@@ -201,7 +205,9 @@ mod tests {
         h.version = 0x0002_0000;
         assert_eq!(
             Header::decode(&h.to_bytes(), 10),
-            Err(HeaderError::UnsupportedVersion { version: 0x0002_0000 })
+            Err(HeaderError::UnsupportedVersion {
+                version: 0x0002_0000
+            })
         );
         h.version = 0x0001_0007;
         assert!(Header::decode(&h.to_bytes(), 10).is_ok());
@@ -214,7 +220,10 @@ mod tests {
         let over = Header::request(1, 1, 11);
         assert_eq!(
             Header::decode(&over.to_bytes(), 10),
-            Err(HeaderError::TooLong { length: 11, limit: 10 })
+            Err(HeaderError::TooLong {
+                length: 11,
+                limit: 10
+            })
         );
         let negative = Header::request(1, 1, 0xFFFF_FFF0);
         assert!(matches!(
@@ -227,6 +236,9 @@ mod tests {
     fn reply_echoes_sequence_and_operation() {
         let req = Header::request(99, 7, 12);
         let rep = req.reply(3, 4);
-        assert_eq!((rep.sequence, rep.operation, rep.status, rep.length), (99, 7, 3, 4));
+        assert_eq!(
+            (rep.sequence, rep.operation, rep.status, rep.length),
+            (99, 7, 3, 4)
+        );
     }
 }

@@ -1,0 +1,121 @@
+//! One entry of the table: its fd, its kind, its buffers and what it is
+//! registered for.
+
+use crate::sys::{EV_IN, EV_OUT, EV_RDHUP};
+use crate::{ChanError, Interest};
+use bytes::BytesMut;
+use socket2::Socket;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+
+/// What a channel is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Listener,
+    /// A TCP connection, accepted or outbound and established.
+    Stream,
+    /// An outbound TCP connection still in progress.
+    Connecting,
+    Udp,
+    Timer,
+    Signal,
+    Waker,
+}
+
+pub(crate) enum Handle {
+    Socket(Socket),
+    Fd(OwnedFd),
+    /// Shared with `Waker`s, which may outlive the channel.
+    Shared(Arc<OwnedFd>),
+}
+
+impl Handle {
+    pub(crate) fn fd(&self) -> RawFd {
+        match self {
+            Handle::Socket(s) => s.as_raw_fd(),
+            Handle::Fd(f) => f.as_raw_fd(),
+            Handle::Shared(f) => f.as_raw_fd(),
+        }
+    }
+
+    pub(crate) fn socket(&self) -> Option<&Socket> {
+        match self {
+            Handle::Socket(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) struct Channel {
+    pub(crate) handle: Handle,
+    pub(crate) kind: Kind,
+    /// What the caller asked for; `None` when not added to epoll.
+    pub(crate) interest: Option<Interest>,
+    /// Flags currently registered with the kernel; `None` when not there.
+    pub(crate) armed: Option<u32>,
+    pub(crate) rx: BytesMut,
+    pub(crate) tx: BytesMut,
+    /// The peer's EOF was seen; nothing more to read.
+    pub(crate) read_closed: bool,
+    /// Failed: out of epoll for good, waiting for the caller's close.
+    pub(crate) broken: bool,
+    /// Reading paused: output over the high-water mark, or a listener
+    /// resting after EMFILE.
+    pub(crate) paused: bool,
+    /// Close as soon as `tx` is empty.
+    pub(crate) close_when_flushed: bool,
+    /// Reported once the buffered frames have been handed out.
+    pub(crate) eof_pending: bool,
+    pub(crate) error_pending: Option<ChanError>,
+}
+
+impl Channel {
+    pub(crate) fn new(handle: Handle, kind: Kind) -> Channel {
+        Channel {
+            handle,
+            kind,
+            interest: None,
+            armed: None,
+            rx: BytesMut::new(),
+            tx: BytesMut::new(),
+            read_closed: false,
+            broken: false,
+            paused: false,
+            close_when_flushed: false,
+            eof_pending: false,
+            error_pending: None,
+        }
+    }
+
+    /// The epoll flags this channel should be registered with, or `None`
+    /// if it should not be in the kernel's interest list at all.
+    pub(crate) fn wanted_flags(&self) -> Option<u32> {
+        let interest = self.interest?;
+        if self.broken {
+            return None;
+        }
+        let read = interest.is_readable() && !self.read_closed && !self.paused;
+        let write = interest.is_writable() || !self.tx.is_empty();
+        let flags = match self.kind {
+            Kind::Stream => {
+                (if read { EV_IN | EV_RDHUP } else { 0 }) | (if write { EV_OUT } else { 0 })
+            }
+            Kind::Connecting => EV_OUT,
+            Kind::Udp => (if read { EV_IN } else { 0 }) | (if write { EV_OUT } else { 0 }),
+            Kind::Listener | Kind::Timer | Kind::Signal | Kind::Waker => {
+                if read {
+                    EV_IN
+                } else {
+                    0
+                }
+            }
+        };
+        Some(flags)
+    }
+
+    /// Whether the caller can expect frames or an end-of-stream event
+    /// without another read from the kernel.
+    pub(crate) fn has_backlog(&self) -> bool {
+        self.eof_pending || self.error_pending.is_some() || self.rx.len() >= proto::HEADER_LEN
+    }
+}

@@ -1,0 +1,572 @@
+//! Waiting for readiness and turning it into events.
+//!
+//! `chan_epoll` waits once; `next_event` then walks the ready list one
+//! event at a time. Work for a ready channel (read, parse, accept) happens
+//! when the walk reaches it, after the channel's generation is checked
+//! again, so a channel the caller closed earlier in the same batch is never
+//! touched, and its event never reaches a channel that reused the slot.
+
+use crate::channel::{Channel, Handle, Kind};
+use crate::frame::{bytes_missing, split_frame};
+use crate::sys::{self, EV_ERR, EV_HUP, EV_IN, EV_OUT, EV_RDHUP};
+use crate::{ChanError, ChanId, Channels, Event, Interest};
+use bytes::BytesMut;
+use proto::HEADER_LEN;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::{Duration, Instant};
+
+/// Smallest read buffer a connection gets, so idle connections stay cheap.
+const MIN_READ_RESERVE: usize = 4096;
+/// Largest datagram UDP can carry.
+const MAX_DATAGRAM: usize = 65_536;
+/// An empty receive buffer larger than this is given back after use.
+const RX_SHRINK_ABOVE: usize = 256 << 10;
+
+/// A channel whose results are being handed out one per `next_event`,
+/// with the budget it has left for this wakeup.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Drain {
+    /// Frames already read; bounded by the one read that brought them.
+    Frames(ChanId),
+    Accepts {
+        id: ChanId,
+        left: usize,
+    },
+    Datagrams {
+        id: ChanId,
+        left: usize,
+    },
+    Signals {
+        id: ChanId,
+        left: usize,
+    },
+}
+
+impl Drain {
+    /// The drain after one more unit of work, or `None` if that was the
+    /// last its budget allowed.
+    fn spent(self) -> Option<Drain> {
+        let less = |left: usize| left.checked_sub(1).filter(|&l| l > 0);
+        match self {
+            Drain::Frames(id) => Some(Drain::Frames(id)),
+            Drain::Accepts { id, left } => less(left).map(|left| Drain::Accepts { id, left }),
+            Drain::Datagrams { id, left } => less(left).map(|left| Drain::Datagrams { id, left }),
+            Drain::Signals { id, left } => less(left).map(|left| Drain::Signals { id, left }),
+        }
+    }
+}
+
+/// What one step of a drain did.
+enum Step {
+    Event(Event),
+    /// Used budget but produced nothing to report (a shed connection).
+    Skip,
+    /// Nothing more is waiting.
+    Done,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Due {
+    ConnectTimeout,
+    ResumeListener,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Deadline {
+    at: Instant,
+    id: ChanId,
+    due: Due,
+}
+
+impl Deadline {
+    pub(crate) fn connect(id: ChanId, at: Instant) -> Deadline {
+        Deadline {
+            at,
+            id,
+            due: Due::ConnectTimeout,
+        }
+    }
+}
+
+/// Milliseconds for epoll_wait, rounded up so a wait never ends early.
+fn ceil_millis(d: Duration) -> i32 {
+    let ms = d.as_nanos().div_ceil(1_000_000);
+    ms.min(i32::MAX as u128) as i32
+}
+
+impl Channels {
+    /// Waits up to `timeout` (`None`: until something happens) for ready
+    /// channels; returns how many the kernel reported. Then call
+    /// [`Channels::next_event`] until it returns `None`.
+    ///
+    /// Level-triggered: anything not handed out before the next call is
+    /// reported again (buffered frames are carried over, not lost).
+    pub fn chan_epoll(&mut self, timeout: Option<Duration>) -> Result<usize, ChanError> {
+        self.carry_unfinished();
+        self.ready.clear();
+        self.cursor = 0;
+        let now = Instant::now();
+        self.run_deadlines(now);
+        let mut wait = match timeout {
+            Some(t) => ceil_millis(t),
+            None => -1,
+        };
+        if let Some(next) = self.deadlines.iter().map(|d| d.at).min() {
+            let until = ceil_millis(next.saturating_duration_since(now));
+            wait = if wait < 0 { until } else { wait.min(until) };
+        }
+        if !self.queued.is_empty() || !self.carry.is_empty() {
+            wait = 0;
+        }
+        self.counters.syscalls.epoll_wait += 1;
+        let n = self.ready.wait(self.epoll.as_raw_fd(), wait)?;
+        if !self.deadlines.is_empty() {
+            self.run_deadlines(Instant::now());
+        }
+        Ok(n)
+    }
+
+    /// The next event from the last `chan_epoll`, or `None` when all are
+    /// handed out. Events for channels closed since the wait are dropped
+    /// (and counted as stale).
+    pub fn next_event(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.queued.pop_front() {
+                return Some(event);
+            }
+            if let Some(drain) = self.drain {
+                match self.continue_drain(drain) {
+                    Step::Event(event) => return Some(event),
+                    Step::Skip => {}
+                    Step::Done => self.drain = None,
+                }
+                continue;
+            }
+            if let Some(id) = self.carry.pop() {
+                self.drain = Some(Drain::Frames(id));
+                continue;
+            }
+            let (token, flags) = self.ready.get(self.cursor)?;
+            self.cursor += 1;
+            if let Some(event) = self.dispatch(ChanId::from_token(token), flags) {
+                return Some(event);
+            }
+        }
+    }
+
+    /// Frames already read but not handed out must survive the next wait:
+    /// the kernel will not report those bytes again.
+    fn carry_unfinished(&mut self) {
+        if let Some(Drain::Frames(id)) = self.drain.take() {
+            self.carry.push(id);
+        }
+        for i in self.cursor..self.ready.len() {
+            if let Some((token, _)) = self.ready.get(i) {
+                let id = ChanId::from_token(token);
+                if self.table.get(id).is_some_and(Channel::has_backlog) {
+                    self.carry.push(id);
+                }
+            }
+        }
+        self.carry.sort_unstable();
+        self.carry.dedup();
+    }
+
+    fn run_deadlines(&mut self, now: Instant) {
+        let mut i = 0;
+        while i < self.deadlines.len() {
+            let d = self.deadlines[i];
+            if d.at > now {
+                i += 1;
+                continue;
+            }
+            self.deadlines.swap_remove(i);
+            let Some(chan) = self.table.get_mut(d.id) else {
+                continue;
+            };
+            match d.due {
+                Due::ConnectTimeout if chan.kind == Kind::Connecting => {
+                    chan.broken = true;
+                    let _ = self.sync(d.id);
+                    self.queued.push_back(Event::Error {
+                        id: d.id,
+                        error: ChanError::ConnectTimeout,
+                    });
+                }
+                Due::ResumeListener => {
+                    chan.paused = false;
+                    if let Err(e) = self.sync(d.id) {
+                        log::warn!("could not resume listener {}: {e}", d.id);
+                    }
+                }
+                Due::ConnectTimeout => {}
+            }
+        }
+    }
+
+    /// Handles one kernel event; returns the first event it produced.
+    fn dispatch(&mut self, id: ChanId, flags: u32) -> Option<Event> {
+        let Some(chan) = self.table.get(id) else {
+            self.counters.stale_events += 1;
+            log::trace!("dropped stale event for {id}");
+            return None;
+        };
+        match chan.kind {
+            Kind::Stream => self.stream_ready(id, flags),
+            Kind::Connecting => self.connect_done(id),
+            Kind::Listener => self.start_drain(Drain::Accepts {
+                id,
+                left: self.config.accept_budget,
+            }),
+            Kind::Udp => {
+                if flags & EV_OUT != 0 {
+                    self.queued.push_back(Event::Writable { id });
+                }
+                if flags & (EV_IN | EV_ERR) == 0 {
+                    return None;
+                }
+                self.start_drain(Drain::Datagrams {
+                    id,
+                    left: self.config.datagram_budget,
+                })
+            }
+            Kind::Signal => self.start_drain(Drain::Signals {
+                id,
+                left: self.config.datagram_budget,
+            }),
+            Kind::Timer | Kind::Waker => self.counter_ready(id, chan.kind),
+        }
+    }
+
+    fn start_drain(&mut self, drain: Drain) -> Option<Event> {
+        self.drain = Some(drain);
+        None
+    }
+
+    /// One step of the current drain. A step that used budget moves the
+    /// drain on; an exhausted budget ends it (the kernel reports the rest
+    /// on the next wait, since we are level-triggered).
+    fn continue_drain(&mut self, drain: Drain) -> Step {
+        let step = match drain {
+            Drain::Frames(id) => return self.next_frame(id).map_or(Step::Done, Step::Event),
+            Drain::Accepts { id, .. } => self.next_accept(id),
+            Drain::Datagrams { id, .. } => self.next_datagram(id),
+            Drain::Signals { id, .. } => self.next_signal(id),
+        };
+        if !matches!(step, Step::Done) {
+            self.drain = drain.spent();
+            if self.drain.is_none() {
+                self.counters.budget_exhausted += 1;
+            }
+        }
+        step
+    }
+
+    /// A connection is ready: flush queued output first (a reply may
+    /// free the peer to send), then do one read and hand out the frames.
+    fn stream_ready(&mut self, id: ChanId, flags: u32) -> Option<Event> {
+        if flags & EV_OUT != 0 {
+            if let Some(event) = self.flush(id) {
+                self.queued.push_back(event);
+            }
+            if !matches!(self.table.get(id), Some(chan) if !chan.broken) {
+                return None;
+            }
+        }
+        if flags & (EV_IN | EV_RDHUP | EV_HUP | EV_ERR) != 0 {
+            self.read_stream(id, flags);
+            self.drain = Some(Drain::Frames(id));
+        }
+        None
+    }
+
+    /// Marks the channel failed and out of epoll. A channel waiting to be
+    /// closed once flushed is closed now instead (nobody waits for it).
+    fn fail(&mut self, id: ChanId, error: ChanError) -> Option<Event> {
+        let chan = self.table.get_mut(id)?;
+        chan.broken = true;
+        if chan.close_when_flushed {
+            let _ = self.close(id);
+            return None;
+        }
+        let _ = self.sync(id);
+        Some(Event::Error { id, error })
+    }
+
+    /// Writes as much of the send queue as the kernel takes.
+    fn flush(&mut self, id: ChanId) -> Option<Event> {
+        let low_water = self.config.high_water / 2;
+        let chan = self.table.get_mut(id)?;
+        if chan.tx.is_empty() {
+            let wants_write = chan.interest.is_some_and(Interest::is_writable);
+            return wants_write.then_some(Event::Writable { id });
+        }
+        self.counters.syscalls.write += 1;
+        match sys::send(chan.handle.fd(), &chan.tx) {
+            Ok(n) => {
+                self.counters.bytes_out += n as u64;
+                let _ = chan.tx.split_to(n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+            Err(e) => return self.fail(id, e.into()),
+        }
+        if chan.paused && chan.tx.len() <= low_water {
+            chan.paused = false;
+        }
+        let drained = chan.tx.is_empty();
+        if drained && chan.close_when_flushed {
+            let _ = self.close(id);
+            return None;
+        }
+        if let Err(error) = self.sync(id) {
+            return self.fail(id, error);
+        }
+        drained.then_some(Event::Writable { id })
+    }
+
+    /// One read (at most the read budget) into the receive buffer. EOF and
+    /// errors are recorded on the channel and reported after its frames.
+    fn read_stream(&mut self, id: ChanId, flags: u32) {
+        let budget = self.config.read_budget;
+        let max_frame = HEADER_LEN + self.config.max_frame_body as usize;
+        let Some(chan) = self.table.get_mut(id) else {
+            return;
+        };
+        if chan.read_closed || chan.paused {
+            // Not watching for input, so HUP or ERR woke us: the peer is
+            // gone for good and nothing more can be read or sent.
+            if flags & EV_ERR != 0 {
+                chan.error_pending = Some(socket_error(&chan.handle));
+            }
+            chan.broken = true;
+            let _ = self.sync(id);
+            return;
+        }
+        // Room for the whole frame being received (so a large frame is
+        // read without regrowing), or a small floor for idle connections.
+        let need = bytes_missing(&chan.rx).clamp(MIN_READ_RESERVE, max_frame);
+        if chan.rx.capacity() - chan.rx.len() < need.min(budget) {
+            chan.rx.reserve(need);
+        }
+        self.counters.syscalls.read += 1;
+        let outcome = sys::read_into(chan.handle.fd(), &mut chan.rx, budget);
+        let peer_shut = flags & (EV_RDHUP | EV_HUP) != 0;
+        match outcome {
+            Ok(0) => chan.eof_pending = true,
+            Ok(n) if n >= budget => {
+                self.counters.bytes_in += n as u64;
+                self.counters.budget_exhausted += 1;
+            }
+            Ok(n) => {
+                self.counters.bytes_in += n as u64;
+                if flags & EV_ERR != 0 {
+                    chan.error_pending = Some(socket_error(&chan.handle));
+                } else if peer_shut {
+                    // A short read after the peer shut its side: the
+                    // socket holds nothing more, so EOF needs no extra read.
+                    chan.eof_pending = true;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => chan.error_pending = Some(e.into()),
+        }
+        if chan.eof_pending {
+            chan.read_closed = true;
+        }
+        // After HUP or an error nothing can be sent either: leave epoll so
+        // the kernel's endless HUP reports cannot spin the loop.
+        if chan.error_pending.is_some() || (chan.read_closed && flags & EV_HUP != 0) {
+            chan.broken = true;
+        }
+        if chan.read_closed || chan.broken {
+            let _ = self.sync(id);
+        }
+    }
+
+    /// The next whole frame buffered on `id`, then its EOF or error.
+    fn next_frame(&mut self, id: ChanId) -> Option<Event> {
+        let max = self.config.max_frame_body;
+        let chan = self.table.get_mut(id)?;
+        match split_frame(&mut chan.rx, max) {
+            Ok(Some(frame)) => {
+                self.counters.frames_in += 1;
+                return Some(Event::Frame { id, frame });
+            }
+            Ok(None) => {}
+            Err(e) => {
+                chan.rx = BytesMut::new();
+                chan.eof_pending = false;
+                return self.fail(id, ChanError::Frame(e));
+            }
+        }
+        if chan.rx.is_empty() && chan.rx.capacity() > RX_SHRINK_ABOVE {
+            chan.rx = BytesMut::new();
+        }
+        if let Some(error) = chan.error_pending.take() {
+            chan.eof_pending = false;
+            return self.fail(id, error);
+        }
+        if std::mem::take(&mut chan.eof_pending) {
+            if chan.close_when_flushed && chan.broken {
+                let _ = self.close(id);
+                return None;
+            }
+            return Some(Event::Eof { id });
+        }
+        None
+    }
+
+    fn connect_done(&mut self, id: ChanId) -> Option<Event> {
+        let chan = self.table.get_mut(id)?;
+        self.counters.syscalls.other += 1;
+        if let Some(error) = take_socket_error(&chan.handle) {
+            return self.fail(id, error.into());
+        }
+        chan.kind = Kind::Stream;
+        match self.sync(id) {
+            Ok(()) => Some(Event::Connected { id }),
+            Err(error) => self.fail(id, error),
+        }
+    }
+
+    fn next_accept(&mut self, listener: ChanId) -> Step {
+        let Some(chan) = self.table.get(listener) else {
+            return Step::Done;
+        };
+        let fd = chan.handle.fd();
+        self.counters.syscalls.accept += 1;
+        let sock = match sys::accept(fd) {
+            Ok(sock) => sock,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Done,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                self.shed_backlog(listener, fd);
+                return Step::Done;
+            }
+            // The peer gave up before we accepted (ECONNABORTED) and
+            // similar per-connection failures: go on with the next one.
+            Err(e) => {
+                log::debug!("accept on {listener}: {e}");
+                return Step::Skip;
+            }
+        };
+        // Request/response traffic must not wait for Nagle.
+        self.counters.syscalls.other += 1;
+        if let Err(e) = sock.set_nodelay(true) {
+            log::debug!("TCP_NODELAY on a connection from {listener}: {e}");
+        }
+        match self.open(Handle::Socket(sock), Kind::Stream, Interest::READ) {
+            Ok(id) => Step::Event(Event::Accepted { listener, id }),
+            Err(ChanError::TableFull { capacity }) => {
+                self.counters.shed_connections += 1;
+                log::warn!(
+                    "channel table full ({capacity} channels): refused a connection on {listener}"
+                );
+                Step::Skip
+            }
+            Err(e) => {
+                log::warn!("could not watch a connection accepted on {listener}: {e}");
+                Step::Skip
+            }
+        }
+    }
+
+    /// Out of fds: use the spare fd to accept-and-close what is waiting,
+    /// then rest the listener so the loop does not spin on it.
+    fn shed_backlog(&mut self, listener: ChanId, fd: RawFd) {
+        self.counters.emfile_pauses += 1;
+        if !self.emfile_logged {
+            self.emfile_logged = true;
+            log::warn!(
+                "out of file descriptors accepting on {listener}: shedding connections and pausing the listener for {:?} (logged once)",
+                self.config.emfile_pause
+            );
+        }
+        self.spare_fd = None;
+        for _ in 0..self.config.accept_budget {
+            self.counters.syscalls.accept += 1;
+            match sys::accept(fd) {
+                Ok(_closed_on_drop) => self.counters.shed_connections += 1,
+                Err(_) => break,
+            }
+        }
+        self.spare_fd = File::open("/dev/null").ok();
+        if let Some(chan) = self.table.get_mut(listener) {
+            chan.paused = true;
+            let _ = self.sync(listener);
+            self.deadlines.push(Deadline {
+                at: Instant::now() + self.config.emfile_pause,
+                id: listener,
+                due: Due::ResumeListener,
+            });
+        }
+    }
+
+    fn next_datagram(&mut self, id: ChanId) -> Step {
+        let Some(chan) = self.table.get_mut(id) else {
+            return Step::Done;
+        };
+        let Some(sock) = chan.handle.socket() else {
+            return Step::Done;
+        };
+        self.counters.syscalls.read += 1;
+        match sys::recv_from(sock, &mut chan.rx, MAX_DATAGRAM) {
+            Ok((n, from)) => {
+                let data = chan.rx.split_to(n).freeze();
+                self.counters.datagrams_in += 1;
+                self.counters.bytes_in += n as u64;
+                Step::Event(Event::Datagram { id, from, data })
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Step::Done,
+            // ICMP errors from earlier sends surface here; they are about
+            // some peer, not this socket, so note them and keep serving.
+            Err(e) => {
+                log::debug!("recvfrom on {id}: {e}");
+                Step::Skip
+            }
+        }
+    }
+
+    fn next_signal(&mut self, id: ChanId) -> Step {
+        let Some(chan) = self.table.get(id) else {
+            return Step::Done;
+        };
+        self.counters.syscalls.read += 1;
+        match sys::read_signal(chan.handle.fd()) {
+            Ok(info) => Step::Event(Event::Signal { id, info }),
+            Err(_) => Step::Done,
+        }
+    }
+
+    /// timerfd or eventfd: reading the counter resets it.
+    fn counter_ready(&mut self, id: ChanId, kind: Kind) -> Option<Event> {
+        let fd = self.table.get(id)?.handle.fd();
+        self.counters.syscalls.read += 1;
+        match (sys::read_u64(fd), kind) {
+            (Ok(expirations), Kind::Timer) => Some(Event::Timer { id, expirations }),
+            (Ok(_), _) => Some(Event::Wake { id }),
+            (Err(_), _) => None,
+        }
+    }
+}
+
+/// The socket's pending error (SO_ERROR), if it has one.
+fn take_socket_error(handle: &Handle) -> Option<io::Error> {
+    match handle.socket().map(|s| s.take_error()) {
+        Some(Ok(error)) => error,
+        Some(Err(e)) => Some(e),
+        None => Some(io::Error::other("not a socket")),
+    }
+}
+
+/// The error behind an EPOLLERR; a reset if the kernel kept none.
+fn socket_error(handle: &Handle) -> ChanError {
+    take_socket_error(handle)
+        .unwrap_or_else(|| io::ErrorKind::ConnectionReset.into())
+        .into()
+}

@@ -1,0 +1,87 @@
+//! Helpers shared by the integration tests: frames, listeners, and waits
+//! that end on a condition or fail loudly at a deadline.
+#![allow(dead_code)]
+
+use chan::{ChanId, Channels, Config, Event};
+use proto::Header;
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+/// Generous: CI machines are slow and shared; waits end early on success.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A frame with sequence `seq`, operation 1 and `body`.
+pub fn frame(seq: u32, body: &[u8]) -> Vec<u8> {
+    let mut v = Header::request(seq, 1, body.len() as u32)
+        .to_bytes()
+        .to_vec();
+    v.extend_from_slice(body);
+    v
+}
+
+pub fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+pub fn chans() -> Channels {
+    chans_with(Config::default())
+}
+
+pub fn chans_with(config: Config) -> Channels {
+    Channels::new(config).expect("epoll init")
+}
+
+/// Waits until `pick` returns `Some` for an event, failing after PATIENCE.
+/// Events `pick` declines are passed over.
+pub fn wait_for<T>(
+    chans: &mut Channels,
+    what: &str,
+    mut pick: impl FnMut(&mut Channels, Event) -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "timed out waiting for {what}");
+        chans.chan_epoll(Some(left)).expect("chan_epoll");
+        while let Some(event) = chans.next_event() {
+            if let Some(found) = pick(chans, event) {
+                return found;
+            }
+        }
+    }
+}
+
+/// Every event that arrives within `window` (for asserting silence).
+pub fn events_during(chans: &mut Channels, window: Duration) -> Vec<Event> {
+    let deadline = Instant::now() + window;
+    let mut out = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return out;
+        }
+        chans.chan_epoll(Some(left)).expect("chan_epoll");
+        while let Some(event) = chans.next_event() {
+            out.push(event);
+        }
+    }
+}
+
+/// A listener, a blocking client connected to it, and the server side.
+pub fn connected(chans: &mut Channels) -> (ChanId, TcpStream, ChanId) {
+    let listener = chans.tcp_listen(loopback()).unwrap();
+    let client = TcpStream::connect(chans.local_addr(listener).unwrap()).unwrap();
+    let server = wait_for(chans, "accept", |_, e| match e {
+        Event::Accepted { id, .. } => Some(id),
+        _ => None,
+    });
+    (listener, client, server)
+}
+
+/// Waits for the next frame on `id`.
+pub fn next_frame(chans: &mut Channels, id: ChanId) -> chan::Frame {
+    wait_for(chans, "a frame", |_, e| match e {
+        Event::Frame { id: got, frame } if got == id => Some(frame),
+        _ => None,
+    })
+}
