@@ -346,7 +346,7 @@ impl Channels {
         }
         // Room for the whole frame being received (so a large frame is
         // read without regrowing), or a small floor for idle connections.
-        let need = bytes_missing(&chan.rx).clamp(MIN_READ_RESERVE, max_frame);
+        let need = bytes_missing(&chan.rx).min(max_frame).max(MIN_READ_RESERVE);
         if chan.rx.capacity() - chan.rx.len() < need.min(budget) {
             chan.rx.reserve(need);
         }
