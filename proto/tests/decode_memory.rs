@@ -4,43 +4,16 @@
 //! This file holds a single test so no other test thread allocates while
 //! it measures.
 
+use chan::sys::CountingAllocator;
 use proptest::prelude::*;
 use proto::xdr::Opaque;
 use proto::Decode;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// The allocator only forwards to `System` and counts; this is the one
-// place outside chan's syscall layer that needs `unsafe`, and only because
-// GlobalAlloc is an unsafe trait.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(layout.size(), Relaxed) + layout.size();
-        PEAK.fetch_max(live, Relaxed);
-        // SAFETY: same contract as the caller's; we forward unchanged.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Relaxed);
-        // SAFETY: ptr came from System.alloc with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: CountingAllocator = CountingAllocator::new();
 
-/// Peak bytes allocated (above what was live before) while running `f`.
 fn peak_during(f: impl FnOnce()) -> usize {
-    let base = LIVE.load(Relaxed);
-    PEAK.store(base, Relaxed);
-    f();
-    PEAK.load(Relaxed) - base
+    ALLOC.peak_during(f)
 }
 
 /// Each decoded element costs at most its in-memory size (24 bytes for a

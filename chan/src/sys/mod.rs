@@ -376,6 +376,13 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// A duplicate of `fd` that child processes inherit (no close-on-exec),
+/// for tests of what a child that keeps a socket does to the parent.
+pub fn dup_inheritable(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: dup only reads the descriptor table; a bad fd is EBADF.
+    owned(unsafe { libc::dup(fd) })
+}
+
 /// Whether `fd` is an open descriptor in this process.
 pub fn fd_is_open(fd: RawFd) -> bool {
     // SAFETY: F_GETFD only queries the descriptor table.

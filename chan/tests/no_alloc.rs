@@ -1,0 +1,59 @@
+//! Steady-state request/response allocates nothing: frames are cut out of
+//! the receive buffer and replies written straight from it. Alone in its
+//! binary so no other test allocates while it counts.
+
+mod common;
+
+use chan::sys::CountingAllocator;
+use chan::Event;
+use common::*;
+use std::io::{Read, Write};
+
+#[global_allocator]
+static ALLOC: CountingAllocator = CountingAllocator::new();
+
+/// One ping-pong: the client sends, the loop echoes, the client reads.
+fn round_trip(
+    chans: &mut chan::Channels,
+    client: &mut std::net::TcpStream,
+    request: &[u8],
+    reply: &mut [u8],
+) {
+    client.write_all(request).unwrap();
+    let mut answered = false;
+    while !answered {
+        chans.chan_epoll(Some(PATIENCE)).unwrap();
+        while let Some(event) = chans.next_event() {
+            if let Event::Frame { id, frame } = event {
+                chans.send(id, frame.as_bytes()).unwrap();
+                answered = true;
+            }
+        }
+    }
+    client.read_exact(reply).unwrap();
+}
+
+#[test]
+fn steady_state_echo_makes_no_allocation_per_message() {
+    let mut chans = chans();
+    let (_l, mut client, _server) = connected(&mut chans);
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    for size in [64usize, 1024] {
+        let request = frame(1, &vec![5u8; size - 20]);
+        let mut reply = vec![0u8; request.len()];
+        // Warm up: buffers reach their working size.
+        for _ in 0..200 {
+            round_trip(&mut chans, &mut client, &request, &mut reply);
+        }
+        let before = ALLOC.allocations();
+        for _ in 0..2000 {
+            round_trip(&mut chans, &mut client, &request, &mut reply);
+        }
+        let allocations = ALLOC.allocations() - before;
+        assert_eq!(reply, request);
+        assert_eq!(
+            allocations, 0,
+            "{allocations} allocations in 2000 round trips of {size} B"
+        );
+    }
+}
