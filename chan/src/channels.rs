@@ -466,7 +466,10 @@ impl Channels {
     /// work (exec, `sys::exit_now`).
     pub fn fork(self) -> Result<Fork, ChanError> {
         match sys::fork()? {
-            sys::ForkSide::Parent(pid) => Ok(Fork::Parent { pid, chans: self }),
+            sys::ForkSide::Parent(pid) => Ok(Fork::Parent {
+                pid,
+                chans: Box::new(self),
+            }),
             sys::ForkSide::Child => {
                 // Dropping closes each fd; no EPOLL_CTL_DEL, which would
                 // remove the parent's registrations from the shared epoll.
@@ -479,7 +482,7 @@ impl Channels {
 
 /// The two sides of [`Channels::fork`].
 pub enum Fork {
-    Parent { pid: u32, chans: Channels },
+    Parent { pid: u32, chans: Box<Channels> },
     Child,
 }
 

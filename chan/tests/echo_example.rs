@@ -3,72 +3,19 @@
 
 mod common;
 
-use common::{frame, PATIENCE};
-use proto::{Header, HEADER_LEN};
-use std::io::{BufRead, BufReader, Read, Write};
+use common::{frame, read_frame, Example, PATIENCE};
+use proto::Header;
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 
-struct Echo {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Echo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `cargo test` builds examples beside the test binaries' `deps/` folder.
-fn echo_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let path = dir.join("examples").join("echo");
-    assert!(
-        path.exists(),
-        "{} missing: build examples (cargo test builds them)",
-        path.display()
-    );
-    path
-}
-
-fn start_echo() -> Echo {
-    let mut child = Command::new(echo_binary())
-        .arg("127.0.0.1:0")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("banner")
-        .parse()
-        .unwrap();
-    Echo { child, addr }
+fn start_echo() -> Example {
+    Example::start("echo", &["127.0.0.1:0"])
 }
 
 fn client(addr: SocketAddr) -> TcpStream {
     let s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(PATIENCE)).unwrap();
     s
-}
-
-fn read_frame(s: &mut TcpStream) -> Vec<u8> {
-    let mut head = [0u8; HEADER_LEN];
-    s.read_exact(&mut head).unwrap();
-    let h = Header::parse(&head).unwrap();
-    let mut whole = head.to_vec();
-    whole.resize(h.frame_len(), 0);
-    s.read_exact(&mut whole[HEADER_LEN..]).unwrap();
-    whole
 }
 
 #[test]

@@ -85,9 +85,9 @@ fn waker_interrupts_a_blocked_wait() {
     let mut chans = chans();
     let (w, waker) = chans.waker().unwrap();
     let t = thread::spawn(move || waker.wake().unwrap());
-    let got = wait_for(&mut chans, "wake", |_, e| {
+    // wait_for fails the test if the wake never interrupts the wait.
+    wait_for(&mut chans, "wake", |_, e| {
         matches!(e, Event::Wake { id } if id == w).then_some(())
     });
     t.join().unwrap();
-    assert_eq!(got, ());
 }

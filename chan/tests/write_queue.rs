@@ -5,24 +5,14 @@ mod common;
 
 use chan::{Config, Event};
 use common::*;
-use proto::{Header, HEADER_LEN};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::thread;
 
 /// Reads `n` frames; hands the stream back so it stays open.
 fn read_frames(mut s: TcpStream, n: usize) -> (Vec<Vec<u8>>, TcpStream) {
     s.set_read_timeout(Some(PATIENCE)).unwrap();
-    let frames = (0..n)
-        .map(|_| {
-            let mut head = [0u8; HEADER_LEN];
-            s.read_exact(&mut head).unwrap();
-            let mut f = head.to_vec();
-            f.resize(Header::parse(&head).unwrap().frame_len(), 0);
-            s.read_exact(&mut f[HEADER_LEN..]).unwrap();
-            f
-        })
-        .collect();
+    let frames = (0..n).map(|_| read_frame(&mut s)).collect();
     (frames, s)
 }
 
@@ -61,7 +51,7 @@ fn peer_that_does_not_read_replies_is_paused_then_resumed() {
         high_water: 256 << 10,
         ..Config::default()
     });
-    let (_l, mut client, server) = connected(&mut chans);
+    let (_l, client, server) = connected(&mut chans);
     let request = frame(1, &[7u8; 16 << 10]);
     let mut writer = client.try_clone().unwrap();
     let n = 400; // 6.4 MB of echoes: well over socket buffers + high water

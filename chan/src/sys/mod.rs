@@ -320,7 +320,7 @@ pub fn nofile_limit() -> io::Result<(u64, u64)> {
     };
     // SAFETY: lim is a valid, writable rlimit.
     cvt(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
-    Ok((lim.rlim_cur as u64, lim.rlim_max as u64))
+    Ok((lim.rlim_cur, lim.rlim_max))
 }
 
 /// Sets the soft limit on open files (at most the hard limit).

@@ -3,8 +3,11 @@
 #![allow(dead_code)]
 
 use chan::{ChanId, Channels, Config, Event};
-use proto::Header;
+use proto::{Header, HEADER_LEN};
+use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Generous: CI machines are slow and shared; waits end early on success.
@@ -84,4 +87,63 @@ pub fn next_frame(chans: &mut Channels, id: ChanId) -> chan::Frame {
         Event::Frame { id: got, frame } if got == id => Some(frame),
         _ => None,
     })
+}
+
+/// Reads one whole frame from a blocking stream.
+pub fn read_frame(s: &mut TcpStream) -> Vec<u8> {
+    let mut head = [0u8; HEADER_LEN];
+    s.read_exact(&mut head).unwrap();
+    let mut whole = head.to_vec();
+    whole.resize(Header::parse(&head).unwrap().frame_len(), 0);
+    s.read_exact(&mut whole[HEADER_LEN..]).unwrap();
+    whole
+}
+
+/// A running example binary that printed `listening on ADDR`; killed on
+/// drop.
+pub struct Example {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Example {
+    /// `cargo test` builds examples beside the test binaries' `deps/`.
+    pub fn start(name: &str, args: &[&str]) -> Example {
+        let exe = std::env::current_exe().unwrap();
+        let dir: PathBuf = exe
+            .parent()
+            .and_then(|deps| deps.parent())
+            .unwrap()
+            .join("examples");
+        let path = dir.join(name);
+        assert!(
+            path.exists(),
+            "{} missing: cargo test builds examples",
+            path.display()
+        );
+        let mut child = Command::new(path)
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("banner")
+            .parse()
+            .unwrap();
+        Example { child, addr }
+    }
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
