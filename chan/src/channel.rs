@@ -62,7 +62,8 @@ pub(crate) struct Channel {
     /// Reading paused: output over the high-water mark, or a listener
     /// resting after EMFILE.
     pub(crate) paused: bool,
-    /// Close as soon as `tx` is empty.
+    /// The caller let go: send what is queued, then close gracefully.
+    /// Input is read only to see the peer's EOF, and discarded.
     pub(crate) close_when_flushed: bool,
     /// Reported once the buffered frames have been handed out.
     pub(crate) eof_pending: bool,

@@ -260,16 +260,46 @@ impl Channels {
         Ok(())
     }
 
-    /// Closes the channel once everything queued for it has been sent, and
-    /// stops reading from it now.
+    /// Closes the channel gracefully: everything queued is sent, then our
+    /// side is shut down and the peer's remaining input is discarded until
+    /// its EOF (at most `Config::close_linger`), then the fd is closed.
+    ///
+    /// Closing with unread input would make the kernel send a reset, which
+    /// can destroy replies the peer has not read yet — such as the error
+    /// reply sent just before dropping a misbehaving client.
     pub fn close_when_flushed(&mut self, id: ChanId) -> Result<(), ChanError> {
         let chan = self.chan_mut(id)?;
-        if chan.tx.is_empty() || chan.broken {
+        if chan.broken {
             return self.close(id);
         }
         chan.close_when_flushed = true;
-        chan.read_closed = true;
+        chan.rx.clear();
+        if chan.tx.is_empty() {
+            self.shut_down_when_flushed(id);
+            return Ok(());
+        }
         self.sync(id)
+    }
+
+    /// The queue of a closing channel is empty: close now if the peer is
+    /// done too, else shut our side and wait for its EOF.
+    pub(crate) fn shut_down_when_flushed(&mut self, id: ChanId) {
+        let linger = self.config.close_linger;
+        let Some(chan) = self.table.get_mut(id) else {
+            return;
+        };
+        let shut = chan
+            .handle
+            .socket()
+            .map(|s| s.shutdown(std::net::Shutdown::Write));
+        if chan.read_closed || chan.kind != Kind::Stream || !matches!(shut, Some(Ok(()))) {
+            let _ = self.close(id);
+            return;
+        }
+        self.counters.syscalls.other += 1;
+        self.deadlines
+            .push(Deadline::linger(id, Instant::now() + linger));
+        let _ = self.sync(id);
     }
 
     fn socket(domain: Domain, ty: Type, protocol: Protocol) -> io::Result<Socket> {

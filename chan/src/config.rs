@@ -26,6 +26,9 @@ pub struct Config {
     pub emfile_pause: Duration,
     /// Raise RLIMIT_NOFILE's soft limit to the hard limit at init.
     pub raise_nofile: bool,
+    /// How long `close_when_flushed` waits for the peer's EOF after
+    /// shutting down its side, before closing anyway.
+    pub close_linger: Duration,
 }
 
 impl Default for Config {
@@ -40,6 +43,7 @@ impl Default for Config {
             events_per_wait: 1024,
             emfile_pause: Duration::from_millis(100),
             raise_nofile: true,
+            close_linger: Duration::from_secs(2),
         }
     }
 }

@@ -71,6 +71,8 @@ enum Step {
 enum Due {
     ConnectTimeout,
     ResumeListener,
+    /// A closing channel waited long enough for its peer's EOF.
+    LingerEnd,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -86,6 +88,14 @@ impl Deadline {
             at,
             id,
             due: Due::ConnectTimeout,
+        }
+    }
+
+    pub(crate) fn linger(id: ChanId, at: Instant) -> Deadline {
+        Deadline {
+            at,
+            id,
+            due: Due::LingerEnd,
         }
     }
 }
@@ -200,6 +210,9 @@ impl Channels {
                     if let Err(e) = self.sync(d.id) {
                         log::warn!("could not resume listener {}: {e}", d.id);
                     }
+                }
+                Due::LingerEnd => {
+                    let _ = self.close(d.id);
                 }
                 Due::ConnectTimeout => {}
             }
@@ -317,7 +330,7 @@ impl Channels {
         }
         let drained = chan.tx.is_empty();
         if drained && chan.close_when_flushed {
-            let _ = self.close(id);
+            self.shut_down_when_flushed(id);
             return None;
         }
         if let Err(error) = self.sync(id) {
@@ -335,11 +348,18 @@ impl Channels {
             return;
         };
         if chan.read_closed || chan.paused {
-            // Not watching for input, so HUP or ERR woke us: the peer is
-            // gone for good and nothing more can be read or sent.
+            // Input is not wanted now. An EPOLLIN reported before that
+            // changed (earlier in this batch) is ignored; HUP or ERR means
+            // the peer is gone and nothing more can be read or sent.
+            if flags & (EV_HUP | EV_ERR) == 0 {
+                return;
+            }
             if flags & EV_ERR != 0 {
                 chan.error_pending = Some(socket_error(&chan.handle));
+            } else if !chan.read_closed {
+                chan.eof_pending = true;
             }
+            chan.read_closed = true;
             chan.broken = true;
             let _ = self.sync(id);
             return;
@@ -393,6 +413,16 @@ impl Channels {
     fn next_frame(&mut self, id: ChanId) -> Option<Event> {
         let max = self.config.max_frame_body;
         let chan = self.table.get_mut(id)?;
+        if chan.close_when_flushed {
+            // Nobody wants this input; it is read only to see the EOF.
+            chan.rx.clear();
+            chan.eof_pending = false;
+            let failed = chan.error_pending.take().is_some() || chan.broken;
+            if failed || (chan.read_closed && chan.tx.is_empty()) {
+                let _ = self.close(id);
+            }
+            return None;
+        }
         match split_frame(&mut chan.rx, max) {
             Ok(Some(frame)) => {
                 self.counters.frames_in += 1;
@@ -412,14 +442,7 @@ impl Channels {
             chan.eof_pending = false;
             return self.fail(id, error);
         }
-        if std::mem::take(&mut chan.eof_pending) {
-            if chan.close_when_flushed && chan.broken {
-                let _ = self.close(id);
-                return None;
-            }
-            return Some(Event::Eof { id });
-        }
-        None
+        std::mem::take(&mut chan.eof_pending).then_some(Event::Eof { id })
     }
 
     fn connect_done(&mut self, id: ChanId) -> Option<Event> {
@@ -429,6 +452,7 @@ impl Channels {
             return self.fail(id, error.into());
         }
         chan.kind = Kind::Stream;
+        self.deadlines.retain(|d| d.id != id);
         match self.sync(id) {
             Ok(()) => Some(Event::Connected { id }),
             Err(error) => self.fail(id, error),

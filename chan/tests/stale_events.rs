@@ -3,31 +3,10 @@
 
 mod common;
 
-use chan::{sys, ChanId, Event};
+use chan::{ChanId, Event};
 use common::*;
 use std::io::Write;
-use std::time::{Duration, Instant};
-
-/// Waits until the kernel reports every fd readable, so one epoll_wait
-/// returns them all in one batch.
-fn wait_all_readable(fds: &[i32]) {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let mut polled: Vec<libc::pollfd> = fds
-            .iter()
-            .map(|&fd| libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
-        sys::poll(&mut polled, 10).unwrap();
-        if polled.iter().all(|p| p.revents & libc::POLLIN != 0) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "sockets never became readable");
-    }
-}
+use std::time::Duration;
 
 #[test]
 fn stale_event_after_close_and_id_reuse_in_the_same_batch_is_dropped() {

@@ -54,6 +54,19 @@ pub fn wait_for<T>(
     }
 }
 
+/// Runs the loop (discarding events) until `done` holds, failing after
+/// PATIENCE; for conditions that no event announces, like a close.
+pub fn run_until(chans: &mut Channels, what: &str, mut done: impl FnMut(&Channels) -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !done(chans) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        chans
+            .chan_epoll(Some(Duration::from_millis(20)))
+            .expect("chan_epoll");
+        while chans.next_event().is_some() {}
+    }
+}
+
 /// Every event that arrives within `window` (for asserting silence).
 pub fn events_during(chans: &mut Channels, window: Duration) -> Vec<Event> {
     let deadline = Instant::now() + window;
@@ -145,5 +158,26 @@ impl Drop for Example {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Waits until poll(2) reports every fd readable, so that one epoll_wait
+/// returns them all in the same batch.
+pub fn wait_all_readable(fds: &[i32]) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let mut polled: Vec<libc::pollfd> = fds
+            .iter()
+            .map(|&fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        chan::sys::poll(&mut polled, 10).unwrap();
+        if polled.iter().all(|p| p.revents & libc::POLLIN != 0) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "sockets never became readable");
     }
 }
