@@ -3,7 +3,7 @@
 
 mod common;
 
-use chan::{sys, ChanId, Channels, Masks, Select};
+use chan::{sys, ChanId, Masks, Select};
 use common::*;
 use std::io::Write;
 use std::net::{Shutdown, TcpStream, UdpSocket};
@@ -38,24 +38,15 @@ fn oracle(revents: i16, case: &Case, stream: bool) -> (bool, bool, bool) {
     (r, w, e)
 }
 
-fn accept_one(chans: &mut Channels, l: ChanId) -> (TcpStream, ChanId) {
-    let c = TcpStream::connect(chans.local_addr(l).unwrap()).unwrap();
-    let id = wait_for(chans, "accept", |_, e| match e {
-        chan::Event::Accepted { id, .. } => Some(id),
-        _ => None,
-    });
-    (c, id)
-}
-
 #[test]
 fn masks_match_a_poll_oracle_on_the_same_sockets() {
     let mut chans = chans();
     let l = chans.tcp_listen(loopback()).unwrap();
-    let (mut c_whole, whole) = accept_one(&mut chans, l);
-    let (mut c_half, half) = accept_one(&mut chans, l);
-    let (_c_idle, idle) = accept_one(&mut chans, l);
-    let (c_shut, shut) = accept_one(&mut chans, l);
-    let (mut c_frame_shut, frame_shut) = accept_one(&mut chans, l);
+    let (mut c_whole, whole) = connect_another(&mut chans, l);
+    let (mut c_half, half) = connect_another(&mut chans, l);
+    let (_c_idle, idle) = connect_another(&mut chans, l);
+    let (c_shut, shut) = connect_another(&mut chans, l);
+    let (mut c_frame_shut, frame_shut) = connect_another(&mut chans, l);
     let udp = chans.udp_bind(loopback()).unwrap();
     let timer = chans
         .timer(Duration::from_millis(1), Duration::ZERO)

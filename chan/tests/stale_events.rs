@@ -12,11 +12,7 @@ use std::time::Duration;
 fn stale_event_after_close_and_id_reuse_in_the_same_batch_is_dropped() {
     let mut chans = chans();
     let (l, mut client_a, a) = connected(&mut chans);
-    let mut client_b = std::net::TcpStream::connect(chans.local_addr(l).unwrap()).unwrap();
-    let b = wait_for(&mut chans, "accept", |_, e| match e {
-        Event::Accepted { id, .. } => Some(id),
-        _ => None,
-    });
+    let (mut client_b, b) = connect_another(&mut chans, l);
     client_a.write_all(&frame(1, b"a")).unwrap();
     client_b.write_all(&frame(2, b"b")).unwrap();
     wait_all_readable(&[chans.raw_fd(a).unwrap(), chans.raw_fd(b).unwrap()]);

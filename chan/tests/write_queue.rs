@@ -171,11 +171,7 @@ fn input_reported_in_a_batch_after_a_high_water_pause_is_ignored() {
         ..Config::default()
     });
     let (l, mut client_a, a) = connected(&mut chans);
-    let mut client_b = TcpStream::connect(chans.local_addr(l).unwrap()).unwrap();
-    let b = wait_for(&mut chans, "accept", |_, e| match e {
-        Event::Accepted { id, .. } => Some(id),
-        _ => None,
-    });
+    let (mut client_b, b) = connect_another(&mut chans, l);
     client_a.write_all(&frame(1, b"in")).unwrap();
     client_b.write_all(&frame(1, b"in")).unwrap();
     wait_all_readable(&[chans.raw_fd(a).unwrap(), chans.raw_fd(b).unwrap()]);

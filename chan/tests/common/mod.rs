@@ -86,12 +86,18 @@ pub fn events_during(chans: &mut Channels, window: Duration) -> Vec<Event> {
 /// A listener, a blocking client connected to it, and the server side.
 pub fn connected(chans: &mut Channels) -> (ChanId, TcpStream, ChanId) {
     let listener = chans.tcp_listen(loopback()).unwrap();
+    let (client, server) = connect_another(chans, listener);
+    (listener, client, server)
+}
+
+/// One more blocking client of `listener`, and its server side.
+pub fn connect_another(chans: &mut Channels, listener: ChanId) -> (TcpStream, ChanId) {
     let client = TcpStream::connect(chans.local_addr(listener).unwrap()).unwrap();
     let server = wait_for(chans, "accept", |_, e| match e {
         Event::Accepted { id, .. } => Some(id),
         _ => None,
     });
-    (listener, client, server)
+    (client, server)
 }
 
 /// Waits for the next frame on `id`.
