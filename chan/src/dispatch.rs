@@ -226,6 +226,11 @@ impl Channels {
             log::trace!("dropped stale event for {id}");
             return None;
         };
+        if chan.broken {
+            // Failed earlier in this pass (e.g. its connect timed out): it
+            // has left epoll, and this event came from before that.
+            return None;
+        }
         match chan.kind {
             Kind::Stream => self.stream_ready(id, flags),
             Kind::Connecting => self.connect_done(id),
