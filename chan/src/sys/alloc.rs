@@ -6,12 +6,16 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 /// Forwards to the system allocator and counts allocations and live bytes.
 ///
-/// ```ignore
+/// ```
 /// #[global_allocator]
 /// static ALLOC: chan::sys::CountingAllocator = chan::sys::CountingAllocator::new();
-/// let before = ALLOC.allocations();
-/// // ... steady-state work ...
-/// assert_eq!(ALLOC.allocations() - before, 0);
+///
+/// fn main() {
+///     let buf = vec![0u8; 64];
+///     let before = ALLOC.allocations();
+///     let sum: u32 = buf.iter().map(|&b| u32::from(b)).sum(); // allocates nothing
+///     assert_eq!((sum, ALLOC.allocations() - before), (0, 0));
+/// }
 /// ```
 pub struct CountingAllocator {
     allocations: AtomicU64,
