@@ -1,0 +1,382 @@
+//! `loadgen`: a single-threaded epoll (mio) load generator for the bench
+//! servers. Prints one JSON line: messages/s, latency p50/p99, and the
+//! server's own counters over the measured window.
+//!
+//! ```text
+//! loadgen --addr IP:PORT [--conns N] [--active M] [--size BYTES]
+//!         [--depth D] [--secs S] [--warmup S] [--churn]
+//! ```
+//! `--active` connections (default all) each keep `--depth` requests of
+//! `--size` bytes (header included) in flight; the others stay open and
+//! idle. `--churn` instead connects, does one round trip and closes, over
+//! and over, on `--conns` slots at once.
+
+use anyhow::{bail, Context};
+use bench::baseline::OP_STATS;
+use bench::report::{parse_stats, ServerStats};
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use proto::{Header, HEADER_LEN};
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+struct Options {
+    addr: SocketAddr,
+    conns: usize,
+    active: usize,
+    size: usize,
+    depth: usize,
+    secs: f64,
+    warmup: f64,
+    churn: bool,
+}
+
+fn parse_options() -> anyhow::Result<Options> {
+    let mut o = Options {
+        addr: "127.0.0.1:7000".parse()?,
+        conns: 1,
+        active: usize::MAX,
+        size: 64,
+        depth: 1,
+        secs: 2.0,
+        warmup: 0.5,
+        churn: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        if flag == "--churn" {
+            o.churn = true;
+            continue;
+        }
+        let value = args
+            .next()
+            .with_context(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--addr" => o.addr = value.parse()?,
+            "--conns" => o.conns = value.parse()?,
+            "--active" => o.active = value.parse()?,
+            "--size" => o.size = value.parse()?,
+            "--depth" => o.depth = value.parse()?,
+            "--secs" => o.secs = value.parse()?,
+            "--warmup" => o.warmup = value.parse()?,
+            other => bail!("unknown option {other}"),
+        }
+    }
+    if o.size < HEADER_LEN {
+        bail!("--size must be at least {HEADER_LEN} (the header)");
+    }
+    o.active = o.active.min(o.conns);
+    o.depth = o.depth.max(1);
+    Ok(o)
+}
+
+/// Latencies in 1 µs buckets up to 100 ms, plus one overflow bucket.
+struct Histogram {
+    buckets: Vec<u64>,
+    count: u64,
+}
+
+impl Histogram {
+    fn new() -> Histogram {
+        Histogram {
+            buckets: vec![0; 100_001],
+            count: 0,
+        }
+    }
+
+    fn record(&mut self, d: Duration) {
+        let us = (d.as_micros() as usize).min(self.buckets.len() - 1);
+        self.buckets[us] += 1;
+        self.count += 1;
+    }
+
+    fn quantile_us(&self, q: f64) -> usize {
+        let target = ((self.count as f64) * q).ceil() as u64;
+        let mut seen = 0;
+        for (us, n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= target.max(1) {
+                return us;
+            }
+        }
+        self.buckets.len() - 1
+    }
+}
+
+/// One request frame of `size` bytes, repeated `n` times.
+fn requests(size: usize, n: usize) -> Vec<u8> {
+    let mut one = Header::request(1, 1, (size - HEADER_LEN) as u32)
+        .to_bytes()
+        .to_vec();
+    one.resize(size, 0xA5);
+    one.repeat(n)
+}
+
+/// Asks the server for its counters on a blocking control connection.
+fn server_stats(control: &mut std::net::TcpStream) -> anyhow::Result<ServerStats> {
+    control.write_all(&Header::request(0, OP_STATS, 0).to_bytes())?;
+    let mut head = [0u8; HEADER_LEN];
+    control.read_exact(&mut head)?;
+    let mut body = vec![0u8; Header::parse(&head)?.length as usize];
+    control.read_exact(&mut body)?;
+    parse_stats(&body).context("bad stats reply")
+}
+
+struct Conn {
+    stream: TcpStream,
+    /// Reply bytes received towards the next whole reply.
+    partial: usize,
+    sent_at: VecDeque<Instant>,
+    /// Request bytes not yet accepted by the kernel.
+    unsent: usize,
+}
+
+/// What the measured window produced.
+struct Window {
+    messages: u64,
+    secs: f64,
+    latency: Histogram,
+}
+
+fn main() -> anyhow::Result<()> {
+    let o = parse_options()?;
+    chan::sys::raise_nofile_limit()?;
+    let mut control = std::net::TcpStream::connect(o.addr).context("control connection")?;
+    control.set_nodelay(true)?;
+    let window = if o.churn {
+        churn(&o, &mut control)?
+    } else {
+        steady(&o, &mut control)?
+    };
+    report(&o, &window.0, &window.1);
+    Ok(())
+}
+
+fn report(o: &Options, w: &Window, server: &ServerStats) {
+    let per_msg = |x: u64| {
+        if server.messages == 0 {
+            0.0
+        } else {
+            x as f64 / server.messages as f64
+        }
+    };
+    println!(
+        "{{\"conns\":{},\"active\":{},\"size\":{},\"depth\":{},\"churn\":{},\"messages\":{},\"secs\":{:.3},\"msgs_per_sec\":{:.0},\"p50_us\":{},\"p99_us\":{},\"server_messages\":{},\"syscalls_per_msg\":{:.3},\"allocs_per_msg\":{:.4},\"cpu_s_per_million\":{:.4}}}",
+        o.conns,
+        o.active,
+        o.size,
+        o.depth,
+        o.churn,
+        w.messages,
+        w.secs,
+        w.messages as f64 / w.secs,
+        w.latency.quantile_us(0.5),
+        w.latency.quantile_us(0.99),
+        server.messages,
+        per_msg(server.syscalls),
+        per_msg(server.allocations),
+        per_msg(server.cpu_ns) * 1e6 / 1e9,
+    );
+}
+
+fn connect_all(o: &Options, poll: &Poll) -> anyhow::Result<Vec<Conn>> {
+    (0..o.conns)
+        .map(|i| {
+            let std =
+                std::net::TcpStream::connect(o.addr).with_context(|| format!("connection {i}"))?;
+            std.set_nodelay(true)?;
+            std.set_nonblocking(true)?;
+            let mut stream = TcpStream::from_std(std);
+            poll.registry().register(
+                &mut stream,
+                Token(i),
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+            Ok(Conn {
+                stream,
+                partial: 0,
+                sent_at: VecDeque::with_capacity(o.depth),
+                unsent: 0,
+            })
+        })
+        .collect()
+}
+
+/// Steady load: active connections keep `depth` requests in flight.
+fn steady(o: &Options, control: &mut std::net::TcpStream) -> anyhow::Result<(Window, ServerStats)> {
+    let mut poll = Poll::new()?;
+    let mut conns = connect_all(o, &poll)?;
+    let batch = requests(o.size, o.depth);
+    let mut scratch = vec![0u8; 256 << 10];
+    let mut events = Events::with_capacity(1024);
+    let now = Instant::now();
+    for c in conns.iter_mut().take(o.active) {
+        c.unsent = batch.len();
+        c.sent_at.extend(std::iter::repeat_n(now, o.depth));
+        push(c, &batch)?;
+    }
+    let mut latency = Histogram::new();
+    let mut messages = 0u64;
+    let warm_end = Instant::now() + Duration::from_secs_f64(o.warmup);
+    let mut phase_start: Option<(Instant, ServerStats)> = None;
+    let end = warm_end + Duration::from_secs_f64(o.secs);
+    loop {
+        let now = Instant::now();
+        if phase_start.is_none() && now >= warm_end {
+            phase_start = Some((now, server_stats(control)?));
+            latency = Histogram::new();
+            messages = 0;
+        }
+        if now >= end {
+            break;
+        }
+        poll.poll(
+            &mut events,
+            Some(
+                end.min(warm_end.max(now))
+                    .saturating_duration_since(now)
+                    .max(Duration::from_millis(1)),
+            ),
+        )?;
+        for ev in events.iter() {
+            let c = &mut conns[ev.token().0];
+            let done = drain_replies(c, o.size, &mut scratch, &mut latency)?;
+            messages += done as u64;
+            if done > 0 {
+                let t = Instant::now();
+                c.sent_at.extend(std::iter::repeat_n(t, done));
+                c.unsent += done * o.size;
+            }
+            push(c, &batch)?;
+        }
+    }
+    let (started, before) = phase_start.context("measurement never started")?;
+    let secs = started.elapsed().as_secs_f64();
+    let after = server_stats(control)?;
+    Ok((
+        Window {
+            messages,
+            secs,
+            latency,
+        },
+        after.since(&before),
+    ))
+}
+
+/// Reads until WouldBlock; returns how many whole replies completed.
+fn drain_replies(
+    c: &mut Conn,
+    size: usize,
+    scratch: &mut [u8],
+    latency: &mut Histogram,
+) -> io::Result<usize> {
+    let mut done = 0;
+    loop {
+        match c.stream.read(scratch) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                c.partial += n;
+                while c.partial >= size {
+                    c.partial -= size;
+                    done += 1;
+                    if let Some(t) = c.sent_at.pop_front() {
+                        latency.record(t.elapsed());
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(done),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Writes what is owed (all requests are identical, so any tail of the
+/// batch will do).
+fn push(c: &mut Conn, batch: &[u8]) -> io::Result<()> {
+    while c.unsent > 0 {
+        let n = c.unsent.min(batch.len());
+        match c.stream.write(&batch[batch.len() - n..]) {
+            Ok(w) => c.unsent -= w,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Connect, one round trip, close — on `conns` slots at once.
+fn churn(o: &Options, control: &mut std::net::TcpStream) -> anyhow::Result<(Window, ServerStats)> {
+    let mut poll = Poll::new()?;
+    let request = requests(o.size, 1);
+    let mut scratch = vec![0u8; 64 << 10];
+    let mut slots: Vec<Option<Conn>> = (0..o.conns).map(|_| None).collect();
+    let mut events = Events::with_capacity(1024);
+    let mut latency = Histogram::new();
+    let mut cycles = 0u64;
+    let warm_end = Instant::now() + Duration::from_secs_f64(o.warmup);
+    let end = warm_end + Duration::from_secs_f64(o.secs);
+    let mut phase_start: Option<(Instant, ServerStats)> = None;
+    for (i, slot) in slots.iter_mut().enumerate() {
+        *slot = Some(open(o.addr, &poll, i, &request)?);
+    }
+    loop {
+        let now = Instant::now();
+        if phase_start.is_none() && now >= warm_end {
+            phase_start = Some((now, server_stats(control)?));
+            latency = Histogram::new();
+            cycles = 0;
+        }
+        if now >= end {
+            break;
+        }
+        poll.poll(&mut events, Some(Duration::from_millis(10)))?;
+        for ev in events.iter() {
+            let i = ev.token().0;
+            let Some(c) = slots[i].as_mut() else { continue };
+            if c.unsent > 0 {
+                push(c, &request)?;
+            }
+            match drain_replies(c, o.size, &mut scratch, &mut latency) {
+                Ok(0) => continue,
+                Ok(_) | Err(_) => {
+                    cycles += 1;
+                    if let Some(mut old) = slots[i].take() {
+                        let _ = poll.registry().deregister(&mut old.stream);
+                    }
+                    slots[i] = Some(open(o.addr, &poll, i, &request)?);
+                }
+            }
+        }
+    }
+    let (started, before) = phase_start.context("measurement never started")?;
+    let secs = started.elapsed().as_secs_f64();
+    let after = server_stats(control)?;
+    Ok((
+        Window {
+            messages: cycles,
+            secs,
+            latency,
+        },
+        after.since(&before),
+    ))
+}
+
+fn open(addr: SocketAddr, poll: &Poll, i: usize, request: &[u8]) -> anyhow::Result<Conn> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_nodelay(true)?;
+    poll.registry().register(
+        &mut stream,
+        Token(i),
+        Interest::READABLE | Interest::WRITABLE,
+    )?;
+    let mut sent_at = VecDeque::with_capacity(1);
+    sent_at.push_back(Instant::now());
+    Ok(Conn {
+        stream,
+        partial: 0,
+        sent_at,
+        unsent: request.len(),
+    })
+}

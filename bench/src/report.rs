@@ -1,0 +1,89 @@
+//! What a bench server reports when it stops: work done and what it cost.
+
+use std::fmt::Write as _;
+
+/// Counts a server keeps while it runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ServerStats {
+    pub messages: u64,
+    pub syscalls: u64,
+    pub allocations: u64,
+    /// CPU time used by the serving thread, in nanoseconds.
+    pub cpu_ns: u64,
+}
+
+impl ServerStats {
+    /// One JSON object on one line, for the matrix runner.
+    pub fn to_json(&self) -> String {
+        let mut s = String::new();
+        let _ = write!(
+            s,
+            "{{\"messages\":{},\"syscalls\":{},\"allocations\":{},\"cpu_ns\":{}}}",
+            self.messages, self.syscalls, self.allocations, self.cpu_ns
+        );
+        s
+    }
+
+    /// The work done since `earlier`.
+    pub fn since(&self, earlier: &ServerStats) -> ServerStats {
+        ServerStats {
+            messages: self.messages - earlier.messages,
+            syscalls: self.syscalls - earlier.syscalls,
+            allocations: self.allocations - earlier.allocations,
+            cpu_ns: self.cpu_ns - earlier.cpu_ns,
+        }
+    }
+}
+
+/// CPU time of the calling thread so far, from /proc (ns resolution).
+pub fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The reply frame to an `OP_STATS` request.
+pub fn stats_reply(request: &proto::Header, stats: &ServerStats) -> Vec<u8> {
+    let body = stats.to_json().into_bytes();
+    let mut out = request.reply(0, body.len() as u32).to_bytes().to_vec();
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Parses a stats reply body.
+pub fn parse_stats(body: &[u8]) -> Option<ServerStats> {
+    let text = std::str::from_utf8(body).ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let at = text.find(&format!("\"{name}\":"))? + name.len() + 3;
+        let digits: String = text[at..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    };
+    Some(ServerStats {
+        messages: field("messages")?,
+        syscalls: field("syscalls")?,
+        allocations: field("allocations")?,
+        cpu_ns: field("cpu_ns")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_survive_the_round_trip() {
+        let s = ServerStats {
+            messages: 1,
+            syscalls: 22,
+            allocations: 333,
+            cpu_ns: 4444,
+        };
+        let reply = stats_reply(&proto::Header::request(9, crate::baseline::OP_STATS, 0), &s);
+        let parsed = parse_stats(&reply[proto::HEADER_LEN..]).unwrap();
+        assert_eq!(parsed.to_json(), s.to_json());
+    }
+}
