@@ -143,7 +143,7 @@ def write_report(results, args, command):
         r = c(wl, "chan") / c(wl, "mio")
         lines.append(f"| chan >= 1.1x mio msgs/s, {wl} | {r:.2f}x | {'yes' if r >= 1.1 else 'no'} |")
         s = c(wl, "chan", "syscalls_per_msg")
-        lines.append(f"| <= 2.1 syscalls/msg, {wl} | {s:.2f} | {'yes' if s <= 2.1 else 'no'} |")
+        lines.append(f"| <= 2.1 syscalls/msg, {wl} | {s:.3f} | {'yes' if s <= 2.1 else 'no'} |")
         a = c(wl, "chan", "allocs_per_msg")
         lines.append(f"| 0 allocations/msg, {wl} | {a:.3f} | {'yes' if a == 0 else 'no'} |")
     r = c("10,000 open / 100 active", "chan") / c("ping-pong 64 B, 100 conns", "chan")
