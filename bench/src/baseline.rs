@@ -151,11 +151,7 @@ mod tests {
     use super::*;
 
     fn frame(seq: u32, body: &[u8]) -> Vec<u8> {
-        let mut v = Header::request(seq, 1, body.len() as u32)
-            .to_bytes()
-            .to_vec();
-        v.extend_from_slice(body);
-        v
+        proto::frame_bytes(Header::request(seq, 1, 0), body)
     }
 
     #[test]

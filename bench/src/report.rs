@@ -45,10 +45,7 @@ pub fn thread_cpu_ns() -> u64 {
 
 /// The reply frame to an `OP_STATS` request.
 pub fn stats_reply(request: &proto::Header, stats: &ServerStats) -> Vec<u8> {
-    let body = stats.to_json().into_bytes();
-    let mut out = request.reply(0, body.len() as u32).to_bytes().to_vec();
-    out.extend_from_slice(&body);
-    out
+    proto::frame_bytes(request.reply(0, 0), stats.to_json().as_bytes())
 }
 
 /// Parses a stats reply body.

@@ -31,3 +31,21 @@ pub fn encode_frame<T: Encode + ?Sized>(header: Header, body: &T, out: &mut Byte
     let length = (out.len() - start - HEADER_LEN) as u32;
     out[start + 12..start + 16].copy_from_slice(&length.to_be_bytes());
 }
+
+/// A whole frame as one buffer: `header` with its `length` set to
+/// `body.len()`, then `body` as raw bytes (already encoded, or opaque).
+///
+/// ```
+/// let f = proto::frame_bytes(proto::Header::request(3, 1, 0), b"abc");
+/// assert_eq!((f.len(), proto::Header::decode(&f, 8).unwrap().length), (23, 3));
+/// ```
+pub fn frame_bytes(header: Header, body: &[u8]) -> Vec<u8> {
+    let header = Header {
+        length: body.len() as u32,
+        ..header
+    };
+    let mut out = Vec::with_capacity(HEADER_LEN + body.len());
+    out.extend_from_slice(&header.to_bytes());
+    out.extend_from_slice(body);
+    out
+}

@@ -107,11 +107,7 @@ impl Histogram {
 
 /// One request frame of `size` bytes, repeated `n` times.
 fn requests(size: usize, n: usize) -> Vec<u8> {
-    let mut one = Header::request(1, 1, (size - HEADER_LEN) as u32)
-        .to_bytes()
-        .to_vec();
-    one.resize(size, 0xA5);
-    one.repeat(n)
+    proto::frame_bytes(Header::request(1, 1, 0), &vec![0xA5; size - HEADER_LEN]).repeat(n)
 }
 
 /// Asks the server for its counters on a blocking control connection.

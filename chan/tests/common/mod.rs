@@ -15,11 +15,7 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 
 /// A frame with sequence `seq`, operation 1 and `body`.
 pub fn frame(seq: u32, body: &[u8]) -> Vec<u8> {
-    let mut v = Header::request(seq, 1, body.len() as u32)
-        .to_bytes()
-        .to_vec();
-    v.extend_from_slice(body);
-    v
+    proto::frame_bytes(Header::request(seq, 1, 0), body)
 }
 
 pub fn loopback() -> SocketAddr {
