@@ -57,7 +57,9 @@ pub struct Channels {
     pub(crate) emfile_logged: bool,
 }
 
-fn spare_fd() -> Option<File> {
+/// The fd kept in reserve to accept-and-close connections when the
+/// process runs out of fds.
+pub(crate) fn spare_fd() -> Option<File> {
     File::open("/dev/null").ok()
 }
 

@@ -12,7 +12,6 @@ use crate::sys::{self, EV_ERR, EV_HUP, EV_IN, EV_OUT, EV_RDHUP};
 use crate::{ChanError, ChanId, Channels, Event, Interest};
 use bytes::BytesMut;
 use proto::HEADER_LEN;
-use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
@@ -524,7 +523,7 @@ impl Channels {
                 Err(_) => break,
             }
         }
-        self.spare_fd = File::open("/dev/null").ok();
+        self.spare_fd = crate::channels::spare_fd();
         if let Some(chan) = self.table.get_mut(listener) {
             chan.paused = true;
             let _ = self.sync(listener);

@@ -148,58 +148,51 @@ impl Select {
         queue.front()
     }
 
-    /// Takes the oldest event of `id` if `pick` accepts it.
-    fn take_if<T>(
+    /// Takes the oldest event of `id` if `extract` accepts it; an event
+    /// it hands back stays first in line.
+    fn take_with<T>(
         &mut self,
         id: ChanId,
-        pick: impl FnOnce(&Event) -> bool,
-        into: impl FnOnce(Event) -> Option<T>,
+        extract: impl FnOnce(Event) -> Result<T, Event>,
     ) -> Option<T> {
-        if !pick(self.front(id)?) {
-            return None;
+        self.front(id)?;
+        let queue = &mut self.inbox[id.index()];
+        match extract(queue.pop_front()?) {
+            Ok(value) => Some(value),
+            Err(event) => {
+                queue.push_front(event);
+                None
+            }
         }
-        into(self.inbox[id.index()].pop_front()?)
     }
 
     /// `chanDequeue_`: the next whole frame of a connection.
     pub fn dequeue(&mut self, id: ChanId) -> Option<Frame> {
-        self.take_if(
-            id,
-            |e| matches!(e, Event::Frame { .. }),
-            |e| match e {
-                Event::Frame { frame, .. } => Some(frame),
-                _ => None,
-            },
-        )
+        self.take_with(id, |e| match e {
+            Event::Frame { frame, .. } => Ok(frame),
+            other => Err(other),
+        })
     }
 
     /// `chanAccept_`: the next connection accepted on a listener.
     pub fn accept(&mut self, listener: ChanId) -> Option<ChanId> {
-        self.take_if(
-            listener,
-            |e| matches!(e, Event::Accepted { .. }),
-            |e| match e {
-                Event::Accepted { id, .. } => Some(id),
-                _ => None,
-            },
-        )
+        self.take_with(listener, |e| match e {
+            Event::Accepted { id, .. } => Ok(id),
+            other => Err(other),
+        })
     }
 
     /// The next datagram of a UDP channel.
     pub fn recv_from(&mut self, id: ChanId) -> Option<(SocketAddr, Bytes)> {
-        self.take_if(
-            id,
-            |e| matches!(e, Event::Datagram { .. }),
-            |e| match e {
-                Event::Datagram { from, data, .. } => Some((from, data)),
-                _ => None,
-            },
-        )
+        self.take_with(id, |e| match e {
+            Event::Datagram { from, data, .. } => Ok((from, data)),
+            other => Err(other),
+        })
     }
 
     /// Any next event of `id` (timer, signal, wake, EOF, error, ...).
     pub fn take_event(&mut self, id: ChanId) -> Option<Event> {
-        self.take_if(id, |_| true, Some)
+        self.take_with(id, Ok)
     }
 
     /// Forgets what is held for a channel the loop is closing.
