@@ -1,9 +1,9 @@
 //! What a bench server reports when it stops: work done and what it cost.
 
-use std::fmt::Write as _;
+use serde::{Deserialize, Serialize};
 
 /// Counts a server keeps while it runs.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 pub struct ServerStats {
     pub messages: u64,
     pub syscalls: u64,
@@ -15,13 +15,7 @@ pub struct ServerStats {
 impl ServerStats {
     /// One JSON object on one line, for the matrix runner.
     pub fn to_json(&self) -> String {
-        let mut s = String::new();
-        let _ = write!(
-            s,
-            "{{\"messages\":{},\"syscalls\":{},\"allocations\":{},\"cpu_ns\":{}}}",
-            self.messages, self.syscalls, self.allocations, self.cpu_ns
-        );
-        s
+        serde_json::to_string(self).unwrap_or_default()
     }
 
     /// The work done since `earlier`.
@@ -50,21 +44,7 @@ pub fn stats_reply(request: &proto::Header, stats: &ServerStats) -> Vec<u8> {
 
 /// Parses a stats reply body.
 pub fn parse_stats(body: &[u8]) -> Option<ServerStats> {
-    let text = std::str::from_utf8(body).ok()?;
-    let field = |name: &str| -> Option<u64> {
-        let at = text.find(&format!("\"{name}\":"))? + name.len() + 3;
-        let digits: String = text[at..]
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        digits.parse().ok()
-    };
-    Some(ServerStats {
-        messages: field("messages")?,
-        syscalls: field("syscalls")?,
-        allocations: field("allocations")?,
-        cpu_ns: field("cpu_ns")?,
-    })
+    serde_json::from_slice(body).ok()
 }
 
 #[cfg(test)]

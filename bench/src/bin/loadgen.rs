@@ -17,6 +17,7 @@ use bench::report::{parse_stats, ServerStats};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use proto::{Header, HEADER_LEN};
+use serde::Serialize;
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -129,11 +130,93 @@ struct Conn {
     unsent: usize,
 }
 
-/// What the measured window produced.
+/// The warm-up, then the measured window: only what happens inside it
+/// counts, and the server's own counters bracket it.
 struct Window {
+    warm_end: Instant,
+    end: Instant,
+    opened: Option<(Instant, ServerStats)>,
+    messages: u64,
+    latency: Histogram,
+}
+
+impl Window {
+    fn new(o: &Options) -> Window {
+        let warm_end = Instant::now() + Duration::from_secs_f64(o.warmup);
+        Window {
+            warm_end,
+            end: warm_end + Duration::from_secs_f64(o.secs),
+            opened: None,
+            messages: 0,
+            latency: Histogram::new(),
+        }
+    }
+
+    /// Opens the window once the warm-up is over (forgetting what the
+    /// warm-up counted); false once the window has closed.
+    fn running(&mut self, control: &mut std::net::TcpStream) -> anyhow::Result<bool> {
+        let now = Instant::now();
+        if self.opened.is_none() && now >= self.warm_end {
+            self.opened = Some((now, server_stats(control)?));
+            self.messages = 0;
+            self.latency = Histogram::new();
+        }
+        Ok(now < self.end)
+    }
+
+    /// How long one wait may last without overshooting a phase change.
+    fn wait_limit(&self) -> Duration {
+        let now = Instant::now();
+        let next = if self.opened.is_none() {
+            self.warm_end
+        } else {
+            self.end
+        };
+        next.saturating_duration_since(now)
+            .max(Duration::from_millis(1))
+    }
+
+    fn close(self, o: &Options, control: &mut std::net::TcpStream) -> anyhow::Result<Report> {
+        let (started, before) = self.opened.context("measurement never started")?;
+        let secs = started.elapsed().as_secs_f64();
+        let server = server_stats(control)?.since(&before);
+        let per_msg = |x: u64| x as f64 / server.messages.max(1) as f64;
+        Ok(Report {
+            conns: o.conns,
+            active: o.active,
+            size: o.size,
+            depth: o.depth,
+            churn: o.churn,
+            messages: self.messages,
+            secs,
+            msgs_per_sec: self.messages as f64 / secs,
+            p50_us: self.latency.quantile_us(0.5),
+            p99_us: self.latency.quantile_us(0.99),
+            server_messages: server.messages,
+            syscalls_per_msg: per_msg(server.syscalls),
+            allocs_per_msg: per_msg(server.allocations),
+            cpu_s_per_million: per_msg(server.cpu_ns) * 1e6 / 1e9,
+        })
+    }
+}
+
+/// The line this program prints, read by bench/run_matrix.py.
+#[derive(Serialize)]
+struct Report {
+    conns: usize,
+    active: usize,
+    size: usize,
+    depth: usize,
+    churn: bool,
     messages: u64,
     secs: f64,
-    latency: Histogram,
+    msgs_per_sec: f64,
+    p50_us: usize,
+    p99_us: usize,
+    server_messages: u64,
+    syscalls_per_msg: f64,
+    allocs_per_msg: f64,
+    cpu_s_per_million: f64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -141,40 +224,13 @@ fn main() -> anyhow::Result<()> {
     chan::sys::raise_nofile_limit()?;
     let mut control = std::net::TcpStream::connect(o.addr).context("control connection")?;
     control.set_nodelay(true)?;
-    let window = if o.churn {
+    let report = if o.churn {
         churn(&o, &mut control)?
     } else {
         steady(&o, &mut control)?
     };
-    report(&o, &window.0, &window.1);
+    println!("{}", serde_json::to_string(&report)?);
     Ok(())
-}
-
-fn report(o: &Options, w: &Window, server: &ServerStats) {
-    let per_msg = |x: u64| {
-        if server.messages == 0 {
-            0.0
-        } else {
-            x as f64 / server.messages as f64
-        }
-    };
-    println!(
-        "{{\"conns\":{},\"active\":{},\"size\":{},\"depth\":{},\"churn\":{},\"messages\":{},\"secs\":{:.3},\"msgs_per_sec\":{:.0},\"p50_us\":{},\"p99_us\":{},\"server_messages\":{},\"syscalls_per_msg\":{:.3},\"allocs_per_msg\":{:.4},\"cpu_s_per_million\":{:.4}}}",
-        o.conns,
-        o.active,
-        o.size,
-        o.depth,
-        o.churn,
-        w.messages,
-        w.secs,
-        w.messages as f64 / w.secs,
-        w.latency.quantile_us(0.5),
-        w.latency.quantile_us(0.99),
-        server.messages,
-        per_msg(server.syscalls),
-        per_msg(server.allocations),
-        per_msg(server.cpu_ns) * 1e6 / 1e9,
-    );
 }
 
 fn connect_all(o: &Options, poll: &Poll) -> anyhow::Result<Vec<Conn>> {
@@ -201,7 +257,7 @@ fn connect_all(o: &Options, poll: &Poll) -> anyhow::Result<Vec<Conn>> {
 }
 
 /// Steady load: active connections keep `depth` requests in flight.
-fn steady(o: &Options, control: &mut std::net::TcpStream) -> anyhow::Result<(Window, ServerStats)> {
+fn steady(o: &Options, control: &mut std::net::TcpStream) -> anyhow::Result<Report> {
     let mut poll = Poll::new()?;
     let mut conns = connect_all(o, &poll)?;
     let batch = requests(o.size, o.depth);
@@ -213,33 +269,13 @@ fn steady(o: &Options, control: &mut std::net::TcpStream) -> anyhow::Result<(Win
         c.sent_at.extend(std::iter::repeat_n(now, o.depth));
         push(c, &batch)?;
     }
-    let mut latency = Histogram::new();
-    let mut messages = 0u64;
-    let warm_end = Instant::now() + Duration::from_secs_f64(o.warmup);
-    let mut phase_start: Option<(Instant, ServerStats)> = None;
-    let end = warm_end + Duration::from_secs_f64(o.secs);
-    loop {
-        let now = Instant::now();
-        if phase_start.is_none() && now >= warm_end {
-            phase_start = Some((now, server_stats(control)?));
-            latency = Histogram::new();
-            messages = 0;
-        }
-        if now >= end {
-            break;
-        }
-        poll.poll(
-            &mut events,
-            Some(
-                end.min(warm_end.max(now))
-                    .saturating_duration_since(now)
-                    .max(Duration::from_millis(1)),
-            ),
-        )?;
+    let mut window = Window::new(o);
+    while window.running(control)? {
+        poll.poll(&mut events, Some(window.wait_limit()))?;
         for ev in events.iter() {
             let c = &mut conns[ev.token().0];
-            let done = drain_replies(c, o.size, &mut scratch, &mut latency)?;
-            messages += done as u64;
+            let done = drain_replies(c, o.size, &mut scratch, &mut window.latency)?;
+            window.messages += done as u64;
             if done > 0 {
                 let t = Instant::now();
                 c.sent_at.extend(std::iter::repeat_n(t, done));
@@ -248,17 +284,7 @@ fn steady(o: &Options, control: &mut std::net::TcpStream) -> anyhow::Result<(Win
             push(c, &batch)?;
         }
     }
-    let (started, before) = phase_start.context("measurement never started")?;
-    let secs = started.elapsed().as_secs_f64();
-    let after = server_stats(control)?;
-    Ok((
-        Window {
-            messages,
-            secs,
-            latency,
-        },
-        after.since(&before),
-    ))
+    window.close(o, control)
 }
 
 /// Reads until WouldBlock; returns how many whole replies completed.
@@ -303,41 +329,28 @@ fn push(c: &mut Conn, batch: &[u8]) -> io::Result<()> {
 }
 
 /// Connect, one round trip, close — on `conns` slots at once.
-fn churn(o: &Options, control: &mut std::net::TcpStream) -> anyhow::Result<(Window, ServerStats)> {
+fn churn(o: &Options, control: &mut std::net::TcpStream) -> anyhow::Result<Report> {
     let mut poll = Poll::new()?;
     let request = requests(o.size, 1);
     let mut scratch = vec![0u8; 64 << 10];
     let mut slots: Vec<Option<Conn>> = (0..o.conns).map(|_| None).collect();
     let mut events = Events::with_capacity(1024);
-    let mut latency = Histogram::new();
-    let mut cycles = 0u64;
-    let warm_end = Instant::now() + Duration::from_secs_f64(o.warmup);
-    let end = warm_end + Duration::from_secs_f64(o.secs);
-    let mut phase_start: Option<(Instant, ServerStats)> = None;
+    let mut window = Window::new(o);
     for (i, slot) in slots.iter_mut().enumerate() {
         *slot = Some(open(o.addr, &poll, i, &request)?);
     }
-    loop {
-        let now = Instant::now();
-        if phase_start.is_none() && now >= warm_end {
-            phase_start = Some((now, server_stats(control)?));
-            latency = Histogram::new();
-            cycles = 0;
-        }
-        if now >= end {
-            break;
-        }
-        poll.poll(&mut events, Some(Duration::from_millis(10)))?;
+    while window.running(control)? {
+        poll.poll(&mut events, Some(window.wait_limit()))?;
         for ev in events.iter() {
             let i = ev.token().0;
             let Some(c) = slots[i].as_mut() else { continue };
             if c.unsent > 0 {
                 push(c, &request)?;
             }
-            match drain_replies(c, o.size, &mut scratch, &mut latency) {
+            match drain_replies(c, o.size, &mut scratch, &mut window.latency) {
                 Ok(0) => continue,
                 Ok(_) | Err(_) => {
-                    cycles += 1;
+                    window.messages += 1;
                     if let Some(mut old) = slots[i].take() {
                         let _ = poll.registry().deregister(&mut old.stream);
                     }
@@ -346,17 +359,7 @@ fn churn(o: &Options, control: &mut std::net::TcpStream) -> anyhow::Result<(Wind
             }
         }
     }
-    let (started, before) = phase_start.context("measurement never started")?;
-    let secs = started.elapsed().as_secs_f64();
-    let after = server_stats(control)?;
-    Ok((
-        Window {
-            messages: cycles,
-            secs,
-            latency,
-        },
-        after.since(&before),
-    ))
+    window.close(o, control)
 }
 
 fn open(addr: SocketAddr, poll: &Poll, i: usize, request: &[u8]) -> anyhow::Result<Conn> {
