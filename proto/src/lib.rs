@@ -3,11 +3,12 @@
 //!
 //! It is pure: no sockets, no clock, no files. Callers hand it bytes (and
 //! the time, where a check needs it) and get values or typed errors back.
-//! Framing a byte stream is `chan`'s job; opcodes and message types of each
-//! daemon live beside that daemon's handlers as they are written.
+//! Framing a byte stream is `chan`'s job. Each daemon's opcodes and
+//! messages are a module here ([`lim`]), documented in docs/protocol.md.
 
 pub mod auth;
 mod header;
+pub mod lim;
 pub mod xdr;
 
 pub use header::{Header, HeaderError, HEADER_LEN, VERSION};

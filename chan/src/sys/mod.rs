@@ -388,3 +388,43 @@ pub fn fd_is_open(fd: RawFd) -> bool {
     // SAFETY: F_GETFD only queries the descriptor table.
     unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
 }
+
+/// Space on the filesystem holding a path, in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FsSpace {
+    /// Free to unprivileged users (`f_bavail`).
+    pub available: u64,
+    /// Size of the filesystem (`f_blocks`).
+    pub total: u64,
+}
+
+/// `statvfs(2)` of `path`: for load sampling (free /tmp).
+pub fn fs_space(path: &std::path::Path) -> io::Result<FsSpace> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+    // SAFETY: statvfs is plain old data; all-zero is a valid value.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: path is NUL-terminated and st is valid and writable.
+    cvt(unsafe { libc::statvfs(path.as_ptr(), &mut st) })?;
+    let block = st.f_frsize as u64;
+    Ok(FsSpace {
+        available: (st.f_bavail as u64).saturating_mul(block),
+        total: (st.f_blocks as u64).saturating_mul(block),
+    })
+}
+
+/// Sends `signo` to process `pid` (`kill(2)`); `signo` 0 only checks
+/// that the process exists and may be signalled.
+pub fn signal_process(pid: u32, signo: i32) -> io::Result<()> {
+    let pid = libc::pid_t::try_from(pid)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "pid out of range"))?;
+    // SAFETY: kill has no memory-safety preconditions.
+    cvt(unsafe { libc::kill(pid, signo) }).map(drop)
+}
+
+/// The real user and group ids of this process.
+pub fn user_ids() -> (u32, u32) {
+    // SAFETY: getuid and getgid cannot fail and touch no memory.
+    unsafe { (libc::getuid(), libc::getgid()) }
+}

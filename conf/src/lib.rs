@@ -1,0 +1,83 @@
+//! `conf` reads LavaLite's configuration files the way LavaLite writes
+//! them: `ll.conf` (key = value), `ll.cluster.<LL_CLUSTER_NAME>` (the
+//! host list lim elects its master from) and `ll.auth.key`.
+//!
+//! Parsing is pure (text in, typed values or an error with a line number
+//! out); [`ConfDir`] adds the file reading. It knows no daemon's state and
+//! opens no socket.
+
+mod cluster;
+mod error;
+mod ll_conf;
+
+pub use cluster::{ClusterFile, HostEntry};
+pub use error::ConfError;
+pub use ll_conf::LlConf;
+
+use std::path::{Path, PathBuf};
+
+/// Name of the environment variable that points every tool at the
+/// configuration directory.
+pub const CONF_DIR_ENV: &str = "LL_CONF_DIR";
+
+/// The auth key file's name inside the configuration directory.
+pub const AUTH_KEY_FILE: &str = "ll.auth.key";
+
+/// Bytes of the key taken from the key file.
+pub const AUTH_KEY_LEN: usize = 32;
+
+/// A configuration directory (`$LL_CONF_DIR`).
+#[derive(Clone, Debug)]
+pub struct ConfDir {
+    pub path: PathBuf,
+}
+
+impl ConfDir {
+    pub fn new(path: impl Into<PathBuf>) -> ConfDir {
+        ConfDir { path: path.into() }
+    }
+
+    /// The directory named by `$LL_CONF_DIR`.
+    pub fn from_env() -> Result<ConfDir, ConfError> {
+        match std::env::var_os(CONF_DIR_ENV) {
+            Some(dir) if !dir.is_empty() => Ok(ConfDir::new(dir)),
+            _ => Err(ConfError::NoConfDir),
+        }
+    }
+
+    /// `ll.conf`.
+    pub fn ll_conf(&self) -> Result<LlConf, ConfError> {
+        let path = self.path.join("ll.conf");
+        Ok(LlConf::parse(&read(&path)?))
+    }
+
+    /// `ll.cluster.<LL_CLUSTER_NAME>`.
+    pub fn cluster(&self, conf: &LlConf) -> Result<ClusterFile, ConfError> {
+        let name = conf.require("LL_CLUSTER_NAME")?;
+        let path = self.path.join(format!("ll.cluster.{name}"));
+        ClusterFile::parse(&read(&path)?).map_err(|e| e.in_file(&path))
+    }
+
+    /// The cluster key, or `None` when there is no key file.
+    pub fn auth_key(&self) -> Result<Option<proto::auth::AuthKey>, ConfError> {
+        let path = self.path.join(AUTH_KEY_FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) if bytes.len() >= AUTH_KEY_LEN => Ok(Some(proto::auth::AuthKey::new(
+                bytes[..AUTH_KEY_LEN].to_vec(),
+            ))),
+            Ok(bytes) => Err(ConfError::ShortKey {
+                path,
+                len: bytes.len(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(ConfError::Read { path, source }),
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<String, ConfError> {
+    std::fs::read_to_string(path).map_err(|source| ConfError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}

@@ -1,0 +1,154 @@
+//! The embedded default configuration `lavalite up` writes into an empty
+//! directory.
+
+use std::fmt::Write;
+use std::io;
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+const LL_CONF: &str = include_str!("default/ll.conf");
+const LL_CLUSTER: &str = include_str!("default/ll.cluster");
+
+/// The cluster name the default config uses.
+pub const CLUSTER_NAME: &str = "lavalite";
+
+/// Choices for a new default config.
+#[derive(Clone, Debug)]
+pub struct DefaultConfig {
+    pub hosts: usize,
+    /// Host i (from 1) gets `base + i`.
+    pub base_addr: Ipv4Addr,
+    /// lim's port; mbd and sbd take the next two.
+    pub port: u16,
+    /// lim tick, seconds.
+    pub tick: f64,
+}
+
+impl Default for DefaultConfig {
+    fn default() -> Self {
+        DefaultConfig {
+            hosts: 3,
+            base_addr: Ipv4Addr::new(127, 0, 0, 10),
+            port: 33123,
+            tick: 5.0,
+        }
+    }
+}
+
+/// Hosts listed first that are master candidates in the default config.
+const CANDIDATES: usize = 3;
+
+impl DefaultConfig {
+    /// Checks that every host gets a loopback address and the ports fit.
+    pub fn validate(&self) -> Result<(), String> {
+        let last = u32::from(self.base_addr).checked_add(self.hosts as u32);
+        match last.map(Ipv4Addr::from) {
+            _ if self.hosts == 0 => Err("--hosts must be at least 1".into()),
+            Some(ip) if ip.is_loopback() && self.base_addr.is_loopback() => Ok(()),
+            _ => Err(format!(
+                "{} hosts from {} leave 127.0.0.0/8",
+                self.hosts, self.base_addr
+            )),
+        }?;
+        if self.port > u16::MAX - 2 || self.port == 0 {
+            return Err(format!(
+                "port {} leaves no room for mbd and sbd ports",
+                self.port
+            ));
+        }
+        if !(self.tick.is_finite() && self.tick >= 0.001) {
+            return Err(format!(
+                "tick {} is not a positive number of seconds",
+                self.tick
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn host_addr(&self, i: usize) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.base_addr) + i as u32)
+    }
+
+    /// (ll.conf, ll.cluster.<name>) for `dir`.
+    pub fn render(&self, dir: &Path) -> (String, String) {
+        let mut hosts = String::new();
+        for i in 1..=self.hosts {
+            let flag = if i <= CANDIDATES { "Y" } else { "-" };
+            let _ = writeln!(
+                hosts,
+                "host{i:<6}()         {flag}       {}",
+                self.host_addr(i)
+            );
+        }
+        let admin = std::env::var("USER").unwrap_or_else(|_| "lavalite".into());
+        let fill = |template: &str| {
+            template
+                .replace("{cluster}", CLUSTER_NAME)
+                .replace("{dir}", &dir.display().to_string())
+                .replace("{port}", &self.port.to_string())
+                .replace("{mbd_port}", &(self.port + 1).to_string())
+                .replace("{sbd_port}", &(self.port + 2).to_string())
+                .replace("{tick}", &self.tick.to_string())
+                .replace("{admin}", &admin)
+                .replace("{hosts}", &hosts)
+        };
+        (fill(LL_CONF), fill(LL_CLUSTER))
+    }
+
+    /// Writes the config into `dir` unless it already has an ll.conf;
+    /// returns whether it wrote.
+    pub fn write_if_absent(&self, dir: &Path) -> io::Result<bool> {
+        if dir.join("ll.conf").exists() {
+            return Ok(false);
+        }
+        std::fs::create_dir_all(dir)?;
+        let (ll_conf, cluster) = self.render(dir);
+        std::fs::write(dir.join(format!("ll.cluster.{CLUSTER_NAME}")), cluster)?;
+        // ll.conf last: its presence is what marks the directory as set up.
+        std::fs::write(dir.join("ll.conf"), ll_conf)?;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use conf::{ClusterFile, LlConf};
+
+    #[test]
+    fn rendered_config_parses_back() {
+        let cfg = DefaultConfig {
+            hosts: 4,
+            ..DefaultConfig::default()
+        };
+        let (ll, cluster) = cfg.render(Path::new("/tmp/x"));
+        let ll = LlConf::parse(&ll);
+        assert_eq!(ll.get("LL_CLUSTER_NAME"), Some(CLUSTER_NAME));
+        assert_eq!(ll.get("LL_STATE_DIR"), Some("/tmp/x/state"));
+        assert_eq!(ll.port("LL_MBD_PORT", 0).unwrap(), 33124);
+        let cluster = ClusterFile::parse(&cluster).unwrap();
+        let hosts: Vec<_> = cluster
+            .hosts
+            .iter()
+            .map(|h| (h.name.as_str(), h.candidate, h.addr.unwrap().to_string()))
+            .collect();
+        assert_eq!(hosts[0], ("host1", true, "127.0.0.11".to_string()));
+        assert_eq!(hosts[3], ("host4", false, "127.0.0.14".to_string()));
+    }
+
+    #[test]
+    fn validation_names_the_problem() {
+        let too_many = DefaultConfig {
+            hosts: 300,
+            base_addr: Ipv4Addr::new(127, 255, 255, 0),
+            ..DefaultConfig::default()
+        };
+        assert!(too_many.validate().unwrap_err().contains("127.0.0.0/8"));
+        let zero = DefaultConfig {
+            hosts: 0,
+            ..DefaultConfig::default()
+        };
+        assert!(zero.validate().is_err());
+        assert!(DefaultConfig::default().validate().is_ok());
+    }
+}

@@ -1,0 +1,167 @@
+//! `lavalite` is the local cluster command: it writes a default
+//! configuration, starts one daemon per simulated host on its own loopback
+//! address, waits until the cluster answers, and stops it again. The
+//! integration tests drive clusters through the same code (the binary).
+//!
+//! It owns process management only; what the daemons do is theirs.
+
+mod default_config;
+mod process;
+
+pub use default_config::{DefaultConfig, CLUSTER_NAME};
+pub use process::{is_alive, log_tail, DaemonSpec};
+
+use conf::{ConfDir, LlConf};
+use lim::LimClient;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+/// A cluster configured in a directory.
+#[derive(Debug)]
+pub struct LocalCluster {
+    pub dir: PathBuf,
+    pub ll_conf: LlConf,
+    pub daemons: Vec<DaemonSpec>,
+    pub log_dir: PathBuf,
+}
+
+impl LocalCluster {
+    /// Reads the cluster in `dir`: every host with a loopback address in
+    /// the cluster file is simulated here and gets a lim.
+    pub fn open(dir: &Path) -> anyhow::Result<LocalCluster> {
+        let confdir = ConfDir::new(dir);
+        let ll_conf = confdir.ll_conf()?;
+        let cluster = confdir.cluster(&ll_conf)?;
+        let daemons: Vec<DaemonSpec> = cluster
+            .hosts
+            .iter()
+            .filter(|h| h.addr.is_some_and(|a| a.is_loopback()))
+            .map(|h| DaemonSpec {
+                daemon: "lim",
+                host: h.name.clone(),
+            })
+            .collect();
+        if daemons.is_empty() {
+            anyhow::bail!(
+                "no host in ll.cluster.{} has a loopback address (fourth column): nothing to simulate here",
+                cluster.name
+            );
+        }
+        let log_dir = ll_conf
+            .get("LL_LOG_DIR")
+            .map_or_else(|| dir.join("log"), PathBuf::from);
+        Ok(LocalCluster {
+            dir: dir.to_owned(),
+            ll_conf,
+            daemons,
+            log_dir,
+        })
+    }
+
+    /// Starts every daemon that is not running, then waits until each lim
+    /// answers and a master is elected. Returns the daemons it started.
+    pub fn up(&self, bin_dir: &Path) -> anyhow::Result<Vec<DaemonSpec>> {
+        let mut started: Vec<(DaemonSpec, Child)> = Vec::new();
+        for spec in &self.daemons {
+            if spec.running_pid(&self.dir).is_some() {
+                continue;
+            }
+            let log = spec.log_file(&self.log_dir);
+            let child = spec.start(&self.dir, bin_dir, &log).map_err(|e| {
+                anyhow::anyhow!("cannot start {} for {}: {e}", spec.daemon, spec.host)
+            })?;
+            started.push((spec.clone(), child));
+        }
+        self.wait_until_serving(&mut started)?;
+        Ok(started.into_iter().map(|(spec, _)| spec).collect())
+    }
+
+    fn wait_until_serving(&self, started: &mut [(DaemonSpec, Child)]) -> anyhow::Result<()> {
+        let client = LimClient::from_conf(&ConfDir::new(&self.dir))?;
+        let tick = self
+            .ll_conf
+            .seconds(lim::settings::TICK_KEY, lim::settings::DEFAULT_TICK)?;
+        // The first candidate takes over after one tick; later ones after
+        // the silence period plus their rank. Leave room for slow machines.
+        let deadline =
+            Instant::now() + (tick * (lim::settings::MISS_TICKS + 5)).max(Duration::from_secs(10));
+        loop {
+            for (spec, child) in started.iter_mut() {
+                if let Some(status) = child.try_wait()? {
+                    let log = spec.log_file(&self.log_dir);
+                    anyhow::bail!(
+                        "{} for {} exited ({status}); log {}:\n{}",
+                        spec.daemon,
+                        spec.host,
+                        log.display(),
+                        log_tail(&log, 5)
+                    );
+                }
+            }
+            let pending = self.not_answering(&client, started);
+            match (pending, client.cluster_info()) {
+                (None, Ok(info)) if !info.master.is_empty() => return Ok(()),
+                (pending, info) if Instant::now() >= deadline => {
+                    let why = match (pending, info) {
+                        (Some((host, why)), _) => format!("lim for {host} does not answer: {why}"),
+                        (None, Ok(info)) => format!("cluster {} elected no master", info.cluster),
+                        (None, Err(e)) => e.to_string(),
+                    };
+                    anyhow::bail!(
+                        "cluster not serving after {:?}: {why}; logs in {}",
+                        deadline.elapsed(),
+                        self.log_dir.display()
+                    );
+                }
+                _ => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+
+    /// The first started lim that does not answer yet, and why.
+    fn not_answering(
+        &self,
+        client: &LimClient,
+        started: &[(DaemonSpec, Child)],
+    ) -> Option<(String, String)> {
+        started.iter().find_map(|(spec, _)| {
+            let one = LimClient {
+                hosts: client
+                    .hosts
+                    .iter()
+                    .filter(|(h, _)| *h == spec.host)
+                    .cloned()
+                    .collect(),
+                ..client.clone()
+            };
+            one.cluster_info()
+                .err()
+                .map(|e| (spec.host.clone(), e.to_string()))
+        })
+    }
+
+    /// Stops every daemon (SIGTERM, then SIGKILL after `grace`); returns
+    /// (stopped, killed) counts.
+    pub fn down(&self, grace: Duration) -> anyhow::Result<(usize, usize)> {
+        let mut counts = (0, 0);
+        for spec in &self.daemons {
+            if spec.running_pid(&self.dir).is_none() {
+                continue;
+            }
+            counts.0 += 1;
+            if spec.stop(&self.dir, grace)? {
+                counts.1 += 1;
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Each daemon with its pid if it runs.
+    pub fn status(&self) -> Vec<(DaemonSpec, Option<u32>)> {
+        self.daemons
+            .iter()
+            .map(|spec| (spec.clone(), spec.running_pid(&self.dir)))
+            .collect()
+    }
+}

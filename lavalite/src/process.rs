@@ -1,0 +1,124 @@
+//! Daemon processes of a local cluster: pid files, liveness, start, stop.
+
+use std::fs::{self, OpenOptions};
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// One daemon of one simulated host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DaemonSpec {
+    /// The binary's name: `lim`, later `mbd`, `sbd`.
+    pub daemon: &'static str,
+    pub host: String,
+}
+
+impl DaemonSpec {
+    /// `DIR/run/<daemon>.<host>.pid`.
+    pub fn pid_file(&self, dir: &Path) -> PathBuf {
+        dir.join("run")
+            .join(format!("{}.{}.pid", self.daemon, self.host))
+    }
+
+    /// `<log dir>/<daemon>.<host>.log`.
+    pub fn log_file(&self, log_dir: &Path) -> PathBuf {
+        log_dir.join(format!("{}.{}.log", self.daemon, self.host))
+    }
+
+    /// The pid of this daemon if its pid file names a live process that
+    /// runs this daemon's binary (a reused pid does not count).
+    pub fn running_pid(&self, dir: &Path) -> Option<u32> {
+        let pid: u32 = fs::read_to_string(self.pid_file(dir))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        is_alive(pid, self.daemon).then_some(pid)
+    }
+
+    /// Starts the daemon in its own process group with stdout and stderr
+    /// appended to `log`, and writes its pid file.
+    pub fn start(&self, dir: &Path, bin_dir: &Path, log: &Path) -> io::Result<Child> {
+        let program = bin_dir.join(self.daemon);
+        if !program.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "{} not found (build the workspace first)",
+                    program.display()
+                ),
+            ));
+        }
+        if let Some(parent) = log.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        fs::create_dir_all(dir.join("run"))?;
+        let out = OpenOptions::new().create(true).append(true).open(log)?;
+        let child = Command::new(&program)
+            .arg("-c")
+            .arg(dir)
+            .arg("--host")
+            .arg(&self.host)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            // Not in the launcher's group: a ^C at the shell must not stop it.
+            .process_group(0)
+            .spawn()?;
+        fs::write(self.pid_file(dir), format!("{}\n", child.id()))?;
+        Ok(child)
+    }
+
+    /// SIGTERM, wait up to `grace`, then SIGKILL. Returns whether it had
+    /// to be killed.
+    pub fn stop(&self, dir: &Path, grace: Duration) -> io::Result<bool> {
+        let Some(pid) = self.running_pid(dir) else {
+            let _ = fs::remove_file(self.pid_file(dir));
+            return Ok(false);
+        };
+        chan::sys::signal_process(pid, libc::SIGTERM)?;
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if !is_alive(pid, self.daemon) {
+                let _ = fs::remove_file(self.pid_file(dir));
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Gone in between is fine: ESRCH.
+        let _ = chan::sys::signal_process(pid, libc::SIGKILL);
+        let _ = fs::remove_file(self.pid_file(dir));
+        Ok(true)
+    }
+}
+
+/// Whether `pid` runs `binary` and is not a zombie.
+pub fn is_alive(pid: u32, binary: &str) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // Field 3 follows the parenthesised command name, which may hold spaces.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    if matches!(state, Some("Z" | "X") | None) {
+        return false;
+    }
+    fs::read(format!("/proc/{pid}/cmdline"))
+        .ok()
+        .and_then(|cmd| {
+            let argv0 = cmd.split(|b| *b == 0).next()?.to_vec();
+            let argv0 = String::from_utf8(argv0).ok()?;
+            Some(argv0.rsplit('/').next() == Some(binary))
+        })
+        .unwrap_or(false)
+}
+
+/// The last `n` lines of a log, to show why a daemon did not come up.
+pub fn log_tail(log: &Path, n: usize) -> String {
+    let text = fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}

@@ -1,0 +1,402 @@
+//! The lim event loop: a thin shell that moves datagrams, queries, ticks
+//! and signals between `chan` and the pure modules.
+
+use crate::datagram::{Datagram, DatagramCodec, DropReason};
+use crate::election::{Change, Election, ElectionConfig};
+use crate::load_table::LoadTable;
+use crate::probe::{HostProbe, ProbeError};
+use crate::settings::{Settings, MISS_TICKS};
+use bytes::BytesMut;
+use chan::{ChanError, ChanId, Channels, Config, Event, Frame};
+use proto::auth::Credentials;
+use proto::lim::{op, status, Beacon, ClusterInfo, LimStats, LoadReport, LoadVector, StaticInfo};
+use proto::{Encode, Header};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Query frames are empty; anything bigger is not a lim client.
+const MAX_QUERY_BODY: u32 = 4096;
+
+/// Why lim could not start or stopped serving.
+#[derive(Debug)]
+pub enum DaemonError {
+    /// A socket, timer or the event loop failed; `what` says which.
+    Chan {
+        what: String,
+        source: ChanError,
+    },
+    Probe(ProbeError),
+}
+
+impl std::fmt::Display for DaemonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DaemonError::Chan { what, source } => write!(f, "{what}: {source}"),
+            DaemonError::Probe(e) => write!(f, "cannot read host information: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for DaemonError {}
+
+fn chan_err(what: impl Into<String>) -> impl FnOnce(ChanError) -> DaemonError {
+    let what = what.into();
+    move |source| DaemonError::Chan { what, source }
+}
+
+/// A running lim.
+pub struct Lim {
+    chans: Channels,
+    udp: ChanId,
+    settings: Settings,
+    election: Election,
+    table: LoadTable,
+    codec: DatagramCodec,
+    probe: HostProbe,
+    static_info: StaticInfo,
+    load: Option<LoadVector>,
+    stats: LimStats,
+}
+
+impl Lim {
+    /// Binds lim's UDP and TCP sockets and its timers.
+    pub fn bind(settings: Settings) -> Result<Lim, DaemonError> {
+        let mut chans = Channels::new(Config {
+            max_frame_body: MAX_QUERY_BODY,
+            ..Config::default()
+        })
+        .map_err(chan_err("cannot set up the channel table"))?;
+        let bind = settings.bind;
+        let udp = chans
+            .udp_bind(bind)
+            .map_err(chan_err(format!("cannot bind UDP {bind}")))?;
+        chans
+            .tcp_listen(bind)
+            .map_err(chan_err(format!("cannot listen on TCP {bind}")))?;
+        chans
+            .signals(&[libc::SIGTERM, libc::SIGINT])
+            .map_err(chan_err("cannot watch signals"))?;
+        chans
+            .timer(first_tick(settings.tick, settings.me), settings.tick)
+            .map_err(chan_err("cannot create the tick timer"))?;
+        let now = Instant::now();
+        let election = Election::new(
+            ElectionConfig {
+                me: settings.me,
+                candidates: (settings.cluster.hosts.iter().enumerate())
+                    .filter(|(_, h)| h.candidate)
+                    .map(|(i, _)| i)
+                    .collect(),
+                tick: settings.tick,
+                miss_ticks: MISS_TICKS,
+            },
+            now,
+        );
+        let table = LoadTable::new(&settings.cluster, settings.tick * MISS_TICKS);
+        let (uid, gid) = chan::sys::user_ids();
+        let who = Credentials {
+            uid,
+            gid,
+            user: format!("lim@{}", settings.host_name(settings.me)),
+            timestamp: 0,
+            nonce: random_seed(),
+        };
+        let codec = DatagramCodec::new(settings.key.clone(), who);
+        let static_info = HostProbe::static_info().map_err(DaemonError::Probe)?;
+        Ok(Lim {
+            chans,
+            udp,
+            settings,
+            election,
+            table,
+            codec,
+            probe: HostProbe::default(),
+            static_info,
+            load: None,
+            stats: LimStats::default(),
+        })
+    }
+
+    /// Serves until SIGTERM or SIGINT.
+    pub fn run(mut self) -> Result<(), DaemonError> {
+        log::info!(
+            "lim for {} in cluster {} on {} (tick {:?}, {} hosts, auth {})",
+            self.settings.host_name(self.settings.me),
+            self.settings.cluster.name,
+            self.settings.bind,
+            self.settings.tick,
+            self.settings.cluster.hosts.len(),
+            if self.settings.key.is_some() {
+                "on"
+            } else {
+                "off: no ll.auth.key"
+            },
+        );
+        self.on_tick();
+        loop {
+            let timeout = self
+                .election
+                .next_deadline()
+                .map(|d| d.saturating_duration_since(Instant::now()));
+            self.chans
+                .chan_epoll(timeout)
+                .map_err(chan_err("event loop failed"))?;
+            while let Some(event) = self.chans.next_event() {
+                match event {
+                    Event::Datagram { from, data, .. } => self.on_datagram(from, &data),
+                    Event::Frame { id, frame } => self.on_query(id, &frame),
+                    Event::Timer { .. } => self.on_tick(),
+                    Event::Eof { id } => self.close(id, None),
+                    Event::Error { id, error } => self.close(id, Some(&error)),
+                    Event::Signal { info, .. } => {
+                        log::info!("signal {} received: stopping; {:?}", info.signo, self.stats);
+                        return Ok(());
+                    }
+                    Event::Accepted { .. } | Event::Connected { .. } => {}
+                    Event::Writable { .. } | Event::Wake { .. } => {}
+                }
+            }
+            if let Some(change) = self.election.poll(Instant::now()) {
+                self.apply(change);
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        match self.probe.load() {
+            Ok(load) => self.load = Some(load),
+            Err(e) => log::warn!("load sample failed: {e}"),
+        }
+        if self.election.is_master() {
+            self.record_own_load();
+            self.beacon_all();
+        } else {
+            self.report_to_master();
+        }
+    }
+
+    fn apply(&mut self, change: Change) {
+        match change {
+            Change::BecameMaster { epoch } => {
+                log::info!("this host is master now (epoch {epoch})");
+                self.record_own_load();
+                self.beacon_all();
+            }
+            Change::BeaconNow => self.beacon_all(),
+            Change::Following { master } => {
+                log::info!("following master {}", self.settings.host_name(master));
+                self.report_to_master();
+            }
+            Change::MasterLost { was } => log::warn!(
+                "master {} silent for {MISS_TICKS} ticks",
+                self.settings.host_name(was)
+            ),
+        }
+    }
+
+    fn record_own_load(&mut self) {
+        if let Some(load) = self.load {
+            let me = self.settings.me;
+            self.table
+                .record(me, &self.static_info, load, Instant::now());
+        }
+    }
+
+    fn beacon_all(&mut self) {
+        let Some(claim) = self.election.master(Instant::now()) else {
+            return;
+        };
+        let beacon = Datagram::Beacon(Beacon {
+            master: self.settings.host_name(claim.master).to_owned(),
+            epoch: claim.epoch,
+        });
+        let bytes = self.codec.encode(&beacon, unix_now());
+        for position in 0..self.settings.addrs.len() {
+            if position != self.settings.me {
+                self.send_to(position, &bytes);
+            }
+        }
+    }
+
+    fn report_to_master(&mut self) {
+        let (Some(claim), Some(load)) = (self.election.master(Instant::now()), self.load) else {
+            return;
+        };
+        let report = Datagram::Report(LoadReport {
+            host: self.settings.host_name(self.settings.me).to_owned(),
+            static_info: self.static_info.clone(),
+            load,
+        });
+        let bytes = self.codec.encode(&report, unix_now());
+        self.send_to(claim.master, &bytes);
+    }
+
+    fn send_to(&mut self, position: usize, bytes: &BytesMut) {
+        let to = self.settings.addrs[position];
+        // A lost datagram is what UDP allows; the next tick sends again.
+        if let Err(e) = self.chans.send_to(self.udp, bytes, to) {
+            log::debug!(
+                "send to {} ({to}) failed: {e}",
+                self.settings.host_name(position)
+            );
+        }
+    }
+
+    fn on_datagram(&mut self, from: SocketAddr, data: &[u8]) {
+        let message = match self.codec.decode(data, unix_now()) {
+            Ok(message) => message,
+            Err(reason) => return self.count_drop(from, &reason),
+        };
+        let now = Instant::now();
+        let claimed = match &message {
+            Datagram::Report(r) => &r.host,
+            Datagram::Beacon(b) => &b.master,
+        };
+        let Some(sender) = self.settings.sender(claimed, from) else {
+            self.stats.dropped_foreign += 1;
+            return log_drop(
+                self.stats.dropped_foreign,
+                from,
+                &format!("not from cluster host {claimed:?}"),
+            );
+        };
+        match message {
+            Datagram::Report(r) if self.election.is_master() => {
+                self.stats.reports_accepted += 1;
+                self.table.record(sender, &r.static_info, r.load, now);
+            }
+            Datagram::Report(_) => log::debug!("report from {claimed} ignored: not master"),
+            Datagram::Beacon(b) => {
+                self.stats.beacons_accepted += 1;
+                if let Some(change) = self.election.on_beacon(sender, b.epoch, now) {
+                    self.apply(change);
+                }
+            }
+        }
+    }
+
+    fn count_drop(&mut self, from: SocketAddr, reason: &DropReason) {
+        let count = if reason.is_auth() {
+            &mut self.stats.dropped_auth
+        } else {
+            &mut self.stats.dropped_malformed
+        };
+        *count += 1;
+        log_drop(*count, from, &reason.to_string());
+    }
+
+    fn on_query(&mut self, id: ChanId, frame: &Frame) {
+        let header = *frame.header();
+        if let Err(e) = header.check_version() {
+            self.reply(id, &header, status::BAD_REQUEST, &e.to_string());
+            return self.close(id, None);
+        }
+        let now = Instant::now();
+        match header.operation {
+            op::CLUSTER_INFO => {
+                let info = self.cluster_info(now);
+                self.reply(id, &header, status::OK, &info)
+            }
+            op::HOSTS if self.election.is_master() => {
+                let records = self.table.records(now);
+                self.reply(id, &header, status::OK, &records)
+            }
+            op::HOSTS => {
+                let info = self.cluster_info(now);
+                self.reply(id, &header, status::NOT_MASTER, &info)
+            }
+            op::STATS => {
+                let stats = self.stats;
+                self.reply(id, &header, status::OK, &stats)
+            }
+            other => {
+                let message = format!("unknown operation {other:#x}");
+                self.reply(id, &header, status::BAD_REQUEST, &message)
+            }
+        }
+    }
+
+    fn cluster_info(&self, now: Instant) -> ClusterInfo {
+        let master = self.election.master(now);
+        ClusterInfo {
+            cluster: self.settings.cluster.name.clone(),
+            master: master.map_or_else(String::new, |c| {
+                self.settings.host_name(c.master).to_owned()
+            }),
+            master_addr: master
+                .map_or_else(String::new, |c| self.settings.addrs[c.master].to_string()),
+            epoch: master.map_or(0, |c| c.epoch),
+            answered_by: self.settings.host_name(self.settings.me).to_owned(),
+        }
+    }
+
+    fn reply<T: Encode + ?Sized>(&mut self, id: ChanId, request: &Header, status: u32, body: &T) {
+        let mut out = BytesMut::new();
+        proto::encode_frame(request.reply(status, 0), body, &mut out);
+        if let Err(e) = self.chans.send(id, &out) {
+            self.close(id, Some(&e));
+        }
+    }
+
+    fn close(&mut self, id: ChanId, why: Option<&ChanError>) {
+        if let Some(why) = why {
+            log::debug!("closing query connection {id}: {why}");
+            let _ = self.chans.close(id);
+        } else {
+            // The peer finished: send what is queued, then close.
+            let _ = self.chans.close_when_flushed(id);
+        }
+    }
+}
+
+/// Logs drops at 1, 2, 4, 8, ... so a flood cannot fill the log.
+fn log_drop(count: u64, from: SocketAddr, reason: &str) {
+    if count.is_power_of_two() {
+        log::warn!("dropped datagram from {from}: {reason} ({count} such drops so far)");
+    }
+}
+
+/// Spreads hosts' ticks over the interval (golden-ratio steps), so reports
+/// reach the master as a stream rather than a burst.
+fn first_tick(tick: Duration, position: usize) -> Duration {
+    let phase = ((position as f64 + 1.0) * 0.618_033_988_75).fract();
+    tick.mul_f64(phase).max(Duration::from_millis(1))
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A nonce seed that differs between runs, so a restarted lim does not
+/// reuse nonces its peers still remember.
+fn random_seed() -> u64 {
+    let mut buf = [0u8; 8];
+    match std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut buf))
+    {
+        Ok(()) => u64::from_ne_bytes(buf),
+        Err(_) => {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+                ^ u64::from(std::process::id())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_ticks_are_spread_over_the_interval() {
+        let tick = Duration::from_secs(5);
+        let mut phases: Vec<_> = (0..10).map(|p| first_tick(tick, p)).collect();
+        assert!(phases.iter().all(|d| *d > Duration::ZERO && *d < tick));
+        phases.sort();
+        let widest_gap = phases.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+        assert!(widest_gap < tick / 4, "{phases:?}");
+    }
+}

@@ -1,0 +1,262 @@
+//! What lsid, lsload and lshosts print: LavaLite's layouts, and `--json`.
+
+use proto::lim::{ClusterInfo, HostRecord, LoadVector, INDEX_NAMES};
+use serde::Serialize;
+use std::fmt::Write;
+
+/// `lsid`'s two lines (the second only when a master is known).
+pub fn lsid(info: &ClusterInfo) -> String {
+    let mut out = format!("My cluster name is {}\n", info.cluster);
+    if !info.master.is_empty() {
+        let _ = writeln!(out, "My master name is {}", info.master);
+    }
+    out
+}
+
+/// `lsload [-l]`: one row per host in cluster-file order.
+pub fn lsload(hosts: &[HostRecord], long: bool) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "{:<16} {:<8} {:>6} {:>6} {:>6} {:>4}",
+        "HOST_NAME", "status", "r15s", "r1m", "r15m", "ut"
+    );
+    if long {
+        let _ = write!(out, " {:>6} {:>6} {:>6} {:>6}", "pg", "io", "ls", "it");
+    }
+    let _ = writeln!(out, " {:>6} {:>6} {:>6}", "mem", "swp", "tmp");
+    for host in hosts {
+        if !host.available {
+            let _ = writeln!(out, "{:<16} {:<8} -", host.name, "unavail");
+            continue;
+        }
+        let v = &host.load.0;
+        let _ = write!(
+            out,
+            "{:<16} {:<8} {:>6.1} {:>6.1} {:>6.1} {:>4}",
+            host.name,
+            "ok",
+            v[LoadVector::R15S],
+            v[LoadVector::R1M],
+            v[LoadVector::R15M],
+            format!("{:.0}%", v[LoadVector::UT]),
+        );
+        if long {
+            let _ = write!(
+                out,
+                " {:>6.1} {:>6.1} {:>6.1} {:>6.0}",
+                v[LoadVector::PG],
+                v[LoadVector::IO],
+                v[LoadVector::LS],
+                v[LoadVector::IT],
+            );
+        }
+        let gb = |mb: f64| format!("{:.0}G", mb / 1024.0);
+        let _ = writeln!(
+            out,
+            " {:>6} {:>6} {:>6}",
+            gb(v[LoadVector::MEM]),
+            gb(v[LoadVector::SWP]),
+            gb(v[LoadVector::TMP])
+        );
+    }
+    out
+}
+
+/// `lshosts`: static facts per host; rows aligned under the header.
+pub fn lshosts(hosts: &[HostRecord]) -> String {
+    let mut out = format!(
+        "{:<20} {:<16} {:>6} {:>8} {:>8} {:>8} {:>6}\n",
+        "HOST_NAME", "type", "ncpus", "maxmem", "maxswp", "maxtmp", "master"
+    );
+    for host in hosts {
+        let s = &host.static_info;
+        let host_type = if s.host_type.is_empty() {
+            "-"
+        } else {
+            s.host_type.as_str()
+        };
+        let _ = writeln!(
+            out,
+            "{:<20} {:<16} {:>6} {:>8} {:>8} {:>8} {:>6}",
+            host.name,
+            host_type,
+            s.ncpus,
+            s.maxmem_mb,
+            s.maxswp_mb,
+            s.maxtmp_mb,
+            if host.candidate { "yes" } else { "no" }
+        );
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct LsidJson<'a> {
+    cluster: &'a str,
+    master: Option<&'a str>,
+    epoch: u64,
+}
+
+pub fn lsid_json(info: &ClusterInfo) -> String {
+    to_json(&LsidJson {
+        cluster: &info.cluster,
+        master: Some(info.master.as_str()).filter(|m| !m.is_empty()),
+        epoch: info.epoch,
+    })
+}
+
+#[derive(Serialize)]
+struct LoadJson<'a> {
+    host: &'a str,
+    status: &'a str,
+    /// Index name -> value; absent while the host is unavailable.
+    load: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+pub fn lsload_json(hosts: &[HostRecord]) -> String {
+    let rows: Vec<_> = hosts
+        .iter()
+        .map(|h| LoadJson {
+            host: &h.name,
+            status: if h.available { "ok" } else { "unavail" },
+            load: h.available.then(|| {
+                INDEX_NAMES
+                    .iter()
+                    .zip(h.load.0)
+                    .map(|(name, v)| (name.to_string(), serde_json::json!(v)))
+                    .collect()
+            }),
+        })
+        .collect();
+    to_json(&rows)
+}
+
+#[derive(Serialize)]
+struct HostJson<'a> {
+    host: &'a str,
+    #[serde(rename = "type")]
+    host_type: &'a str,
+    model: &'a str,
+    ncpus: u32,
+    maxmem: u64,
+    maxswp: u64,
+    maxtmp: u64,
+    master: bool,
+    status: &'a str,
+}
+
+pub fn lshosts_json(hosts: &[HostRecord]) -> String {
+    let rows: Vec<_> = hosts
+        .iter()
+        .map(|h| HostJson {
+            host: &h.name,
+            host_type: &h.static_info.host_type,
+            model: &h.static_info.model,
+            ncpus: h.static_info.ncpus,
+            maxmem: h.static_info.maxmem_mb,
+            maxswp: h.static_info.maxswp_mb,
+            maxtmp: h.static_info.maxtmp_mb,
+            master: h.candidate,
+            status: if h.available { "ok" } else { "unavail" },
+        })
+        .collect();
+    to_json(&rows)
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    // Serializing these plain structs cannot fail.
+    serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::lim::StaticInfo;
+
+    fn hosts() -> Vec<HostRecord> {
+        let load = LoadVector([
+            2.0, 0.5, 0.4, 12.4, 0.0, 3.0, 0.0, 0.0, 40960.0, 8192.0, 62464.0,
+        ]);
+        vec![
+            HostRecord {
+                name: "node01".into(),
+                candidate: true,
+                available: true,
+                static_info: StaticInfo {
+                    ncpus: 16,
+                    maxmem_mb: 64000,
+                    maxswp_mb: 8191,
+                    maxtmp_mb: 40000,
+                    host_type: "x86_64".into(),
+                    model: "cpu".into(),
+                },
+                load,
+            },
+            HostRecord {
+                name: "node07".into(),
+                candidate: false,
+                available: false,
+                static_info: StaticInfo::default(),
+                load: LoadVector::default(),
+            },
+        ]
+    }
+
+    #[test]
+    fn lsload_matches_lavalites_layout() {
+        assert_eq!(
+            lsload(&hosts(), false),
+            "HOST_NAME        status     r15s    r1m   r15m   ut    mem    swp    tmp\n\
+             node01           ok          2.0    0.5    0.4  12%    61G     8G    40G\n\
+             node07           unavail  -\n"
+        );
+        let long = lsload(&hosts(), true);
+        let mut lines = long.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "HOST_NAME        status     r15s    r1m   r15m   ut     pg     io     ls     it    mem    swp    tmp"
+        );
+        assert_eq!(
+            lines.next().unwrap(),
+            "node01           ok          2.0    0.5    0.4  12%    0.0    3.0    0.0      0    61G     8G    40G"
+        );
+    }
+
+    #[test]
+    fn lshosts_rows_line_up_with_the_header() {
+        assert_eq!(
+            lshosts(&hosts()),
+            "HOST_NAME            type              ncpus   maxmem   maxswp   maxtmp master\n\
+             node01               x86_64               16    64000     8191    40000    yes\n\
+             node07               -                     0        0        0        0     no\n"
+        );
+    }
+
+    #[test]
+    fn lsid_and_json() {
+        let mut info = ClusterInfo {
+            cluster: "alpha".into(),
+            master: "node01".into(),
+            master_addr: "127.0.0.1:1".into(),
+            epoch: 2,
+            answered_by: "node01".into(),
+        };
+        assert_eq!(
+            lsid(&info),
+            "My cluster name is alpha\nMy master name is node01\n"
+        );
+        let json: serde_json::Value = serde_json::from_str(&lsid_json(&info)).unwrap();
+        assert_eq!(json["master"], "node01");
+        info.master.clear();
+        assert_eq!(lsid(&info), "My cluster name is alpha\n");
+        let load: serde_json::Value = serde_json::from_str(&lsload_json(&hosts())).unwrap();
+        assert_eq!(load[0]["load"]["ut"], 12.4);
+        assert_eq!(load[1]["status"], "unavail");
+        let h: serde_json::Value = serde_json::from_str(&lshosts_json(&hosts())).unwrap();
+        assert_eq!(
+            (h[0]["type"].as_str(), h[0]["master"].as_bool()),
+            (Some("x86_64"), Some(true))
+        );
+    }
+}
