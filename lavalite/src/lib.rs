@@ -9,13 +9,38 @@ mod default_config;
 mod process;
 
 pub use default_config::{DefaultConfig, CLUSTER_NAME};
-pub use process::{is_alive, log_tail, DaemonSpec};
+pub use process::{is_alive, log_tail, DaemonSpec, DAEMONS};
 
 use conf::{ConfDir, LlConf};
 use lim::LimClient;
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
+
+/// Stops every daemon that has a pid file in `DIR/run` (SIGTERM, then
+/// SIGKILL after `grace`); returns (stopped, killed) counts. Works from the
+/// pid files alone, so a cluster whose config was broken meanwhile can
+/// still be stopped.
+pub fn down(dir: &Path, grace: Duration) -> anyhow::Result<(usize, usize)> {
+    let mut counts = (0, 0);
+    let entries = match std::fs::read_dir(dir.join("run")) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(counts),
+        Err(e) => anyhow::bail!("cannot list {}: {e}", dir.join("run").display()),
+    };
+    for entry in entries {
+        let Some(spec) = DaemonSpec::from_pid_file(&entry?.path()) else {
+            continue;
+        };
+        if spec.running_pid(dir).is_some() {
+            counts.0 += 1;
+        }
+        if spec.stop(dir, grace)? {
+            counts.1 += 1;
+        }
+    }
+    Ok(counts)
+}
 
 /// A cluster configured in a directory.
 #[derive(Debug)]
@@ -139,22 +164,6 @@ impl LocalCluster {
                 .err()
                 .map(|e| (spec.host.clone(), e.to_string()))
         })
-    }
-
-    /// Stops every daemon (SIGTERM, then SIGKILL after `grace`); returns
-    /// (stopped, killed) counts.
-    pub fn down(&self, grace: Duration) -> anyhow::Result<(usize, usize)> {
-        let mut counts = (0, 0);
-        for spec in &self.daemons {
-            if spec.running_pid(&self.dir).is_none() {
-                continue;
-            }
-            counts.0 += 1;
-            if spec.stop(&self.dir, grace)? {
-                counts.1 += 1;
-            }
-        }
-        Ok(counts)
     }
 
     /// Each daemon with its pid if it runs.

@@ -91,8 +91,7 @@ fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Down { dir } => {
-            let cluster = LocalCluster::open(&absolute(&dir)?)?;
-            let (stopped, killed) = cluster.down(Duration::from_secs(10))?;
+            let (stopped, killed) = lavalite::down(&absolute(&dir)?, Duration::from_secs(10))?;
             eprintln!("stopped {stopped} daemons ({killed} needed SIGKILL)");
             Ok(ExitCode::SUCCESS)
         }

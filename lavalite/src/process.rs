@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The daemon binaries the launcher manages.
+pub const DAEMONS: [&str; 1] = ["lim"];
+
 /// One daemon of one simulated host.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DaemonSpec {
@@ -20,6 +23,17 @@ impl DaemonSpec {
     pub fn pid_file(&self, dir: &Path) -> PathBuf {
         dir.join("run")
             .join(format!("{}.{}.pid", self.daemon, self.host))
+    }
+
+    /// The daemon a pid file in `DIR/run` is for.
+    pub fn from_pid_file(path: &Path) -> Option<DaemonSpec> {
+        let name = path.file_name()?.to_str()?.strip_suffix(".pid")?;
+        let (daemon, host) = name.split_once('.')?;
+        let daemon = DAEMONS.iter().find(|d| **d == daemon)?;
+        Some(DaemonSpec {
+            daemon,
+            host: host.to_owned(),
+        })
     }
 
     /// `<log dir>/<daemon>.<host>.log`.

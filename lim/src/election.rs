@@ -7,10 +7,11 @@
 //!   candidates (`Y`) take part. A claim is (master, epoch); a higher epoch
 //!   beats a lower one, and at equal epochs the host listed first wins.
 //! - A follower accepts a claim that beats the one it follows, or any
-//!   claim once its master has been silent for `miss_ticks` ticks.
-//! - A candidate whose master has been silent for `miss_ticks` ticks takes
-//!   over, after one more tick for each candidate listed before it (the
-//!   silent master excepted), with an epoch above any it has seen.
+//!   claim once its master has been silent for `miss_ticks` ticks (less a
+//!   tenth of a tick, see [`Election`]'s `silence`).
+//! - A candidate whose master has been silent that long takes over, after
+//!   one more tick for each candidate listed before it (the silent master
+//!   excepted), with an epoch above any it has seen.
 //! - A candidate that hears a master listed after it takes over at once
 //!   with a higher epoch; a master that hears a better claim from a host
 //!   listed before it yields; a master that hears a worse claim beacons at
@@ -201,8 +202,13 @@ impl Election {
         self.cfg.candidates.contains(&self.cfg.me)
     }
 
+    /// How long a master may be silent: `miss_ticks` ticks less a tenth,
+    /// so a master that dies just after a beacon is replaced within
+    /// `miss_ticks` ticks of its death, not a hair later. A beacon late by
+    /// a tenth of a tick costs at most one needless election, which the
+    /// next beacon exchange undoes.
     fn silence(&self) -> Duration {
-        self.cfg.tick * self.cfg.miss_ticks
+        self.cfg.tick * self.cfg.miss_ticks - self.cfg.tick / 10
     }
 
     fn take_over(&mut self) -> Change {
@@ -229,6 +235,7 @@ mod tests {
     use super::*;
 
     const TICK: Duration = Duration::from_secs(5);
+    const SILENCE: Duration = Duration::from_millis(14_500);
 
     fn host(me: usize, candidates: &[usize], now: Instant) -> Election {
         Election::new(
@@ -289,7 +296,7 @@ mod tests {
                 assert_eq!(e.poll(now), None);
             }
         }
-        assert_eq!(plain.next_deadline(), Some(t0 + TICK * 99 + TICK * 3));
+        assert_eq!(plain.next_deadline(), Some(t0 + TICK * 99 + SILENCE));
     }
 
     #[test]
@@ -300,17 +307,17 @@ mod tests {
         // Host 0 (the lost master) is not counted: no extra delay.
         assert_eq!(
             run(&mut e, t0, t0 + TICK * 10),
-            Some((TICK * 3, Change::BecameMaster { epoch: 5 }))
+            Some((SILENCE, Change::BecameMaster { epoch: 5 }))
         );
         let mut third = host(2, &[0, 1, 2], t0);
         third.on_beacon(0, 4, t0);
         assert_eq!(
             run(&mut third, t0, t0 + TICK * 10),
-            Some((TICK * 3, Change::MasterLost { was: 0 }))
+            Some((SILENCE, Change::MasterLost { was: 0 }))
         );
         // One tick later than host 1, which would have beaconed by then.
         assert_eq!(
-            run(&mut third, t0 + TICK * 3, t0 + TICK * 10),
+            run(&mut third, t0 + SILENCE, t0 + TICK * 10),
             Some((TICK, Change::BecameMaster { epoch: 5 }))
         );
     }
@@ -388,7 +395,7 @@ mod tests {
                 epoch: 1
             })
         );
-        let later = t0 + TICK * 3;
+        let later = t0 + SILENCE;
         assert_eq!(e.master(later), None);
         assert_eq!(
             e.on_beacon(0, 5, later),
@@ -402,7 +409,7 @@ mod tests {
         let mut e = host(2, &[0, 1, 2], t0);
         assert_eq!(
             run(&mut e, t0, t0 + TICK * 10),
-            Some((TICK * 5, Change::BecameMaster { epoch: 1 }))
+            Some((SILENCE + TICK * 2, Change::BecameMaster { epoch: 1 }))
         );
     }
 }

@@ -1,1 +1,218 @@
-//! Helpers for the cluster tests in tests/.
+//! Helpers for the cluster tests in `tests/`: a local cluster on its own
+//! loopback subnet, started and stopped with the `lavalite` binary, and
+//! the commands run as a user would run them.
+//!
+//! The binaries come from the workspace build (`cargo test --workspace`
+//! builds them); a missing binary is a clear panic, not a hang.
+
+use lavalite::DaemonSpec;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// `target/<profile>`, where cargo puts the workspace's binaries.
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/<test binary>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf();
+    for bin in ["lavalite", "lim", "lsid", "lsload", "lshosts"] {
+        assert!(
+            dir.join(bin).is_file(),
+            "{} missing: run `cargo test --workspace` (or `cargo build --workspace`) so the binaries exist",
+            dir.join(bin).display()
+        );
+    }
+    dir
+}
+
+/// Polls `check` every 20 ms until it returns `Some` or `limit` passes.
+pub fn wait_for<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = check() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A 127.A.B.0/24 subnet no other test (thread or process) uses.
+fn unique_subnet() -> Ipv4Addr {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let mix = (std::process::id().wrapping_mul(2_654_435_761) ^ nanos ^ n.wrapping_mul(40_503))
+        % (254 * 256);
+    // 127.1.0.0 - 127.254.255.0: never 127.0.x, which the README's cluster uses.
+    Ipv4Addr::new(127, (mix / 256 + 1) as u8, (mix % 256) as u8, 10)
+}
+
+/// A port free for TCP and UDP on `ip`.
+fn free_port(ip: Ipv4Addr) -> u16 {
+    loop {
+        let tcp = TcpListener::bind((ip, 0)).expect("bind a loopback port");
+        let port = tcp.local_addr().expect("local addr").port();
+        if UdpSocket::bind((ip, port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A local cluster for one test; stopped and removed on drop.
+pub struct TestCluster {
+    pub dir: PathBuf,
+    pub tick: Duration,
+    pub base: Ipv4Addr,
+    pub port: u16,
+    bins: PathBuf,
+}
+
+impl TestCluster {
+    /// Writes the default config for `hosts` hosts (plus `ll.auth.key` if
+    /// `key` is given) and starts it with `lavalite up`.
+    pub fn up(hosts: usize, tick: Duration, key: Option<&[u8]>) -> TestCluster {
+        let base = unique_subnet();
+        let port = free_port(Ipv4Addr::from(u32::from(base) + 1));
+        let dir =
+            std::env::temp_dir().join(format!("lavalite-test-{}-{}", base, std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the cluster dir");
+        if let Some(key) = key {
+            std::fs::write(dir.join(conf::AUTH_KEY_FILE), key).expect("write the key");
+        }
+        let cluster = TestCluster {
+            dir,
+            tick,
+            base,
+            port,
+            bins: bin_dir(),
+        };
+        let args = [
+            "up".to_string(),
+            "--dir".into(),
+            cluster.dir.display().to_string(),
+            "--hosts".into(),
+            hosts.to_string(),
+            "--base-addr".into(),
+            base.to_string(),
+            "--port".into(),
+            port.to_string(),
+            "--tick".into(),
+            tick.as_secs_f64().to_string(),
+        ];
+        let out = cluster.run("lavalite", &args);
+        assert!(
+            out.status.success(),
+            "lavalite up failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        cluster
+    }
+
+    /// Runs one of the workspace's binaries against this cluster.
+    pub fn run(&self, bin: &str, args: &[String]) -> Output {
+        Command::new(self.bins.join(bin))
+            .args(args)
+            .env(conf::CONF_DIR_ENV, &self.dir)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {bin}: {e}"))
+    }
+
+    /// A command's stdout if it succeeded.
+    pub fn stdout(&self, bin: &str, args: &[&str]) -> Option<String> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let out = self.run(bin, &args);
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// `lavalite up` again (restarts what is not running).
+    pub fn up_again(&self) -> String {
+        let out = self.run(
+            "lavalite",
+            &["up".into(), "--dir".into(), self.dir.display().to_string()],
+        );
+        assert!(
+            out.status.success(),
+            "lavalite up failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// Host i's (from 1) lim address.
+    pub fn lim_addr(&self, i: usize) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::from(u32::from(self.base) + i as u32), self.port))
+    }
+
+    pub fn lim(&self, host: &str) -> DaemonSpec {
+        DaemonSpec {
+            daemon: "lim",
+            host: host.to_owned(),
+        }
+    }
+
+    /// The pid of a host's lim, from its pid file.
+    pub fn lim_pid(&self, host: &str) -> u32 {
+        self.lim(host)
+            .running_pid(&self.dir)
+            .unwrap_or_else(|| panic!("lim for {host} is not running"))
+    }
+
+    /// The master `lsid` names, if it answers with one.
+    pub fn master(&self) -> Option<String> {
+        let out = self.stdout("lsid", &[])?;
+        out.lines()
+            .find_map(|l| l.strip_prefix("My master name is "))
+            .map(str::to_owned)
+    }
+
+    /// `lsload`'s (host, status) pairs, if it answers.
+    pub fn statuses(&self) -> Option<Vec<(String, String)>> {
+        let out = self.stdout("lsload", &[])?;
+        Some(
+            out.lines()
+                .skip(1)
+                .filter_map(|l| {
+                    let mut f = l.split_whitespace();
+                    Some((f.next()?.to_owned(), f.next()?.to_owned()))
+                })
+                .collect(),
+        )
+    }
+
+    /// Waits until lsload shows exactly `expected` (host, status) rows.
+    pub fn wait_statuses(&self, expected: &[(&str, &str)], limit: Duration) -> Result<(), String> {
+        let want: Vec<(String, String)> = expected
+            .iter()
+            .map(|(h, s)| (h.to_string(), s.to_string()))
+            .collect();
+        let mut last = None;
+        wait_for(limit, || {
+            last = self.statuses();
+            (last.as_ref() == Some(&want)).then_some(())
+        })
+        .ok_or_else(|| format!("after {limit:?} lsload shows {last:?}, wanted {want:?}"))
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        let _ = lavalite::down(&self.dir, Duration::from_secs(5));
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
