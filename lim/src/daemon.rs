@@ -11,11 +11,17 @@ use chan::{ChanError, ChanId, Channels, Config, Event, Frame};
 use proto::auth::Credentials;
 use proto::lim::{op, status, Beacon, ClusterInfo, LimStats, LoadReport, LoadVector, StaticInfo};
 use proto::{Encode, Header};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Query frames are empty; anything bigger is not a lim client.
 const MAX_QUERY_BODY: u32 = 4096;
+
+/// A query connection is one request and one reply; one still open after
+/// this many ticks (10 s at the default tick) is idle or stuck and is
+/// closed, so idle clients cannot pile up and hold descriptors.
+const QUERY_IDLE_TICKS: u32 = 2;
 
 /// Why lim could not start or stopped serving.
 #[derive(Debug)]
@@ -56,6 +62,8 @@ pub struct Lim {
     static_info: StaticInfo,
     load: Option<LoadVector>,
     stats: LimStats,
+    /// Open query connections, oldest first, with when they were accepted.
+    queries: VecDeque<(ChanId, Instant)>,
 }
 
 impl Lim {
@@ -114,6 +122,7 @@ impl Lim {
             static_info,
             load: None,
             stats: LimStats::default(),
+            queries: VecDeque::new(),
         })
     }
 
@@ -152,7 +161,8 @@ impl Lim {
                         log::info!("signal {} received: stopping; {:?}", info.signo, self.stats);
                         return Ok(());
                     }
-                    Event::Accepted { .. } | Event::Connected { .. } => {}
+                    Event::Accepted { id, .. } => self.queries.push_back((id, Instant::now())),
+                    Event::Connected { .. } => {}
                     Event::Writable { .. } | Event::Wake { .. } => {}
                 }
             }
@@ -163,6 +173,7 @@ impl Lim {
     }
 
     fn on_tick(&mut self) {
+        self.close_idle_queries(Instant::now());
         match self.probe.load() {
             Ok(load) => self.load = Some(load),
             Err(e) => log::warn!("load sample failed: {e}"),
@@ -172,6 +183,22 @@ impl Lim {
             self.beacon_all();
         } else {
             self.report_to_master();
+        }
+    }
+
+    fn close_idle_queries(&mut self, now: Instant) {
+        while let Some(&(id, since)) = self.queries.front() {
+            let limit = self.settings.tick * QUERY_IDLE_TICKS;
+            if now.saturating_duration_since(since) < limit {
+                break;
+            }
+            self.queries.pop_front();
+            // The id's generation makes this a no-op for a finished query
+            // whose slot was reused.
+            if self.chans.is_open(id) {
+                log::info!("closing query connection {id}: open for over {limit:?}");
+                let _ = self.chans.close(id);
+            }
         }
     }
 

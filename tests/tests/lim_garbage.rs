@@ -123,3 +123,19 @@ fn garbage_datagrams_are_dropped_and_counted_while_lim_keeps_answering() {
         "the master stopped accepting real reports"
     );
 }
+
+#[test]
+fn idle_query_connections_are_closed_and_others_still_served() {
+    use std::io::Read;
+    let c = TestCluster::up(1, TICK, None);
+    let mut idle = std::net::TcpStream::connect(c.lim_addr(1)).unwrap();
+    idle.set_read_timeout(Some(TICK * 3 + SLACK)).unwrap();
+    assert_eq!(
+        c.master().as_deref(),
+        Some("host1"),
+        "served while a client idles"
+    );
+    let mut buf = [0u8; 1];
+    // Closed within two ticks, checked on the next tick: EOF, not a timeout.
+    assert_eq!(idle.read(&mut buf).unwrap(), 0);
+}
