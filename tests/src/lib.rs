@@ -2,8 +2,9 @@
 //! loopback subnet, started and stopped with the `lavalite` binary, and
 //! the commands run as a user would run them.
 //!
-//! The binaries come from the workspace build (`cargo test --workspace`
-//! builds them); a missing binary is a clear panic, not a hang.
+//! The binaries come from the workspace build: `cargo test --workspace`
+//! builds the binaries of every package that has integration tests (`lim`
+//! and `lavalite` do). A missing binary is a clear panic, not a hang.
 
 use lavalite::DaemonSpec;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
