@@ -1,6 +1,7 @@
 //! `ll.cluster.<name>`: the cluster's name, its admin and its hosts in
 //! precedence order.
 
+use crate::sections::sections;
 use crate::ConfError;
 use std::net::IpAddr;
 
@@ -34,36 +35,16 @@ impl ClusterFile {
             admin: None,
             hosts: Vec::new(),
         };
-        let mut lines = text
-            .lines()
-            .enumerate()
-            .map(|(i, l)| (i + 1, l.trim()))
-            .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
-        while let Some((no, line)) = lines.next() {
-            let section = begin_keyword(line).ok_or_else(|| {
-                ConfError::syntax(no, format!("expected `Begin <section>`, got {line:?}"))
-            })?;
-            let mut body = Vec::new();
-            loop {
-                match lines.next() {
-                    None => {
-                        return Err(ConfError::syntax(
-                            no,
-                            format!("section {section} has no End"),
-                        ))
-                    }
-                    Some((_, l)) if is_end(l) => break,
-                    Some(entry) => body.push(entry),
-                }
-            }
-            match section.to_ascii_lowercase().as_str() {
-                "cluster" => file.name = single_value(no, &body, "ClusterName")?,
-                "clusteradmin" => file.admin = Some(single_value(no, &body, "Administrators")?),
-                "host" => file.hosts = parse_hosts(no, &body)?,
+        for section in sections(text)? {
+            let (no, body) = (section.line, &section.body);
+            match section.keyword.to_ascii_lowercase().as_str() {
+                "cluster" => file.name = single_value(no, body, "ClusterName")?,
+                "clusteradmin" => file.admin = Some(single_value(no, body, "Administrators")?),
+                "host" => file.hosts = parse_hosts(no, body)?,
                 _ => {
                     return Err(ConfError::syntax(
                         no,
-                        format!("unknown section {section:?}"),
+                        format!("unknown section {:?}", section.keyword),
                     ))
                 }
             }
@@ -84,20 +65,6 @@ impl ClusterFile {
     pub fn position(&self, name: &str) -> Option<usize> {
         self.hosts.iter().position(|h| h.name == name)
     }
-}
-
-fn begin_keyword(line: &str) -> Option<&str> {
-    let mut words = line.split_whitespace();
-    match (words.next(), words.next()) {
-        (Some(b), Some(kw)) if b.eq_ignore_ascii_case("begin") => Some(kw),
-        _ => None,
-    }
-}
-
-fn is_end(line: &str) -> bool {
-    line.split_whitespace()
-        .next()
-        .is_some_and(|w| w.eq_ignore_ascii_case("end"))
 }
 
 /// A section holding a header word then one value (the last one wins).

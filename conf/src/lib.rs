@@ -1,18 +1,24 @@
 //! `conf` reads LavaLite's configuration files the way LavaLite writes
 //! them: `ll.conf` (key = value), `ll.cluster.<LL_CLUSTER_NAME>` (the
-//! host list lim elects its master from) and `ll.auth.key`.
+//! host list lim elects its master from), `llb.hosts` and `llb.queues`
+//! (the batch side's hosts and queues) and `ll.auth.key`.
 //!
 //! Parsing is pure (text in, typed values or an error with a line number
 //! out); [`ConfDir`] adds the file reading. It knows no daemon's state and
 //! opens no socket.
 
+mod batch_hosts;
 mod cluster;
 mod error;
 mod ll_conf;
+mod queues;
+mod sections;
 
+pub use batch_hosts::{parse_size_mb, BatchHost, BatchHosts, HostGroup, TokenPool};
 pub use cluster::{ClusterFile, HostEntry};
 pub use error::ConfError;
 pub use ll_conf::LlConf;
+pub use queues::{check_queue_hosts, parse_queues, Queue};
 
 use std::path::{Path, PathBuf};
 
@@ -56,6 +62,20 @@ impl ConfDir {
         let name = conf.require("LL_CLUSTER_NAME")?;
         let path = self.path.join(format!("ll.cluster.{name}"));
         ClusterFile::parse(&read(&path)?).map_err(|e| e.in_file(&path))
+    }
+
+    /// `llb.hosts`.
+    pub fn batch_hosts(&self) -> Result<BatchHosts, ConfError> {
+        let path = self.path.join("llb.hosts");
+        BatchHosts::parse(&read(&path)?).map_err(|e| e.in_file(&path))
+    }
+
+    /// `llb.queues`, with every HOSTS entry checked against `hosts`.
+    pub fn queues(&self, hosts: &BatchHosts) -> Result<Vec<Queue>, ConfError> {
+        let path = self.path.join("llb.queues");
+        parse_queues(&read(&path)?)
+            .and_then(|q| check_queue_hosts(&q, hosts).map(|()| q))
+            .map_err(|e| e.in_file(&path))
     }
 
     /// The cluster key, or `None` when there is no key file.

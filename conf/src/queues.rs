@@ -1,0 +1,183 @@
+//! `llb.queues`: the batch queues in display order.
+
+use crate::batch_hosts::BatchHosts;
+use crate::sections::sections;
+use crate::ConfError;
+
+/// One `Begin Queue` block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Queue {
+    pub name: String,
+    /// Higher is dispatched first.
+    pub priority: i32,
+    /// Host and host-group names, as written.
+    pub hosts: Vec<String>,
+    /// User or Unix group names; `None` means everyone (empty or `*`).
+    pub users: Option<Vec<String>>,
+    pub description: String,
+    /// Where the block starts, for errors found later.
+    pub line: usize,
+}
+
+/// Parses llb.queues: `KEY = VALUE` lines in `Begin Queue` blocks, keys
+/// case-insensitive; an unknown key or a line without `=` is an error.
+pub fn parse_queues(text: &str) -> Result<Vec<Queue>, ConfError> {
+    let mut queues: Vec<Queue> = Vec::new();
+    for section in sections(text)? {
+        if !section.is("Queue") {
+            return Err(ConfError::syntax(
+                section.line,
+                format!("unknown section {:?}", section.keyword),
+            ));
+        }
+        section.require_matching_end()?;
+        let mut q = Queue {
+            name: String::new(),
+            priority: 0,
+            hosts: Vec::new(),
+            users: None,
+            description: String::new(),
+            line: section.line,
+        };
+        for &(no, line) in &section.body {
+            let (key, value) = line
+                .split_once('=')
+                .map(|(k, v)| (k.trim().to_ascii_uppercase(), v.trim()))
+                .ok_or_else(|| {
+                    ConfError::syntax(no, format!("expected KEY = VALUE, got {line:?}"))
+                })?;
+            let words = || {
+                value
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            };
+            match key.as_str() {
+                "QUEUE_NAME" => q.name = value.to_owned(),
+                "PRIORITY" => {
+                    q.priority = value.parse().map_err(|_| {
+                        ConfError::syntax(no, format!("PRIORITY {value:?} is not an integer"))
+                    })?
+                }
+                "HOSTS" => q.hosts = words(),
+                "USERS" => q.users = Some(words()).filter(|u| !u.is_empty() && u != &["*"]),
+                "DESCRIPTION" => q.description = value.to_owned(),
+                _ => return Err(ConfError::syntax(no, format!("unknown key {key}"))),
+            }
+        }
+        if q.name.is_empty() || q.name.contains(char::is_whitespace) {
+            return Err(ConfError::syntax(
+                section.line,
+                "queue needs a QUEUE_NAME without blanks",
+            ));
+        }
+        if q.hosts.is_empty() {
+            return Err(ConfError::syntax(
+                section.line,
+                format!("queue {} has no HOSTS", q.name),
+            ));
+        }
+        if queues.iter().any(|other| other.name == q.name) {
+            return Err(ConfError::syntax(
+                section.line,
+                format!("queue {} defined twice", q.name),
+            ));
+        }
+        queues.push(q);
+    }
+    Ok(queues)
+}
+
+/// Checks that every queue's HOSTS names a host or group of `hosts`.
+pub fn check_queue_hosts(queues: &[Queue], hosts: &BatchHosts) -> Result<(), ConfError> {
+    for q in queues {
+        if let Some(bad) = q
+            .hosts
+            .iter()
+            .find(|h| hosts.host(h).is_none() && hosts.group(h).is_none())
+        {
+            return Err(ConfError::syntax(
+                q.line,
+                format!(
+                    "queue {}: {bad} is neither a host nor a host group of llb.hosts",
+                    q.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = "\
+Begin Queue
+QUEUE_NAME  = short
+PRIORITY    = 40
+HOSTS       = cpus gpu01
+users       = alice hpcusers
+DESCRIPTION = jobs under an hour
+End Queue
+Begin Queue
+QUEUE_NAME = normal
+HOSTS = cpu01
+USERS = *
+End Queue
+";
+
+    #[test]
+    fn parses_queues_in_file_order() {
+        let q = parse_queues(EXAMPLE).unwrap();
+        assert_eq!(q.len(), 2);
+        assert_eq!(
+            (q[0].name.as_str(), q[0].priority, q[0].hosts.len()),
+            ("short", 40, 2)
+        );
+        assert_eq!(
+            q[0].users.as_deref(),
+            Some(&["alice".to_string(), "hpcusers".to_string()][..])
+        );
+        assert_eq!(q[0].description, "jobs under an hour");
+        assert_eq!((q[1].priority, q[1].users.is_none()), (0, true));
+    }
+
+    #[test]
+    fn mistakes_are_line_numbered_errors() {
+        let cases = [
+            (
+                EXAMPLE.replace("PRIORITY    = 40", "PRIORITY 40"),
+                "line 3: expected KEY = VALUE",
+            ),
+            (
+                EXAMPLE.replace("PRIORITY    = 40", "MAXJOBS = 4"),
+                "line 3: unknown key MAXJOBS",
+            ),
+            (EXAMPLE.replace("= 40", "= high"), "line 3: PRIORITY"),
+            (
+                EXAMPLE.replace("HOSTS = cpu01", ""),
+                "line 8: queue normal has no HOSTS",
+            ),
+            (
+                EXAMPLE.replace("normal", "short"),
+                "line 8: queue short defined twice",
+            ),
+            (EXAMPLE.replace("End Queue\nBegin", "Begin"), "missing End"),
+        ];
+        for (text, want) in cases {
+            let err = parse_queues(&text).unwrap_err().to_string();
+            assert!(err.contains(want), "{err:?} lacks {want:?}");
+        }
+        let hosts = BatchHosts::parse(
+            "Begin Host\nHOST_NAME CPU MEM STORAGE GPU_MODEL GPU_IDS\ncpu01 4 1G 1G - -\nEnd Host\n",
+        )
+        .unwrap();
+        let err = check_queue_hosts(&parse_queues(EXAMPLE).unwrap(), &hosts).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("line 1: queue short: cpus is neither"),
+            "{err}"
+        );
+    }
+}
