@@ -1,0 +1,389 @@
+//! The event log: an append-only file of checksummed batches of records,
+//! written with group commit and replayed at start.
+//!
+//! Layout (all integers big-endian):
+//!
+//! ```text
+//! file   = batch*
+//! batch  = length:u32  check:u64  record*        (length = bytes of the records)
+//! record = length:u32  format:u16  kind:u16  payload   (length = 4 + payload)
+//! ```
+//!
+//! `check` is the first 8 bytes of SHA-256 over the batch's records. One
+//! batch is one commit: one write, one fdatasync. A crash can only damage
+//! the last batch (written but not yet synced, its pages possibly reaching
+//! the disk in any order, or zero-filled), so replay drops a bad last batch
+//! whole and truncates the file there; none of its records was
+//! acknowledged. A bad batch followed by more data is damage, and an error:
+//! skipping it would lose acknowledged changes.
+//!
+//! Group commit: [`EventLog::append`] only buffers; [`EventLog::commit`]
+//! writes everything buffered with one `write` and one `fdatasync`, and
+//! returns how many records are durable. The daemon appends while it
+//! handles one pass of events, commits once, then sends the replies whose
+//! records are durable.
+
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// Version of the record body layout.
+pub const FORMAT: u16 = 1;
+
+const BATCH_HEADER_LEN: usize = 4 + 8;
+const RECORD_HEADER_LEN: usize = 4 + 2 + 2;
+/// No single record is larger (a job with a huge environment is far less).
+pub const MAX_RECORD: usize = 16 << 20;
+/// No batch is larger: a commit that would pass it is refused.
+const MAX_BATCH: usize = u32::MAX as usize;
+
+/// One replayed record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub format: u16,
+    pub kind: u16,
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub enum LogError {
+    Io {
+        path: PathBuf,
+        source: io::Error,
+    },
+    /// A batch that is not the last one is damaged.
+    Corrupt {
+        path: PathBuf,
+        offset: u64,
+        reason: &'static str,
+    },
+    /// A payload too large to be a record.
+    TooLarge {
+        len: usize,
+    },
+}
+
+impl fmt::Display for LogError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LogError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            LogError::Corrupt {
+                path,
+                offset,
+                reason,
+            } => write!(
+                f,
+                "{}: damaged batch at byte {offset} ({reason}) with more data after it; \
+                 refusing to drop acknowledged changes",
+                path.display()
+            ),
+            LogError::TooLarge { len } => write!(f, "record of {len} bytes exceeds {MAX_RECORD}"),
+        }
+    }
+}
+
+impl std::error::Error for LogError {}
+
+/// What replay found.
+#[derive(Debug)]
+pub struct Replay {
+    pub records: Vec<Record>,
+    /// Bytes of a torn last batch that were cut off (0 if none).
+    pub torn_bytes: u64,
+}
+
+/// An open event log.
+#[derive(Debug)]
+pub struct EventLog {
+    path: PathBuf,
+    file: File,
+    pending: Vec<u8>,
+    pending_records: u64,
+    durable_records: u64,
+    commits: u64,
+}
+
+impl EventLog {
+    /// Opens (creating if needed) the log at `path`, replays it, cuts off
+    /// a torn last record, and positions for appending.
+    pub fn open(path: &Path) -> Result<(EventLog, Replay), LogError> {
+        let io_err = |source| LogError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(io_err)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io_err)?;
+        let (records, good_len) = scan(&bytes).map_err(|(offset, reason)| LogError::Corrupt {
+            path: path.to_owned(),
+            offset,
+            reason,
+        })?;
+        let torn_bytes = bytes.len() as u64 - good_len;
+        if torn_bytes > 0 {
+            log::warn!(
+                "{}: dropping a torn last batch ({torn_bytes} bytes at byte {good_len}), left by a crash mid-write",
+                path.display()
+            );
+            file.set_len(good_len).map_err(io_err)?;
+            file.sync_data().map_err(io_err)?;
+        }
+        file.seek(SeekFrom::End(0)).map_err(io_err)?;
+        let count = records.len() as u64;
+        let log = EventLog {
+            path: path.to_owned(),
+            file,
+            pending: Vec::new(),
+            pending_records: 0,
+            durable_records: count,
+            commits: 0,
+        };
+        Ok((
+            log,
+            Replay {
+                records,
+                torn_bytes,
+            },
+        ))
+    }
+
+    /// Buffers a record; returns its sequence number (records since the
+    /// log was created, from 1). It is durable once [`EventLog::commit`]
+    /// returns a count at least this large.
+    pub fn append(&mut self, kind: u16, payload: &[u8]) -> Result<u64, LogError> {
+        let len = RECORD_HEADER_LEN + payload.len();
+        if len > MAX_RECORD || self.pending.len() + len > MAX_BATCH {
+            return Err(LogError::TooLarge { len });
+        }
+        if self.pending.is_empty() {
+            // Room for the batch header, filled in by commit.
+            self.pending.resize(BATCH_HEADER_LEN, 0);
+        }
+        self.pending.extend_from_slice(&(len as u32).to_be_bytes());
+        self.pending.extend_from_slice(&FORMAT.to_be_bytes());
+        self.pending.extend_from_slice(&kind.to_be_bytes());
+        self.pending.extend_from_slice(payload);
+        self.pending_records += 1;
+        Ok(self.durable_records + self.pending_records)
+    }
+
+    /// Writes every buffered record with one write and one fdatasync;
+    /// returns the number of durable records. Nothing buffered: no I/O.
+    pub fn commit(&mut self) -> Result<u64, LogError> {
+        if self.pending.is_empty() {
+            return Ok(self.durable_records);
+        }
+        let records_len = (self.pending.len() - BATCH_HEADER_LEN) as u32;
+        let check = Sha256::digest(&self.pending[BATCH_HEADER_LEN..]);
+        self.pending[..4].copy_from_slice(&records_len.to_be_bytes());
+        self.pending[4..BATCH_HEADER_LEN].copy_from_slice(&check[..8]);
+        let io_err = |source| LogError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        self.file.write_all(&self.pending).map_err(io_err)?;
+        self.file.sync_data().map_err(io_err)?;
+        self.pending.clear();
+        self.durable_records += self.pending_records;
+        self.pending_records = 0;
+        self.commits += 1;
+        Ok(self.durable_records)
+    }
+
+    /// Records written and synced so far (including those replayed).
+    pub fn durable(&self) -> u64 {
+        self.durable_records
+    }
+
+    /// Commits done since open: each is one write plus one fdatasync.
+    pub fn commits(&self) -> u64 {
+        self.commits
+    }
+}
+
+/// Parses whole batches from `bytes`. Returns their records and the
+/// length of the good prefix. A bad batch that reaches the end of the file
+/// (or is followed only by zeros) is a torn tail, excluded from the prefix;
+/// one followed by other data is damage: `Err((offset, reason))`.
+fn scan(bytes: &[u8]) -> Result<(Vec<Record>, u64), (u64, &'static str)> {
+    let mut records = Vec::new();
+    let mut at = 0usize;
+    while at < bytes.len() {
+        let rest = &bytes[at..];
+        let claimed_end = BATCH_HEADER_LEN.saturating_add(be_u32(rest) as usize);
+        let batch = rest
+            .get(BATCH_HEADER_LEN..claimed_end)
+            .filter(|records| Sha256::digest(records)[..8] == rest[4..BATCH_HEADER_LEN]);
+        match batch {
+            Some(batch) => {
+                records.extend(parse_records(batch).map_err(|reason| (at as u64, reason))?);
+                at += claimed_end;
+            }
+            None if rest
+                .get(claimed_end..)
+                .is_none_or(|after| after.iter().all(|b| *b == 0)) =>
+            {
+                break
+            }
+            None => return Err((at as u64, "checksum mismatch or impossible length")),
+        }
+    }
+    Ok((records, at as u64))
+}
+
+/// The records of one checksummed batch. A malformed record inside a batch
+/// whose checksum matched was written that way: damage, not a torn tail.
+fn parse_records(mut batch: &[u8]) -> Result<Vec<Record>, &'static str> {
+    let mut records = Vec::new();
+    while !batch.is_empty() {
+        let len = be_u32(batch) as usize;
+        let record = batch
+            .get(..len)
+            .filter(|_| len >= RECORD_HEADER_LEN)
+            .ok_or("bad record length inside a batch")?;
+        records.push(Record {
+            format: u16::from_be_bytes([record[4], record[5]]),
+            kind: u16::from_be_bytes([record[6], record[7]]),
+            payload: record[RECORD_HEADER_LEN..].to_vec(),
+        });
+        batch = &batch[len..];
+    }
+    Ok(records)
+}
+
+/// The big-endian u32 at the start of `bytes` (0 if there are fewer than
+/// four bytes, which every caller then treats as too short).
+fn be_u32(bytes: &[u8]) -> u32 {
+    match bytes.get(..4) {
+        Some(b) => u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+        None => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let dir = std::env::temp_dir().join(format!("mbd-log-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+        fn log(&self) -> PathBuf {
+            self.0.join("events.log")
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn write_three(path: &Path) -> Vec<u8> {
+        let (mut log, replay) = EventLog::open(path).unwrap();
+        assert!(replay.records.is_empty());
+        assert_eq!(log.append(1, b"first").unwrap(), 1);
+        assert_eq!(log.append(2, b"").unwrap(), 2);
+        assert_eq!(log.commit().unwrap(), 2);
+        assert_eq!(log.append(3, &[7; 1000]).unwrap(), 3);
+        assert_eq!(log.commit().unwrap(), 3);
+        assert_eq!(
+            log.commits(),
+            2,
+            "one write+sync per commit, not per record"
+        );
+        assert_eq!(log.commit().unwrap(), 3);
+        assert_eq!(log.commits(), 2, "nothing pending: no I/O");
+        std::fs::read(path).unwrap()
+    }
+
+    #[test]
+    fn records_replay_in_order_and_appends_continue() {
+        let dir = TempDir::new("replay");
+        write_three(&dir.log());
+        let (mut log, replay) = EventLog::open(&dir.log()).unwrap();
+        let kinds: Vec<_> = replay
+            .records
+            .iter()
+            .map(|r| (r.format, r.kind, r.payload.len()))
+            .collect();
+        assert_eq!(kinds, [(FORMAT, 1, 5), (FORMAT, 2, 0), (FORMAT, 3, 1000)]);
+        assert_eq!(replay.records[0].payload, b"first");
+        assert_eq!((replay.torn_bytes, log.durable()), (0, 3));
+        assert_eq!(log.append(4, b"more").unwrap(), 4);
+        log.commit().unwrap();
+        drop(log);
+        assert_eq!(EventLog::open(&dir.log()).unwrap().1.records.len(), 4);
+    }
+
+    #[test]
+    fn a_torn_tail_at_any_byte_is_dropped_and_the_log_stays_usable() {
+        let dir = TempDir::new("torn");
+        let full = write_three(&dir.log());
+        let third_starts = full.len() - (BATCH_HEADER_LEN + RECORD_HEADER_LEN + 1000);
+        for cut in third_starts + 1..full.len() {
+            std::fs::write(dir.log(), &full[..cut]).unwrap();
+            let (mut log, replay) = EventLog::open(&dir.log()).unwrap();
+            assert_eq!(replay.records.len(), 2, "cut at {cut}");
+            assert_eq!(replay.torn_bytes, (cut - third_starts) as u64);
+            assert_eq!(
+                std::fs::metadata(dir.log()).unwrap().len(),
+                third_starts as u64
+            );
+            log.append(9, b"after").unwrap();
+            log.commit().unwrap();
+            let kinds: Vec<_> = EventLog::open(&dir.log())
+                .unwrap()
+                .1
+                .records
+                .iter()
+                .map(|r| r.kind)
+                .collect();
+            assert_eq!(kinds, [1, 2, 9], "cut at {cut}");
+        }
+        // A last batch whose bytes were garbled (not short), or that was
+        // zero-filled by the filesystem, is torn too.
+        let mut garbled = full.clone();
+        *garbled.last_mut().unwrap() ^= 1;
+        std::fs::write(dir.log(), &garbled).unwrap();
+        assert_eq!(EventLog::open(&dir.log()).unwrap().1.records.len(), 2);
+        let mut zeroed = full[..third_starts].to_vec();
+        zeroed.resize(full.len(), 0);
+        std::fs::write(dir.log(), &zeroed).unwrap();
+        let (_, replay) = EventLog::open(&dir.log()).unwrap();
+        assert_eq!(
+            (replay.records.len(), replay.torn_bytes),
+            (2, (full.len() - third_starts) as u64)
+        );
+    }
+
+    #[test]
+    fn damage_before_the_end_is_an_error_not_a_silent_loss() {
+        let dir = TempDir::new("damage");
+        let mut bytes = write_three(&dir.log());
+        bytes[BATCH_HEADER_LEN + RECORD_HEADER_LEN] ^= 0xff; // inside the first payload
+        std::fs::write(dir.log(), &bytes).unwrap();
+        let err = EventLog::open(&dir.log()).unwrap_err().to_string();
+        assert!(
+            err.contains("damaged batch at byte 0 (checksum mismatch"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read(dir.log()).unwrap(),
+            bytes,
+            "a damaged log is never truncated"
+        );
+    }
+}
