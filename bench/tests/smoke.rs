@@ -49,6 +49,8 @@ fn loadgen_drives_the_chan_server_for_two_seconds() {
     let json = String::from_utf8(out.stdout).unwrap();
     assert!(field(&json, "messages") > 0.0, "{json}");
     assert!(field(&json, "server_messages") > 0.0, "{json}");
-    assert!(field(&json, "secs") >= 2.0, "{json}");
+    // The window is measured from its first message, a hair after the
+    // deadline's anchor: allow clock granularity, not a short run.
+    assert!(field(&json, "secs") >= 1.95, "{json}");
     assert!(field(&json, "p99_us") >= field(&json, "p50_us"), "{json}");
 }
