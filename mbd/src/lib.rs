@@ -2,7 +2,17 @@
 //! durable record, their states, where they run — and answers the batch
 //! commands.
 //!
-//! Work in progress (issue #5): so far the [`event_log`], the append-only
-//! file every state change goes to before it is acknowledged.
+//! The job model is pure: [`state::State`] turns requests into
+//! [`change::Change`]s and applies them, [`sched::plan`] decides what
+//! starts where, [`depend`] evaluates `--dependency`. The [`event_log`]
+//! makes changes durable before they are acknowledged.
 
+pub mod change;
+pub mod cluster;
+pub mod depend;
 pub mod event_log;
+pub mod job;
+pub mod sched;
+pub mod state;
+
+pub use cluster::{Cluster, QueueConf};

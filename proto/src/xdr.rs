@@ -297,6 +297,44 @@ impl<T: Encode + ?Sized> Encode for &T {
     }
 }
 
+/// Declares a struct whose XDR encoding is its fields in order, and
+/// implements [`Encode`] and [`Decode`] for it.
+///
+/// ```
+/// proto::xdr_struct! {
+///     /// A point.
+///     #[derive(Debug, PartialEq)]
+///     pub struct Point { pub x: u32, pub label: String }
+/// }
+/// use proto::{Decode, Encode};
+/// let mut out = Vec::new();
+/// Point { x: 1, label: "a".into() }.encode(&mut out);
+/// assert_eq!(Point::from_body(&out).unwrap().x, 1);
+/// ```
+#[macro_export]
+macro_rules! xdr_struct {
+    ($(#[$meta:meta])* pub struct $name:ident {
+        $($(#[$fmeta:meta])* pub $field:ident : $ty:ty),* $(,)?
+    }) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($(#[$fmeta])* pub $field: $ty),*
+        }
+        impl $crate::Encode for $name {
+            fn encode<B: $crate::bytes::BufMut>(&self, out: &mut B) {
+                $($crate::Encode::encode(&self.$field, out);)*
+            }
+        }
+        impl $crate::Decode for $name {
+            fn decode(r: &mut $crate::Reader<'_>) -> Result<Self, $crate::DecodeError> {
+                Ok($name {
+                    $($field: <$ty as $crate::Decode>::decode(r)?),*
+                })
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

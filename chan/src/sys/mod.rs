@@ -428,3 +428,138 @@ pub fn user_ids() -> (u32, u32) {
     // SAFETY: getuid and getgid cannot fail and touch no memory.
     unsafe { (libc::getuid(), libc::getgid()) }
 }
+
+/// A passwd entry's name and ids.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserEntry {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Looks a user up by name or by uid through NSS (so LDAP/SSSD users are
+/// found too). `None` when no such user exists or the lookup failed.
+pub fn user_by_name(name: &str) -> Option<UserEntry> {
+    let name = std::ffi::CString::new(name).ok()?;
+    // SAFETY: `name` is a valid C string; getpwnam_r writes only into the
+    // passwd struct and buffer handed to it (see `passwd_lookup`).
+    passwd_lookup(&|pw, buf, len, out| unsafe {
+        libc::getpwnam_r(name.as_ptr(), pw, buf, len, out)
+    })
+}
+
+/// See [`user_by_name`].
+pub fn user_by_uid(uid: u32) -> Option<UserEntry> {
+    // SAFETY: getpwuid_r writes only into the passwd struct and buffer
+    // handed to it (see `passwd_lookup`).
+    passwd_lookup(&|pw, buf, len, out| unsafe { libc::getpwuid_r(uid, pw, buf, len, out) })
+}
+
+type PasswdCall<'a> =
+    dyn Fn(*mut libc::passwd, *mut libc::c_char, usize, *mut *mut libc::passwd) -> libc::c_int + 'a;
+
+fn passwd_lookup(call: &PasswdCall<'_>) -> Option<UserEntry> {
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: passwd is plain old data; all-zero is a valid value.
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut out: *mut libc::passwd = std::ptr::null_mut();
+    if call(&mut pw, buf.as_mut_ptr(), buf.len(), &mut out) != 0 || out.is_null() {
+        return None;
+    }
+    // SAFETY: on success pw_name points at a NUL-terminated string inside
+    // `buf`, which is still alive.
+    let name = unsafe { std::ffi::CStr::from_ptr(pw.pw_name) };
+    Some(UserEntry {
+        name: name.to_string_lossy().into_owned(),
+        uid: pw.pw_uid,
+        gid: pw.pw_gid,
+    })
+}
+
+/// The member list of a Unix group (through NSS); `None` if there is no
+/// such group.
+pub fn group_members(name: &str) -> Option<Vec<String>> {
+    let cname = std::ffi::CString::new(name).ok()?;
+    let mut buf = vec![0 as libc::c_char; 64 * 1024];
+    // SAFETY: group is plain old data; all-zero is a valid value.
+    let mut gr: libc::group = unsafe { std::mem::zeroed() };
+    let mut out: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call; getgrnam_r writes only
+    // into `gr` and `buf`.
+    let rc = unsafe {
+        libc::getgrnam_r(
+            cname.as_ptr(),
+            &mut gr,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut out,
+        )
+    };
+    if rc != 0 || out.is_null() {
+        return None;
+    }
+    let mut members = Vec::new();
+    let mut at = gr.gr_mem;
+    // SAFETY: gr_mem is a NULL-terminated array of C strings inside `buf`.
+    unsafe {
+        while !at.is_null() && !(*at).is_null() {
+            members.push(std::ffi::CStr::from_ptr(*at).to_string_lossy().into_owned());
+            at = at.add(1);
+        }
+    }
+    Some(members)
+}
+
+/// Broken-down local time (month 1-12).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LocalTime {
+    pub year: i32,
+    pub month: i32,
+    pub day: i32,
+    pub hour: i32,
+    pub minute: i32,
+    pub second: i32,
+}
+
+/// `unix` seconds as local time (the TZ environment or /etc/localtime).
+pub fn local_time(unix: i64) -> LocalTime {
+    let t = unix as libc::time_t;
+    // SAFETY: tm is plain old data; localtime_r fills it from `t` and
+    // touches nothing else.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&t, &mut tm);
+        tm
+    };
+    LocalTime {
+        year: tm.tm_year + 1900,
+        month: tm.tm_mon + 1,
+        day: tm.tm_mday,
+        hour: tm.tm_hour,
+        minute: tm.tm_min,
+        second: tm.tm_sec,
+    }
+}
+
+/// The Unix time of a local time; out-of-range fields are normalised the
+/// way mktime(3) does (minute 61 is the next hour, month 13 next year).
+pub fn local_to_unix(t: LocalTime) -> i64 {
+    // SAFETY: tm is plain old data; all-zero is a valid value.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    tm.tm_year = t.year - 1900;
+    tm.tm_mon = t.month - 1;
+    tm.tm_mday = t.day;
+    tm.tm_hour = t.hour;
+    tm.tm_min = t.minute;
+    tm.tm_sec = t.second;
+    tm.tm_isdst = -1;
+    // SAFETY: mktime reads and normalises `tm` in place, nothing else.
+    unsafe { libc::mktime(&mut tm) as i64 }
+}
+
+/// This machine's host name (first component kept as the kernel has it).
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".to_owned())
+}

@@ -1,0 +1,99 @@
+//! A job as mbd holds it in memory.
+
+use crate::depend::Dep;
+use proto::mbd::{event, HistEvent, HostSlot, JobState, SubmitRequest};
+use std::sync::Arc;
+
+/// What a submission fixed for all its jobs (an array's elements share one).
+#[derive(Debug, PartialEq)]
+pub struct Spec {
+    pub user: String,
+    pub uid: u32,
+    pub queue: String,
+    pub submit_time: u64,
+    pub request: SubmitRequest,
+    /// `request.dependency` parsed (checked at submit).
+    pub dep: Option<Dep>,
+    /// `--machines` expanded to host positions.
+    pub machines: Vec<usize>,
+}
+
+/// One host's share of a running job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alloc {
+    pub host: usize,
+    pub cpus: u32,
+    pub gpus: Vec<u32>,
+}
+
+#[derive(Debug)]
+pub struct Job {
+    pub id: u32,
+    /// The array's id (its first element's job id); 0 if not an array.
+    pub array_id: u32,
+    pub index: u32,
+    pub spec: Arc<Spec>,
+    pub state: JobState,
+    pub priority: i32,
+    /// Where it runs (empty while pending).
+    pub alloc: Vec<Alloc>,
+    pub events: Vec<HistEvent>,
+}
+
+impl Job {
+    /// `N` or `N[i]`.
+    pub fn display_id(&self) -> String {
+        if self.array_id == 0 {
+            self.id.to_string()
+        } else {
+            format!("{}[{}]", self.array_id, self.index)
+        }
+    }
+
+    pub fn slots(&self, host_name: impl Fn(usize) -> String) -> Vec<HostSlot> {
+        self.alloc
+            .iter()
+            .map(|a| HostSlot {
+                host: host_name(a.host),
+                cpus: a.cpus,
+            })
+            .collect()
+    }
+
+    pub fn record(&mut self, time: u64, what: u32, code: i32) {
+        self.events.push(HistEvent {
+            time,
+            what,
+            code,
+            ..HistEvent::default()
+        });
+    }
+
+    /// Moves to `state`, recording the history events the move implies.
+    pub fn transition(&mut self, state: JobState, time: u64, signal: u32, exit_code: i32) {
+        if signal != 0 {
+            self.record(time, event::SIGNAL, signal as i32);
+        }
+        match (self.state, state) {
+            (JobState::Pend, JobState::Held) => self.record(time, event::HELD, 0),
+            (JobState::Held, JobState::Pend) => self.record(time, event::RELEASED, 0),
+            (_, JobState::Susp) => self.record(time, event::SUSPENDED, 0),
+            (JobState::Susp, JobState::Run) => self.record(time, event::RESUMED, 0),
+            (_, JobState::Done | JobState::Exit) => {
+                let text = state.as_str().to_owned();
+                self.events.push(HistEvent {
+                    time,
+                    what: event::FINISHED,
+                    code: exit_code,
+                    text,
+                    ..HistEvent::default()
+                });
+            }
+            _ => {}
+        }
+        self.state = state;
+        if state.is_finished() {
+            self.alloc.clear();
+        }
+    }
+}

@@ -1,0 +1,502 @@
+//! The scheduler: a pure function of (jobs, hosts, now) that says which
+//! pending jobs start where, and why the others wait.
+//!
+//! Order: queue PRIORITY (high first), then job priority (high first),
+//! then job id (submit order). A job that cannot start does not block
+//! later ones. Among hosts that fit, the least loaded (lim's r1m per CPU)
+//! is taken, then the one listed first in llb.hosts.
+
+use crate::depend::Outcome;
+use crate::job::{Alloc, Job, Spec};
+use crate::state::State;
+use proto::mbd::JobState;
+use std::collections::HashMap;
+
+/// Why a PEND job is not running (`bjobs --pend`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PendReason {
+    /// Could start; waiting for dispatch.
+    Scheduling,
+    NotReady,
+    Dependency,
+    QueueClosed,
+    TokensExhausted,
+    NoEligibleHosts,
+    GpuModel,
+    Exclusive,
+    Cpus,
+    Mem,
+    Storage,
+    Gpus,
+}
+
+impl PendReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PendReason::Scheduling => "pending scheduling",
+            PendReason::NotReady => "job not ready for scheduling",
+            PendReason::Dependency => "waiting for job dependency",
+            PendReason::QueueClosed => "queue is closed",
+            PendReason::TokensExhausted => "token pool exhausted",
+            PendReason::NoEligibleHosts => "no eligible hosts in queue",
+            PendReason::GpuModel => "no host has the required GPU model",
+            PendReason::Exclusive => "exclusive constraint cannot be satisfied",
+            PendReason::Cpus => "not enough free CPUs on any host",
+            PendReason::Mem => "not enough free memory on any host",
+            PendReason::Storage => "not enough free storage on any host",
+            PendReason::Gpus => "not enough free GPUs on any host",
+        }
+    }
+}
+
+/// What lim says about a host (or what mbd assumes without lim).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HostStatus {
+    pub up: bool,
+    /// r1m divided by the host's CPUs.
+    pub load: f64,
+}
+
+impl Default for HostStatus {
+    fn default() -> Self {
+        HostStatus {
+            up: true,
+            load: 0.0,
+        }
+    }
+}
+
+/// The outcome of one scheduling pass.
+#[derive(Debug, Default, PartialEq)]
+pub struct Plan {
+    /// Jobs that can start now, in dispatch order, with their hosts.
+    pub starts: Vec<(u32, Vec<Alloc>)>,
+    /// Every other PEND job's reason.
+    pub reasons: HashMap<u32, PendReason>,
+}
+
+/// What is left on one host.
+#[derive(Clone, Debug)]
+struct Free {
+    usable: bool,
+    load: f64,
+    cpus: u32,
+    mem_mb: u64,
+    storage_mb: u64,
+    gpus: Vec<u32>,
+    jobs: u32,
+    exclusive: bool,
+}
+
+/// Plans one pass over `state`'s pending jobs.
+pub fn plan(state: &State, status: &[HostStatus], now: u64) -> Plan {
+    let cluster = state.cluster();
+    let mut free: Vec<Free> = (cluster.hosts.iter().enumerate())
+        .map(|(i, h)| {
+            let s = status.get(i).copied().unwrap_or_default();
+            Free {
+                usable: s.up && state.host_open(i),
+                load: s.load,
+                cpus: h.cpus,
+                mem_mb: h.mem_mb,
+                storage_mb: h.storage_mb,
+                gpus: h.gpu_ids.clone(),
+                jobs: 0,
+                exclusive: false,
+            }
+        })
+        .collect();
+    let mut tokens: Vec<u32> = cluster.pools.iter().map(|p| p.available).collect();
+    for job in state.jobs().filter(|j| !j.alloc.is_empty()) {
+        take(&mut free, &mut tokens, job, &job.alloc, cluster);
+    }
+    let mut plan = Plan::default();
+    for job in state.pending_in_order() {
+        if job.state != JobState::Pend {
+            continue;
+        }
+        match place(state, job, &free, &tokens, now) {
+            Ok(alloc) => {
+                take(&mut free, &mut tokens, job, &alloc, cluster);
+                plan.starts.push((job.id, alloc));
+            }
+            Err(reason) => {
+                plan.reasons.insert(job.id, reason);
+            }
+        }
+    }
+    plan
+}
+
+fn take(free: &mut [Free], tokens: &mut [u32], job: &Job, alloc: &[Alloc], c: &crate::Cluster) {
+    let r = &job.spec.request;
+    for a in alloc {
+        let Some(f) = free.get_mut(a.host) else {
+            continue;
+        };
+        f.cpus = f.cpus.saturating_sub(a.cpus);
+        f.mem_mb = f.mem_mb.saturating_sub(r.mem_mb);
+        f.storage_mb = f.storage_mb.saturating_sub(r.storage_mb);
+        f.gpus.retain(|g| !a.gpus.contains(g));
+        f.jobs += 1;
+        f.exclusive |= r.exclusive;
+    }
+    for t in &r.tokens {
+        if let Some(p) = c.pool(&t.pool) {
+            tokens[p] = tokens[p].saturating_sub(t.count);
+        }
+    }
+}
+
+fn place(
+    state: &State,
+    job: &Job,
+    free: &[Free],
+    tokens: &[u32],
+    now: u64,
+) -> Result<Vec<Alloc>, PendReason> {
+    let spec = &job.spec;
+    let r = &spec.request;
+    if r.begin > now {
+        return Err(PendReason::NotReady);
+    }
+    if let Some(dep) = &spec.dep {
+        if !dep.holds(&|id| state.outcome(id)) {
+            return Err(PendReason::Dependency);
+        }
+    }
+    let cluster = state.cluster();
+    let queue = cluster
+        .queue(&spec.queue)
+        .ok_or(PendReason::NoEligibleHosts)?;
+    if !state.queue_open(queue) {
+        return Err(PendReason::QueueClosed);
+    }
+    let short_of_tokens = r
+        .tokens
+        .iter()
+        .any(|t| cluster.pool(&t.pool).is_none_or(|p| tokens[p] < t.count));
+    if short_of_tokens {
+        return Err(PendReason::TokensExhausted);
+    }
+    let (candidates, need) = if spec.machines.is_empty() {
+        (&cluster.queues[queue].hosts[..], r.nhosts.max(1) as usize)
+    } else {
+        (&spec.machines[..], spec.machines.len())
+    };
+    let usable: Vec<usize> = (candidates.iter().copied())
+        .filter(|&h| free[h].usable)
+        .collect();
+    if usable.len() < need {
+        return Err(PendReason::NoEligibleHosts);
+    }
+    let mut fitting = Vec::new();
+    let mut misses: Vec<PendReason> = Vec::new();
+    for &h in &usable {
+        match fits(spec, &cluster.hosts[h], &free[h]) {
+            Ok(()) => fitting.push(h),
+            Err(reason) => misses.push(reason),
+        }
+    }
+    if fitting.len() < need {
+        return Err(main_reason(&misses));
+    }
+    // Stable sort: equal loads keep llb.hosts order.
+    fitting.sort_by(|a, b| free[*a].load.total_cmp(&free[*b].load));
+    Ok(fitting[..need]
+        .iter()
+        .map(|&h| Alloc {
+            host: h,
+            cpus: r.cpus.max(1),
+            gpus: free[h].gpus.iter().take(r.gpus as usize).copied().collect(),
+        })
+        .collect())
+}
+
+fn fits(spec: &Spec, host: &conf::BatchHost, free: &Free) -> Result<(), PendReason> {
+    let r = &spec.request;
+    if !r.gpu_model.is_empty() && host.gpu_model.as_deref() != Some(r.gpu_model.as_str()) {
+        return Err(PendReason::GpuModel);
+    }
+    if free.exclusive || (r.exclusive && free.jobs > 0) {
+        return Err(PendReason::Exclusive);
+    }
+    if free.cpus < r.cpus.max(1) {
+        return Err(PendReason::Cpus);
+    }
+    if free.mem_mb < r.mem_mb {
+        return Err(PendReason::Mem);
+    }
+    if free.storage_mb < r.storage_mb {
+        return Err(PendReason::Storage);
+    }
+    if (free.gpus.len() as u64) < u64::from(r.gpus) {
+        return Err(PendReason::Gpus);
+    }
+    Ok(())
+}
+
+/// The reason to show when no host fits: the one that ruled out most
+/// hosts (ties: the earlier check). A GPU model nobody has trumps all.
+fn main_reason(misses: &[PendReason]) -> PendReason {
+    if !misses.is_empty() && misses.iter().all(|m| *m == PendReason::GpuModel) {
+        return PendReason::GpuModel;
+    }
+    let mut counts: Vec<(PendReason, usize)> = Vec::new();
+    for m in misses.iter().filter(|m| **m != PendReason::GpuModel) {
+        match counts.iter_mut().find(|(r, _)| r == m) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((*m, 1)),
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    counts.first().map_or(PendReason::NoEligibleHosts, |c| c.0)
+}
+
+/// The evaluator's view of a job or whole array for dependencies.
+pub fn outcome_of<'a>(mut jobs: impl Iterator<Item = &'a Job>) -> Outcome {
+    let (mut done, mut exit, mut any) = (false, false, false);
+    let unfinished = jobs.any(|j| {
+        any = true;
+        done |= j.state == JobState::Done;
+        exit |= j.state == JobState::Exit;
+        !j.state.is_finished()
+    });
+    match (any, unfinished, done, exit) {
+        (false, ..) => Outcome::Gone,
+        (_, true, ..) => Outcome::Unfinished,
+        (_, _, true, true) => Outcome::Mixed,
+        (_, _, true, false) => Outcome::Done,
+        _ => Outcome::Exit,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change::Change;
+    use crate::cluster::tests::sample;
+    use crate::state::Caller;
+    use proto::mbd::{JobRef, SubmitRequest, TokenRequest};
+
+    fn add(state: &mut State, r: SubmitRequest) -> u32 {
+        let who = Caller {
+            uid: 1,
+            user: "ann".into(),
+            admin: true,
+        };
+        let r = SubmitRequest {
+            command: "x".into(),
+            cpus: r.cpus.max(1),
+            nhosts: r.nhosts.max(1),
+            ..r
+        };
+        let change = state.submit(&who, r, 100).unwrap();
+        state.apply(&change);
+        match change {
+            Change::Submitted(s) => s.first_id,
+            _ => unreachable!(),
+        }
+    }
+
+    fn cpus(n: u32) -> SubmitRequest {
+        SubmitRequest {
+            cpus: n,
+            ..SubmitRequest::default()
+        }
+    }
+
+    type Starts = Vec<(u32, Vec<&'static str>)>;
+
+    /// Host names per started job, and the reasons.
+    fn run(state: &State, status: &[HostStatus]) -> (Starts, Vec<(u32, PendReason)>) {
+        let names = ["cpu01", "cpu02", "gpu01"];
+        let plan = plan(state, status, 1000);
+        let starts = (plan.starts.iter())
+            .map(|(id, alloc)| (*id, alloc.iter().map(|a| names[a.host]).collect()))
+            .collect();
+        let mut reasons: Vec<_> = plan.reasons.into_iter().collect();
+        reasons.sort();
+        (starts, reasons)
+    }
+
+    #[test]
+    fn jobs_fill_hosts_in_order_until_cpus_run_out() {
+        let mut s = State::new(sample());
+        for _ in 0..5 {
+            add(&mut s, cpus(4));
+        }
+        let (starts, reasons) = run(&s, &[]);
+        assert_eq!(
+            starts,
+            [
+                (1, vec!["cpu01"]),
+                (2, vec!["cpu02"]),
+                (3, vec!["gpu01"]),
+                (4, vec!["gpu01"])
+            ]
+        );
+        assert_eq!(reasons, [(5, PendReason::Cpus)]);
+    }
+
+    #[test]
+    fn the_least_loaded_host_wins_and_down_hosts_are_skipped() {
+        let mut s = State::new(sample());
+        add(&mut s, cpus(1));
+        add(
+            &mut s,
+            SubmitRequest {
+                nhosts: 3,
+                ..cpus(1)
+            },
+        );
+        let busy = HostStatus {
+            up: true,
+            load: 2.0,
+        };
+        let idle = HostStatus {
+            up: true,
+            load: 0.1,
+        };
+        let down = HostStatus {
+            up: false,
+            load: 0.0,
+        };
+        let (starts, reasons) = run(&s, &[busy, idle, down]);
+        assert_eq!(starts, [(1, vec!["cpu02"])]);
+        assert_eq!(reasons, [(2, PendReason::NoEligibleHosts)]);
+    }
+
+    #[test]
+    fn each_resource_gives_its_own_pend_reason() {
+        let mut s = State::new(sample());
+        let mem = add(
+            &mut s,
+            SubmitRequest {
+                mem_mb: 64 * 1024,
+                ..cpus(1)
+            },
+        );
+        let model = add(
+            &mut s,
+            SubmitRequest {
+                gpus: 1,
+                gpu_model: "H100".into(),
+                ..cpus(1)
+            },
+        );
+        let gpus = add(&mut s, SubmitRequest { gpus: 3, ..cpus(1) });
+        let storage = add(
+            &mut s,
+            SubmitRequest {
+                storage_mb: 10 << 20,
+                ..cpus(1)
+            },
+        );
+        let tokens = vec![TokenRequest {
+            pool: "ansys".into(),
+            count: 3,
+        }];
+        let pool = add(&mut s, SubmitRequest { tokens, ..cpus(1) });
+        let machines = vec!["gpu01".into()];
+        let gpu = add(
+            &mut s,
+            SubmitRequest {
+                gpus: 2,
+                gpu_model: "A100".into(),
+                exclusive: true,
+                machines,
+                ..cpus(1)
+            },
+        );
+        let after = add(
+            &mut s,
+            SubmitRequest {
+                machines: vec!["gpu01".into()],
+                ..cpus(1)
+            },
+        );
+        let (starts, reasons) = run(&s, &[]);
+        assert_eq!(starts, [(gpu, vec!["gpu01"])]);
+        assert_eq!(
+            reasons,
+            [
+                (mem, PendReason::Mem),
+                (model, PendReason::GpuModel),
+                (gpus, PendReason::Gpus),
+                (storage, PendReason::Storage),
+                (pool, PendReason::TokensExhausted),
+                (after, PendReason::Exclusive),
+            ]
+        );
+    }
+
+    #[test]
+    fn time_dependencies_closed_queues_and_holds_keep_jobs_pending() {
+        let mut s = State::new(sample());
+        let first = add(
+            &mut s,
+            SubmitRequest {
+                hold: true,
+                ..cpus(1)
+            },
+        );
+        let later = add(
+            &mut s,
+            SubmitRequest {
+                begin: 5000,
+                ..cpus(1)
+            },
+        );
+        let dependent = add(
+            &mut s,
+            SubmitRequest {
+                dependency: format!("done({first})"),
+                ..cpus(1)
+            },
+        );
+        let short = add(
+            &mut s,
+            SubmitRequest {
+                queue: "short".into(),
+                ..cpus(1)
+            },
+        );
+        let who = Caller {
+            uid: 0,
+            user: "root".into(),
+            admin: true,
+        };
+        let close = proto::mbd::Control {
+            name: "short".into(),
+            open: false,
+        };
+        let change = s.control_queue(&who, &close, 1).unwrap();
+        s.apply(&change);
+        let (starts, reasons) = run(&s, &[]);
+        assert!(starts.is_empty(), "{starts:?}");
+        assert_eq!(
+            reasons,
+            [
+                (later, PendReason::NotReady),
+                (dependent, PendReason::Dependency),
+                (short, PendReason::QueueClosed)
+            ],
+            "a HELD job has no reason"
+        );
+        // The target ends EXIT: done() never holds, the job waits forever.
+        let kill = s
+            .signal(
+                &who,
+                JobRef {
+                    id: first,
+                    index: 0,
+                },
+                15,
+                2,
+            )
+            .unwrap();
+        kill.iter().for_each(|c| s.apply(c));
+        assert_eq!(run(&s, &[]).1[1], (dependent, PendReason::Dependency));
+    }
+}

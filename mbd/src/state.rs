@@ -1,0 +1,1107 @@
+//! mbd's in-memory state and the rules that change it.
+//!
+//! Requests never change the state directly: each is checked against the
+//! state and turned into [`Change`]s, which the daemon logs and then
+//! [`State::apply`]s — the same function replay uses, so a restarted mbd
+//! rebuilds exactly what it acknowledged. Nothing here does I/O; time is a
+//! parameter.
+
+use crate::change::{Change, Checkpoint, Controlled, JobImage, StateChanged, Submitted};
+use crate::depend::{Dep, Outcome};
+use crate::job::{Job, Spec};
+use crate::sched::{outcome_of, HostStatus, PendReason};
+use crate::Cluster;
+use proto::mbd::{
+    event, status, Control, HistoryRequest, HostRow, JobHistory, JobRef, JobRow, JobState,
+    JobsRequest, QueueRow, SubmitRequest,
+};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+
+/// Most elements one `--array` may have.
+pub const MAX_ARRAY: u32 = 100_000;
+
+/// Who sent a request (from its verified auth block).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub uid: u32,
+    pub user: String,
+    /// Root, mbd's own user, or `LL_MBD_USER`.
+    pub admin: bool,
+}
+
+/// A request mbd turns down: an errno-like status and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u32,
+    pub message: String,
+}
+
+impl Refusal {
+    fn new(status: u32, message: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, status::text(self.status))
+    }
+}
+
+/// Signal numbers bkill sends (Linux values).
+mod sig {
+    pub const INT: u32 = libc::SIGINT as u32;
+    pub const KILL: u32 = libc::SIGKILL as u32;
+    pub const TERM: u32 = libc::SIGTERM as u32;
+    pub const STOP: u32 = libc::SIGSTOP as u32;
+    pub const TSTP: u32 = libc::SIGTSTP as u32;
+    pub const CONT: u32 = libc::SIGCONT as u32;
+}
+
+#[derive(Debug)]
+pub struct State {
+    cluster: Cluster,
+    jobs: BTreeMap<u32, Job>,
+    next_id: u32,
+    queue_open: Vec<bool>,
+    host_open: Vec<bool>,
+    /// From the last scheduling pass.
+    reasons: HashMap<u32, PendReason>,
+}
+
+impl State {
+    pub fn new(cluster: Cluster) -> State {
+        State {
+            queue_open: vec![true; cluster.queues.len()],
+            host_open: vec![true; cluster.hosts.len()],
+            cluster,
+            jobs: BTreeMap::new(),
+            next_id: 1,
+            reasons: HashMap::new(),
+        }
+    }
+
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    pub fn jobs(&self) -> impl Iterator<Item = &Job> {
+        self.jobs.values()
+    }
+
+    pub fn job(&self, id: u32) -> Option<&Job> {
+        self.jobs.get(&id)
+    }
+
+    pub fn queue_open(&self, queue: usize) -> bool {
+        self.queue_open.get(queue).copied().unwrap_or(false)
+    }
+
+    pub fn host_open(&self, host: usize) -> bool {
+        self.host_open.get(host).copied().unwrap_or(false)
+    }
+
+    pub fn finished(&self) -> usize {
+        self.jobs.values().filter(|j| j.state.is_finished()).count()
+    }
+
+    /// PEND and HELD jobs in dispatch order: queue priority, job
+    /// priority (both high first), then job id.
+    pub fn pending_in_order(&self) -> Vec<&Job> {
+        let mut pending: Vec<&Job> = self
+            .jobs
+            .values()
+            .filter(|j| j.state.is_pending())
+            .collect();
+        pending.sort_by_cached_key(|j| {
+            let queue = self.cluster.queue(&j.spec.queue);
+            let prio = queue.map_or(i32::MIN, |q| self.cluster.queues[q].priority);
+            (Reverse(prio), Reverse(j.priority), j.id)
+        });
+        pending
+    }
+
+    /// Keeps the last scheduling pass's pending reasons for `bjobs`.
+    pub fn set_reasons(&mut self, reasons: HashMap<u32, PendReason>) {
+        self.reasons = reasons;
+    }
+
+    /// A dependency target's outcome; an array id means the whole array.
+    pub fn outcome(&self, id: u32) -> Outcome {
+        match self.jobs.get(&id) {
+            Some(j) if j.array_id == id => outcome_of(self.elements(id)),
+            Some(j) => outcome_of(std::iter::once(j)),
+            None => Outcome::Gone,
+        }
+    }
+
+    fn elements(&self, array_id: u32) -> impl Iterator<Item = &Job> {
+        (self.jobs.range(array_id..).map(|(_, j)| j)).take_while(move |j| j.array_id == array_id)
+    }
+
+    // ---- applying changes (live and at replay) ----
+
+    /// Applies one logged change. Records that name jobs mbd no longer
+    /// holds are skipped with a log line.
+    pub fn apply(&mut self, change: &Change) {
+        match change {
+            Change::Submitted(s) => self.apply_submitted(s),
+            Change::StateChanged(c) => match self.jobs.get_mut(&c.id) {
+                Some(job) => job.transition(c.state, c.time, c.signal, c.exit_code),
+                None => log::warn!("state change for unknown job {} skipped", c.id),
+            },
+            Change::QueueControlled(c) => {
+                if let Some(q) = self.cluster.queue(&c.name) {
+                    self.queue_open[q] = c.open;
+                }
+            }
+            Change::HostControlled(c) => {
+                if let Some(h) = self.cluster.host(&c.name) {
+                    self.host_open[h] = c.open;
+                }
+            }
+            Change::JobImage(image) => self.apply_image(image),
+            Change::Checkpoint(c) => self.apply_checkpoint(c),
+        }
+    }
+
+    fn spec(&self, user: &str, uid: u32, queue: &str, time: u64, request: &SubmitRequest) -> Spec {
+        let dep = (!request.dependency.is_empty())
+            .then(|| Dep::parse(&request.dependency).ok())
+            .flatten();
+        let machines = (request.machines.iter())
+            .filter_map(|name| self.cluster.expand_hosts(std::slice::from_ref(name)).ok())
+            .flatten()
+            .collect();
+        Spec {
+            user: user.to_owned(),
+            uid,
+            queue: queue.to_owned(),
+            submit_time: time,
+            request: request.clone(),
+            dep,
+            machines,
+        }
+    }
+
+    fn apply_submitted(&mut self, s: &Submitted) {
+        let spec = Arc::new(self.spec(&s.user, s.uid, &s.queue, s.time, &s.request));
+        let array = s.request.array.is_array();
+        let state = if s.request.hold {
+            JobState::Held
+        } else {
+            JobState::Pend
+        };
+        let mut id = s.first_id;
+        for index in s.request.array.indices() {
+            let mut job = Job {
+                id,
+                array_id: if array { s.first_id } else { 0 },
+                index,
+                spec: Arc::clone(&spec),
+                state,
+                priority: s.priority,
+                alloc: Vec::new(),
+                events: Vec::new(),
+            };
+            job.record(s.time, event::SUBMITTED, 0);
+            self.jobs.insert(id, job);
+            id += 1;
+        }
+        self.next_id = self.next_id.max(id);
+    }
+
+    fn apply_image(&mut self, i: &JobImage) {
+        let spec = Arc::new(self.spec(&i.user, i.uid, &i.queue, i.submit_time, &i.request));
+        let job = Job {
+            id: i.id,
+            array_id: i.array_id,
+            index: i.index,
+            spec,
+            state: i.state,
+            priority: i.priority,
+            alloc: Vec::new(),
+            events: i.events.clone(),
+        };
+        self.jobs.insert(i.id, job);
+        self.next_id = self.next_id.max(i.id + 1);
+    }
+
+    fn apply_checkpoint(&mut self, c: &Checkpoint) {
+        self.next_id = self.next_id.max(c.next_id);
+        for (i, q) in self.cluster.queues.iter().enumerate() {
+            self.queue_open[i] = !c.closed_queues.contains(&q.name);
+        }
+        for (i, h) in self.cluster.hosts.iter().enumerate() {
+            self.host_open[i] = !c.closed_hosts.contains(&h.name);
+        }
+    }
+
+    // ---- requests -> changes ----
+
+    /// Checks a submission; the change it makes, or why not.
+    pub fn submit(
+        &self,
+        who: &Caller,
+        mut request: SubmitRequest,
+        now: u64,
+    ) -> Result<Change, Refusal> {
+        let einval = |m: String| Refusal::new(status::EINVAL, m);
+        if request.queue.is_empty() {
+            request.queue = self.cluster.default_queue.clone();
+        }
+        let q = (self.cluster.queue(&request.queue))
+            .ok_or_else(|| einval(format!("unknown queue {}", request.queue)))?;
+        let queue = &self.cluster.queues[q];
+        if let Some(users) = &queue.users {
+            if !who.admin && !users.contains(&who.user) {
+                return Err(Refusal::new(
+                    status::EPERM,
+                    format!("user {} may not use queue {}", who.user, queue.name),
+                ));
+            }
+        }
+        check_request(&request).map_err(einval)?;
+        if let Err(name) = self.cluster.expand_hosts(&request.machines) {
+            return Err(einval(format!("unknown host or group {name}")));
+        }
+        if let Some(t) = (request.tokens.iter()).find(|t| self.cluster.pool(&t.pool).is_none()) {
+            return Err(einval(format!("unknown token pool {}", t.pool)));
+        }
+        if !request.dependency.is_empty() {
+            let dep = Dep::parse(&request.dependency)
+                .map_err(|_| einval(format!("bad dependency {}", request.dependency)))?;
+            if let Some(id) = dep.ids().into_iter().find(|id| !self.jobs.contains_key(id)) {
+                return Err(einval(format!("dependency on unknown job {id}")));
+            }
+        }
+        let elements = request.array.indices().len() as u32;
+        if self.next_id.checked_add(elements).is_none() {
+            return Err(einval("job ids exhausted".into()));
+        }
+        Ok(Change::Submitted(Box::new(Submitted {
+            first_id: self.next_id,
+            time: now,
+            user: who.user.clone(),
+            uid: who.uid,
+            queue: request.queue.clone(),
+            priority: queue.priority,
+            request,
+        })))
+    }
+
+    /// The jobs a reference names: `N[i]`, every element of array `N`,
+    /// or job `N`.
+    fn resolve(&self, r: JobRef) -> Result<Vec<&Job>, Refusal> {
+        let no_such = || Refusal::new(status::ESRCH, format!("no job {}", show_ref(r)));
+        let jobs: Vec<&Job> = match self.jobs.get(&r.id) {
+            _ if r.index > 0 => (self.elements(r.id))
+                .filter(|j| j.index == r.index)
+                .collect(),
+            Some(j) if j.array_id == r.id => self.elements(r.id).collect(),
+            Some(j) => vec![j],
+            None => Vec::new(),
+        };
+        if jobs.is_empty() {
+            return Err(no_such());
+        }
+        Ok(jobs)
+    }
+
+    /// Checks a bkill; the changes it makes. A pending job's change is
+    /// immediate; a running job's signal needs its host's sbd.
+    pub fn signal(
+        &self,
+        who: &Caller,
+        target: JobRef,
+        signal: u32,
+        now: u64,
+    ) -> Result<Vec<Change>, Refusal> {
+        if target.id == 0 {
+            let mine = (self.jobs.values())
+                .filter(|j| !j.state.is_finished() && (who.admin || j.spec.user == who.user));
+            return Ok(mine
+                .filter_map(|j| signal_one(j, signal, now).ok().flatten())
+                .collect());
+        }
+        let jobs = self.resolve(target)?;
+        let several = jobs.len() > 1;
+        let mut changes = Vec::new();
+        let mut first_error = None;
+        for job in jobs {
+            let result = if who.admin || job.spec.user == who.user {
+                signal_one(job, signal, now)
+            } else {
+                Err(Refusal::new(status::EPERM, "not your job"))
+            };
+            match result {
+                Ok(change) => changes.extend(change),
+                Err(e) if !several => return Err(e),
+                // An array's finished elements are skipped, not errors,
+                // unless every element has finished.
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) if changes.is_empty() => Err(e),
+            _ => Ok(changes),
+        }
+    }
+
+    pub fn control_queue(&self, who: &Caller, c: &Control, now: u64) -> Result<Change, Refusal> {
+        require_admin(who)?;
+        self.cluster
+            .queue(&c.name)
+            .ok_or_else(|| Refusal::new(status::ESRCH, format!("no queue {}", c.name)))?;
+        Ok(Change::QueueControlled(controlled(c, now)))
+    }
+
+    pub fn control_host(&self, who: &Caller, c: &Control, now: u64) -> Result<Change, Refusal> {
+        require_admin(who)?;
+        self.cluster
+            .host(&c.name)
+            .ok_or_else(|| Refusal::new(status::EINVAL, format!("no host {}", c.name)))?;
+        Ok(Change::HostControlled(controlled(c, now)))
+    }
+
+    // ---- queries ----
+
+    fn visible(&self, who: &Caller, user_filter: &str, job: &Job) -> bool {
+        (who.admin || job.spec.user == who.user)
+            && (user_filter.is_empty() || job.spec.user == user_filter)
+    }
+
+    /// The jobs a listing shows: the named job (checked for permission),
+    /// or the caller's visible jobs matching the filters.
+    fn listed(
+        &self,
+        who: &Caller,
+        named: JobRef,
+        user: &str,
+        lists: [bool; 3],
+    ) -> Result<Vec<&Job>, Refusal> {
+        if named.id != 0 {
+            let jobs = self.resolve(named)?;
+            if jobs.iter().all(|j| !self.visible(who, "", j)) {
+                return Err(Refusal::new(status::EPERM, "not your job"));
+            }
+            return Ok(jobs
+                .into_iter()
+                .filter(|j| self.visible(who, "", j))
+                .collect());
+        }
+        let [pend, run, done] = lists;
+        let mut out = Vec::new();
+        if pend {
+            out.extend(self.pending_in_order());
+        }
+        if run {
+            out.extend(
+                (self.jobs.values()).filter(|j| !j.state.is_pending() && !j.state.is_finished()),
+            );
+        }
+        if done {
+            out.extend(self.jobs.values().filter(|j| j.state.is_finished()));
+        }
+        out.retain(|j| self.visible(who, user, j));
+        Ok(out)
+    }
+
+    /// `bjobs` rows, in mbd's list order.
+    pub fn job_rows(&self, who: &Caller, req: &JobsRequest) -> Result<Vec<JobRow>, Refusal> {
+        let no_flag = !(req.pend || req.run || req.done);
+        let lists = [req.pend || no_flag, req.run || no_flag, req.done];
+        let jobs = self.listed(who, req.job, &req.user, lists)?;
+        Ok(jobs.into_iter().map(|j| self.row(j)).collect())
+    }
+
+    fn row(&self, job: &Job) -> JobRow {
+        let pend_reason = match job.state {
+            JobState::Pend => (self.reasons.get(&job.id))
+                .unwrap_or(&PendReason::Scheduling)
+                .as_str()
+                .to_owned(),
+            _ => String::new(),
+        };
+        JobRow {
+            id: job.id,
+            array_id: job.array_id,
+            index: job.index,
+            user: job.spec.user.clone(),
+            state: job.state,
+            queue: job.spec.queue.clone(),
+            priority: job.priority,
+            hosts: job.slots(|h| self.cluster.hosts[h].name.clone()),
+            name: job.spec.request.name.clone(),
+            submit_time: job.spec.submit_time,
+            pend_reason,
+        }
+    }
+
+    /// `bhist` jobs, by job id.
+    pub fn history(&self, who: &Caller, req: &HistoryRequest) -> Result<Vec<JobHistory>, Refusal> {
+        let jobs = self.listed(who, req.job, &req.user, [true, true, true])?;
+        let mut out: Vec<JobHistory> = (jobs.into_iter())
+            .map(|j| JobHistory {
+                row: self.row(j),
+                spec: j.spec.request.clone(),
+                events: j.events.clone(),
+            })
+            .collect();
+        out.sort_by_key(|h| h.row.id);
+        Ok(out)
+    }
+
+    pub fn queue_rows(&self) -> Vec<QueueRow> {
+        let mut rows: Vec<QueueRow> = (self.cluster.queues.iter().enumerate())
+            .map(|(i, q)| QueueRow {
+                name: q.name.clone(),
+                priority: q.priority,
+                open: self.queue_open(i),
+                description: q.description.clone(),
+                users: q.users_text.clone(),
+                hosts: q.hosts_text.clone(),
+                pend: 0,
+                held: 0,
+                run: 0,
+                susp: 0,
+                used_cpus: 0,
+                used_hosts: 0,
+            })
+            .collect();
+        for job in self.jobs.values() {
+            let Some(row) = self.cluster.queue(&job.spec.queue).map(|q| &mut rows[q]) else {
+                continue;
+            };
+            match job.state {
+                JobState::Pend => row.pend += 1,
+                JobState::Held => row.held += 1,
+                JobState::Run | JobState::Unknown => row.run += 1,
+                JobState::Susp => row.susp += 1,
+                JobState::Done | JobState::Exit => continue,
+            }
+            row.used_cpus += job.alloc.iter().map(|a| a.cpus).sum::<u32>();
+            row.used_hosts += job.alloc.len() as u32;
+        }
+        rows
+    }
+
+    pub fn host_rows(&self, status: &[HostStatus]) -> Vec<HostRow> {
+        let mut rows: Vec<HostRow> = (self.cluster.hosts.iter().enumerate())
+            .map(|(i, h)| HostRow {
+                name: h.name.clone(),
+                available: status.get(i).copied().unwrap_or_default().up,
+                closed: !self.host_open(i),
+                ncpu: h.cpus,
+                mem_mb: h.mem_mb,
+                storage_mb: h.storage_mb,
+                ngpu: h.gpu_ids.len() as u32,
+                njobs: 0,
+                run: 0,
+                susp: 0,
+                used_cpu: 0,
+                used_mb: 0,
+                used_storage_mb: 0,
+                used_gpu: 0,
+                gpu_model: h.gpu_model.clone().unwrap_or_default(),
+                gpu_ids: h.gpu_ids_text.clone(),
+            })
+            .collect();
+        for job in self.jobs.values() {
+            for a in &job.alloc {
+                let Some(row) = rows.get_mut(a.host) else {
+                    continue;
+                };
+                row.njobs += 1;
+                if job.state == JobState::Susp {
+                    row.susp += 1;
+                } else {
+                    row.run += 1;
+                }
+                row.used_cpu += a.cpus;
+                row.used_mb += job.spec.request.mem_mb;
+                row.used_storage_mb += job.spec.request.storage_mb;
+                row.used_gpu += a.gpus.len() as u32;
+            }
+        }
+        rows
+    }
+
+    // ---- compaction ----
+
+    /// Forgets all but the newest `keep` finished jobs and returns the
+    /// changes that rebuild what is left: the first records of a fresh log.
+    pub fn compact(&mut self, keep: usize) -> Vec<Change> {
+        let finished: Vec<u32> = (self.jobs.values())
+            .filter(|j| j.state.is_finished())
+            .map(|j| j.id)
+            .collect();
+        let drop = finished.len().saturating_sub(keep);
+        for id in &finished[..drop] {
+            self.jobs.remove(id);
+            self.reasons.remove(id);
+        }
+        let closed = |open: &[bool], name: &dyn Fn(usize) -> String| -> Vec<String> {
+            (open.iter().enumerate())
+                .filter(|(_, o)| !**o)
+                .map(|(i, _)| name(i))
+                .collect()
+        };
+        let mut out = vec![Change::Checkpoint(Checkpoint {
+            next_id: self.next_id,
+            closed_queues: closed(&self.queue_open, &|i| self.cluster.queues[i].name.clone()),
+            closed_hosts: closed(&self.host_open, &|i| self.cluster.hosts[i].name.clone()),
+        })];
+        out.extend(self.jobs.values().map(|j| {
+            Change::JobImage(Box::new(JobImage {
+                id: j.id,
+                array_id: j.array_id,
+                index: j.index,
+                user: j.spec.user.clone(),
+                uid: j.spec.uid,
+                queue: j.spec.queue.clone(),
+                priority: j.priority,
+                submit_time: j.spec.submit_time,
+                state: j.state,
+                request: j.spec.request.clone(),
+                events: j.events.clone(),
+            }))
+        }));
+        out
+    }
+}
+
+/// Checks what needs no state: counts, array spec, times, GPU options.
+fn check_request(r: &SubmitRequest) -> Result<(), String> {
+    if r.command.trim().is_empty() {
+        return Err("no command".into());
+    }
+    if r.cpus == 0 || r.nhosts == 0 {
+        return Err("--cpus and --nhosts must be positive".into());
+    }
+    if !r.machines.is_empty() && r.nhosts > 1 {
+        return Err("--nhosts and --machines are mutually exclusive".into());
+    }
+    if !r.gpu_model.is_empty() && r.gpus == 0 {
+        return Err("--gpu-model requires --gpus".into());
+    }
+    if r.tokens.iter().any(|t| t.count == 0) {
+        return Err("token counts must be positive".into());
+    }
+    let a = r.array;
+    if a.is_array() && (a.end < a.start || a.step == 0 || (a.end - a.start) / a.step >= MAX_ARRAY) {
+        return Err(format!(
+            "bad array {}-{}:{} (at most {MAX_ARRAY} elements)",
+            a.start, a.end, a.step
+        ));
+    }
+    if r.begin != 0 && r.terminate != 0 && r.begin >= r.terminate {
+        return Err("--begin must be before --terminate".into());
+    }
+    Ok(())
+}
+
+/// What a signal does to one job (LavaLite's rules, interface.md 4.6).
+fn signal_one(job: &Job, signal: u32, now: u64) -> Result<Option<Change>, Refusal> {
+    let to = |state| {
+        Some(Change::StateChanged(StateChanged {
+            id: job.id,
+            time: now,
+            state,
+            signal,
+            exit_code: if state == JobState::Exit {
+                128 + signal as i32
+            } else {
+                0
+            },
+        }))
+    };
+    let einval = |m: &str| Err(Refusal::new(status::EINVAL, m));
+    match job.state {
+        JobState::Done | JobState::Exit => einval("job has finished"),
+        JobState::Pend | JobState::Held => match signal {
+            sig::TERM | sig::INT | sig::KILL => Ok(to(JobState::Exit)),
+            sig::STOP | sig::TSTP if job.state == JobState::Pend => Ok(to(JobState::Held)),
+            sig::CONT if job.state == JobState::Held => Ok(to(JobState::Pend)),
+            sig::STOP | sig::TSTP | sig::CONT => Ok(None),
+            _ => einval("signal not supported for a pending job"),
+        },
+        JobState::Run | JobState::Susp | JobState::Unknown => Err(Refusal::new(
+            status::EAGAIN,
+            "the job's execution host is not connected",
+        )),
+    }
+}
+
+fn require_admin(who: &Caller) -> Result<(), Refusal> {
+    if who.admin {
+        Ok(())
+    } else {
+        Err(Refusal::new(
+            status::EPERM,
+            "only the cluster admin may do that",
+        ))
+    }
+}
+
+fn controlled(c: &Control, now: u64) -> Controlled {
+    Controlled {
+        name: c.name.clone(),
+        open: c.open,
+        time: now,
+    }
+}
+
+fn show_ref(r: JobRef) -> String {
+    if r.index > 0 {
+        format!("{}[{}]", r.id, r.index)
+    } else {
+        r.id.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::tests::sample;
+    use crate::event_log::{EventLog, Record};
+    use proto::mbd::{ArraySpec, TokenRequest};
+
+    fn ann() -> Caller {
+        Caller {
+            uid: 1000,
+            user: "ann".into(),
+            admin: false,
+        }
+    }
+
+    fn request(command: &str) -> SubmitRequest {
+        SubmitRequest {
+            command: command.into(),
+            cpus: 1,
+            nhosts: 1,
+            ..SubmitRequest::default()
+        }
+    }
+
+    /// Submits and applies; returns the first job id.
+    fn submit(state: &mut State, who: &Caller, r: SubmitRequest) -> u32 {
+        let change = state.submit(who, r, 100).unwrap();
+        state.apply(&change);
+        match change {
+            Change::Submitted(s) => s.first_id,
+            _ => unreachable!(),
+        }
+    }
+
+    fn kill(
+        state: &mut State,
+        who: &Caller,
+        id: u32,
+        index: u32,
+        signal: u32,
+    ) -> Result<usize, u32> {
+        let changes = state
+            .signal(who, JobRef { id, index }, signal, 200)
+            .map_err(|r| r.status)?;
+        changes.iter().for_each(|c| state.apply(c));
+        Ok(changes.len())
+    }
+
+    fn states(state: &State) -> Vec<(u32, JobState)> {
+        state.jobs().map(|j| (j.id, j.state)).collect()
+    }
+
+    #[test]
+    fn submissions_get_consecutive_ids_the_default_queue_and_its_priority() {
+        let mut s = State::new(sample());
+        let a = submit(&mut s, &ann(), request("true"));
+        let b = submit(
+            &mut s,
+            &ann(),
+            SubmitRequest {
+                hold: true,
+                ..request("true")
+            },
+        );
+        assert_eq!((a, b), (1, 2));
+        let job = s.job(b).unwrap();
+        assert_eq!(
+            (job.state, job.spec.queue.as_str(), job.priority),
+            (JobState::Held, "normal", 30)
+        );
+    }
+
+    #[test]
+    fn bad_submissions_are_refused_with_lavalites_errno() {
+        let s = State::new(sample());
+        let refuse = |r: SubmitRequest| s.submit(&ann(), r, 0).unwrap_err().status;
+        let q = |name: &str| SubmitRequest {
+            queue: name.into(),
+            ..request("true")
+        };
+        assert_eq!(refuse(q("nope")), status::EINVAL);
+        let carl = Caller {
+            user: "carl".into(),
+            ..ann()
+        };
+        assert_eq!(
+            s.submit(&carl, q("short"), 0).unwrap_err().status,
+            status::EPERM
+        );
+        assert!(
+            s.submit(
+                &Caller {
+                    user: "bob".into(),
+                    ..ann()
+                },
+                q("short"),
+                0
+            )
+            .is_ok(),
+            "bob is in group team"
+        );
+        let tokens = vec![TokenRequest {
+            pool: "nope".into(),
+            count: 1,
+        }];
+        assert_eq!(
+            refuse(SubmitRequest {
+                tokens,
+                ..request("true")
+            }),
+            status::EINVAL
+        );
+        assert_eq!(
+            refuse(SubmitRequest {
+                dependency: "done(5)".into(),
+                ..request("true")
+            }),
+            status::EINVAL
+        );
+        assert_eq!(
+            refuse(SubmitRequest {
+                machines: vec!["x".into()],
+                ..request("true")
+            }),
+            status::EINVAL
+        );
+        assert_eq!(refuse(request(" ")), status::EINVAL);
+        let huge = ArraySpec {
+            start: 1,
+            end: 1_000_000,
+            step: 1,
+        };
+        assert_eq!(
+            refuse(SubmitRequest {
+                array: huge,
+                ..request("true")
+            }),
+            status::EINVAL
+        );
+    }
+
+    #[test]
+    fn arrays_are_elements_with_their_own_ids() {
+        let mut s = State::new(sample());
+        submit(&mut s, &ann(), request("true"));
+        let array = ArraySpec {
+            start: 1,
+            end: 7,
+            step: 3,
+        };
+        let id = submit(
+            &mut s,
+            &ann(),
+            SubmitRequest {
+                array,
+                ..request("true")
+            },
+        );
+        assert_eq!(id, 2);
+        let shown: Vec<_> = s.jobs().skip(1).map(|j| (j.id, j.display_id())).collect();
+        assert_eq!(
+            shown,
+            [(2, "2[1]".into()), (3, "2[4]".into()), (4, "2[7]".into())]
+        );
+        let next = submit(&mut s, &ann(), request("true"));
+        assert_eq!(next, 5);
+        // N[i] names one element; N the whole array; an element's own id one job.
+        assert_eq!(kill(&mut s, &ann(), 2, 4, sig::STOP), Ok(1));
+        assert_eq!(s.job(3).unwrap().state, JobState::Held);
+        assert_eq!(kill(&mut s, &ann(), 2, 0, sig::TERM), Ok(3));
+        assert_eq!(kill(&mut s, &ann(), 2, 9, sig::TERM), Err(status::ESRCH));
+        assert!(s
+            .jobs()
+            .filter(|j| j.array_id == 2)
+            .all(|j| j.state == JobState::Exit));
+        assert_eq!(
+            kill(&mut s, &ann(), 2, 0, sig::TERM),
+            Err(status::EINVAL),
+            "all finished"
+        );
+    }
+
+    #[test]
+    fn bkill_on_pending_jobs_follows_lavalite() {
+        let mut s = State::new(sample());
+        let id = submit(&mut s, &ann(), request("true"));
+        assert_eq!(
+            kill(&mut s, &ann(), id, 0, sig::CONT),
+            Ok(0),
+            "CONT on PEND is a no-op"
+        );
+        assert_eq!(kill(&mut s, &ann(), id, 0, sig::TSTP), Ok(1));
+        assert_eq!(s.job(id).unwrap().state, JobState::Held);
+        assert_eq!(
+            kill(&mut s, &ann(), id, 0, sig::STOP),
+            Ok(0),
+            "already held"
+        );
+        assert_eq!(
+            kill(&mut s, &ann(), id, 0, libc::SIGHUP as u32),
+            Err(status::EINVAL)
+        );
+        let bob = Caller {
+            user: "bob".into(),
+            uid: 1001,
+            admin: false,
+        };
+        assert_eq!(kill(&mut s, &bob, id, 0, sig::TERM), Err(status::EPERM));
+        assert_eq!(kill(&mut s, &ann(), id, 0, sig::CONT), Ok(1));
+        assert_eq!(kill(&mut s, &ann(), id, 0, sig::KILL), Ok(1));
+        let job = s.job(id).unwrap();
+        assert_eq!(job.state, JobState::Exit);
+        let whats: Vec<_> = job.events.iter().map(|e| (e.what, e.code)).collect();
+        assert_eq!(
+            whats,
+            [
+                (event::SUBMITTED, 0),
+                (event::SIGNAL, sig::TSTP as i32),
+                (event::HELD, 0),
+                (event::SIGNAL, sig::CONT as i32),
+                (event::RELEASED, 0),
+                (event::SIGNAL, 9),
+                (event::FINISHED, 137)
+            ]
+        );
+        assert_eq!(
+            kill(&mut s, &ann(), id, 0, sig::TERM),
+            Err(status::EINVAL),
+            "finished"
+        );
+        assert_eq!(kill(&mut s, &ann(), 99, 0, sig::TERM), Err(status::ESRCH));
+    }
+
+    #[test]
+    fn bkill_0_signals_only_the_callers_jobs_unless_admin() {
+        let mut s = State::new(sample());
+        let bob = Caller {
+            user: "bob".into(),
+            uid: 1001,
+            admin: false,
+        };
+        submit(&mut s, &ann(), request("a"));
+        submit(&mut s, &bob, request("b"));
+        assert_eq!(kill(&mut s, &ann(), 0, 0, sig::STOP), Ok(1));
+        assert_eq!(states(&s), [(1, JobState::Held), (2, JobState::Pend)]);
+        let root = Caller {
+            user: "root".into(),
+            uid: 0,
+            admin: true,
+        };
+        assert_eq!(kill(&mut s, &root, 0, 0, sig::TERM), Ok(2));
+    }
+
+    #[test]
+    fn listings_filter_by_owner_state_and_user() {
+        let mut s = State::new(sample());
+        let bob = Caller {
+            user: "bob".into(),
+            uid: 1001,
+            admin: false,
+        };
+        let root = Caller {
+            user: "root".into(),
+            uid: 0,
+            admin: true,
+        };
+        submit(&mut s, &ann(), request("a"));
+        submit(&mut s, &bob, request("b"));
+        submit(
+            &mut s,
+            &ann(),
+            SubmitRequest {
+                queue: "short".into(),
+                ..request("c")
+            },
+        );
+        kill(&mut s, &ann(), 1, 0, sig::TERM).unwrap();
+        let ids = |who: &Caller, req: JobsRequest| -> Vec<u32> {
+            s.job_rows(who, &req)
+                .unwrap()
+                .iter()
+                .map(|r| r.id)
+                .collect()
+        };
+        assert_eq!(
+            ids(&ann(), JobsRequest::default()),
+            [3],
+            "own unfinished only"
+        );
+        assert_eq!(
+            ids(&root, JobsRequest::default()),
+            [3, 2],
+            "short (40) before normal (30)"
+        );
+        assert_eq!(
+            ids(
+                &ann(),
+                JobsRequest {
+                    done: true,
+                    ..Default::default()
+                }
+            ),
+            [1]
+        );
+        let all = JobsRequest {
+            pend: true,
+            run: true,
+            done: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            ids(
+                &root,
+                JobsRequest {
+                    user: "bob".into(),
+                    ..all.clone()
+                }
+            ),
+            [2]
+        );
+        assert_eq!(ids(&root, all), [3, 2, 1]);
+        let named = |id| JobsRequest {
+            job: JobRef { id, index: 0 },
+            ..Default::default()
+        };
+        assert_eq!(ids(&ann(), named(1)), [1], "a named finished job is shown");
+        assert_eq!(
+            s.job_rows(&ann(), &named(2)).unwrap_err().status,
+            status::EPERM
+        );
+        assert_eq!(
+            s.job_rows(&ann(), &named(9)).unwrap_err().status,
+            status::ESRCH
+        );
+        let queues = s.queue_rows();
+        assert_eq!((queues[0].pend, queues[1].pend), (1, 1));
+    }
+
+    #[test]
+    fn replaying_the_logged_changes_rebuilds_the_same_state() {
+        let dir = std::env::temp_dir().join(format!("mbd-state-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("events");
+        let (mut log, _) = EventLog::open(&path).unwrap();
+        let mut live = State::new(sample());
+        let root = Caller {
+            user: "root".into(),
+            uid: 0,
+            admin: true,
+        };
+        let mut changes = vec![live
+            .submit(
+                &ann(),
+                SubmitRequest {
+                    hold: true,
+                    ..request("a")
+                },
+                10,
+            )
+            .unwrap()];
+        live.apply(&changes[0]);
+        let array = ArraySpec {
+            start: 1,
+            end: 3,
+            step: 1,
+        };
+        changes.push(
+            live.submit(
+                &ann(),
+                SubmitRequest {
+                    array,
+                    ..request("b")
+                },
+                11,
+            )
+            .unwrap(),
+        );
+        live.apply(&changes[1]);
+        for change in live
+            .signal(&ann(), JobRef { id: 2, index: 2 }, sig::TERM, 12)
+            .unwrap()
+        {
+            live.apply(&change);
+            changes.push(change);
+        }
+        let close = Control {
+            name: "short".into(),
+            open: false,
+        };
+        changes.push(live.control_queue(&root, &close, 13).unwrap());
+        live.apply(changes.last().unwrap());
+        for c in &changes {
+            log.append(c.kind(), &c.payload()).unwrap();
+        }
+        log.commit().unwrap();
+        drop(log);
+        let (_, replay) = EventLog::open(&path).unwrap();
+        let mut again = State::new(sample());
+        for record in &replay.records {
+            again.apply(&Change::from_record(record).unwrap());
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(states(&again), states(&live));
+        assert_eq!(states(&again)[2], (3, JobState::Exit));
+        assert!(!again.queue_open(1));
+        assert_eq!(again.next_id, 5);
+        let events = |s: &State| s.jobs().map(|j| j.events.clone()).collect::<Vec<_>>();
+        assert_eq!(events(&again), events(&live));
+        let _: &Record = &replay.records[0];
+    }
+
+    #[test]
+    fn compaction_keeps_live_jobs_and_the_newest_finished_ones() {
+        let mut s = State::new(sample());
+        for _ in 0..5 {
+            let id = submit(&mut s, &ann(), request("x"));
+            kill(&mut s, &ann(), id, 0, sig::TERM).unwrap();
+        }
+        let live = submit(
+            &mut s,
+            &ann(),
+            SubmitRequest {
+                hold: true,
+                ..request("y")
+            },
+        );
+        let snapshot = s.compact(2);
+        assert_eq!(s.jobs().map(|j| j.id).collect::<Vec<_>>(), [4, 5, live]);
+        let mut rebuilt = State::new(sample());
+        snapshot.iter().for_each(|c| rebuilt.apply(c));
+        assert_eq!(states(&rebuilt), states(&s));
+        assert_eq!(rebuilt.job(5).unwrap().events, s.job(5).unwrap().events);
+        let next = submit(&mut rebuilt, &ann(), request("z"));
+        assert_eq!(next, live + 1, "ids are never reused after compaction");
+    }
+}

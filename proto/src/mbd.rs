@@ -1,0 +1,457 @@
+//! mbd's opcodes and messages.
+//!
+//! Every request to mbd is a signed frame (see [`crate::auth`]): mbd knows
+//! who asks from the verified auth block, never from the body. Replies are
+//! plain frames; a non-OK status carries a one-line message as its body.
+//! Listings ([`op::JOBS`], [`op::HISTORY`]) are streamed: several reply
+//! frames with the request's sequence, each a chunk whose `more` flag says
+//! whether another follows, so no frame grows with the number of jobs.
+
+use crate::xdr::{DecodeError, Reader};
+use crate::{xdr_struct, Decode, Encode};
+use bytes::BufMut;
+
+/// Opcodes (the header's `operation`).
+pub mod op {
+    /// [`super::SubmitRequest`] -> [`super::SubmitReply`].
+    pub const SUBMIT: u32 = 0x0200;
+    /// [`super::JobsRequest`] -> [`super::JobsChunk`]s.
+    pub const JOBS: u32 = 0x0201;
+    /// [`super::SignalRequest`] -> empty body.
+    pub const SIGNAL: u32 = 0x0202;
+    /// empty -> `Vec<`[`super::QueueRow`]`>`.
+    pub const QUEUES: u32 = 0x0203;
+    /// [`super::Control`] -> empty body (admin only).
+    pub const QUEUE_CONTROL: u32 = 0x0204;
+    /// empty -> `Vec<`[`super::HostRow`]`>`.
+    pub const HOSTS: u32 = 0x0205;
+    /// [`super::Control`] -> empty body (admin only).
+    pub const HOST_CONTROL: u32 = 0x0206;
+    /// [`super::HistoryRequest`] -> [`super::HistoryChunk`]s.
+    pub const HISTORY: u32 = 0x0207;
+}
+
+/// Reply statuses. The errno-like ones carry LavaLite's errno values so
+/// the commands print the same `strerror` text scripts expect.
+pub mod status {
+    pub const OK: u32 = 0;
+    /// Not the owner, not an admin, or not allowed in the queue.
+    pub const EPERM: u32 = 1;
+    /// No such job, queue or host.
+    pub const ESRCH: u32 = 3;
+    /// The job's host is not connected.
+    pub const EAGAIN: u32 = 11;
+    /// Invalid request: unknown queue or pool, bad state for the signal.
+    pub const EINVAL: u32 = 22;
+    /// The auth block was refused (bad key, stale, replayed).
+    pub const AUTH: u32 = 0x100;
+    /// The frame or body could not be understood.
+    pub const BAD_REQUEST: u32 = 0x101;
+    /// mbd could not make the change durable.
+    pub const INTERNAL: u32 = 0x102;
+
+    /// What `strerror` prints for the errno-like statuses, as LavaLite's
+    /// commands show it.
+    pub fn text(status: u32) -> &'static str {
+        match status {
+            OK => "Success",
+            EPERM => "Operation not permitted",
+            ESRCH => "No such process",
+            EAGAIN => "Resource temporarily unavailable",
+            EINVAL => "Invalid argument",
+            AUTH => "Authentication failed",
+            BAD_REQUEST => "Bad request",
+            _ => "Internal error",
+        }
+    }
+}
+
+/// A job's state as the commands show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum JobState {
+    Pend,
+    Held,
+    Run,
+    Susp,
+    Done,
+    Exit,
+    /// Running or suspended on a host whose sbd is disconnected.
+    Unknown,
+}
+
+impl JobState {
+    const ALL: [JobState; 7] = [
+        JobState::Pend,
+        JobState::Held,
+        JobState::Run,
+        JobState::Susp,
+        JobState::Done,
+        JobState::Exit,
+        JobState::Unknown,
+    ];
+
+    /// The STAT column text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Pend => "PEND",
+            JobState::Held => "HELD",
+            JobState::Run => "RUN",
+            JobState::Susp => "SUSP",
+            JobState::Done => "DONE",
+            JobState::Exit => "EXIT",
+            JobState::Unknown => "UNKNOWN",
+        }
+    }
+
+    pub fn is_pending(self) -> bool {
+        matches!(self, JobState::Pend | JobState::Held)
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(self, JobState::Done | JobState::Exit)
+    }
+
+    fn code(self) -> u32 {
+        self as u32 + 1
+    }
+}
+
+impl Encode for JobState {
+    fn encode<B: BufMut>(&self, out: &mut B) {
+        out.put_u32(self.code());
+    }
+}
+
+impl Decode for JobState {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let code = r.u32()?;
+        JobState::ALL
+            .into_iter()
+            .find(|s| s.code() == code)
+            .ok_or(DecodeError::BadValue {
+                field: "job state",
+                value: code,
+            })
+    }
+}
+
+xdr_struct! {
+    /// `--tokens name=N`.
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct TokenRequest {
+        pub pool: String,
+        pub count: u32,
+    }
+}
+
+xdr_struct! {
+    /// `--array S-E:K`; `start` 0 means not an array.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct ArraySpec {
+        pub start: u32,
+        pub end: u32,
+        pub step: u32,
+    }
+}
+
+impl ArraySpec {
+    pub fn is_array(&self) -> bool {
+        self.start > 0
+    }
+
+    /// The element indices, in order (just `[0]` for a plain job).
+    pub fn indices(&self) -> Vec<u32> {
+        if !self.is_array() {
+            return vec![0];
+        }
+        (self.start..=self.end)
+            .step_by(self.step.max(1) as usize)
+            .collect()
+    }
+}
+
+xdr_struct! {
+    /// Everything `bsub` sends; mbd stores it as the job's specification.
+    /// Times are Unix seconds, 0 = not set; sizes are MB.
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct SubmitRequest {
+        /// Empty: the cluster's default queue.
+        pub queue: String,
+        pub name: String,
+        pub project: String,
+        pub comment: String,
+        pub command: String,
+        pub cwd: String,
+        pub submit_host: String,
+        pub stdin: String,
+        pub stdout: String,
+        pub stderr: String,
+        /// `NAME=value` pairs exported to the job.
+        pub env: Vec<String>,
+        pub umask: u32,
+        pub cpus: u32,
+        pub nhosts: u32,
+        /// `--machines`, as given (groups expanded by mbd).
+        pub machines: Vec<String>,
+        pub mem_mb: u64,
+        pub storage_mb: u64,
+        pub gpus: u32,
+        pub gpu_model: String,
+        pub tokens: Vec<TokenRequest>,
+        pub exclusive: bool,
+        pub hold: bool,
+        pub array: ArraySpec,
+        pub begin: u64,
+        pub terminate: u64,
+        /// `--dependency`, as given (mbd parses and checks it).
+        pub dependency: String,
+    }
+}
+
+xdr_struct! {
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct SubmitReply {
+        /// The job's id; for an array, the first element's (= array id).
+        pub job_id: u32,
+        /// The queue the job went to (the default queue resolved).
+        pub queue: String,
+        pub elements: u32,
+    }
+}
+
+xdr_struct! {
+    /// `N`, `N[i]`, or (id 0) all of the caller's jobs.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct JobRef {
+        pub id: u32,
+        /// Array index; 0 = the whole job or array.
+        pub index: u32,
+    }
+}
+
+xdr_struct! {
+    /// `bjobs` filters. No flag and no job: pending and running jobs.
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct JobsRequest {
+        pub pend: bool,
+        pub run: bool,
+        pub done: bool,
+        /// Only this user's jobs; empty = no filter.
+        pub user: String,
+        /// id 0: no job named.
+        pub job: JobRef,
+    }
+}
+
+xdr_struct! {
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct HostSlot {
+        pub host: String,
+        pub cpus: u32,
+    }
+}
+
+xdr_struct! {
+    /// One `bjobs` row.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct JobRow {
+        pub id: u32,
+        /// The array's id (its first element's job id); 0 if not an array.
+        pub array_id: u32,
+        pub index: u32,
+        pub user: String,
+        pub state: JobState,
+        pub queue: String,
+        pub priority: i32,
+        pub hosts: Vec<HostSlot>,
+        pub name: String,
+        pub submit_time: u64,
+        /// Why a PEND job waits (empty otherwise).
+        pub pend_reason: String,
+    }
+}
+
+xdr_struct! {
+    /// One frame of a streamed job listing.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct JobsChunk {
+        pub more: bool,
+        pub jobs: Vec<JobRow>,
+    }
+}
+
+xdr_struct! {
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct SignalRequest {
+        pub job: JobRef,
+        pub signal: u32,
+    }
+}
+
+xdr_struct! {
+    /// One `bqueues` row.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct QueueRow {
+        pub name: String,
+        pub priority: i32,
+        pub open: bool,
+        pub description: String,
+        /// Empty: everyone.
+        pub users: Vec<String>,
+        pub hosts: Vec<String>,
+        pub pend: u32,
+        pub held: u32,
+        pub run: u32,
+        pub susp: u32,
+        pub used_cpus: u32,
+        pub used_hosts: u32,
+    }
+}
+
+xdr_struct! {
+    /// Open or close a queue or host.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Control {
+        pub name: String,
+        pub open: bool,
+    }
+}
+
+xdr_struct! {
+    /// One `bhosts` row.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct HostRow {
+        pub name: String,
+        /// `ok` or `unavail`.
+        pub available: bool,
+        pub closed: bool,
+        pub ncpu: u32,
+        pub mem_mb: u64,
+        pub storage_mb: u64,
+        pub ngpu: u32,
+        pub njobs: u32,
+        pub run: u32,
+        pub susp: u32,
+        pub used_cpu: u32,
+        pub used_mb: u64,
+        pub used_storage_mb: u64,
+        pub used_gpu: u32,
+        pub gpu_model: String,
+        pub gpu_ids: String,
+    }
+}
+
+xdr_struct! {
+    /// `bhist` filters.
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct HistoryRequest {
+        pub job: JobRef,
+        /// Only this user's jobs; empty = no filter.
+        pub user: String,
+    }
+}
+
+/// What a history event records (the `what` of [`HistEvent`]).
+pub mod event {
+    pub const SUBMITTED: u32 = 1;
+    /// `hosts` lists the hosts; `text` the GPU ids, if any.
+    pub const DISPATCHED: u32 = 2;
+    /// `code` is the pid.
+    pub const FORKED: u32 = 3;
+    /// `code` is the signal number.
+    pub const SIGNAL: u32 = 4;
+    /// `text` is DONE or EXIT, `code` the exit code.
+    pub const FINISHED: u32 = 5;
+    /// Held while pending (`Suspended (pend)`).
+    pub const HELD: u32 = 6;
+    /// Released while pending (`Resumed (pend)`).
+    pub const RELEASED: u32 = 7;
+    pub const SUSPENDED: u32 = 8;
+    pub const RESUMED: u32 = 9;
+    /// `text` is `from -> to`.
+    pub const MOVED: u32 = 10;
+    /// `text` is `old -> new`.
+    pub const PRIORITY: u32 = 11;
+    /// Returned to pending.
+    pub const PENDING: u32 = 12;
+}
+
+xdr_struct! {
+    /// One line of a job's history.
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct HistEvent {
+        pub time: u64,
+        pub what: u32,
+        pub code: i32,
+        pub hosts: Vec<String>,
+        pub text: String,
+    }
+}
+
+xdr_struct! {
+    /// One `bhist` job: its row, its specification and its events.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct JobHistory {
+        pub row: JobRow,
+        pub spec: SubmitRequest,
+        pub events: Vec<HistEvent>,
+    }
+}
+
+xdr_struct! {
+    /// One frame of a streamed history.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct HistoryChunk {
+        pub more: bool,
+        pub jobs: Vec<JobHistory>,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_submit_request_round_trips() {
+        let request = SubmitRequest {
+            queue: "short".into(),
+            command: "sleep 10".into(),
+            env: vec!["HOME=/home/ann".into()],
+            cpus: 4,
+            nhosts: 1,
+            tokens: vec![TokenRequest {
+                pool: "ansys".into(),
+                count: 2,
+            }],
+            array: ArraySpec {
+                start: 1,
+                end: 5,
+                step: 2,
+            },
+            hold: true,
+            ..SubmitRequest::default()
+        };
+        let mut out = Vec::new();
+        request.encode(&mut out);
+        assert_eq!(SubmitRequest::from_body(&out), Ok(request));
+    }
+
+    #[test]
+    fn an_unknown_job_state_is_a_decode_error() {
+        let mut out = Vec::new();
+        JobState::Exit.encode(&mut out);
+        assert_eq!(JobState::from_body(&out), Ok(JobState::Exit));
+        assert!(JobState::from_body(&[0, 0, 0, 99]).is_err());
+    }
+
+    #[test]
+    fn array_indices_follow_the_step() {
+        let spec = ArraySpec {
+            start: 2,
+            end: 9,
+            step: 3,
+        };
+        assert_eq!(spec.indices(), [2, 5, 8]);
+        assert_eq!(ArraySpec::default().indices(), [0]);
+    }
+}
