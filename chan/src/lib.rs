@@ -15,6 +15,7 @@
 //! per wakeup, every complete frame in it handed out without allocation;
 //! replies written at once, with `EPOLLOUT` armed only after a short write.
 
+pub mod blocking;
 mod channel;
 mod channels;
 mod config;

@@ -5,10 +5,10 @@
 use crate::settings::{lim_addrs, SettingsError, DEFAULT_PORT};
 use conf::ConfDir;
 use proto::lim::{op, status, ClusterInfo, HostRecord, LimStats};
-use proto::{Decode, Header, HEADER_LEN};
+use proto::{Decode, Header};
 use std::fmt;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Replies bigger than this are refused (10k hosts take about 1.5 MiB).
@@ -148,22 +148,12 @@ impl LimClient {
 
     /// One request with an empty body; the reply's status and body.
     fn query(&self, addr: SocketAddr, operation: u32) -> Result<(u32, Vec<u8>), String> {
-        let mut stream = TcpStream::connect_timeout(&addr, self.connect_timeout)
-            .map_err(|e| format!("{addr}: {e}"))?;
         let io = |e: std::io::Error| format!("{addr}: {e}");
-        stream
-            .set_read_timeout(Some(self.reply_timeout))
-            .map_err(io)?;
-        stream
-            .set_write_timeout(Some(self.reply_timeout))
-            .map_err(io)?;
+        let mut stream =
+            chan::blocking::connect(addr, self.connect_timeout, self.reply_timeout).map_err(io)?;
         let request = Header::request(1, operation, 0);
         stream.write_all(&request.to_bytes()).map_err(io)?;
-        let mut head = [0u8; HEADER_LEN];
-        stream.read_exact(&mut head).map_err(io)?;
-        let header = Header::decode(&head, MAX_REPLY_BODY).map_err(|e| format!("{addr}: {e}"))?;
-        let mut body = vec![0; header.length as usize];
-        stream.read_exact(&mut body).map_err(io)?;
+        let (header, body) = chan::blocking::read_frame(&mut stream, MAX_REPLY_BODY).map_err(io)?;
         Ok((header.status, body))
     }
 }

@@ -107,7 +107,9 @@ impl Lim {
             gid,
             user: format!("lim@{}", settings.host_name(settings.me)),
             timestamp: 0,
-            nonce: random_seed(),
+            // Differs between runs, so a restarted lim does not reuse nonces
+            // its peers still remember.
+            nonce: chan::sys::random_u64(),
         };
         let codec = DatagramCodec::new(settings.key.clone(), who);
         let static_info = HostProbe::static_info().map_err(DaemonError::Probe)?;
@@ -394,23 +396,6 @@ fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-/// A nonce seed that differs between runs, so a restarted lim does not
-/// reuse nonces its peers still remember.
-fn random_seed() -> u64 {
-    let mut buf = [0u8; 8];
-    match std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut buf))
-    {
-        Ok(()) => u64::from_ne_bytes(buf),
-        Err(_) => {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64)
-                ^ u64::from(std::process::id())
-        }
-    }
 }
 
 #[cfg(test)]

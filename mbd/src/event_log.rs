@@ -113,6 +113,7 @@ impl EventLog {
             path: path.to_owned(),
             source,
         };
+        finish_rewrite(path).map_err(io_err)?;
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -197,6 +198,43 @@ impl EventLog {
         Ok(self.durable_records)
     }
 
+    /// Starts a fresh log holding just `records` (a snapshot) and keeps
+    /// the old file as `<path>.<n>` (the next free number), for history.
+    /// Nothing buffered may be pending. Crash-safe: the new log is synced
+    /// under a temporary name before the renames, and [`EventLog::open`]
+    /// finishes an interrupted swap. Returns the archive's path.
+    pub fn rewrite(&mut self, records: &[(u16, Vec<u8>)]) -> Result<PathBuf, LogError> {
+        let io_err = |path: &Path| {
+            let path = path.to_owned();
+            move |source| LogError::Io { path, source }
+        };
+        self.commit()?;
+        let fresh = with_suffix(&self.path, "new");
+        let mut next = EventLog {
+            path: fresh.clone(),
+            file: File::create(&fresh).map_err(io_err(&fresh))?,
+            pending: Vec::new(),
+            pending_records: 0,
+            durable_records: 0,
+            commits: 0,
+        };
+        for (kind, payload) in records {
+            next.append(*kind, payload)?;
+        }
+        next.commit()?;
+        let archive = (1..)
+            .map(|n| with_suffix(&self.path, &n.to_string()))
+            .find(|p| !p.exists())
+            .unwrap_or_else(|| with_suffix(&self.path, "old"));
+        std::fs::rename(&self.path, &archive).map_err(io_err(&self.path))?;
+        std::fs::rename(&fresh, &self.path).map_err(io_err(&fresh))?;
+        sync_dir(&self.path).map_err(io_err(&self.path))?;
+        next.path = self.path.clone();
+        next.commits = self.commits + 1;
+        *self = next;
+        Ok(archive)
+    }
+
     /// Records written and synced so far (including those replayed).
     pub fn durable(&self) -> u64 {
         self.durable_records
@@ -206,6 +244,35 @@ impl EventLog {
     pub fn commits(&self) -> u64 {
         self.commits
     }
+}
+
+/// A rewrite synced `<path>.new` and then renamed `path` away and
+/// `.new` into place. Crashed between the renames: `.new` is the log.
+/// Crashed before: `.new` may be partial and the old log is intact.
+fn finish_rewrite(path: &Path) -> io::Result<()> {
+    let fresh = with_suffix(path, "new");
+    match (path.exists(), fresh.exists()) {
+        (false, true) => {
+            log::warn!("{}: finishing an interrupted compaction", path.display());
+            std::fs::rename(&fresh, path)?;
+            sync_dir(path)
+        }
+        (true, true) => std::fs::remove_file(&fresh),
+        _ => Ok(()),
+    }
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".");
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Makes renames in `path`'s directory durable.
+fn sync_dir(path: &Path) -> io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    File::open(dir.unwrap_or(Path::new(".")))?.sync_all()
 }
 
 /// Parses whole batches from `bytes`. Returns their records and the
@@ -367,6 +434,43 @@ mod tests {
             (replay.records.len(), replay.torn_bytes),
             (2, (full.len() - third_starts) as u64)
         );
+    }
+
+    #[test]
+    fn a_rewrite_archives_the_old_log_and_survives_a_crash_between_renames() {
+        let dir = TempDir::new("rewrite");
+        let old = write_three(&dir.log());
+        let (mut log, _) = EventLog::open(&dir.log()).unwrap();
+        log.append(4, b"pending").unwrap();
+        let archive = log.rewrite(&[(6, b"snap".to_vec())]).unwrap();
+        assert_eq!(archive, with_suffix(&dir.log(), "1"));
+        let archived = std::fs::read(&archive).unwrap();
+        assert_eq!(
+            &archived[..old.len()],
+            &old[..],
+            "the old log is kept whole"
+        );
+        log.append(7, b"after").unwrap();
+        log.commit().unwrap();
+        drop(log);
+        let kinds = |p: &Path| -> Vec<u16> {
+            EventLog::open(p)
+                .unwrap()
+                .1
+                .records
+                .iter()
+                .map(|r| r.kind)
+                .collect()
+        };
+        assert_eq!(kinds(&dir.log()), [6, 7]);
+        assert_eq!(kinds(&archive), [1, 2, 3, 4]);
+        // Crash after the first rename: only `.new` exists.
+        std::fs::rename(dir.log(), with_suffix(&dir.log(), "new")).unwrap();
+        assert_eq!(kinds(&dir.log()), [6, 7]);
+        // Crash while writing `.new`: the old log wins, `.new` goes.
+        std::fs::write(with_suffix(&dir.log(), "new"), b"partial").unwrap();
+        assert_eq!(kinds(&dir.log()), [6, 7]);
+        assert!(!with_suffix(&dir.log(), "new").exists());
     }
 
     #[test]

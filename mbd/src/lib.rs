@@ -5,14 +5,21 @@
 //! The job model is pure: [`state::State`] turns requests into
 //! [`change::Change`]s and applies them, [`sched::plan`] decides what
 //! starts where, [`depend`] evaluates `--dependency`. The [`event_log`]
-//! makes changes durable before they are acknowledged.
+//! makes changes durable before they are acknowledged; [`daemon`] is the
+//! event-loop shell around all of it. [`client`] and [`cmd`] are the batch
+//! commands' side.
 
 pub mod change;
+pub mod client;
 pub mod cluster;
+pub mod cmd;
+pub mod daemon;
 pub mod depend;
 pub mod event_log;
 pub mod job;
+mod lim_watch;
 pub mod sched;
+pub mod settings;
 pub mod state;
 
 pub use cluster::{Cluster, QueueConf};

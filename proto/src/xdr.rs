@@ -181,6 +181,18 @@ pub fn put_opaque<B: BufMut>(out: &mut B, bytes: &[u8]) {
     put_fixed(out, bytes);
 }
 
+/// An empty body.
+impl Encode for () {
+    fn encode<B: BufMut>(&self, _: &mut B) {}
+}
+
+impl Decode for () {
+    const MIN_LEN: usize = 0;
+    fn decode(_: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(())
+    }
+}
+
 impl Encode for u32 {
     fn encode<B: BufMut>(&self, out: &mut B) {
         out.put_u32(*self);

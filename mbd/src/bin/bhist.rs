@@ -1,0 +1,5 @@
+//! `bhist`: see [`mbd::cmd::bhist`].
+
+fn main() -> std::process::ExitCode {
+    mbd::cmd::bhist::main()
+}

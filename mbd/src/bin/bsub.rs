@@ -1,0 +1,5 @@
+//! `bsub`: see [`mbd::cmd::bsub`].
+
+fn main() -> std::process::ExitCode {
+    mbd::cmd::bsub::main()
+}

@@ -1,0 +1,150 @@
+//! The batch commands' side: one signed request per connection, blocking,
+//! with LavaLite's connect and reply timeouts.
+
+use crate::settings::{Endpoint, SettingsError};
+use bytes::BytesMut;
+use conf::ConfDir;
+use proto::auth::{encode_signed, Credentials};
+use proto::mbd::status;
+use proto::{Decode, Encode, Header};
+use std::fmt;
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Replies bigger than this are refused.
+const MAX_REPLY_BODY: u32 = 64 << 20;
+
+#[derive(Debug)]
+pub enum ClientError {
+    Settings(SettingsError),
+    /// mbd could not be reached or the connection broke.
+    Unreachable(String),
+    /// mbd turned the request down.
+    Refused {
+        status: u32,
+        message: String,
+    },
+    /// mbd's reply made no sense.
+    Protocol(String),
+}
+
+impl ClientError {
+    /// LavaLite's `<err>` text: the errno string for refusals.
+    pub fn errno_text(&self) -> String {
+        match self {
+            ClientError::Refused { status, .. } => status::text(*status).to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Settings(e) => e.fmt(f),
+            ClientError::Unreachable(why) => write!(f, "cannot reach mbd: {why}"),
+            ClientError::Refused { status, message } => {
+                write!(f, "{} ({message})", status::text(*status))
+            }
+            ClientError::Protocol(why) => write!(f, "bad reply from mbd: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// Talks to the cluster's mbd as the calling user.
+#[derive(Debug)]
+pub struct BatchClient {
+    pub endpoint: Endpoint,
+    pub uid: u32,
+    pub gid: u32,
+    pub user: String,
+}
+
+impl BatchClient {
+    /// The cluster of `$LL_CONF_DIR`, as the process's user.
+    pub fn from_env() -> Result<BatchClient, ClientError> {
+        let dir = ConfDir::from_env().map_err(|e| ClientError::Settings(e.into()))?;
+        let endpoint = Endpoint::load(&dir).map_err(ClientError::Settings)?;
+        let (uid, gid) = chan::sys::user_ids();
+        let user = chan::sys::user_by_uid(uid).map_or_else(|| uid.to_string(), |u| u.name);
+        Ok(BatchClient {
+            endpoint,
+            uid,
+            gid,
+            user,
+        })
+    }
+
+    /// Whether this user is a batch admin (root or `LL_MBD_USER`).
+    pub fn is_admin(&self) -> bool {
+        self.uid == 0 || self.user == self.endpoint.admin_user
+    }
+
+    /// One request, one reply.
+    pub fn call<Q: Encode + ?Sized, R: Decode>(
+        &self,
+        op: u32,
+        request: &Q,
+    ) -> Result<R, ClientError> {
+        let mut stream = self.send(op, request)?;
+        self.receive(&mut stream)
+    }
+
+    /// One request, a streamed reply: chunks until `more` says none follows.
+    pub fn stream<Q: Encode + ?Sized, C: Decode>(
+        &self,
+        op: u32,
+        request: &Q,
+        more: impl Fn(&C) -> bool,
+    ) -> Result<Vec<C>, ClientError> {
+        let mut stream = self.send(op, request)?;
+        let mut chunks = Vec::new();
+        loop {
+            let chunk: C = self.receive(&mut stream)?;
+            let again = more(&chunk);
+            chunks.push(chunk);
+            if !again {
+                return Ok(chunks);
+            }
+        }
+    }
+
+    fn send<Q: Encode + ?Sized>(&self, op: u32, request: &Q) -> Result<TcpStream, ClientError> {
+        let e = &self.endpoint;
+        let unreachable = |err: std::io::Error| {
+            ClientError::Unreachable(format!("{} ({}): {err}", e.host, e.addr))
+        };
+        let mut stream = chan::blocking::connect(e.addr, e.connect_timeout, e.reply_timeout)
+            .map_err(unreachable)?;
+        let mut body = Vec::new();
+        request.encode(&mut body);
+        let creds = Credentials {
+            uid: self.uid,
+            gid: self.gid,
+            user: self.user.clone(),
+            timestamp: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            nonce: chan::sys::random_u64(),
+        };
+        let mut frame = BytesMut::new();
+        encode_signed(Header::request(1, op, 0), &creds, &body, &e.key, &mut frame);
+        stream.write_all(&frame).map_err(unreachable)?;
+        Ok(stream)
+    }
+
+    fn receive<R: Decode>(&self, stream: &mut TcpStream) -> Result<R, ClientError> {
+        let (header, body) = chan::blocking::read_frame(stream, MAX_REPLY_BODY)
+            .map_err(|e| ClientError::Unreachable(format!("{}: {e}", self.endpoint.host)))?;
+        if header.status != status::OK {
+            return Err(ClientError::Refused {
+                status: header.status,
+                message: String::from_body(&body).unwrap_or_default(),
+            });
+        }
+        R::from_body(&body).map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+}

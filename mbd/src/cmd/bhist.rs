@@ -1,0 +1,345 @@
+//! `bhist [-u USER] [-l] [-r|-p] [--json] [job_ref]`: job histories.
+//!
+//! LavaLite's bhist replayed mbd's files itself; ours asks mbd, which
+//! answers from the jobs it holds (live and recently finished; see
+//! docs/mbd.md). The output is LavaLite's.
+
+use super::{
+    client, display_id, fail, format_time, or_dash, parse_args, parse_job_ref, print_json,
+};
+use super::{Align, Table, VERSION};
+use proto::mbd::{event, op, HistEvent, HistoryChunk, HistoryRequest, JobHistory, JobState};
+use std::fmt::Write;
+use std::process::ExitCode;
+
+#[derive(clap::Parser, Debug)]
+#[command(name = "bhist", version = VERSION, disable_version_flag = true, about = "Show job histories")]
+pub struct Args {
+    #[arg(short = 'V', long, action = clap::ArgAction::Version, help = "Print the version")]
+    version: Option<bool>,
+    /// Only this user's jobs (admins only, for other users)
+    #[arg(short = 'u', long)]
+    user: Option<String>,
+    /// Full history of every job
+    #[arg(short = 'l')]
+    long: bool,
+    /// Only running jobs
+    #[arg(short = 'r', conflicts_with = "pending")]
+    running: bool,
+    /// Only pending jobs
+    #[arg(short = 'p')]
+    pending: bool,
+    /// Print JSON (the jobs, their requests and events)
+    #[arg(long)]
+    json: bool,
+    /// N, or N[i]
+    job_ref: Option<String>,
+}
+
+pub fn main() -> ExitCode {
+    let args: Args = match parse_args() {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    let client = match client("bhist") {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let Some(user) = &args.user {
+        if chan::sys::user_by_name(user).is_none() {
+            return fail("bhist", format!("unknown user '{user}'"));
+        }
+        if *user != client.user && !client.is_admin() {
+            return fail("bhist", "permission denied");
+        }
+    }
+    let job = match &args.job_ref {
+        None => Default::default(),
+        Some(text) => match parse_job_ref(text) {
+            Some(r) => r,
+            None => return fail("bhist", format!("invalid job reference '{text}'")),
+        },
+    };
+    let request = HistoryRequest {
+        job,
+        user: args.user.clone().unwrap_or_default(),
+    };
+    let mut jobs: Vec<JobHistory> =
+        match client.stream(op::HISTORY, &request, |c: &HistoryChunk| c.more) {
+            Ok(chunks) => chunks.into_iter().flat_map(|c| c.jobs).collect(),
+            Err(e) => return fail("bhist", e.errno_text()),
+        };
+    if args.running {
+        jobs.retain(|j| {
+            matches!(
+                j.row.state,
+                JobState::Run | JobState::Susp | JobState::Unknown
+            )
+        });
+    }
+    if args.pending {
+        jobs.retain(|j| j.row.state.is_pending());
+    }
+    if args.json {
+        print_json(&jobs.iter().map(json).collect::<Vec<_>>());
+    } else if jobs.is_empty() {
+        println!(
+            "{}",
+            if args.running {
+                "No running jobs found."
+            } else if args.pending {
+                "No pending jobs found."
+            } else {
+                "No historical jobs found."
+            }
+        );
+    } else if args.long || args.job_ref.is_some() {
+        let blocks: Vec<String> = jobs.iter().map(full).collect();
+        print!("{}", blocks.join("\n"));
+    } else {
+        print!("{}", compact(&jobs));
+    }
+    ExitCode::SUCCESS
+}
+
+/// The bjobs-like table: bare host names, submit time with seconds.
+pub fn compact(jobs: &[JobHistory]) -> String {
+    let columns = [
+        "JOBID",
+        "USER",
+        "STAT",
+        "QUEUE",
+        "PRI",
+        "RUN_HOSTS",
+        "JOB_NAME",
+        "SUBMIT_TIME",
+    ];
+    let columns: Vec<(&'static str, Align)> = columns.iter().map(|c| (*c, Align::Left)).collect();
+    let mut table = Table::new(&columns);
+    for j in jobs {
+        let hosts = (j.events.iter())
+            .find(|e| e.what == event::DISPATCHED)
+            .map_or("-".to_owned(), |e| e.hosts.join(" "));
+        table.row(vec![
+            display_id(&j.row),
+            j.row.user.clone(),
+            j.row.state.as_str().to_owned(),
+            j.row.queue.clone(),
+            j.row.priority.to_string(),
+            hosts,
+            or_dash(&j.row.name).to_owned(),
+            format_time(j.row.submit_time, true),
+        ]);
+    }
+    table.render()
+}
+
+fn label(out: &mut String, name: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(out, "  {name:<14}{value}");
+}
+
+/// One `bhist -l` block.
+pub fn full(j: &JobHistory) -> String {
+    let (r, s) = (&j.row, &j.spec);
+    let mut out = format!(
+        "Job <{}>  User <{}>  Queue <{}>  Status <{}>\n",
+        display_id(r),
+        r.user,
+        r.queue,
+        r.state.as_str()
+    );
+    if r.array_id != 0 {
+        label(&mut out, "Job ID:", r.id);
+        let a = s.array;
+        label(
+            &mut out,
+            "Array range:",
+            format!("{}-{}:{}", a.start, a.end, a.step),
+        );
+    }
+    label(&mut out, "Submitted:", format_time(r.submit_time, true));
+    let optional = |out: &mut String, name: &str, value: &str| {
+        if !value.is_empty() {
+            label(out, name, value);
+        }
+    };
+    optional(&mut out, "Submit host:", &s.submit_host);
+    label(&mut out, "Name:", or_dash(&s.name));
+    optional(&mut out, "Project:", &s.project);
+    optional(&mut out, "Comment:", &s.comment);
+    label(&mut out, "CWD:", or_dash(&s.cwd));
+    label(&mut out, "Command:", or_dash(&s.command));
+    label(&mut out, "Priority:", r.priority);
+    optional(&mut out, "Depends:", &s.dependency);
+    optional(&mut out, "stdin:", &s.stdin);
+    optional(&mut out, "stdout:", &s.stdout);
+    optional(&mut out, "stderr:", &s.stderr);
+    let mut resources = format!("{} host(s)  {} cpu(s)/host", s.nhosts.max(1), s.cpus.max(1));
+    if s.gpus > 0 {
+        let _ = write!(resources, "  {} gpu(s)/host", s.gpus);
+    }
+    if s.mem_mb > 0 {
+        let _ = write!(resources, "  {} MB mem", s.mem_mb);
+    }
+    let _ = writeln!(out, "  Requested resources:  {resources}");
+    optional(&mut out, "GPU model:", &s.gpu_model);
+    optional(&mut out, "Machines:", &s.machines.join(" "));
+    let tokens: Vec<String> = s
+        .tokens
+        .iter()
+        .map(|t| format!("{}={}", t.pool, t.count))
+        .collect();
+    optional(&mut out, "Token pool:", &tokens.join(","));
+    if s.begin != 0 {
+        label(&mut out, "Begin:", format_time(s.begin, true));
+    }
+    if s.terminate != 0 {
+        label(&mut out, "Terminate:", format_time(s.terminate, true));
+    }
+    out.push('\n');
+    for e in &j.events {
+        let _ = writeln!(out, "  {}  {}", format_time(e.time, true), event_text(e));
+        if e.what == event::DISPATCHED && !e.text.is_empty() {
+            let _ = writeln!(out, "{}GPU devices:  {}", " ".repeat(18), e.text);
+        }
+    }
+    let dispatched = j.events.iter().any(|e| e.what == event::DISPATCHED);
+    if r.state.is_finished() && !dispatched {
+        out.push_str("  Never dispatched.\n");
+    }
+    out
+}
+
+fn event_text(e: &HistEvent) -> String {
+    match e.what {
+        event::SUBMITTED => "Submitted".into(),
+        event::DISPATCHED => dispatched(&e.hosts),
+        event::FORKED => format!("Forked  pid: {}", e.code),
+        event::SIGNAL => format!("Signal  signal: {}", e.code),
+        event::FINISHED => format!("Finished  state: {} exit_status: {}", e.text, e.code),
+        event::HELD => "Suspended (pend)".into(),
+        event::RELEASED => "Resumed (pend)".into(),
+        event::SUSPENDED => "Suspended".into(),
+        event::RESUMED => "Resumed".into(),
+        event::MOVED => format!("Moved queue  {}", e.text),
+        event::PRIORITY => format!("Priority  {}", e.text),
+        event::PENDING => "Pending".into(),
+        other => format!("Event {other}"),
+    }
+}
+
+/// `Dispatched to:  h1 h2 ...`, wrapped at 80 columns with the
+/// continuation indented 34.
+fn dispatched(hosts: &[String]) -> String {
+    let mut out = "Dispatched to: ".to_owned();
+    // The line so far starts after "  <time>  " (21 columns).
+    let mut column = 21 + out.len();
+    for host in hosts {
+        if column + 1 + host.len() > 80 && column > 34 {
+            out.push('\n');
+            out.push_str(&" ".repeat(33));
+            column = 33;
+        }
+        out.push(' ');
+        out.push_str(host);
+        column += 1 + host.len();
+    }
+    out
+}
+
+fn json(j: &JobHistory) -> serde_json::Value {
+    let events: Vec<serde_json::Value> = (j.events.iter())
+        .map(|e| {
+            serde_json::json!({
+                "time": e.time, "event": event_text(e), "hosts": e.hosts,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "jobid": display_id(&j.row), "id": j.row.id, "user": j.row.user,
+        "stat": j.row.state.as_str(), "queue": j.row.queue, "priority": j.row.priority,
+        "name": j.spec.name, "project": j.spec.project, "comment": j.spec.comment,
+        "command": j.spec.command, "cwd": j.spec.cwd, "submit_time": j.row.submit_time,
+        "submit_host": j.spec.submit_host, "dependency": j.spec.dependency,
+        "cpus": j.spec.cpus, "nhosts": j.spec.nhosts, "mem_mb": j.spec.mem_mb,
+        "gpus": j.spec.gpus, "events": events,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::mbd::{JobRow, SubmitRequest};
+
+    fn killed_pending() -> JobHistory {
+        JobHistory {
+            row: JobRow {
+                id: 7,
+                array_id: 0,
+                index: 0,
+                user: "ann".into(),
+                state: JobState::Exit,
+                queue: "normal".into(),
+                priority: 30,
+                hosts: vec![],
+                name: String::new(),
+                submit_time: 0,
+                pend_reason: String::new(),
+            },
+            spec: SubmitRequest {
+                command: "sleep 60".into(),
+                cpus: 1,
+                nhosts: 1,
+                mem_mb: 512,
+                project: "p42".into(),
+                ..SubmitRequest::default()
+            },
+            events: vec![
+                HistEvent {
+                    what: event::SUBMITTED,
+                    ..HistEvent::default()
+                },
+                HistEvent {
+                    what: event::SIGNAL,
+                    code: 15,
+                    ..HistEvent::default()
+                },
+                HistEvent {
+                    what: event::FINISHED,
+                    code: 143,
+                    text: "EXIT".into(),
+                    ..HistEvent::default()
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn a_full_block_follows_lavalites_layout() {
+        assert_eq!(
+            full(&killed_pending()),
+            "Job <7>  User <ann>  Queue <normal>  Status <EXIT>\n\
+             \x20 Submitted:    -\n\
+             \x20 Name:         -\n\
+             \x20 Project:      p42\n\
+             \x20 CWD:          -\n\
+             \x20 Command:      sleep 60\n\
+             \x20 Priority:     30\n\
+             \x20 Requested resources:  1 host(s)  1 cpu(s)/host  512 MB mem\n\
+             \n\
+             \x20 -  Submitted\n\
+             \x20 -  Signal  signal: 15\n\
+             \x20 -  Finished  state: EXIT exit_status: 143\n\
+             \x20 Never dispatched.\n"
+        );
+    }
+
+    #[test]
+    fn long_host_lists_wrap_at_80_columns() {
+        let hosts: Vec<String> = (1..=12).map(|i| format!("node{i:03}")).collect();
+        let text = dispatched(&hosts);
+        let first = format!("  Aug 08 12:46:03  {}", text.lines().next().unwrap());
+        assert!(first.len() <= 80, "{first}");
+        assert!(text.lines().nth(1).unwrap().starts_with(&" ".repeat(33)));
+    }
+}

@@ -1,0 +1,196 @@
+//! `bhosts [--json]`, `bhosts -c|-o HOST` (admin).
+
+use super::{client, fail, or_dash, parse_args, print_json, Align, Table, VERSION};
+use proto::mbd::{op, Control, HostRow};
+use serde::Serialize;
+use std::process::ExitCode;
+
+#[derive(clap::Parser, Debug)]
+#[command(name = "bhosts", version = VERSION, disable_version_flag = true, about = "List or control batch hosts")]
+pub struct Args {
+    #[arg(short = 'v', long, action = clap::ArgAction::Version, help = "Print the version")]
+    version: Option<bool>,
+    /// Close HOST to new jobs
+    #[arg(short = 'c', long, value_name = "HOST", conflicts_with = "open")]
+    close: Option<String>,
+    /// Open HOST
+    #[arg(short = 'o', long, value_name = "HOST")]
+    open: Option<String>,
+    /// Print JSON instead of the table
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn main() -> ExitCode {
+    let args: Args = match parse_args() {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    let client = match client("bhosts") {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let Some((name, open)) =
+        (args.close.clone().map(|h| (h, false))).or(args.open.clone().map(|h| (h, true)))
+    {
+        return match client.call::<_, ()>(
+            op::HOST_CONTROL,
+            &Control {
+                name: name.clone(),
+                open,
+            },
+        ) {
+            Ok(()) => {
+                println!("host {name} {}", if open { "opened" } else { "closed" });
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail("bhosts", format!("{name}: {}", e.errno_text())),
+        };
+    }
+    let rows: Vec<HostRow> = match client.call(op::HOSTS, &()) {
+        Ok(rows) => rows,
+        Err(e) => return fail("bhosts", format!("failed: {e}")),
+    };
+    if args.json {
+        print_json(&rows.iter().map(HostJson::from).collect::<Vec<_>>());
+    } else {
+        print!("{}", render(&rows));
+    }
+    ExitCode::SUCCESS
+}
+
+fn state(h: &HostRow) -> String {
+    let base = if h.available { "ok" } else { "unavail" };
+    if h.closed {
+        format!("{base}|closed")
+    } else {
+        base.to_owned()
+    }
+}
+
+pub fn render(rows: &[HostRow]) -> String {
+    let r = Align::Right;
+    let mut table = Table::new(&[
+        ("HOST_NAME", Align::Left),
+        ("STATE", Align::Left),
+        ("NCPU", r),
+        ("MEM_MB", r),
+        ("STOR_GB", r),
+        ("NGPU", r),
+        ("NJOBS", r),
+        ("RUN", r),
+        ("SUSP", r),
+        ("USED_CPU", r),
+        ("USED_MB", r),
+        ("USED_GB", r),
+        ("USED_GPU", r),
+        ("GPU_MODEL", Align::Left),
+        ("GPU_IDS", Align::Left),
+    ]);
+    for h in rows {
+        let numbers = [
+            u64::from(h.ncpu),
+            h.mem_mb,
+            h.storage_mb / 1024,
+            u64::from(h.ngpu),
+            u64::from(h.njobs),
+            u64::from(h.run),
+            u64::from(h.susp),
+            u64::from(h.used_cpu),
+            h.used_mb,
+            h.used_storage_mb / 1024,
+            u64::from(h.used_gpu),
+        ];
+        let mut cells = vec![h.name.clone(), state(h)];
+        cells.extend(numbers.iter().map(u64::to_string));
+        cells.push(or_dash(&h.gpu_model).to_owned());
+        cells.push(or_dash(&h.gpu_ids).to_owned());
+        table.row(cells);
+    }
+    table.render()
+}
+
+#[derive(Serialize)]
+struct HostJson<'a> {
+    host_name: &'a str,
+    state: String,
+    ncpu: u32,
+    mem_mb: u64,
+    storage_mb: u64,
+    ngpu: u32,
+    njobs: u32,
+    run: u32,
+    susp: u32,
+    used_cpu: u32,
+    used_mb: u64,
+    used_storage_mb: u64,
+    used_gpu: u32,
+    gpu_model: Option<&'a str>,
+    gpu_ids: Option<&'a str>,
+}
+
+impl<'a> From<&'a HostRow> for HostJson<'a> {
+    fn from(h: &'a HostRow) -> Self {
+        HostJson {
+            host_name: &h.name,
+            state: state(h),
+            ncpu: h.ncpu,
+            mem_mb: h.mem_mb,
+            storage_mb: h.storage_mb,
+            ngpu: h.ngpu,
+            njobs: h.njobs,
+            run: h.run,
+            susp: h.susp,
+            used_cpu: h.used_cpu,
+            used_mb: h.used_mb,
+            used_storage_mb: h.used_storage_mb,
+            used_gpu: h.used_gpu,
+            gpu_model: (!h.gpu_model.is_empty()).then_some(h.gpu_model.as_str()),
+            gpu_ids: (!h.gpu_ids.is_empty()).then_some(h.gpu_ids.as_str()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gpu_less_hosts_show_dashes_and_closed_hosts_say_so() {
+        let gpu = HostRow {
+            name: "gpu01".into(),
+            available: true,
+            closed: false,
+            ncpu: 48,
+            mem_mb: 524288,
+            storage_mb: 4096 * 1024,
+            ngpu: 4,
+            njobs: 1,
+            run: 1,
+            susp: 0,
+            used_cpu: 4,
+            used_mb: 512,
+            used_storage_mb: 0,
+            used_gpu: 1,
+            gpu_model: "H100".into(),
+            gpu_ids: "0-3".into(),
+        };
+        let cpu = HostRow {
+            name: "cpu01".into(),
+            closed: true,
+            ngpu: 0,
+            gpu_model: String::new(),
+            gpu_ids: String::new(),
+            ..gpu.clone()
+        };
+        let out = render(&[gpu, cpu]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "HOST_NAME  STATE      NCPU  MEM_MB  STOR_GB  NGPU  NJOBS  RUN  SUSP  USED_CPU  USED_MB  USED_GB  USED_GPU  GPU_MODEL  GPU_IDS");
+        assert_eq!(lines[1], "gpu01      ok           48  524288     4096     4      1    1     0         4      512        0         1  H100       0-3");
+        assert!(
+            lines[2].starts_with("cpu01      ok|closed") && lines[2].ends_with("  -          -"),
+            "{}",
+            lines[2]
+        );
+    }
+}

@@ -1,0 +1,237 @@
+//! `bjobs [-a] [-p] [-r] [-d] [-u USER] [--json] [job_ref]`.
+
+use super::{
+    client, display_id, fail, format_time, or_dash, parse_args, parse_job_ref, print_json,
+};
+use super::{Align, Table, VERSION};
+use proto::mbd::{op, JobRow, JobState, JobsChunk, JobsRequest};
+use serde::Serialize;
+use std::process::ExitCode;
+
+#[derive(clap::Parser, Debug)]
+#[command(name = "bjobs", version = VERSION, disable_version_flag = true, about = "List batch jobs")]
+pub struct Args {
+    #[arg(short = 'v', long, action = clap::ArgAction::Version, help = "Print the version")]
+    version: Option<bool>,
+    /// Pending, running and finished jobs
+    #[arg(short = 'a', long)]
+    all: bool,
+    /// Pending jobs, with the reason each waits
+    #[arg(short = 'p', long)]
+    pend: bool,
+    /// Running jobs
+    #[arg(short = 'r', long)]
+    run: bool,
+    /// Finished jobs mbd still holds
+    #[arg(short = 'd', long)]
+    done: bool,
+    /// Only this user's jobs
+    #[arg(short = 'u', long)]
+    user: Option<String>,
+    /// Print JSON instead of the table
+    #[arg(long)]
+    json: bool,
+    /// A job (N), an array (N) or one element (N[i]); extra operands are ignored
+    job_ref: Vec<String>,
+}
+
+pub fn main() -> ExitCode {
+    let args: Args = match parse_args() {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    let request = match request(&args) {
+        Ok(r) => r,
+        Err(e) => return fail("bjobs", e),
+    };
+    let client = match client("bjobs") {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let chunks = client.stream(op::JOBS, &request, |c: &JobsChunk| c.more);
+    let rows: Vec<JobRow> = match chunks {
+        Ok(chunks) => chunks.into_iter().flat_map(|c| c.jobs).collect(),
+        Err(e) => return fail("bjobs", e.errno_text()),
+    };
+    if args.json {
+        print_json(&rows.iter().map(JobJson::from).collect::<Vec<_>>());
+    } else if rows.is_empty() {
+        println!("No jobs found.");
+    } else {
+        print!("{}", render(&rows, args.pend || args.all));
+    }
+    ExitCode::SUCCESS
+}
+
+fn request(a: &Args) -> Result<JobsRequest, String> {
+    if let Some(user) = &a.user {
+        if chan::sys::user_by_name(user).is_none() {
+            return Err(format!("unknown user '{user}'"));
+        }
+    }
+    let job = match a.job_ref.first() {
+        None => Default::default(),
+        Some(_) if a.all || a.pend || a.run || a.done => {
+            return Err("job_id is mutually exclusive with filter options".into())
+        }
+        Some(text) => parse_job_ref(text).ok_or(format!("invalid job reference '{text}'"))?,
+    };
+    Ok(JobsRequest {
+        pend: a.pend || a.all,
+        run: a.run || a.all,
+        done: a.done || a.all,
+        user: a.user.clone().unwrap_or_default(),
+        job,
+    })
+}
+
+/// LavaLite's table; with `reasons`, each PEND job is followed by
+/// `  PEND: <reason>`.
+pub fn render(rows: &[JobRow], reasons: bool) -> String {
+    let columns = [
+        ("JOBID", Align::Left),
+        ("USER", Align::Left),
+        ("STAT", Align::Left),
+        ("QUEUE", Align::Left),
+        ("PRI", Align::Left),
+        ("RUN_HOSTS", Align::Left),
+        ("JOB_NAME", Align::Left),
+        ("SUBMIT_TIME", Align::Left),
+    ];
+    let mut table = Table::new(&columns);
+    // Which table rows are followed by a reason line.
+    let mut notes = Vec::new();
+    for row in rows {
+        let slots: Vec<String> = row
+            .hosts
+            .iter()
+            .map(|s| format!("{}@{}", s.cpus, s.host))
+            .collect();
+        table.row(vec![
+            display_id(row),
+            or_dash(&row.user).to_owned(),
+            row.state.as_str().to_owned(),
+            row.queue.clone(),
+            row.priority.to_string(),
+            slots.first().map_or("-", String::as_str).to_owned(),
+            or_dash(&row.name).to_owned(),
+            format_time(row.submit_time, false),
+        ]);
+        for more in slots.iter().skip(1) {
+            table.row(vec![
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                more.clone(),
+            ]);
+        }
+        notes.push((reasons && row.state == JobState::Pend).then(|| row.pend_reason.clone()));
+    }
+    let rendered = table.render();
+    let mut lines = rendered.lines();
+    let mut out = String::new();
+    if let Some(header) = lines.next() {
+        out.push_str(header);
+        out.push('\n');
+    }
+    for (row, note) in rows.iter().zip(notes) {
+        for _ in 0..row.hosts.len().max(1) {
+            if let Some(line) = lines.next() {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        if let Some(reason) = note {
+            out.push_str(&format!("  PEND: {reason}\n"));
+        }
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct JobJson<'a> {
+    jobid: String,
+    id: u32,
+    array_id: Option<u32>,
+    index: Option<u32>,
+    user: &'a str,
+    stat: &'static str,
+    queue: &'a str,
+    priority: i32,
+    run_hosts: Vec<String>,
+    job_name: &'a str,
+    submit_time: u64,
+    pend_reason: Option<&'a str>,
+}
+
+impl<'a> From<&'a JobRow> for JobJson<'a> {
+    fn from(r: &'a JobRow) -> Self {
+        JobJson {
+            jobid: display_id(r),
+            id: r.id,
+            array_id: (r.array_id != 0).then_some(r.array_id),
+            index: (r.array_id != 0).then_some(r.index),
+            user: &r.user,
+            stat: r.state.as_str(),
+            queue: &r.queue,
+            priority: r.priority,
+            run_hosts: r
+                .hosts
+                .iter()
+                .map(|s| format!("{}@{}", s.cpus, s.host))
+                .collect(),
+            job_name: &r.name,
+            submit_time: r.submit_time,
+            pend_reason: (!r.pend_reason.is_empty()).then_some(r.pend_reason.as_str()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::mbd::HostSlot;
+
+    fn row(id: u32, state: JobState, hosts: &[&str]) -> JobRow {
+        JobRow {
+            id,
+            array_id: if id > 100 { 100 } else { 0 },
+            index: id.saturating_sub(100),
+            user: "david".into(),
+            state,
+            queue: "normal".into(),
+            priority: 30,
+            hosts: hosts
+                .iter()
+                .map(|h| HostSlot {
+                    host: h.to_string(),
+                    cpus: 4,
+                })
+                .collect(),
+            name: String::new(),
+            submit_time: 0,
+            pend_reason: "waiting for job dependency".into(),
+        }
+    }
+
+    #[test]
+    fn rows_align_and_extra_hosts_continue_under_run_hosts() {
+        let out = render(
+            &[
+                row(105, JobState::Run, &["node01", "node02"]),
+                row(7, JobState::Pend, &[]),
+            ],
+            true,
+        );
+        assert_eq!(
+            out,
+            "JOBID   USER   STAT  QUEUE   PRI  RUN_HOSTS  JOB_NAME  SUBMIT_TIME\n\
+             100[5]  david  RUN   normal  30   4@node01   -         -\n                                  4@node02\n\
+             7       david  PEND  normal  30   -          -         -\n  PEND: waiting for job dependency\n"
+        );
+        let fields: Vec<&str> = out.lines().nth(1).unwrap().split_whitespace().collect();
+        assert_eq!(fields[2], "RUN", "scripts read STAT as awk field 3");
+    }
+}

@@ -1,0 +1,242 @@
+//! `bqueues [-l] [--json]`, `bqueues -c|-o QUEUE` (admin).
+
+use super::{client, fail, parse_args, print_json, Align, Table, VERSION};
+use proto::mbd::{op, Control, QueueRow};
+use serde::Serialize;
+use std::process::ExitCode;
+
+#[derive(clap::Parser, Debug)]
+#[command(name = "bqueues", version = VERSION, disable_version_flag = true, about = "List or control queues")]
+pub struct Args {
+    #[arg(short = 'v', long, action = clap::ArgAction::Version, help = "Print the version")]
+    version: Option<bool>,
+    /// One block per queue
+    #[arg(short = 'l', long)]
+    long: bool,
+    /// Close QUEUE (it still accepts jobs, dispatches none)
+    #[arg(short = 'c', long, value_name = "QUEUE", conflicts_with = "open")]
+    close: Option<String>,
+    /// Open QUEUE
+    #[arg(short = 'o', long, value_name = "QUEUE")]
+    open: Option<String>,
+    /// Print JSON instead of the table
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn main() -> ExitCode {
+    let args: Args = match parse_args() {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    let client = match client("bqueues") {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let Some((name, open)) =
+        (args.close.clone().map(|q| (q, false))).or(args.open.clone().map(|q| (q, true)))
+    {
+        return match client.call::<_, ()>(
+            op::QUEUE_CONTROL,
+            &Control {
+                name: name.clone(),
+                open,
+            },
+        ) {
+            Ok(()) => {
+                println!("queue {name} {}", if open { "opened" } else { "closed" });
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail("bqueues", format!("{name}: {}", e.errno_text())),
+        };
+    }
+    let rows: Vec<QueueRow> = match client.call(op::QUEUES, &()) {
+        Ok(rows) => rows,
+        Err(e) => return fail("bqueues", format!("failed: {e}")),
+    };
+    if args.json {
+        print_json(&rows.iter().map(QueueJson::from).collect::<Vec<_>>());
+    } else if args.long {
+        print!("{}", render_long(&rows));
+    } else {
+        print!("{}", render(&rows));
+    }
+    ExitCode::SUCCESS
+}
+
+fn status(row: &QueueRow) -> &'static str {
+    if row.open {
+        "open"
+    } else {
+        "closed"
+    }
+}
+
+pub fn render(rows: &[QueueRow]) -> String {
+    let mut table = Table::new(&[
+        ("QUEUE_NAME", Align::Left),
+        ("PRIO", Align::Left),
+        ("STATUS", Align::Left),
+        ("MAX", Align::Right),
+        ("NJOBS", Align::Right),
+        ("PEND", Align::Right),
+        ("HELD", Align::Right),
+        ("RUN", Align::Right),
+        ("SUSP", Align::Right),
+        ("USED_CPUS", Align::Right),
+        ("USED_HOSTS", Align::Right),
+    ]);
+    for q in rows {
+        let njobs = q.pend + q.held + q.run + q.susp;
+        let numbers = [
+            njobs,
+            q.pend,
+            q.held,
+            q.run,
+            q.susp,
+            q.used_cpus,
+            q.used_hosts,
+        ];
+        let mut cells = vec![
+            q.name.clone(),
+            q.priority.to_string(),
+            status(q).into(),
+            "-".into(),
+        ];
+        cells.extend(numbers.iter().map(u32::to_string));
+        table.row(cells);
+    }
+    table.render()
+}
+
+/// `bqueues -l`: one block per queue, blank lines between.
+pub fn render_long(rows: &[QueueRow]) -> String {
+    let blocks: Vec<String> = rows
+        .iter()
+        .map(|q| {
+            let mut b = format!("QUEUE: {}\n", q.name);
+            if !q.description.is_empty() {
+                b.push_str(&format!("  Description: {}\n", q.description));
+            }
+            b.push_str(&format!(
+                "  Priority:    {}    Status: {}    Max jobs: unlimited\n",
+                q.priority,
+                status(q)
+            ));
+            b.push_str(&wrapped_list("Users:", &q.users));
+            b.push_str(&wrapped_list("Hosts:", &q.hosts));
+            b.push_str(&format!(
+                "  Jobs:        run={}    pend={}    held={}    susp={}\n",
+                q.run, q.pend, q.held, q.susp
+            ));
+            b.push_str(&format!(
+                "  Resources:   cpus_used={}    hosts_used={}\n",
+                q.used_cpus, q.used_hosts
+            ));
+            b
+        })
+        .collect();
+    blocks.join("\n")
+}
+
+/// `  Label:      item item`, wrapped before column 79 with a 14-space
+/// continuation; `all` for an empty list.
+fn wrapped_list(label: &str, items: &[String]) -> String {
+    let mut line = format!("  {label:<12}");
+    if items.is_empty() {
+        return format!("{line}all\n");
+    }
+    let mut out = String::new();
+    for item in items {
+        if line.len() + 1 + item.len() >= 79 && line.trim().len() > label.len() {
+            out.push_str(&line);
+            out.push('\n');
+            line = " ".repeat(13);
+        }
+        line.push(' ');
+        line.push_str(item);
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
+#[derive(Serialize)]
+struct QueueJson<'a> {
+    queue_name: &'a str,
+    priority: i32,
+    status: &'static str,
+    description: &'a str,
+    users: &'a [String],
+    hosts: &'a [String],
+    njobs: u32,
+    pend: u32,
+    held: u32,
+    run: u32,
+    susp: u32,
+    used_cpus: u32,
+    used_hosts: u32,
+}
+
+impl<'a> From<&'a QueueRow> for QueueJson<'a> {
+    fn from(q: &'a QueueRow) -> Self {
+        QueueJson {
+            queue_name: &q.name,
+            priority: q.priority,
+            status: status(q),
+            description: &q.description,
+            users: &q.users,
+            hosts: &q.hosts,
+            njobs: q.pend + q.held + q.run + q.susp,
+            pend: q.pend,
+            held: q.held,
+            run: q.run,
+            susp: q.susp,
+            used_cpus: q.used_cpus,
+            used_hosts: q.used_hosts,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn normal() -> QueueRow {
+        QueueRow {
+            name: "normal".into(),
+            priority: 30,
+            open: true,
+            description: "General CPU work".into(),
+            users: vec!["alice".into(), "bob".into()],
+            hosts: vec!["cpu01".into(), "cpu02".into()],
+            pend: 1,
+            held: 1,
+            run: 1,
+            susp: 0,
+            used_cpus: 4,
+            used_hosts: 1,
+        }
+    }
+
+    #[test]
+    fn table_and_long_formats_match_lavalite() {
+        assert_eq!(
+            render(&[normal()]),
+            "QUEUE_NAME  PRIO  STATUS  MAX  NJOBS  PEND  HELD  RUN  SUSP  USED_CPUS  USED_HOSTS\n\
+             normal      30    open      -      3     1     1    1     0          4           1\n"
+        );
+        assert_eq!(
+            render_long(&[normal()]),
+            "QUEUE: normal\n  Description: General CPU work\n  \
+             Priority:    30    Status: open    Max jobs: unlimited\n  Users:       alice bob\n  \
+             Hosts:       cpu01 cpu02\n  Jobs:        run=1    pend=1    held=1    susp=0\n  \
+             Resources:   cpus_used=4    hosts_used=1\n"
+        );
+        let everyone = QueueRow {
+            users: vec![],
+            ..normal()
+        };
+        assert!(render_long(&[everyone]).contains("  Users:      all\n"));
+    }
+}

@@ -1,0 +1,111 @@
+//! The batch commands (bsub, bjobs, bkill, bhist, bqueues, bhosts): option
+//! parsing, LavaLite's output formats, `--json`. Each `src/bin` file is a
+//! one-line call into a module here.
+//!
+//! Conventions (docs/mbd.md): `--help` and `--version` print to stdout and
+//! exit 0; a usage error or a failure prints one line to stderr and exits 1.
+
+pub mod bhist;
+pub mod bhosts;
+pub mod bjobs;
+pub mod bkill;
+pub mod bqueues;
+pub mod bsub;
+mod table;
+mod time;
+
+pub use table::{Align, Table};
+pub use time::{format_time, parse_time};
+
+use crate::client::BatchClient;
+use proto::mbd::{JobRef, JobRow};
+use std::process::ExitCode;
+
+/// The version every LavaLite command reports.
+pub use lim::cli::VERSION;
+
+/// Parses the process's arguments; help and version are printed here.
+pub fn parse_args<T: clap::Parser>() -> Result<T, ExitCode> {
+    T::try_parse().map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        }
+    })
+}
+
+/// `prog: message` on stderr, exit 1.
+pub fn fail(prog: &str, message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("{prog}: {message}");
+    ExitCode::FAILURE
+}
+
+/// The client for `$LL_CONF_DIR`'s cluster, or the failure printed.
+pub fn client(prog: &str) -> Result<BatchClient, ExitCode> {
+    BatchClient::from_env().map_err(|e| fail(prog, e))
+}
+
+/// `N` or `N[i]` (N >= 1, i >= 1).
+pub fn parse_job_ref(text: &str) -> Option<JobRef> {
+    let positive = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| s.parse::<u32>().ok())
+            .flatten()
+            .filter(|n| *n > 0)
+    };
+    match text.strip_suffix(']').and_then(|t| t.split_once('[')) {
+        Some((id, index)) => Some(JobRef {
+            id: positive(id)?,
+            index: positive(index)?,
+        }),
+        None => Some(JobRef {
+            id: positive(text)?,
+            index: 0,
+        }),
+    }
+}
+
+/// `N` or `ARRAY[i]`.
+pub fn display_id(row: &JobRow) -> String {
+    if row.array_id == 0 {
+        row.id.to_string()
+    } else {
+        format!("{}[{}]", row.array_id, row.index)
+    }
+}
+
+/// `-` for an empty string.
+pub fn or_dash(text: &str) -> &str {
+    if text.is_empty() {
+        "-"
+    } else {
+        text
+    }
+}
+
+/// Prints `value` as pretty JSON.
+pub fn print_json(value: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("cannot encode JSON: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_references() {
+        assert_eq!(parse_job_ref("12"), Some(JobRef { id: 12, index: 0 }));
+        assert_eq!(parse_job_ref("12[3]"), Some(JobRef { id: 12, index: 3 }));
+        for bad in [
+            "0", "-1", "12[0]", "12[", "a", "12[3]x", "", "+4", "1[2][3]",
+        ] {
+            assert_eq!(parse_job_ref(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,500 @@
+//! The mbd event loop: a thin shell between `chan`, the event log and the
+//! pure job model.
+//!
+//! One pass = one `chan_epoll` wakeup. Every request in the pass is
+//! checked, its changes appended to the log and applied, and its reply
+//! held. At the end of the pass the log is committed once (one write, one
+//! fdatasync for everything the pass changed) and only then are the held
+//! replies sent: no client hears "submitted" before its job is on disk.
+//! Query replies are held too, so nobody sees state that is not yet durable.
+
+use crate::change::Change;
+use crate::event_log::{EventLog, LogError};
+use crate::lim_watch::{self, LimView};
+use crate::sched::{self, HostStatus};
+use crate::settings::Settings;
+use crate::state::{Caller, Refusal, State};
+use bytes::BytesMut;
+use chan::{ChanError, ChanId, Channels, Config, Event, Frame};
+use lim::client::LimClient;
+use proto::auth::{self, ReplayGuard};
+use proto::mbd::{
+    op, status, Control, HistoryChunk, HistoryRequest, JobsChunk, JobsRequest, SignalRequest,
+    SubmitReply, SubmitRequest,
+};
+use proto::{Decode, Encode, Header};
+use std::collections::HashMap;
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Largest request body (a submission with a big environment fits).
+const MAX_REQUEST_BODY: u32 = 4 << 20;
+/// Rows per frame of a streamed listing.
+const CHUNK_ROWS: usize = 1000;
+/// A client connection silent this long is closed.
+const IDLE_LIMIT: Duration = Duration::from_secs(60);
+
+#[derive(Debug)]
+pub enum DaemonError {
+    Chan {
+        what: String,
+        source: ChanError,
+    },
+    Log(LogError),
+    /// A logged record this mbd cannot apply.
+    Replay(String),
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+}
+
+impl std::fmt::Display for DaemonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DaemonError::Chan { what, source } => write!(f, "{what}: {source}"),
+            DaemonError::Log(e) => write!(f, "event log: {e}"),
+            DaemonError::Replay(why) => write!(f, "event log replay: {why}"),
+            DaemonError::Io { what, source } => write!(f, "{what}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for DaemonError {}
+
+fn chan_err(what: impl Into<String>) -> impl FnOnce(ChanError) -> DaemonError {
+    let what = what.into();
+    move |source| DaemonError::Chan { what, source }
+}
+
+/// A running mbd.
+pub struct Mbd {
+    chans: Channels,
+    state: State,
+    log: EventLog,
+    settings: Settings,
+    seen: ReplayGuard,
+    hosts: Vec<HostStatus>,
+    lim: Option<Receiver<LimView>>,
+    lim_answering: Option<bool>,
+    /// Replies waiting for this pass's commit.
+    held: Vec<(ChanId, BytesMut)>,
+    /// Client connections and when each last sent a request.
+    clients: HashMap<ChanId, Instant>,
+    /// The state changed since the last scheduling pass.
+    dirty: bool,
+}
+
+impl Mbd {
+    /// Replays the event log and binds mbd's port.
+    pub fn start(
+        settings: Settings,
+        lim: Option<(LimClient, Duration)>,
+    ) -> Result<Mbd, DaemonError> {
+        let (log, state) = recover(&settings)?;
+        let mut chans = Channels::new(Config {
+            max_frame_body: MAX_REQUEST_BODY,
+            ..Config::default()
+        })
+        .map_err(chan_err("cannot set up the channel table"))?;
+        chans
+            .tcp_listen(settings.bind)
+            .map_err(chan_err(format!("cannot listen on {}", settings.bind)))?;
+        chans
+            .signals(&[libc::SIGTERM, libc::SIGINT])
+            .map_err(chan_err("cannot watch signals"))?;
+        chans
+            .timer(settings.sched_interval, settings.sched_interval)
+            .map_err(chan_err("cannot create the scheduling timer"))?;
+        let names: Vec<String> = settings
+            .cluster
+            .hosts
+            .iter()
+            .map(|h| h.name.clone())
+            .collect();
+        let lim = match lim {
+            Some((client, interval)) => {
+                let (_, waker) = chans.waker().map_err(chan_err("cannot create a waker"))?;
+                let rx =
+                    lim_watch::spawn(client, names.clone(), interval, waker).map_err(|source| {
+                        DaemonError::Io {
+                            what: "cannot start the lim watcher".into(),
+                            source,
+                        }
+                    })?;
+                Some(rx)
+            }
+            None => {
+                log::warn!(
+                    "no lim configured (LL_CLUSTER_NAME unset): treating all {} hosts as up",
+                    names.len()
+                );
+                None
+            }
+        };
+        Ok(Mbd {
+            chans,
+            hosts: vec![HostStatus::default(); names.len()],
+            state,
+            log,
+            settings,
+            seen: ReplayGuard::default(),
+            lim,
+            lim_answering: None,
+            held: Vec::new(),
+            clients: HashMap::new(),
+            dirty: true,
+        })
+    }
+
+    /// Serves until SIGTERM or SIGINT.
+    pub fn run(mut self) -> Result<(), DaemonError> {
+        log::info!(
+            "mbd serving on {} ({} hosts, {} queues, {} jobs)",
+            self.settings.bind,
+            self.settings.cluster.hosts.len(),
+            self.settings.cluster.queues.len(),
+            self.state.jobs().count()
+        );
+        loop {
+            self.chans
+                .chan_epoll(None)
+                .map_err(chan_err("event loop failed"))?;
+            let mut stop = false;
+            while let Some(event) = self.chans.next_event() {
+                match event {
+                    Event::Frame { id, frame } => self.on_request(id, &frame),
+                    Event::Accepted { id, .. } => {
+                        self.clients.insert(id, Instant::now());
+                    }
+                    Event::Eof { id } => self.drop_client(id, None),
+                    Event::Error { id, error } => self.drop_client(id, Some(&error)),
+                    Event::Timer { .. } => self.on_tick(),
+                    Event::Wake { .. } => self.on_lim_view(),
+                    Event::Signal { info, .. } => {
+                        log::info!("signal {} received: stopping", info.signo);
+                        stop = true;
+                    }
+                    Event::Connected { .. } | Event::Writable { .. } | Event::Datagram { .. } => {}
+                }
+            }
+            self.end_pass()?;
+            if stop {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Commits what the pass changed, then releases the held replies.
+    fn end_pass(&mut self) -> Result<(), DaemonError> {
+        self.log.commit().map_err(|e| {
+            log::error!("cannot make changes durable, stopping without acknowledging them: {e}");
+            DaemonError::Log(e)
+        })?;
+        for (id, reply) in std::mem::take(&mut self.held) {
+            if let Err(e) = self.chans.send(id, &reply) {
+                self.drop_client(id, Some(&e));
+            }
+        }
+        if self.dirty {
+            self.schedule();
+        }
+        if self.state.finished() > self.settings.finish_threshold {
+            self.compact()?;
+        }
+        Ok(())
+    }
+
+    fn schedule(&mut self) {
+        self.dirty = false;
+        let plan = sched::plan(&self.state, &self.hosts, unix_now());
+        if !plan.starts.is_empty() {
+            log::debug!(
+                "{} jobs could start; no execution daemon connects yet, they stay pending",
+                plan.starts.len()
+            );
+        }
+        self.state.set_reasons(plan.reasons);
+    }
+
+    fn compact(&mut self) -> Result<(), DaemonError> {
+        let keep = self.settings.finish_threshold / 2;
+        let records: Vec<(u16, Vec<u8>)> = (self.state.compact(keep).iter())
+            .map(|c| (c.kind(), c.payload()))
+            .collect();
+        let archive = self.log.rewrite(&records).map_err(DaemonError::Log)?;
+        log::info!(
+            "compacted the event log: {} jobs kept, old log archived as {}",
+            self.state.jobs().count(),
+            archive.display()
+        );
+        Ok(())
+    }
+
+    fn on_tick(&mut self) {
+        self.dirty = true;
+        let now = Instant::now();
+        let idle: Vec<ChanId> = (self.clients.iter())
+            .filter(|(_, last)| now.saturating_duration_since(**last) > IDLE_LIMIT)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in idle {
+            log::info!("closing client connection {id}: idle for over {IDLE_LIMIT:?}");
+            self.clients.remove(&id);
+            let _ = self.chans.close(id);
+        }
+    }
+
+    fn on_lim_view(&mut self) {
+        let Some(rx) = &self.lim else { return };
+        while let Ok(view) = rx.try_recv() {
+            let answering = view.is_ok();
+            if self.lim_answering != Some(answering) {
+                match &view {
+                    Ok(_) => log::info!("lim answers: using its host status and load"),
+                    Err(e) => log::warn!(
+                        "lim not answering ({e}): treating all {} hosts as up",
+                        self.hosts.len()
+                    ),
+                }
+                self.lim_answering = Some(answering);
+            }
+            self.hosts = view.unwrap_or_else(|_| vec![HostStatus::default(); self.hosts.len()]);
+            self.dirty = true;
+        }
+    }
+
+    fn drop_client(&mut self, id: ChanId, why: Option<&ChanError>) {
+        self.clients.remove(&id);
+        match why {
+            Some(e) => {
+                log::warn!("dropping client {id}: {e}");
+                let _ = self.chans.close(id);
+            }
+            None => {
+                let _ = self.chans.close_when_flushed(id);
+            }
+        }
+    }
+
+    fn on_request(&mut self, id: ChanId, frame: &Frame) {
+        self.clients.insert(id, Instant::now());
+        let header = *frame.header();
+        if let Err(e) = header.check_version() {
+            log::warn!("dropping client {id}: {e}");
+            self.hold(id, &header, status::BAD_REQUEST, &e.to_string());
+            return self.drop_client(id, None);
+        }
+        let verified = match auth::verify(
+            frame.as_bytes(),
+            &self.settings.key,
+            unix_now(),
+            &mut self.seen,
+        ) {
+            Ok(v) => v,
+            Err(e) => {
+                let peer = self
+                    .chans
+                    .peer_addr(id)
+                    .map_or_else(|_| "?".into(), |a| a.to_string());
+                log::warn!("refused request from {peer}: {e}");
+                self.hold(
+                    id,
+                    &header,
+                    status::AUTH,
+                    &format!("authentication failed: {e}"),
+                );
+                return self.drop_client(id, None);
+            }
+        };
+        let who = Caller {
+            uid: verified.creds.uid,
+            admin: self.settings.admin_uids.contains(&verified.creds.uid),
+            user: verified.creds.user,
+        };
+        let body = verified.body;
+        let outcome = match header.operation {
+            op::SUBMIT => self.submit(id, &header, &who, body),
+            op::JOBS => self.jobs(id, &header, &who, body),
+            op::SIGNAL => self.signal(id, &header, &who, body),
+            op::QUEUES => {
+                let rows = self.state.queue_rows();
+                Ok(self.hold(id, &header, status::OK, &rows))
+            }
+            op::HOSTS => {
+                let rows = self.state.host_rows(&self.hosts);
+                Ok(self.hold(id, &header, status::OK, &rows))
+            }
+            op::QUEUE_CONTROL | op::HOST_CONTROL => self.control(id, &header, &who, body),
+            op::HISTORY => self.history(id, &header, &who, body),
+            other => Err(Bad::Request(format!("unknown operation {other:#x}"))),
+        };
+        match outcome {
+            Ok(()) => {}
+            Err(Bad::Refused(r)) => {
+                log::debug!("refused {:#x} from {}: {r}", header.operation, who.user);
+                self.hold(id, &header, r.status, &r.message);
+            }
+            Err(Bad::Request(why)) => {
+                log::warn!("dropping client {id} ({}): {why}", who.user);
+                self.hold(id, &header, status::BAD_REQUEST, &why);
+                self.drop_client(id, None);
+            }
+        }
+    }
+
+    /// Appends and applies `changes` (durable at the end of the pass).
+    fn change(&mut self, changes: &[Change]) -> Result<(), Bad> {
+        for change in changes {
+            self.log
+                .append(change.kind(), &change.payload())
+                .map_err(|e| {
+                    Bad::Refused(Refusal {
+                        status: status::EINVAL,
+                        message: e.to_string(),
+                    })
+                })?;
+            self.state.apply(change);
+        }
+        self.dirty |= !changes.is_empty();
+        Ok(())
+    }
+
+    fn submit(&mut self, id: ChanId, h: &Header, who: &Caller, body: &[u8]) -> Result<(), Bad> {
+        let request = decode::<SubmitRequest>(body)?;
+        let change = self
+            .state
+            .submit(who, request, unix_now())
+            .map_err(Bad::Refused)?;
+        let Change::Submitted(s) = &change else {
+            unreachable!("submit makes a Submitted change")
+        };
+        let reply = SubmitReply {
+            job_id: s.first_id,
+            queue: s.queue.clone(),
+            elements: s.request.array.indices().len() as u32,
+        };
+        self.change(std::slice::from_ref(&change))?;
+        log::info!(
+            "job {} submitted by {} to queue {}",
+            reply.job_id,
+            who.user,
+            reply.queue
+        );
+        self.hold(id, h, status::OK, &reply);
+        Ok(())
+    }
+
+    fn signal(&mut self, id: ChanId, h: &Header, who: &Caller, body: &[u8]) -> Result<(), Bad> {
+        let request = decode::<SignalRequest>(body)?;
+        let changes = (self.state)
+            .signal(who, request.job, request.signal, unix_now())
+            .map_err(Bad::Refused)?;
+        self.change(&changes)?;
+        self.hold(id, h, status::OK, &());
+        Ok(())
+    }
+
+    fn control(&mut self, id: ChanId, h: &Header, who: &Caller, body: &[u8]) -> Result<(), Bad> {
+        let request = decode::<Control>(body)?;
+        let now = unix_now();
+        let change = match h.operation {
+            op::QUEUE_CONTROL => self.state.control_queue(who, &request, now),
+            _ => self.state.control_host(who, &request, now),
+        }
+        .map_err(Bad::Refused)?;
+        self.change(&[change])?;
+        self.hold(id, h, status::OK, &());
+        Ok(())
+    }
+
+    fn jobs(&mut self, id: ChanId, h: &Header, who: &Caller, body: &[u8]) -> Result<(), Bad> {
+        let request = decode::<JobsRequest>(body)?;
+        let rows = self.state.job_rows(who, &request).map_err(Bad::Refused)?;
+        self.hold_chunks(id, h, rows, |more, jobs| JobsChunk { more, jobs });
+        Ok(())
+    }
+
+    fn history(&mut self, id: ChanId, h: &Header, who: &Caller, body: &[u8]) -> Result<(), Bad> {
+        let request = decode::<HistoryRequest>(body)?;
+        let jobs = self.state.history(who, &request).map_err(Bad::Refused)?;
+        self.hold_chunks(id, h, jobs, |more, jobs| HistoryChunk { more, jobs });
+        Ok(())
+    }
+
+    /// Streams `rows` as frames of [`CHUNK_ROWS`], the last with `more`
+    /// false (an empty listing is one empty chunk).
+    fn hold_chunks<R, C: Encode>(
+        &mut self,
+        id: ChanId,
+        h: &Header,
+        mut rows: Vec<R>,
+        chunk: impl Fn(bool, Vec<R>) -> C,
+    ) {
+        loop {
+            let rest = rows.split_off(rows.len().min(CHUNK_ROWS));
+            let more = !rest.is_empty();
+            self.hold(id, h, status::OK, &chunk(more, rows));
+            if !more {
+                return;
+            }
+            rows = rest;
+        }
+    }
+
+    fn hold<T: Encode + ?Sized>(&mut self, id: ChanId, request: &Header, status: u32, body: &T) {
+        let mut out = BytesMut::new();
+        proto::encode_frame(request.reply(status, 0), body, &mut out);
+        match self.held.last_mut() {
+            Some((last, bytes)) if *last == id => bytes.extend_from_slice(&out),
+            _ => self.held.push((id, out)),
+        }
+    }
+}
+
+/// Why a request got no normal reply.
+enum Bad {
+    /// A well-formed request mbd turns down; the client stays connected.
+    Refused(Refusal),
+    /// Bytes that are not a request: reply, then close.
+    Request(String),
+}
+
+fn decode<T: Decode>(body: &[u8]) -> Result<T, Bad> {
+    T::from_body(body).map_err(|e| Bad::Request(format!("undecodable request: {e}")))
+}
+
+/// Opens the event log and rebuilds the state from it.
+fn recover(settings: &Settings) -> Result<(EventLog, State), DaemonError> {
+    let started = Instant::now();
+    std::fs::create_dir_all(&settings.state_dir).map_err(|source| DaemonError::Io {
+        what: format!("cannot create {}", settings.state_dir.display()),
+        source,
+    })?;
+    let (log, replay) =
+        EventLog::open(&settings.state_dir.join("events")).map_err(DaemonError::Log)?;
+    let mut state = State::new(settings.cluster.clone());
+    for (n, record) in replay.records.iter().enumerate() {
+        let change = Change::from_record(record)
+            .map_err(|e| DaemonError::Replay(format!("record {}: {e}", n + 1)))?;
+        state.apply(&change);
+    }
+    log::info!(
+        "replayed {} records ({} jobs) in {:?}{}",
+        replay.records.len(),
+        state.jobs().count(),
+        started.elapsed(),
+        if replay.torn_bytes > 0 {
+            format!("; dropped a torn last batch of {} bytes", replay.torn_bytes)
+        } else {
+            String::new()
+        }
+    );
+    Ok((log, state))
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,73 @@
+//! `mbd [-c DIR] [--sched_timer SECS]`: the master batch daemon.
+//!
+//! Reads `$LL_CONF_DIR` (or `-c DIR`), runs in the foreground, logs to
+//! stderr (`RUST_LOG`, default info) and stops on SIGTERM or SIGINT.
+
+use anyhow::Context;
+use clap::Parser;
+use conf::ConfDir;
+use lim::LimClient;
+use mbd::daemon::Mbd;
+use mbd::settings::Settings;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "mbd", version = lim::cli::VERSION, about = "LavaLite master batch daemon")]
+struct Args {
+    /// Configuration directory (default: $LL_CONF_DIR).
+    #[arg(short = 'c', long = "confdir")]
+    confdir: Option<PathBuf>,
+    /// Seconds between scheduling passes (default 2).
+    #[arg(long = "sched_timer", value_parser = parse_seconds)]
+    sched_timer: Option<Duration>,
+    /// The host this mbd runs on, for the log (the launcher passes it).
+    #[arg(long)]
+    host: Option<String>,
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s >= 0.001 => Ok(Duration::from_secs_f64(s)),
+        _ => Err(format!("not a positive number of seconds: {text}")),
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    match run(Args::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let dir = match args.confdir {
+        Some(path) => ConfDir::new(path),
+        None => ConfDir::from_env()?,
+    };
+    let settings = Settings::load(&dir, args.sched_timer)
+        .with_context(|| format!("bad configuration in {}", dir.path.display()))?;
+    if let Some(host) = &args.host {
+        log::info!("mbd starting on host {host}");
+    }
+    let ll = dir.ll_conf()?;
+    let lim = match ll.get("LL_CLUSTER_NAME") {
+        None => None,
+        Some(_) => {
+            let tick = ll.seconds(lim::settings::TICK_KEY, lim::settings::DEFAULT_TICK)?;
+            match LimClient::from_conf(&dir) {
+                Ok(client) => Some((client, tick)),
+                Err(e) => {
+                    log::warn!("cannot read lim's configuration ({e}): treating all hosts as up");
+                    None
+                }
+            }
+        }
+    };
+    Mbd::start(settings, lim)?.run()?;
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! What mbd and the batch commands read from the configuration directory,
+//! checked up front so a bad config is one clear error.
+
+use crate::Cluster;
+use conf::{ConfDir, ConfError, LlConf};
+use proto::auth::AuthKey;
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// LavaLite's default mbd port.
+pub const DEFAULT_PORT: u16 = 33124;
+/// Default scheduling interval (`mbd --sched_timer`).
+pub const DEFAULT_SCHED: Duration = Duration::from_secs(2);
+/// Default `LL_MBD_JOB_FINISH_THRESHOLD`.
+pub const DEFAULT_FINISH_THRESHOLD: usize = 1000;
+
+#[derive(Debug)]
+pub enum SettingsError {
+    Conf(ConfError),
+    Invalid(String),
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SettingsError::Conf(e) => e.fmt(f),
+            SettingsError::Invalid(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+impl From<ConfError> for SettingsError {
+    fn from(e: ConfError) -> Self {
+        SettingsError::Conf(e)
+    }
+}
+
+/// Where the commands find mbd, and how long they wait.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    pub host: String,
+    pub addr: SocketAddr,
+    pub key: AuthKey,
+    pub connect_timeout: Duration,
+    pub reply_timeout: Duration,
+    /// `LL_MBD_USER`: the batch admin account.
+    pub admin_user: String,
+}
+
+impl Endpoint {
+    pub fn load(dir: &ConfDir) -> Result<Endpoint, SettingsError> {
+        let ll = dir.ll_conf()?;
+        let seconds = |key, default| ll.seconds(key, Duration::from_secs(default));
+        Ok(Endpoint {
+            host: ll.require("LL_MBD_HOST")?.to_owned(),
+            addr: mbd_addr(dir, &ll)?,
+            key: require_key(dir)?,
+            connect_timeout: seconds("LL_API_CONNTIMEOUT", 3)?,
+            reply_timeout: seconds("LL_API_RECVTIMEOUT", 5)?,
+            admin_user: ll.get("LL_MBD_USER").unwrap_or("lavalite").to_owned(),
+        })
+    }
+}
+
+/// Everything mbd itself needs.
+#[derive(Debug)]
+pub struct Settings {
+    pub bind: SocketAddr,
+    /// `LL_STATE_DIR/mbd`: the event log and its archives.
+    pub state_dir: PathBuf,
+    pub cluster: Cluster,
+    pub key: AuthKey,
+    /// Root, mbd's own uid, and `LL_MBD_USER`'s.
+    pub admin_uids: Vec<u32>,
+    pub finish_threshold: usize,
+    pub sched_interval: Duration,
+}
+
+impl Settings {
+    pub fn load(
+        dir: &ConfDir,
+        sched_interval: Option<Duration>,
+    ) -> Result<Settings, SettingsError> {
+        let ll = dir.ll_conf()?;
+        let batch = dir.batch_hosts()?;
+        let queues = dir.queues(&batch)?;
+        let default_queue = ll.require("LL_DEFAULT_QUEUE")?;
+        let cluster = Cluster::new(batch, queues, default_queue, chan::sys::group_members)
+            .map_err(SettingsError::Invalid)?;
+        let state_dir = PathBuf::from(ll.require("LL_STATE_DIR")?).join("mbd");
+        let finish_threshold = match ll.get("LL_MBD_JOB_FINISH_THRESHOLD") {
+            None => DEFAULT_FINISH_THRESHOLD,
+            Some(text) => text.parse().map_err(|_| {
+                SettingsError::Invalid(format!("LL_MBD_JOB_FINISH_THRESHOLD: not a count: {text}"))
+            })?,
+        };
+        let admin_user = ll.get("LL_MBD_USER").unwrap_or("lavalite");
+        let mut admin_uids = vec![0, chan::sys::user_ids().0];
+        admin_uids.extend(chan::sys::user_by_name(admin_user).map(|u| u.uid));
+        Ok(Settings {
+            bind: mbd_addr(dir, &ll)?,
+            state_dir,
+            cluster,
+            key: require_key(dir)?,
+            admin_uids,
+            finish_threshold,
+            sched_interval: sched_interval.unwrap_or(DEFAULT_SCHED),
+        })
+    }
+}
+
+fn require_key(dir: &ConfDir) -> Result<AuthKey, SettingsError> {
+    dir.auth_key()?.ok_or_else(|| {
+        SettingsError::Invalid(format!(
+            "{}: missing; mbd and the batch commands sign every request with the cluster key",
+            dir.path.join(conf::AUTH_KEY_FILE).display()
+        ))
+    })
+}
+
+/// mbd's address: `LL_MBD_HOST`'s address column in the cluster file when
+/// it has one (simulated hosts), else the name resolved.
+pub fn mbd_addr(dir: &ConfDir, ll: &LlConf) -> Result<SocketAddr, SettingsError> {
+    let host = ll.require("LL_MBD_HOST")?;
+    let port = ll.port("LL_MBD_PORT", DEFAULT_PORT)?;
+    let listed = (ll.get("LL_CLUSTER_NAME"))
+        .and_then(|_| dir.cluster(ll).ok())
+        .and_then(|c| c.hosts.into_iter().find(|h| h.name == host))
+        .and_then(|h| h.addr);
+    if let Some(ip) = listed {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    let unresolved =
+        |why: String| SettingsError::Invalid(format!("LL_MBD_HOST {host}: cannot resolve ({why})"));
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| unresolved(e.to_string()))?
+        .find(SocketAddr::is_ipv4)
+        .ok_or_else(|| unresolved("no IPv4 address".into()))
+}
