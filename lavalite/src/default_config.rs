@@ -4,10 +4,16 @@
 use std::fmt::Write;
 use std::io;
 use std::net::Ipv4Addr;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 const LL_CONF: &str = include_str!("default/ll.conf");
 const LL_CLUSTER: &str = include_str!("default/ll.cluster");
+const LLB_HOSTS: &str = include_str!("default/llb.hosts");
+const LLB_QUEUES: &str = include_str!("default/llb.queues");
+
+/// CPUs, memory and storage each simulated batch host offers.
+const HOST_RESOURCES: &str = "2    4G   100G     -          -";
 
 /// The cluster name the default config uses.
 pub const CLUSTER_NAME: &str = "lavalite";
@@ -69,8 +75,14 @@ impl DefaultConfig {
         Ipv4Addr::from(u32::from(self.base_addr) + i as u32)
     }
 
-    /// (ll.conf, ll.cluster.<name>) for `dir`.
-    pub fn render(&self, dir: &Path) -> (String, String) {
+    /// Each file of the configuration for `dir`: (file name, contents).
+    pub fn render(&self, dir: &Path) -> Vec<(String, String)> {
+        let mut batch_hosts = String::new();
+        let mut host_names = Vec::new();
+        for i in 1..=self.hosts {
+            let _ = writeln!(batch_hosts, "host{i:<6} {HOST_RESOURCES}");
+            host_names.push(format!("host{i}"));
+        }
         let mut hosts = String::new();
         for i in 1..=self.hosts {
             let flag = if i <= CANDIDATES { "Y" } else { "-" };
@@ -91,22 +103,44 @@ impl DefaultConfig {
                 .replace("{tick}", &self.tick.to_string())
                 .replace("{admin}", &admin)
                 .replace("{hosts}", &hosts)
+                .replace("{batch_hosts}", &batch_hosts)
+                .replace("{host_names}", &host_names.join(" "))
         };
-        (fill(LL_CONF), fill(LL_CLUSTER))
+        vec![
+            (format!("ll.cluster.{CLUSTER_NAME}"), fill(LL_CLUSTER)),
+            ("llb.hosts".into(), fill(LLB_HOSTS)),
+            ("llb.queues".into(), fill(LLB_QUEUES)),
+            ("ll.conf".into(), fill(LL_CONF)),
+        ]
     }
 
-    /// Writes the config into `dir` unless it already has an ll.conf;
-    /// returns whether it wrote.
+    /// Writes each file of the config that `dir` lacks, and a random
+    /// `ll.auth.key` (mode 0600) if it has none; returns whether it wrote
+    /// ll.conf, i.e. set the directory up.
     pub fn write_if_absent(&self, dir: &Path) -> io::Result<bool> {
-        if dir.join("ll.conf").exists() {
-            return Ok(false);
-        }
         std::fs::create_dir_all(dir)?;
-        let (ll_conf, cluster) = self.render(dir);
-        std::fs::write(dir.join(format!("ll.cluster.{CLUSTER_NAME}")), cluster)?;
-        // ll.conf last: its presence is what marks the directory as set up.
-        std::fs::write(dir.join("ll.conf"), ll_conf)?;
-        Ok(true)
+        let key = dir.join(conf::AUTH_KEY_FILE);
+        if !key.exists() {
+            let secret: String = (0..4)
+                .map(|_| format!("{:016x}", chan::sys::random_u64()))
+                .collect();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&key)
+                .and_then(|mut f| io::Write::write_all(&mut f, secret.as_bytes()))?;
+        }
+        let mut wrote_ll_conf = false;
+        // ll.conf comes last: its presence marks the directory as set up.
+        for (name, text) in self.render(dir) {
+            let path = dir.join(&name);
+            if !path.exists() {
+                std::fs::write(path, text)?;
+                wrote_ll_conf |= name == "ll.conf";
+            }
+        }
+        Ok(wrote_ll_conf)
     }
 }
 
@@ -121,8 +155,25 @@ mod tests {
             hosts: 4,
             ..DefaultConfig::default()
         };
-        let (ll, cluster) = cfg.render(Path::new("/tmp/x"));
-        let ll = LlConf::parse(&ll);
+        let files = cfg.render(Path::new("/tmp/x"));
+        let text = |name: &str| {
+            files
+                .iter()
+                .find(|(n, _)| n.starts_with(name))
+                .unwrap()
+                .1
+                .clone()
+        };
+        let ll = LlConf::parse(&text("ll.conf"));
+        let cluster = text("ll.cluster");
+        let batch = conf::BatchHosts::parse(&text("llb.hosts")).unwrap();
+        assert_eq!(batch.hosts.len(), 4);
+        assert_eq!(batch.groups[0].members.len(), 4);
+        let queues = conf::parse_queues(&text("llb.queues")).unwrap();
+        conf::check_queue_hosts(&queues, &batch).unwrap();
+        assert!(queues
+            .iter()
+            .any(|q| Some(q.name.as_str()) == ll.get("LL_DEFAULT_QUEUE")));
         assert_eq!(ll.get("LL_CLUSTER_NAME"), Some(CLUSTER_NAME));
         assert_eq!(ll.get("LL_STATE_DIR"), Some("/tmp/x/state"));
         assert_eq!(ll.port("LL_MBD_PORT", 0).unwrap(), 33124);

@@ -13,6 +13,8 @@ pub use process::{is_alive, log_tail, DaemonSpec, DAEMONS};
 
 use conf::{ConfDir, LlConf};
 use lim::LimClient;
+use mbd::client::BatchClient;
+use proto::mbd::QueueRow;
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
@@ -53,18 +55,23 @@ pub struct LocalCluster {
 
 impl LocalCluster {
     /// Reads the cluster in `dir`: every host with a loopback address in
-    /// the cluster file is simulated here and gets a lim.
+    /// the cluster file is simulated here and gets a lim; the one named by
+    /// `LL_MBD_HOST` also gets mbd.
     pub fn open(dir: &Path) -> anyhow::Result<LocalCluster> {
         let confdir = ConfDir::new(dir);
         let ll_conf = confdir.ll_conf()?;
         let cluster = confdir.cluster(&ll_conf)?;
+        let mbd_host = ll_conf.get("LL_MBD_HOST");
         let daemons: Vec<DaemonSpec> = cluster
             .hosts
             .iter()
             .filter(|h| h.addr.is_some_and(|a| a.is_loopback()))
-            .map(|h| DaemonSpec {
-                daemon: "lim",
-                host: h.name.clone(),
+            .flat_map(|h| {
+                let mbd = (mbd_host == Some(h.name.as_str())).then_some("mbd");
+                std::iter::once("lim").chain(mbd).map(|daemon| DaemonSpec {
+                    daemon,
+                    host: h.name.clone(),
+                })
             })
             .collect();
         if daemons.is_empty() {
@@ -124,12 +131,14 @@ impl LocalCluster {
                     );
                 }
             }
-            let pending = self.not_answering(&client, started);
+            let pending = self
+                .not_answering(&client, started)
+                .or_else(|| self.mbd_not_answering(started));
             match (pending, client.cluster_info()) {
                 (None, Ok(info)) if !info.master.is_empty() => return Ok(()),
                 (pending, info) if Instant::now() >= deadline => {
                     let why = match (pending, info) {
-                        (Some((host, why)), _) => format!("lim for {host} does not answer: {why}"),
+                        (Some((who, why)), _) => format!("{who} does not answer: {why}"),
                         (None, Ok(info)) => format!("cluster {} elected no master", info.cluster),
                         (None, Err(e)) => e.to_string(),
                     };
@@ -142,6 +151,16 @@ impl LocalCluster {
                 _ => std::thread::sleep(Duration::from_millis(50)),
             }
         }
+    }
+
+    /// Why a started mbd does not answer yet, if it does not.
+    fn mbd_not_answering(&self, started: &[(DaemonSpec, Child)]) -> Option<(String, String)> {
+        let spec = started.iter().map(|(s, _)| s).find(|s| s.daemon == "mbd")?;
+        let asked = BatchClient::for_dir(&ConfDir::new(&self.dir))
+            .and_then(|c| c.call::<_, Vec<QueueRow>>(proto::mbd::op::QUEUES, &()));
+        asked
+            .err()
+            .map(|e| (format!("mbd on {}", spec.host), e.to_string()))
     }
 
     /// The first started lim that does not answer yet, and why.
@@ -162,7 +181,7 @@ impl LocalCluster {
             };
             one.cluster_info()
                 .err()
-                .map(|e| (spec.host.clone(), e.to_string()))
+                .map(|e| (format!("lim for {}", spec.host), e.to_string()))
         })
     }
 

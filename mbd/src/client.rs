@@ -67,7 +67,12 @@ impl BatchClient {
     /// The cluster of `$LL_CONF_DIR`, as the process's user.
     pub fn from_env() -> Result<BatchClient, ClientError> {
         let dir = ConfDir::from_env().map_err(|e| ClientError::Settings(e.into()))?;
-        let endpoint = Endpoint::load(&dir).map_err(ClientError::Settings)?;
+        BatchClient::for_dir(&dir)
+    }
+
+    /// The cluster configured in `dir`, as the process's user.
+    pub fn for_dir(dir: &ConfDir) -> Result<BatchClient, ClientError> {
+        let endpoint = Endpoint::load(dir).map_err(ClientError::Settings)?;
         let (uid, gid) = chan::sys::user_ids();
         let user = chan::sys::user_by_uid(uid).map_or_else(|| uid.to_string(), |u| u.name);
         Ok(BatchClient {

@@ -79,6 +79,8 @@ pub struct Mbd {
     lim_answering: Option<bool>,
     /// Replies waiting for this pass's commit.
     held: Vec<(ChanId, BytesMut)>,
+    /// Connections to close once their held reply is sent.
+    closing: Vec<ChanId>,
     /// Client connections and when each last sent a request.
     clients: HashMap<ChanId, Instant>,
     /// The state changed since the last scheduling pass.
@@ -142,6 +144,7 @@ impl Mbd {
             lim,
             lim_answering: None,
             held: Vec::new(),
+            closing: Vec::new(),
             clients: HashMap::new(),
             dirty: true,
         })
@@ -195,6 +198,9 @@ impl Mbd {
             if let Err(e) = self.chans.send(id, &reply) {
                 self.drop_client(id, Some(&e));
             }
+        }
+        for id in std::mem::take(&mut self.closing) {
+            self.drop_client(id, None);
         }
         if self.dirty {
             self.schedule();
@@ -283,7 +289,7 @@ impl Mbd {
         if let Err(e) = header.check_version() {
             log::warn!("dropping client {id}: {e}");
             self.hold(id, &header, status::BAD_REQUEST, &e.to_string());
-            return self.drop_client(id, None);
+            return self.closing.push(id);
         }
         let verified = match auth::verify(
             frame.as_bytes(),
@@ -304,7 +310,7 @@ impl Mbd {
                     status::AUTH,
                     &format!("authentication failed: {e}"),
                 );
-                return self.drop_client(id, None);
+                return self.closing.push(id);
             }
         };
         let who = Caller {
@@ -319,11 +325,13 @@ impl Mbd {
             op::SIGNAL => self.signal(id, &header, &who, body),
             op::QUEUES => {
                 let rows = self.state.queue_rows();
-                Ok(self.hold(id, &header, status::OK, &rows))
+                self.hold(id, &header, status::OK, &rows);
+                Ok(())
             }
             op::HOSTS => {
                 let rows = self.state.host_rows(&self.hosts);
-                Ok(self.hold(id, &header, status::OK, &rows))
+                self.hold(id, &header, status::OK, &rows);
+                Ok(())
             }
             op::QUEUE_CONTROL | op::HOST_CONTROL => self.control(id, &header, &who, body),
             op::HISTORY => self.history(id, &header, &who, body),
@@ -338,7 +346,7 @@ impl Mbd {
             Err(Bad::Request(why)) => {
                 log::warn!("dropping client {id} ({}): {why}", who.user);
                 self.hold(id, &header, status::BAD_REQUEST, &why);
-                self.drop_client(id, None);
+                self.closing.push(id);
             }
         }
     }

@@ -3,8 +3,8 @@
 //! the commands run as a user would run them.
 //!
 //! The binaries come from the workspace build: `cargo test --workspace`
-//! builds the binaries of every package that has integration tests (`lim`
-//! and `lavalite` do). A missing binary is a clear panic, not a hang.
+//! builds the binaries of every package that has integration tests (`lim`,
+//! `mbd` and `lavalite` do). A missing binary is a clear panic, not a hang.
 
 use lavalite::DaemonSpec;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
@@ -22,7 +22,13 @@ pub fn bin_dir() -> PathBuf {
         .and_then(Path::parent)
         .expect("target dir")
         .to_path_buf();
-    for bin in ["lavalite", "lim", "lsid", "lsload", "lshosts"] {
+    let bins = [
+        "lavalite", "lim", "lsid", "lsload", "lshosts", "mbd", "bsub", "bjobs",
+    ];
+    for bin in bins
+        .into_iter()
+        .chain(["bkill", "bhist", "bqueues", "bhosts"])
+    {
         assert!(
             dir.join(bin).is_file(),
             "{} missing: run `cargo test --workspace` (or `cargo build --workspace`) so the binaries exist",
@@ -170,6 +176,26 @@ impl TestCluster {
         self.lim(host)
             .running_pid(&self.dir)
             .unwrap_or_else(|| panic!("lim for {host} is not running"))
+    }
+
+    /// mbd's address (on host1, the port after lim's).
+    pub fn mbd_addr(&self) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::from(u32::from(self.base) + 1), self.port + 1))
+    }
+
+    /// The pid of mbd, from its pid file.
+    pub fn mbd_pid(&self) -> u32 {
+        let spec = DaemonSpec {
+            daemon: "mbd",
+            host: "host1".into(),
+        };
+        spec.running_pid(&self.dir)
+            .unwrap_or_else(|| panic!("mbd is not running"))
+    }
+
+    /// mbd's log so far.
+    pub fn mbd_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log").join("mbd.host1.log")).unwrap_or_default()
     }
 
     /// The master `lsid` names, if it answers with one.

@@ -27,6 +27,11 @@ pub use lim::cli::VERSION;
 /// Parses the process's arguments; help and version are printed here.
 pub fn parse_args<T: clap::Parser>() -> Result<T, ExitCode> {
     T::try_parse().map_err(|e| {
+        if e.kind() == clap::error::ErrorKind::DisplayVersion {
+            // LavaLite prints the bare version, without the command name.
+            println!("{VERSION}");
+            return ExitCode::SUCCESS;
+        }
         let _ = e.print();
         if e.use_stderr() {
             ExitCode::FAILURE

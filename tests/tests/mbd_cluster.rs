@@ -1,0 +1,183 @@
+//! mbd in a running local cluster: submissions and their states, bkill of
+//! a pending job, the listings, and no acknowledged job lost across a
+//! kill -9 of mbd during concurrent submissions.
+
+use cluster_tests::{wait_for, TestCluster};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const TICK: Duration = Duration::from_millis(400);
+
+/// The id in `Job <N> is submitted to queue <Q>.`
+fn job_id(out: &str) -> Option<u32> {
+    out.strip_prefix("Job <")?.split('>').next()?.parse().ok()
+}
+
+/// STAT of `bjobs <id>` as the system tests read it: awk 'NR==2 {print $3}'.
+fn stat(cluster: &TestCluster, id: u32) -> Option<String> {
+    let out = cluster.stdout("bjobs", &[&id.to_string()])?;
+    Some(out.lines().nth(1)?.split_whitespace().nth(2)?.to_owned())
+}
+
+#[test]
+fn held_and_pending_jobs_bkill_bhist_and_the_listings() {
+    let cluster = TestCluster::up(2, TICK, None);
+    let out = cluster
+        .stdout("bsub", &["--hold", "sleep", "60"])
+        .expect("bsub --hold");
+    assert_eq!(out, "Job <1> is submitted to queue <normal>.\n");
+    assert_eq!(stat(&cluster, 1).as_deref(), Some("HELD"));
+    let out = cluster
+        .stdout("bsub", &["-q", "short", "-J", "second", "true"])
+        .expect("bsub");
+    assert_eq!(out, "Job <2> is submitted to queue <short>.\n");
+    assert_eq!(stat(&cluster, 2).as_deref(), Some("PEND"));
+
+    let pend = cluster.stdout("bjobs", &["--pend"]).expect("bjobs --pend");
+    assert!(pend.contains("\n  PEND: "), "{pend}");
+    let json = cluster.stdout("bjobs", &["--json"]).expect("bjobs --json");
+    let rows: serde_json::Value = serde_json::from_str(&json).expect("bjobs JSON");
+    let stats: Vec<&str> = (rows.as_array().expect("a list").iter())
+        .map(|r| r["stat"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(stats, ["PEND", "HELD"], "short (priority 40) lists first");
+
+    let queues = cluster.stdout("bqueues", &[]).expect("bqueues");
+    let names: Vec<&str> = queues
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names, ["normal", "short"]);
+    // Hosts follow lim: each is ok once lim has its first report.
+    let states = || -> Option<Vec<(String, String)>> {
+        let out = cluster.stdout("bhosts", &[])?;
+        let rows = out
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>());
+        rows.map(|r| Some((r.first()?.to_string(), r.get(1)?.to_string())))
+            .collect()
+    };
+    let want = vec![
+        ("host1".to_string(), "ok".to_string()),
+        ("host2".into(), "ok".into()),
+    ];
+    let mut seen = None;
+    wait_for(Duration::from_secs(10), || {
+        seen = states();
+        (seen.as_ref() == Some(&want)).then_some(())
+    })
+    .unwrap_or_else(|| panic!("bhosts shows {seen:?}"));
+
+    // Release the held job, then kill it while it is pending.
+    let cont = cluster
+        .stdout("bkill", &["-s", "CONT", "1"])
+        .expect("bkill -s CONT");
+    assert_eq!(cont, "Job <1> is being signaled\n");
+    assert_eq!(stat(&cluster, 1).as_deref(), Some("PEND"));
+    assert_eq!(
+        cluster.stdout("bkill", &["1"]).as_deref(),
+        Some("Job <1> is being signaled\n")
+    );
+    let hist = cluster.stdout("bhist", &["1"]).expect("bhist 1");
+    assert!(hist.starts_with("Job <1>  User <"), "{hist}");
+    assert!(
+        hist.contains("Status <EXIT>") && hist.contains("Signal  signal: 15"),
+        "{hist}"
+    );
+    assert!(
+        hist.contains("Resumed (pend)") && hist.contains("Never dispatched."),
+        "{hist}"
+    );
+    let again = cluster.run("bkill", &["1".into()]);
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&again.stderr),
+        "bkill: failed to signal job 1: Invalid argument\n"
+    );
+    let gone = cluster.run("bjobs", &["99".into()]);
+    assert_eq!(
+        String::from_utf8_lossy(&gone.stderr),
+        "bjobs: No such process\n"
+    );
+}
+
+#[test]
+fn no_acknowledged_job_is_lost_when_mbd_is_killed_during_submissions() {
+    let cluster = Arc::new(TestCluster::up(2, TICK, None));
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (cluster, stop) = (Arc::clone(&cluster), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut acked = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    if let Some(id) = cluster
+                        .stdout("bsub", &["true"])
+                        .as_deref()
+                        .and_then(job_id)
+                    {
+                        acked.push(id);
+                    }
+                }
+                acked
+            })
+        })
+        .collect();
+    let submitted = |n: usize| {
+        wait_for(Duration::from_secs(30), || {
+            let log = cluster.mbd_log();
+            (log.matches("submitted by").count() >= n).then_some(())
+        })
+    };
+    submitted(20).expect("20 submissions before the kill");
+    let pid = cluster.mbd_pid();
+    chan::sys::signal_process(pid, libc::SIGKILL).expect("kill -9 mbd");
+    wait_for(Duration::from_secs(10), || {
+        (!lavalite::is_alive(pid, "mbd")).then_some(())
+    })
+    .expect("mbd dies");
+    cluster.up_again();
+    // Let the clients reach the restarted mbd too, then stop them.
+    let before = cluster.mbd_log().matches("submitted by").count();
+    submitted(before + 10).expect("submissions after the restart");
+    stop.store(true, Ordering::Relaxed);
+    let acked: Vec<u32> = clients
+        .into_iter()
+        .flat_map(|c| c.join().expect("client thread"))
+        .collect();
+
+    let json = cluster
+        .stdout("bjobs", &["-a", "--json"])
+        .expect("bjobs -a");
+    let rows: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    let listed: Vec<u32> = (rows.as_array().expect("a list").iter())
+        .filter_map(|r| r["id"].as_u64().map(|id| id as u32))
+        .collect();
+    let unique: BTreeSet<u32> = listed.iter().copied().collect();
+    assert_eq!(unique.len(), listed.len(), "no job listed twice");
+    let lost: Vec<u32> = acked
+        .iter()
+        .copied()
+        .filter(|id| !unique.contains(id))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "acknowledged but lost: {lost:?} of {} acked",
+        acked.len()
+    );
+    let acked_set: BTreeSet<u32> = acked.iter().copied().collect();
+    assert_eq!(acked_set.len(), acked.len(), "no id acknowledged twice");
+    assert!(rows
+        .as_array()
+        .into_iter()
+        .flatten()
+        .all(|r| r["stat"] == "PEND"));
+    assert!(
+        cluster.mbd_log().contains("replayed"),
+        "the restarted mbd replayed its log"
+    );
+}

@@ -1,0 +1,127 @@
+//! Garbage, truncated, oversized, negative-length and unsigned frames at
+//! mbd's port: each such peer is answered or dropped with a logged reason,
+//! and a client connected all along is still served.
+
+use cluster_tests::TestCluster;
+use proto::auth::{encode_signed, AuthKey, Credentials};
+use proto::mbd::{op, status, QueueRow};
+use proto::{Decode, Header};
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+fn signed(op: u32, key: &AuthKey, nonce: u64) -> Vec<u8> {
+    let creds = Credentials {
+        uid: 4242,
+        gid: 4242,
+        user: "tester".into(),
+        timestamp: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+        nonce,
+    };
+    let mut out = bytes::BytesMut::new();
+    encode_signed(Header::request(9, op, 0), &creds, &[], key, &mut out);
+    out.to_vec()
+}
+
+/// Sends `bytes` (then, if `half_close`, EOF) and reads until mbd closes.
+/// Returns the status of the reply frame mbd sent first, if any.
+fn send_and_expect_close(cluster: &TestCluster, bytes: &[u8], half_close: bool) -> Option<u32> {
+    let mut s = TcpStream::connect(cluster.mbd_addr()).expect("connect to mbd");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(bytes).expect("send");
+    if half_close {
+        s.shutdown(Shutdown::Write).unwrap();
+    }
+    let mut got = Vec::new();
+    match s.read_to_end(&mut got) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Err(e) => panic!("mbd neither answered nor closed: {e}"),
+    }
+    Header::parse(&got).ok().map(|h| h.status)
+}
+
+#[test]
+fn bad_frames_drop_that_peer_and_others_are_still_served() {
+    let cluster = TestCluster::up(1, Duration::from_millis(400), None);
+    let key = conf::ConfDir::new(&cluster.dir)
+        .auth_key()
+        .expect("read the key")
+        .expect("lavalite up writes a key");
+    // Connected before the garbage, used after it.
+    let mut patient = TcpStream::connect(cluster.mbd_addr()).expect("connect");
+
+    let mut random = [0u8; 100];
+    random
+        .iter_mut()
+        .enumerate()
+        .for_each(|(i, b)| *b = (i as u8).wrapping_mul(37) ^ 0x5a);
+    // Its "length" is far over the limit: dropped at the header.
+    assert_eq!(send_and_expect_close(&cluster, &random, false), None);
+    let mut other_version = Header::request(1, op::QUEUES, 0);
+    other_version.version = 0x0002_0000;
+    let reply = send_and_expect_close(&cluster, &other_version.to_bytes(), false);
+    assert_eq!(
+        reply,
+        Some(status::BAD_REQUEST),
+        "another version gets an answer, then a close"
+    );
+
+    let mut huge = Header::request(1, op::JOBS, 0);
+    huge.length = 1 << 30;
+    assert_eq!(
+        send_and_expect_close(&cluster, &huge.to_bytes(), false),
+        None
+    );
+    huge.length = u32::MAX;
+    assert_eq!(
+        send_and_expect_close(&cluster, &huge.to_bytes(), false),
+        None
+    );
+
+    let mut truncated = Header::request(1, op::JOBS, 0);
+    truncated.length = 100;
+    let mut bytes = truncated.to_bytes().to_vec();
+    bytes.extend_from_slice(&[0; 10]);
+    assert_eq!(send_and_expect_close(&cluster, &bytes, true), None);
+
+    let unsigned = proto::frame_bytes(Header::request(1, op::QUEUES, 0), &[]);
+    assert_eq!(
+        send_and_expect_close(&cluster, &unsigned, false),
+        Some(status::AUTH)
+    );
+    let wrong_key = signed(
+        op::QUEUES,
+        &AuthKey::new(b"not the cluster key".to_vec()),
+        1,
+    );
+    assert_eq!(
+        send_and_expect_close(&cluster, &wrong_key, false),
+        Some(status::AUTH)
+    );
+    let good = signed(op::QUEUES, &key, 2);
+    send_and_expect_close(&cluster, &good, true);
+    assert_eq!(
+        send_and_expect_close(&cluster, &good, false),
+        Some(status::AUTH),
+        "a replayed frame is refused"
+    );
+
+    patient
+        .write_all(&signed(op::QUEUES, &key, 3))
+        .expect("send on the old connection");
+    let (header, body) = chan::blocking::read_frame(&mut patient, 1 << 20).expect("a reply");
+    assert_eq!(header.status, status::OK);
+    let queues = Vec::<QueueRow>::from_body(&body).expect("queue rows");
+    assert_eq!(queues.len(), 2);
+    assert!(
+        cluster.stdout("bjobs", &[]).is_some(),
+        "commands still work"
+    );
+    let log = cluster.mbd_log();
+    assert!(log.contains("refused request from"), "{log}");
+    assert!(log.contains("dropping client"), "{log}");
+}
