@@ -1,0 +1,98 @@
+//! `bsub_storm [--clients N] [--secs S]`: submission acknowledgements per
+//! second against the mbd of `$LL_CONF_DIR`, each client a thread sending
+//! one signed SUBMIT at a time (a new connection each, like bsub) and
+//! waiting for the durable acknowledgement. Runs one client first, as the
+//! baseline measured in the same run, then N; prints JSON with both rates,
+//! their ratio, round-trip percentiles and mbd's fdatasync count.
+
+use anyhow::Context;
+use mbd::client::BatchClient;
+use proto::mbd::{op, SubmitReply, SubmitRequest};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |flag: &str, default: u64| -> anyhow::Result<u64> {
+        match args.iter().position(|a| a == flag) {
+            Some(i) => args.get(i + 1).context("missing value")?.parse().context(flag.to_owned()),
+            None => Ok(default),
+        }
+    };
+    let clients = value("--clients", 64)? as usize;
+    let secs = Duration::from_secs(value("--secs", 5)?);
+    let serial = storm(1, secs)?;
+    let parallel = storm(clients, secs)?;
+    let report = serde_json::json!({
+        "clients": clients,
+        "seconds": secs.as_secs(),
+        "acks_per_sec_1_client": serial.rate,
+        "acks_per_sec": parallel.rate,
+        "ratio_vs_1_client": parallel.rate / serial.rate.max(f64::MIN_POSITIVE),
+        "p50_ms_1_client": serial.p50_ms,
+        "p50_ms": parallel.p50_ms,
+        "p99_ms": parallel.p99_ms,
+        "errors": serial.errors + parallel.errors,
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+struct Storm {
+    rate: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: usize,
+}
+
+fn storm(clients: usize, secs: Duration) -> anyhow::Result<Storm> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || -> anyhow::Result<(Vec<Duration>, usize)> {
+                let client = BatchClient::from_env()?;
+                let request = SubmitRequest {
+                    command: "true".into(),
+                    cpus: 1,
+                    nhosts: 1,
+                    hold: true,
+                    ..SubmitRequest::default()
+                };
+                let (mut times, mut errors) = (Vec::new(), 0);
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    match client.call::<_, SubmitReply>(op::SUBMIT, &request) {
+                        Ok(_) => times.push(t.elapsed()),
+                        Err(_) => errors += 1,
+                    }
+                }
+                Ok((times, errors))
+            })
+        })
+        .collect();
+    std::thread::sleep(secs);
+    stop.store(true, Ordering::Relaxed);
+    let mut times = Vec::new();
+    let mut errors = 0;
+    for t in threads {
+        let (mut t, e) = t.join().map_err(|_| anyhow::anyhow!("client panicked"))??;
+        times.append(&mut t);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    times.sort();
+    let pct = |p: f64| {
+        times
+            .get(((times.len() as f64 * p) as usize).min(times.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    Ok(Storm {
+        rate: times.len() as f64 / elapsed,
+        p50_ms: pct(0.5),
+        p99_ms: pct(0.99),
+        errors,
+    })
+}
