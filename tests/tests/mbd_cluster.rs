@@ -181,3 +181,31 @@ fn no_acknowledged_job_is_lost_when_mbd_is_killed_during_submissions() {
         "the restarted mbd replayed its log"
     );
 }
+
+#[test]
+fn without_lim_mbd_takes_configured_hosts_as_up_and_says_so() {
+    let cluster = TestCluster::up(2, TICK, None);
+    // mbd may start before lim has a master; wait until it uses lim.
+    wait_for(Duration::from_secs(10), || {
+        cluster.mbd_log().contains("lim answers").then_some(())
+    })
+    .expect("mbd hears from lim");
+    let complaints = cluster.mbd_log().matches("lim not answering").count();
+    for host in ["host1", "host2"] {
+        let pid = cluster.lim_pid(host);
+        chan::sys::signal_process(pid, libc::SIGKILL).expect("kill lim");
+    }
+    wait_for(Duration::from_secs(10), || {
+        (cluster.mbd_log().matches("lim not answering").count() > complaints).then_some(())
+    })
+    .unwrap_or_else(|| panic!("no log line about lim:\n{}", cluster.mbd_log()));
+    let hosts = cluster.stdout("bhosts", &[]).expect("bhosts without lim");
+    let states: Vec<&str> = hosts
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(states, ["ok", "ok"]);
+    let out = cluster.stdout("bsub", &["true"]).expect("bsub without lim");
+    assert_eq!(job_id(&out), Some(1));
+}

@@ -16,7 +16,11 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let value = |flag: &str, default: u64| -> anyhow::Result<u64> {
         match args.iter().position(|a| a == flag) {
-            Some(i) => args.get(i + 1).context("missing value")?.parse().context(flag.to_owned()),
+            Some(i) => args
+                .get(i + 1)
+                .context("missing value")?
+                .parse()
+                .context(flag.to_owned()),
             None => Ok(default),
         }
     };
