@@ -73,6 +73,8 @@ pub struct State {
     host_open: Vec<bool>,
     /// From the last scheduling pass.
     reasons: HashMap<u32, PendReason>,
+    /// DONE and EXIT jobs held (kept current: checked every pass).
+    finished: usize,
 }
 
 impl State {
@@ -84,6 +86,7 @@ impl State {
             jobs: BTreeMap::new(),
             next_id: 1,
             reasons: HashMap::new(),
+            finished: 0,
         }
     }
 
@@ -108,7 +111,7 @@ impl State {
     }
 
     pub fn finished(&self) -> usize {
-        self.jobs.values().filter(|j| j.state.is_finished()).count()
+        self.finished
     }
 
     /// PEND and HELD jobs in dispatch order: queue priority, job
@@ -153,7 +156,12 @@ impl State {
         match change {
             Change::Submitted(s) => self.apply_submitted(s),
             Change::StateChanged(c) => match self.jobs.get_mut(&c.id) {
-                Some(job) => job.transition(c.state, c.time, c.signal, c.exit_code),
+                Some(job) => {
+                    let was = job.state.is_finished();
+                    job.transition(c.state, c.time, c.signal, c.exit_code);
+                    self.finished += usize::from(job.state.is_finished() && !was);
+                    self.finished -= usize::from(was && !job.state.is_finished());
+                }
                 None => log::warn!("state change for unknown job {} skipped", c.id),
             },
             Change::QueueControlled(c) => {
@@ -229,7 +237,10 @@ impl State {
             alloc: Vec::new(),
             events: i.events.clone(),
         };
-        self.jobs.insert(i.id, job);
+        self.finished += usize::from(job.state.is_finished());
+        if let Some(old) = self.jobs.insert(i.id, job) {
+            self.finished -= usize::from(old.state.is_finished());
+        }
         self.next_id = self.next_id.max(i.id + 1);
     }
 
@@ -549,6 +560,7 @@ impl State {
             self.jobs.remove(id);
             self.reasons.remove(id);
         }
+        self.finished -= drop;
         let closed = |open: &[bool], name: &dyn Fn(usize) -> String| -> Vec<String> {
             (open.iter().enumerate())
                 .filter(|(_, o)| !**o)
@@ -1095,11 +1107,14 @@ mod tests {
                 ..request("y")
             },
         );
+        assert_eq!(s.finished(), 5);
         let snapshot = s.compact(2);
+        assert_eq!(s.finished(), 2);
         assert_eq!(s.jobs().map(|j| j.id).collect::<Vec<_>>(), [4, 5, live]);
         let mut rebuilt = State::new(sample());
         snapshot.iter().for_each(|c| rebuilt.apply(c));
         assert_eq!(states(&rebuilt), states(&s));
+        assert_eq!(rebuilt.finished(), 2);
         assert_eq!(rebuilt.job(5).unwrap().events, s.job(5).unwrap().events);
         let next = submit(&mut rebuilt, &ann(), request("z"));
         assert_eq!(next, live + 1, "ids are never reused after compaction");
