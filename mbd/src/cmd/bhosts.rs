@@ -1,7 +1,7 @@
 //! `bhosts [--json]`, `bhosts -c|-o HOST` (admin).
 
-use super::{client, fail, or_dash, parse_args, print_json, Align, Table, VERSION};
-use proto::mbd::{op, Control, HostRow};
+use super::{client, control, fail, or_dash, parse_args, print_json, Align, Table, VERSION};
+use proto::mbd::{op, HostRow};
 use serde::Serialize;
 use std::process::ExitCode;
 
@@ -30,22 +30,15 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    if let Some((name, open)) =
-        (args.close.clone().map(|h| (h, false))).or(args.open.clone().map(|h| (h, true)))
-    {
-        return match client.call::<_, ()>(
-            op::HOST_CONTROL,
-            &Control {
-                name: name.clone(),
-                open,
-            },
-        ) {
-            Ok(()) => {
-                println!("host {name} {}", if open { "opened" } else { "closed" });
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail("bhosts", format!("{name}: {}", e.errno_text())),
-        };
+    let target = ("host", op::HOST_CONTROL);
+    if let Some(code) = control(
+        &client,
+        "bhosts",
+        target,
+        args.close.as_ref(),
+        args.open.as_ref(),
+    ) {
+        return code;
     }
     let rows: Vec<HostRow> = match client.call(op::HOSTS, &()) {
         Ok(rows) => rows,

@@ -1,7 +1,7 @@
 //! `bqueues [-l] [--json]`, `bqueues -c|-o QUEUE` (admin).
 
-use super::{client, fail, parse_args, print_json, Align, Table, VERSION};
-use proto::mbd::{op, Control, QueueRow};
+use super::{client, control, fail, parse_args, print_json, Align, Table, VERSION};
+use proto::mbd::{op, QueueRow};
 use serde::Serialize;
 use std::process::ExitCode;
 
@@ -33,22 +33,15 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    if let Some((name, open)) =
-        (args.close.clone().map(|q| (q, false))).or(args.open.clone().map(|q| (q, true)))
-    {
-        return match client.call::<_, ()>(
-            op::QUEUE_CONTROL,
-            &Control {
-                name: name.clone(),
-                open,
-            },
-        ) {
-            Ok(()) => {
-                println!("queue {name} {}", if open { "opened" } else { "closed" });
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail("bqueues", format!("{name}: {}", e.errno_text())),
-        };
+    let target = ("queue", op::QUEUE_CONTROL);
+    if let Some(code) = control(
+        &client,
+        "bqueues",
+        target,
+        args.close.as_ref(),
+        args.open.as_ref(),
+    ) {
+        return code;
     }
     let rows: Vec<QueueRow> = match client.call(op::QUEUES, &()) {
         Ok(rows) => rows,

@@ -52,6 +52,30 @@ pub fn client(prog: &str) -> Result<BatchClient, ExitCode> {
     BatchClient::from_env().map_err(|e| fail(prog, e))
 }
 
+/// `-c NAME` / `-o NAME` of bqueues and bhosts (`what` is `queue` or
+/// `host`): prints `<what> <NAME> closed|opened`, or `prog: NAME: <err>`.
+/// `None` when neither option was given.
+pub fn control(
+    client: &BatchClient,
+    prog: &str,
+    (what, op): (&str, u32),
+    close: Option<&String>,
+    open: Option<&String>,
+) -> Option<ExitCode> {
+    let (name, open) = close.map(|n| (n, false)).or(open.map(|n| (n, true)))?;
+    let request = proto::mbd::Control {
+        name: name.clone(),
+        open,
+    };
+    Some(match client.call::<_, ()>(op, &request) {
+        Ok(()) => {
+            println!("{what} {name} {}", if open { "opened" } else { "closed" });
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(prog, format!("{name}: {}", e.errno_text())),
+    })
+}
+
 /// `N` or `N[i]` (N >= 1, i >= 1).
 pub fn parse_job_ref(text: &str) -> Option<JobRef> {
     let positive = |s: &str| {
