@@ -14,7 +14,7 @@ pub use process::{is_alive, log_tail, DaemonSpec, DAEMONS};
 use conf::{ConfDir, LlConf};
 use lim::LimClient;
 use mbd::client::BatchClient;
-use proto::mbd::QueueRow;
+use proto::mbd::HostRow;
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
@@ -56,19 +56,26 @@ pub struct LocalCluster {
 impl LocalCluster {
     /// Reads the cluster in `dir`: every host with a loopback address in
     /// the cluster file is simulated here and gets a lim; the one named by
-    /// `LL_MBD_HOST` also gets mbd.
+    /// `LL_MBD_HOST` also gets mbd; each host in llb.hosts gets an sbd.
     pub fn open(dir: &Path) -> anyhow::Result<LocalCluster> {
         let confdir = ConfDir::new(dir);
         let ll_conf = confdir.ll_conf()?;
         let cluster = confdir.cluster(&ll_conf)?;
         let mbd_host = ll_conf.get("LL_MBD_HOST");
+        let batch = confdir.batch_hosts()?;
         let daemons: Vec<DaemonSpec> = cluster
             .hosts
             .iter()
             .filter(|h| h.addr.is_some_and(|a| a.is_loopback()))
             .flat_map(|h| {
                 let mbd = (mbd_host == Some(h.name.as_str())).then_some("mbd");
-                std::iter::once("lim").chain(mbd).map(|daemon| DaemonSpec {
+                let sbd = batch
+                    .hosts
+                    .iter()
+                    .any(|b| b.name == h.name)
+                    .then_some("sbd");
+                let daemons = std::iter::once("lim").chain(mbd).chain(sbd);
+                daemons.map(|daemon| DaemonSpec {
                     daemon,
                     host: h.name.clone(),
                 })
@@ -153,14 +160,30 @@ impl LocalCluster {
         }
     }
 
-    /// Why a started mbd does not answer yet, if it does not.
+    /// Why mbd does not serve yet, if it does not: it does not answer, or
+    /// a running sbd has not registered with it (after either restarted).
     fn mbd_not_answering(&self, started: &[(DaemonSpec, Child)]) -> Option<(String, String)> {
-        let spec = started.iter().map(|(s, _)| s).find(|s| s.daemon == "mbd")?;
-        let asked = BatchClient::for_dir(&ConfDir::new(&self.dir))
-            .and_then(|c| c.call::<_, Vec<QueueRow>>(proto::mbd::op::QUEUES, &()));
-        asked
-            .err()
-            .map(|e| (format!("mbd on {}", spec.host), e.to_string()))
+        if !started.iter().any(|(s, _)| s.daemon != "lim") {
+            return None;
+        }
+        let hosts = BatchClient::for_dir(&ConfDir::new(&self.dir))
+            .and_then(|c| c.call::<_, Vec<HostRow>>(proto::mbd::op::HOSTS, &()));
+        let rows = match hosts {
+            Ok(rows) => rows,
+            Err(e) => return Some(("mbd".into(), e.to_string())),
+        };
+        let running_sbd = |host: &str| {
+            (self.daemons.iter())
+                .any(|d| d.daemon == "sbd" && d.host == host && d.running_pid(&self.dir).is_some())
+        };
+        rows.iter()
+            .find(|r| !r.sbd && running_sbd(&r.name))
+            .map(|r| {
+                (
+                    format!("sbd on {}", r.name),
+                    "not registered with mbd yet".into(),
+                )
+            })
     }
 
     /// The first started lim that does not answer yet, and why.

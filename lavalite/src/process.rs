@@ -8,12 +8,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The daemon binaries the launcher manages.
-pub const DAEMONS: [&str; 2] = ["lim", "mbd"];
+pub const DAEMONS: [&str; 3] = ["lim", "mbd", "sbd"];
 
 /// One daemon of one simulated host.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DaemonSpec {
-    /// The binary's name: `lim`, `mbd`, later `sbd`.
+    /// The binary's name: `lim`, `mbd` or `sbd`.
     pub daemon: &'static str,
     pub host: String,
 }

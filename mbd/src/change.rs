@@ -3,6 +3,7 @@
 
 use crate::event_log::{Record, FORMAT};
 use proto::mbd::{HistEvent, JobState, SubmitRequest};
+use proto::sbd::Usage;
 use proto::{xdr_struct, Decode, DecodeError, Encode};
 use std::fmt;
 
@@ -58,6 +59,58 @@ xdr_struct! {
         pub state: JobState,
         pub request: SubmitRequest,
         pub events: Vec<HistEvent>,
+        /// Dispatches so far; with `pid` and `allocs`, a running job's place.
+        pub attempt: u32,
+        pub pid: u32,
+        pub allocs: Vec<AllocRecord>,
+    }
+}
+
+xdr_struct! {
+    /// One host's share of a dispatched job, by host name (so a log
+    /// survives reordering llb.hosts).
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct AllocRecord {
+        pub host: String,
+        pub cpus: u32,
+        pub gpus: Vec<u32>,
+    }
+}
+
+xdr_struct! {
+    /// A job was sent to its first host's sbd (attempt `attempt`).
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Dispatched {
+        pub id: u32,
+        pub attempt: u32,
+        pub time: u64,
+        pub allocs: Vec<AllocRecord>,
+    }
+}
+
+xdr_struct! {
+    /// sbd started the job: its process group is `pid`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Forked {
+        pub id: u32,
+        pub attempt: u32,
+        pub time: u64,
+        pub pid: u32,
+    }
+}
+
+xdr_struct! {
+    /// A running job ended (reported by sbd, or declared lost by mbd).
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Ended {
+        pub id: u32,
+        pub attempt: u32,
+        pub time: u64,
+        pub exit_code: i32,
+        pub signal: u32,
+        pub usage: Usage,
+        /// Why, when the job did not end by itself.
+        pub note: String,
     }
 }
 
@@ -81,6 +134,9 @@ pub enum Change {
     HostControlled(Controlled),
     JobImage(Box<JobImage>),
     Checkpoint(Checkpoint),
+    Dispatched(Dispatched),
+    Forked(Forked),
+    Ended(Ended),
 }
 
 /// A record this mbd cannot apply.
@@ -115,6 +171,9 @@ impl Change {
             Change::HostControlled(_) => 4,
             Change::JobImage(_) => 5,
             Change::Checkpoint(_) => 6,
+            Change::Dispatched(_) => 7,
+            Change::Forked(_) => 8,
+            Change::Ended(_) => 9,
         }
     }
 
@@ -126,6 +185,9 @@ impl Change {
             Change::QueueControlled(c) | Change::HostControlled(c) => c.encode(&mut out),
             Change::JobImage(c) => c.encode(&mut out),
             Change::Checkpoint(c) => c.encode(&mut out),
+            Change::Dispatched(c) => c.encode(&mut out),
+            Change::Forked(c) => c.encode(&mut out),
+            Change::Ended(c) => c.encode(&mut out),
         }
         out
     }
@@ -144,6 +206,9 @@ impl Change {
             4 => Change::HostControlled(Controlled::from_body(body).map_err(bad)?),
             5 => Change::JobImage(Box::new(JobImage::from_body(body).map_err(bad)?)),
             6 => Change::Checkpoint(Checkpoint::from_body(body).map_err(bad)?),
+            7 => Change::Dispatched(Dispatched::from_body(body).map_err(bad)?),
+            8 => Change::Forked(Forked::from_body(body).map_err(bad)?),
+            9 => Change::Ended(Ended::from_body(body).map_err(bad)?),
             other => return Err(BadRecord::Kind(other)),
         })
     }
@@ -179,6 +244,25 @@ mod tests {
                 name: "cpu01".into(),
                 open: false,
                 time: 102,
+            }),
+            Change::Dispatched(Dispatched {
+                id: 7,
+                attempt: 1,
+                time: 103,
+                allocs: vec![AllocRecord {
+                    host: "cpu01".into(),
+                    cpus: 2,
+                    gpus: vec![0, 1],
+                }],
+            }),
+            Change::Ended(Ended {
+                id: 7,
+                attempt: 1,
+                time: 104,
+                exit_code: 140,
+                signal: 12,
+                usage: Usage::default(),
+                note: "terminated".into(),
             }),
             Change::Checkpoint(Checkpoint {
                 next_id: 8,

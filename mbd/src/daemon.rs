@@ -8,6 +8,8 @@
 //! replies sent: no client hears "submitted" before its job is on disk.
 //! Query replies are held too, so nobody sees state that is not yet durable.
 
+mod sbd_link;
+
 use crate::change::Change;
 use crate::event_log::{EventLog, LogError};
 use crate::lim_watch::{self, LimView};
@@ -17,7 +19,7 @@ use crate::state::{Caller, Refusal, State};
 use bytes::BytesMut;
 use chan::{ChanError, ChanId, Channels, Config, Event, Frame};
 use lim::client::LimClient;
-use proto::auth::{self, ReplayGuard};
+use proto::auth::{self, ReplayGuard, Signer};
 use proto::mbd::{
     op, status, Control, HistoryChunk, HistoryRequest, JobsChunk, JobsRequest, SignalRequest,
     SubmitReply, SubmitRequest,
@@ -85,6 +87,11 @@ pub struct Mbd {
     clients: HashMap<ChanId, Instant>,
     /// The state changed since the last scheduling pass.
     dirty: bool,
+    /// Registered execution daemons: connection -> host, and back.
+    sbds: HashMap<ChanId, usize>,
+    sbd_chan: Vec<Option<ChanId>>,
+    /// Signs what mbd sends to the execution daemons.
+    signer: Signer,
 }
 
 impl Mbd {
@@ -134,8 +141,20 @@ impl Mbd {
                 None
             }
         };
+        let (uid, gid) = chan::sys::user_ids();
+        let user = chan::sys::user_by_uid(uid).map_or_else(|| uid.to_string(), |u| u.name);
+        let signer = Signer::new(
+            settings.key.clone(),
+            uid,
+            gid,
+            user,
+            chan::sys::random_u64(),
+        );
         Ok(Mbd {
             chans,
+            sbds: HashMap::new(),
+            sbd_chan: vec![None; names.len()],
+            signer,
             hosts: vec![HostStatus::default(); names.len()],
             state,
             log,
@@ -188,8 +207,12 @@ impl Mbd {
         }
     }
 
-    /// Commits what the pass changed, then releases the held replies.
+    /// Schedules if anything changed, commits what the pass changed (its
+    /// dispatches included), then releases the held replies and messages.
     fn end_pass(&mut self) -> Result<(), DaemonError> {
+        if self.dirty {
+            self.schedule();
+        }
         self.log.commit().map_err(|e| {
             log::error!("cannot make changes durable, stopping without acknowledging them: {e}");
             DaemonError::Log(e)
@@ -202,9 +225,6 @@ impl Mbd {
         for id in std::mem::take(&mut self.closing) {
             self.drop_client(id, None);
         }
-        if self.dirty {
-            self.schedule();
-        }
         if self.state.finished() > self.settings.finish_threshold {
             self.compact()?;
         }
@@ -214,13 +234,8 @@ impl Mbd {
     fn schedule(&mut self) {
         self.dirty = false;
         let plan = sched::plan(&self.state, &self.hosts, unix_now());
-        if !plan.starts.is_empty() {
-            log::debug!(
-                "{} jobs could start; no execution daemon connects yet, they stay pending",
-                plan.starts.len()
-            );
-        }
         self.state.set_reasons(plan.reasons);
+        self.dispatch(&plan.starts);
     }
 
     fn compact(&mut self) -> Result<(), DaemonError> {
@@ -272,6 +287,7 @@ impl Mbd {
 
     fn drop_client(&mut self, id: ChanId, why: Option<&ChanError>) {
         self.clients.remove(&id);
+        self.sbd_gone(id);
         match why {
             Some(e) => {
                 log::warn!("dropping client {id}: {e}");
@@ -284,7 +300,9 @@ impl Mbd {
     }
 
     fn on_request(&mut self, id: ChanId, frame: &Frame) {
-        self.clients.insert(id, Instant::now());
+        if self.sbd_host(id).is_none() {
+            self.clients.insert(id, Instant::now());
+        }
         let header = *frame.header();
         if let Err(e) = header.check_version() {
             log::warn!("dropping client {id}: {e}");
@@ -335,6 +353,7 @@ impl Mbd {
             }
             op::QUEUE_CONTROL | op::HOST_CONTROL => self.control(id, &header, &who, body),
             op::HISTORY => self.history(id, &header, &who, body),
+            sbd_op if sbd_op & 0xff00 == 0x0300 => self.on_sbd_message(id, sbd_op, who.admin, body),
             other => Err(Bad::Request(format!("unknown operation {other:#x}"))),
         };
         match outcome {
@@ -399,6 +418,7 @@ impl Mbd {
             .signal(who, request.job, request.signal, unix_now())
             .map_err(Bad::Refused)?;
         self.change(&changes)?;
+        self.forward_signals(&changes);
         self.hold(id, h, status::OK, &());
         Ok(())
     }
@@ -453,6 +473,10 @@ impl Mbd {
     fn hold<T: Encode + ?Sized>(&mut self, id: ChanId, request: &Header, status: u32, body: &T) {
         let mut out = BytesMut::new();
         proto::encode_frame(request.reply(status, 0), body, &mut out);
+        self.held_bytes(id, out);
+    }
+
+    fn held_bytes(&mut self, id: ChanId, out: BytesMut) {
         match self.held.last_mut() {
             Some((last, bytes)) if *last == id => bytes.extend_from_slice(&out),
             _ => self.held.push((id, out)),

@@ -29,8 +29,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-/// Version of the record body layout.
-pub const FORMAT: u16 = 1;
+/// Version of the record body layout (2: jobs carry their dispatch).
+pub const FORMAT: u16 = 2;
 
 const BATCH_HEADER_LEN: usize = 4 + 8;
 const RECORD_HEADER_LEN: usize = 4 + 2 + 2;

@@ -37,6 +37,10 @@ pub struct Job {
     pub priority: i32,
     /// Where it runs (empty while pending).
     pub alloc: Vec<Alloc>,
+    /// Dispatches so far (the current one while it runs).
+    pub attempt: u32,
+    /// The job's process group once its sbd started it (0: not yet).
+    pub pid: u32,
     pub events: Vec<HistEvent>,
 }
 
@@ -61,12 +65,27 @@ impl Job {
     }
 
     pub fn record(&mut self, time: u64, what: u32, code: i32) {
+        self.record_text(time, what, code, String::new());
+    }
+
+    pub fn record_text(&mut self, time: u64, what: u32, code: i32, text: String) {
         self.events.push(HistEvent {
             time,
             what,
             code,
+            text,
             ..HistEvent::default()
         });
+    }
+
+    /// Whether it holds hosts (RUN or SUSP, whatever sbd's link does).
+    pub fn is_running(&self) -> bool {
+        !self.alloc.is_empty()
+    }
+
+    /// The host whose sbd runs it.
+    pub fn first_host(&self) -> Option<usize> {
+        self.alloc.first().map(|a| a.host)
     }
 
     /// Moves to `state`, recording the history events the move implies.
@@ -80,20 +99,14 @@ impl Job {
             (_, JobState::Susp) => self.record(time, event::SUSPENDED, 0),
             (JobState::Susp, JobState::Run) => self.record(time, event::RESUMED, 0),
             (_, JobState::Done | JobState::Exit) => {
-                let text = state.as_str().to_owned();
-                self.events.push(HistEvent {
-                    time,
-                    what: event::FINISHED,
-                    code: exit_code,
-                    text,
-                    ..HistEvent::default()
-                });
+                self.record_text(time, event::FINISHED, exit_code, state.as_str().to_owned())
             }
             _ => {}
         }
         self.state = state;
         if state.is_finished() {
             self.alloc.clear();
+            self.pid = 0;
         }
     }
 }

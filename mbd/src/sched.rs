@@ -95,7 +95,7 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64) -> Plan {
         .map(|(i, h)| {
             let s = status.get(i).copied().unwrap_or_default();
             Free {
-                usable: s.up && state.host_open(i),
+                usable: s.up && state.host_open(i) && state.sbd_up(i),
                 load: s.load,
                 cpus: h.cpus,
                 mem_mb: h.mem_mb,
@@ -279,6 +279,15 @@ mod tests {
     use crate::state::Caller;
     use proto::mbd::{JobRef, SubmitRequest, TokenRequest};
 
+    /// A state whose every host's sbd is connected.
+    fn connected(cluster: crate::Cluster) -> State {
+        let mut s = State::new(cluster);
+        for h in 0..s.cluster().hosts.len() {
+            s.set_sbd_up(h, true);
+        }
+        s
+    }
+
     fn add(state: &mut State, r: SubmitRequest) -> u32 {
         let who = Caller {
             uid: 1,
@@ -322,7 +331,7 @@ mod tests {
 
     #[test]
     fn jobs_fill_hosts_in_order_until_cpus_run_out() {
-        let mut s = State::new(sample());
+        let mut s = connected(sample());
         for _ in 0..5 {
             add(&mut s, cpus(4));
         }
@@ -341,7 +350,7 @@ mod tests {
 
     #[test]
     fn the_least_loaded_host_wins_and_down_hosts_are_skipped() {
-        let mut s = State::new(sample());
+        let mut s = connected(sample());
         add(&mut s, cpus(1));
         add(
             &mut s,
@@ -369,7 +378,7 @@ mod tests {
 
     #[test]
     fn each_resource_gives_its_own_pend_reason() {
-        let mut s = State::new(sample());
+        let mut s = connected(sample());
         let mem = add(
             &mut s,
             SubmitRequest {
@@ -433,7 +442,7 @@ mod tests {
 
     #[test]
     fn time_dependencies_closed_queues_and_holds_keep_jobs_pending() {
-        let mut s = State::new(sample());
+        let mut s = connected(sample());
         let first = add(
             &mut s,
             SubmitRequest {

@@ -6,14 +6,22 @@
 //! rebuilds exactly what it acknowledged. Nothing here does I/O; time is a
 //! parameter.
 
-use crate::change::{Change, Checkpoint, Controlled, JobImage, StateChanged, Submitted};
+mod execution;
+
+pub use execution::Reconciled;
+
+use execution::apply_ended;
+
+use crate::change::{
+    AllocRecord, Change, Checkpoint, Controlled, Dispatched, JobImage, StateChanged, Submitted,
+};
 use crate::depend::{Dep, Outcome};
-use crate::job::{Job, Spec};
+use crate::job::{Alloc, Job, Spec};
 use crate::sched::{outcome_of, HostStatus, PendReason};
 use crate::Cluster;
 use proto::mbd::{
-    event, status, Control, HistoryRequest, HostRow, JobHistory, JobRef, JobRow, JobState,
-    JobsRequest, QueueRow, SubmitRequest,
+    event, status, Control, HistEvent, HistoryRequest, HostRow, JobHistory, JobRef, JobRow,
+    JobState, JobsRequest, QueueRow, SubmitRequest,
 };
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
@@ -75,6 +83,9 @@ pub struct State {
     reasons: HashMap<u32, PendReason>,
     /// DONE and EXIT jobs held (kept current: checked every pass).
     finished: usize,
+    /// Which hosts' sbd is connected (not logged: a restarted mbd starts
+    /// with none and learns as they register).
+    sbd_up: Vec<bool>,
 }
 
 impl State {
@@ -82,11 +93,12 @@ impl State {
         State {
             queue_open: vec![true; cluster.queues.len()],
             host_open: vec![true; cluster.hosts.len()],
-            cluster,
+            sbd_up: vec![false; cluster.hosts.len()],
             jobs: BTreeMap::new(),
             next_id: 1,
             reasons: HashMap::new(),
             finished: 0,
+            cluster,
         }
     }
 
@@ -112,6 +124,30 @@ impl State {
 
     pub fn finished(&self) -> usize {
         self.finished
+    }
+
+    pub fn sbd_up(&self, host: usize) -> bool {
+        self.sbd_up.get(host).copied().unwrap_or(false)
+    }
+
+    pub fn set_sbd_up(&mut self, host: usize, up: bool) {
+        if let Some(slot) = self.sbd_up.get_mut(host) {
+            *slot = up;
+        }
+    }
+
+    /// Whether a running job's sbd is connected (true for other jobs).
+    fn reachable(&self, job: &Job) -> bool {
+        job.first_host().is_none_or(|h| self.sbd_up(h))
+    }
+
+    /// The state `bjobs` shows: RUN and SUSP jobs are UNKNOWN while
+    /// their sbd is away.
+    pub fn shown_state(&self, job: &Job) -> JobState {
+        match job.first_host() {
+            Some(h) if !self.sbd_up(h) && !job.state.is_finished() => JobState::Unknown,
+            _ => job.state,
+        }
     }
 
     /// PEND and HELD jobs in dispatch order: queue priority, job
@@ -155,15 +191,15 @@ impl State {
     pub fn apply(&mut self, change: &Change) {
         match change {
             Change::Submitted(s) => self.apply_submitted(s),
-            Change::StateChanged(c) => match self.jobs.get_mut(&c.id) {
-                Some(job) => {
-                    let was = job.state.is_finished();
-                    job.transition(c.state, c.time, c.signal, c.exit_code);
-                    self.finished += usize::from(job.state.is_finished() && !was);
-                    self.finished -= usize::from(was && !job.state.is_finished());
-                }
-                None => log::warn!("state change for unknown job {} skipped", c.id),
-            },
+            Change::StateChanged(c) => self.update(c.id, |job| {
+                job.transition(c.state, c.time, c.signal, c.exit_code)
+            }),
+            Change::Dispatched(d) => self.apply_dispatched(d),
+            Change::Forked(f) => self.update(f.id, |job| {
+                job.pid = f.pid;
+                job.record(f.time, event::FORKED, f.pid as i32);
+            }),
+            Change::Ended(e) => self.update(e.id, |job| apply_ended(job, e)),
             Change::QueueControlled(c) => {
                 if let Some(q) = self.cluster.queue(&c.name) {
                     self.queue_open[q] = c.open;
@@ -177,6 +213,57 @@ impl State {
             Change::JobImage(image) => self.apply_image(image),
             Change::Checkpoint(c) => self.apply_checkpoint(c),
         }
+    }
+
+    /// Changes job `id` with `f`, keeping the finished count right.
+    fn update(&mut self, id: u32, f: impl FnOnce(&mut Job)) {
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return log::warn!("change for unknown job {id} skipped");
+        };
+        let was = job.state.is_finished();
+        f(job);
+        let is = job.state.is_finished();
+        self.finished = self.finished + usize::from(is && !was) - usize::from(was && !is);
+    }
+
+    fn allocs(&self, records: &[AllocRecord]) -> Vec<Alloc> {
+        (records.iter())
+            .filter_map(|r| match self.cluster.host(&r.host) {
+                Some(host) => Some(Alloc {
+                    host,
+                    cpus: r.cpus,
+                    gpus: r.gpus.clone(),
+                }),
+                None => {
+                    log::warn!(
+                        "host {} is no longer configured; its share of a job is dropped",
+                        r.host
+                    );
+                    None
+                }
+            })
+            .collect()
+    }
+
+    fn apply_dispatched(&mut self, d: &Dispatched) {
+        let alloc = self.allocs(&d.allocs);
+        self.reasons.remove(&d.id);
+        self.update(d.id, |job| {
+            job.attempt = d.attempt;
+            job.pid = 0;
+            job.state = JobState::Run;
+            let gpus: Vec<String> = (alloc.iter())
+                .flat_map(|a| a.gpus.iter().map(u32::to_string))
+                .collect();
+            job.events.push(HistEvent {
+                time: d.time,
+                what: event::DISPATCHED,
+                code: 0,
+                hosts: d.allocs.iter().map(|a| a.host.clone()).collect(),
+                text: gpus.join(","),
+            });
+            job.alloc = alloc;
+        });
     }
 
     fn spec(&self, user: &str, uid: u32, queue: &str, time: u64, request: &SubmitRequest) -> Spec {
@@ -216,6 +303,8 @@ impl State {
                 state,
                 priority: s.priority,
                 alloc: Vec::new(),
+                attempt: 0,
+                pid: 0,
                 events: Vec::new(),
             };
             job.record(s.time, event::SUBMITTED, 0);
@@ -234,7 +323,9 @@ impl State {
             spec,
             state: i.state,
             priority: i.priority,
-            alloc: Vec::new(),
+            alloc: self.allocs(&i.allocs),
+            attempt: i.attempt,
+            pid: i.pid,
             events: i.events.clone(),
         };
         self.finished += usize::from(job.state.is_finished());
@@ -252,6 +343,16 @@ impl State {
         for (i, h) in self.cluster.hosts.iter().enumerate() {
             self.host_open[i] = !c.closed_hosts.contains(&h.name);
         }
+    }
+
+    fn alloc_records(&self, alloc: &[Alloc]) -> Vec<AllocRecord> {
+        (alloc.iter())
+            .map(|a| AllocRecord {
+                host: self.cluster.hosts[a.host].name.clone(),
+                cpus: a.cpus,
+                gpus: a.gpus.clone(),
+            })
+            .collect()
     }
 
     // ---- requests -> changes ----
@@ -338,7 +439,7 @@ impl State {
             let mine = (self.jobs.values())
                 .filter(|j| !j.state.is_finished() && (who.admin || j.spec.user == who.user));
             return Ok(mine
-                .filter_map(|j| signal_one(j, signal, now).ok().flatten())
+                .filter_map(|j| signal_one(j, signal, now, self.reachable(j)).ok().flatten())
                 .collect());
         }
         let jobs = self.resolve(target)?;
@@ -347,7 +448,7 @@ impl State {
         let mut first_error = None;
         for job in jobs {
             let result = if who.admin || job.spec.user == who.user {
-                signal_one(job, signal, now)
+                signal_one(job, signal, now, self.reachable(job))
             } else {
                 Err(Refusal::new(status::EPERM, "not your job"))
             };
@@ -447,7 +548,7 @@ impl State {
             array_id: job.array_id,
             index: job.index,
             user: job.spec.user.clone(),
-            state: job.state,
+            state: self.shown_state(job),
             queue: job.spec.queue.clone(),
             priority: job.priority,
             hosts: job.slots(|h| self.cluster.hosts[h].name.clone()),
@@ -510,6 +611,7 @@ impl State {
             .map(|(i, h)| HostRow {
                 name: h.name.clone(),
                 available: status.get(i).copied().unwrap_or_default().up,
+                sbd: self.sbd_up(i),
                 closed: !self.host_open(i),
                 ncpu: h.cpus,
                 mem_mb: h.mem_mb,
@@ -585,6 +687,9 @@ impl State {
                 state: j.state,
                 request: j.spec.request.clone(),
                 events: j.events.clone(),
+                attempt: j.attempt,
+                pid: j.pid,
+                allocs: self.alloc_records(&j.alloc),
             }))
         }));
         out
@@ -622,7 +727,14 @@ fn check_request(r: &SubmitRequest) -> Result<(), String> {
 }
 
 /// What a signal does to one job (LavaLite's rules, interface.md 4.6).
-fn signal_one(job: &Job, signal: u32, now: u64) -> Result<Option<Change>, Refusal> {
+/// A running job's signal goes to its sbd (`reachable`: connected) and is
+/// logged as a change of the state it leaves the job in.
+fn signal_one(
+    job: &Job,
+    signal: u32,
+    now: u64,
+    reachable: bool,
+) -> Result<Option<Change>, Refusal> {
     let to = |state| {
         Some(Change::StateChanged(StateChanged {
             id: job.id,
@@ -646,10 +758,20 @@ fn signal_one(job: &Job, signal: u32, now: u64) -> Result<Option<Change>, Refusa
             sig::STOP | sig::TSTP | sig::CONT => Ok(None),
             _ => einval("signal not supported for a pending job"),
         },
-        JobState::Run | JobState::Susp | JobState::Unknown => Err(Refusal::new(
+        _ if !reachable => Err(Refusal::new(
             status::EAGAIN,
             "the job's execution host is not connected",
         )),
+        JobState::Run | JobState::Unknown => match signal {
+            sig::STOP | sig::TSTP => Ok(to(JobState::Susp)),
+            sig::CONT => Ok(None),
+            _ => Ok(to(job.state)),
+        },
+        JobState::Susp => match signal {
+            sig::CONT => Ok(to(JobState::Run)),
+            sig::STOP | sig::TSTP => Ok(None),
+            _ => Ok(to(job.state)),
+        },
     }
 }
 

@@ -4,12 +4,13 @@
 //! It is pure: no sockets, no clock, no files. Callers hand it bytes (and
 //! the time, where a check needs it) and get values or typed errors back.
 //! Framing a byte stream is `chan`'s job. Each daemon's opcodes and
-//! messages are a module here ([`lim`], [`mbd`]), documented in docs/protocol.md.
+//! messages are a module here ([`lim`], [`mbd`], [`sbd`]), documented in docs/protocol.md.
 
 pub mod auth;
 mod header;
 pub mod lim;
 pub mod mbd;
+pub mod sbd;
 pub mod xdr;
 
 /// Re-exported for [`xdr_struct!`]'s expansion.

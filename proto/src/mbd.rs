@@ -322,8 +322,10 @@ xdr_struct! {
     #[derive(Clone, Debug, PartialEq, Eq)]
     pub struct HostRow {
         pub name: String,
-        /// `ok` or `unavail`.
+        /// lim reports the host up (else `unavail`).
         pub available: bool,
+        /// Its sbd is connected to mbd (else `unreach`).
+        pub sbd: bool,
         pub closed: bool,
         pub ncpu: u32,
         pub mem_mb: u64,
@@ -374,6 +376,10 @@ pub mod event {
     pub const PRIORITY: u32 = 11;
     /// Returned to pending.
     pub const PENDING: u32 = 12;
+    /// `text` is the resource usage of the finished job.
+    pub const USAGE: u32 = 13;
+    /// `text` says why the job ended when it did not end by itself.
+    pub const NOTE: u32 = 14;
 }
 
 xdr_struct! {

@@ -5,8 +5,13 @@
 #![allow(unsafe_code)]
 
 mod alloc;
+mod process;
 
 pub use alloc::CountingAllocator;
+pub use process::{
+    become_user, block_signals, effective_uid, reap_child, set_umask, signal_group, wait_child,
+    ChildExit,
+};
 
 use bytes::BytesMut;
 use socket2::{SockAddr, Socket};

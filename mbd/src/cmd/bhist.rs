@@ -224,6 +224,8 @@ fn event_text(e: &HistEvent) -> String {
         event::MOVED => format!("Moved queue  {}", e.text),
         event::PRIORITY => format!("Priority  {}", e.text),
         event::PENDING => "Pending".into(),
+        event::USAGE => format!("Resource usage  {}", e.text),
+        event::NOTE => e.text.clone(),
         other => format!("Event {other}"),
     }
 }

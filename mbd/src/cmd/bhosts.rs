@@ -53,7 +53,11 @@ pub fn main() -> ExitCode {
 }
 
 fn state(h: &HostRow) -> String {
-    let base = if h.available { "ok" } else { "unavail" };
+    let base = match (h.available, h.sbd) {
+        (false, _) => "unavail",
+        (true, false) => "unreach",
+        (true, true) => "ok",
+    };
     if h.closed {
         format!("{base}|closed")
     } else {
@@ -153,6 +157,7 @@ mod tests {
         let gpu = HostRow {
             name: "gpu01".into(),
             available: true,
+            sbd: true,
             closed: false,
             ncpu: 48,
             mem_mb: 524288,

@@ -1,0 +1,146 @@
+//! Child processes and identities, for the execution daemon: reaping with
+//! resource usage, signal masks, and switching to a job's user.
+
+use super::{cvt, sigset};
+use std::ffi::CString;
+use std::io;
+
+/// How a child ended and what it used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChildExit {
+    /// Exit code, or 128 + signal when a signal ended it (the shell's
+    /// convention, so one number says both).
+    pub code: i32,
+    /// The signal that ended it, or 0.
+    pub signal: i32,
+    pub user_ms: u64,
+    pub system_ms: u64,
+    pub max_rss_kb: u64,
+}
+
+impl ChildExit {
+    fn new(status: libc::c_int, usage: &libc::rusage) -> ChildExit {
+        let ms = |tv: libc::timeval| tv.tv_sec as u64 * 1000 + tv.tv_usec as u64 / 1000;
+        let (code, signal) = if libc::WIFSIGNALED(status) {
+            let sig = libc::WTERMSIG(status);
+            (128 + sig, sig)
+        } else {
+            (libc::WEXITSTATUS(status), 0)
+        };
+        ChildExit {
+            code,
+            signal,
+            user_ms: ms(usage.ru_utime),
+            system_ms: ms(usage.ru_stime),
+            max_rss_kb: usage.ru_maxrss.max(0) as u64,
+        }
+    }
+}
+
+/// `wait4(pid)`: `Some` once `pid` (or any child, for `None`) has ended,
+/// `None` when `block` is false and nothing has ended yet.
+fn wait4(pid: Option<u32>, block: bool) -> io::Result<Option<(u32, ChildExit)>> {
+    let target = match pid {
+        Some(p) => libc::pid_t::try_from(p)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "pid out of range"))?,
+        None => -1,
+    };
+    let flags = if block { 0 } else { libc::WNOHANG };
+    loop {
+        let mut status = 0;
+        // SAFETY: rusage is plain data; all-zero is a valid value.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: status and usage are valid for writes.
+        let rc = unsafe { libc::wait4(target, &mut status, flags, &mut usage) };
+        match rc {
+            0 => return Ok(None),
+            r if r > 0 => return Ok(Some((r as u32, ChildExit::new(status, &usage)))),
+            _ => {
+                let e = io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    Some(libc::ECHILD) => return Ok(None),
+                    _ => return Err(e),
+                }
+            }
+        }
+    }
+}
+
+/// Waits for child `pid` to end.
+pub fn wait_child(pid: u32) -> io::Result<ChildExit> {
+    wait4(Some(pid), true)?
+        .map(|(_, exit)| exit)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{pid} is not our child")))
+}
+
+/// Reaps one ended child without blocking, if there is one.
+pub fn reap_child() -> io::Result<Option<(u32, ChildExit)>> {
+    wait4(None, false)
+}
+
+/// Sends `signo` to every process in process group `pgid`.
+pub fn signal_group(pgid: u32, signo: i32) -> io::Result<()> {
+    let pgid = libc::pid_t::try_from(pgid)
+        .ok()
+        .filter(|p| *p > 1)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "bad process group"))?;
+    // SAFETY: kill has no memory-safety preconditions.
+    cvt(unsafe { libc::kill(-pgid, signo) }).map(drop)
+}
+
+/// Blocks `signals` in the calling thread (children started with
+/// `std::process::Command` get a clean mask again).
+pub fn block_signals(signals: &[i32]) -> io::Result<()> {
+    let set = sigset(signals)?;
+    // SAFETY: set is a valid sigset; the old-set pointer may be null.
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    Ok(())
+}
+
+/// Sets the file-creation mask; returns the old one.
+pub fn set_umask(mask: u32) -> u32 {
+    // SAFETY: umask cannot fail and touches no memory.
+    unsafe { libc::umask(mask as libc::mode_t) as u32 }
+}
+
+/// Becomes `user` for good: its groups (from NSS), its group id, then its
+/// user id. Needs root; call it before starting threads.
+pub fn become_user(user: &str, uid: u32, gid: u32) -> io::Result<()> {
+    let name = CString::new(user)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "user name holds a NUL"))?;
+    // SAFETY: name is a valid C string; initgroups only reads it.
+    cvt(unsafe { libc::initgroups(name.as_ptr(), gid) })?;
+    // SAFETY: setgid and setuid have no memory-safety preconditions.
+    cvt(unsafe { libc::setgid(gid) })?;
+    // SAFETY: as above.
+    cvt(unsafe { libc::setuid(uid) })?;
+    Ok(())
+}
+
+/// The effective user id (0: running as root).
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    #[test]
+    fn a_child_s_exit_code_and_signal_are_reported() {
+        let child = Command::new("/bin/sh").args(["-c", "exit 3"]).spawn();
+        let exit = wait_child(child.expect("spawn sh").id());
+        assert_eq!(exit.map(|e| (e.code, e.signal)).ok(), Some((3, 0)));
+        let child = Command::new("/bin/sh")
+            .args(["-c", "kill -TERM $$"])
+            .spawn();
+        let exit = wait_child(child.expect("spawn sh").id());
+        assert_eq!(exit.map(|e| (e.code, e.signal)).ok(), Some((143, 15)));
+    }
+}

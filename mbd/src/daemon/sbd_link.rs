@@ -1,0 +1,214 @@
+//! mbd's side of the execution daemons' connections: registration,
+//! dispatch, signals and finish reports. The rules are in
+//! `state::execution`; this only moves messages.
+
+use super::{decode, unix_now, Bad, Mbd};
+use crate::change::Change;
+use crate::state::Reconciled;
+use bytes::BytesMut;
+use chan::ChanId;
+use proto::mbd::status;
+use proto::sbd::{op, Finished, JobKey, JobSignal, Register, Started};
+use proto::Encode;
+
+impl Mbd {
+    /// The host `id` is the registered sbd of, if it is one.
+    pub(super) fn sbd_host(&self, id: ChanId) -> Option<usize> {
+        self.sbds.get(&id).copied()
+    }
+
+    pub(super) fn on_sbd_message(
+        &mut self,
+        id: ChanId,
+        operation: u32,
+        admin: bool,
+        body: &[u8],
+    ) -> Result<(), Bad> {
+        if !admin {
+            return Err(Bad::Request(
+                "execution daemon messages need the admin's credentials".into(),
+            ));
+        }
+        if operation == op::REGISTER {
+            return self.on_register(id, decode(body)?);
+        }
+        let Some(host) = self.sbd_host(id) else {
+            return Err(Bad::Request(format!("{operation:#x} before registering")));
+        };
+        match operation {
+            op::STARTED => {
+                let started: Started = decode(body)?;
+                let change = self.state.started(host, &started, unix_now());
+                self.change(change.as_slice())
+            }
+            op::FINISHED => self.on_finished(id, host, decode(body)?),
+            other => Err(Bad::Request(format!("unknown operation {other:#x}"))),
+        }
+    }
+
+    fn on_register(&mut self, id: ChanId, reg: Register) -> Result<(), Bad> {
+        let Some(host) = self.settings.cluster.host(&reg.host) else {
+            log::warn!(
+                "refused sbd registration for {}: not in llb.hosts",
+                reg.host
+            );
+            self.send_signed(
+                id,
+                op::REGISTERED,
+                status::EINVAL,
+                &format!("host {} is not in llb.hosts", reg.host),
+            );
+            self.closing.push(id);
+            return Ok(());
+        };
+        if let Some(old) = self.sbd_chan[host].replace(id) {
+            if old != id {
+                log::warn!(
+                    "sbd for {} registered again: dropping its old connection",
+                    reg.host
+                );
+                self.sbds.remove(&old);
+                let _ = self.chans.close(old);
+            }
+        }
+        self.sbds.insert(id, host);
+        self.clients.remove(&id);
+        self.state.set_sbd_up(host, true);
+        self.dirty = true;
+        log::info!(
+            "sbd for {} registered: {} running, {} finish reports",
+            reg.host,
+            reg.running.len(),
+            reg.finished.len()
+        );
+        self.send_signed(id, op::REGISTERED, status::OK, &());
+        let r: Reconciled = self.state.reconcile(host, &reg, unix_now());
+        self.change(&r.changes)?;
+        for job in r.resend {
+            log::info!(
+                "job {job}: dispatch never acknowledged by {}; sending it again",
+                reg.host
+            );
+            self.send_start(job);
+        }
+        for job in r.kill {
+            log::warn!(
+                "sbd on {} runs job {} attempt {} that mbd does not: killing it",
+                reg.host,
+                job.id,
+                job.attempt
+            );
+            let signal = JobSignal {
+                job,
+                signal: libc::SIGKILL as u32,
+            };
+            self.send_signed(id, op::SIGNAL, status::OK, &signal);
+        }
+        for job in r.ack {
+            self.send_signed(id, op::FINISH_ACK, status::OK, &job);
+        }
+        Ok(())
+    }
+
+    fn on_finished(&mut self, id: ChanId, host: usize, f: Finished) -> Result<(), Bad> {
+        if let Some(change) = self.state.ended(host, &f) {
+            log::info!(
+                "job {} finished on {}: exit code {}{}",
+                f.job.id,
+                self.settings.cluster.hosts[host].name,
+                f.exit_code,
+                if f.note.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", f.note)
+                }
+            );
+            self.change(&[change])?;
+        }
+        self.send_signed(id, op::FINISH_ACK, status::OK, &f.job);
+        Ok(())
+    }
+
+    /// A registered sbd went away: its jobs show UNKNOWN until it is back.
+    pub(super) fn sbd_gone(&mut self, id: ChanId) {
+        let Some(host) = self.sbds.remove(&id) else {
+            return;
+        };
+        if self.sbd_chan[host] == Some(id) {
+            self.sbd_chan[host] = None;
+            self.state.set_sbd_up(host, false);
+            self.dirty = true;
+            log::warn!(
+                "sbd for {} disconnected: its jobs show UNKNOWN until it registers again",
+                self.settings.cluster.hosts[host].name
+            );
+        }
+    }
+
+    /// Dispatches what the scheduler planned: logged now, sent to each
+    /// job's first host after the pass's commit.
+    pub(super) fn dispatch(&mut self, starts: &[(u32, Vec<crate::job::Alloc>)]) {
+        let changes = self.state.dispatch(starts, unix_now());
+        for change in &changes {
+            if let Err(e) = self.log.append(change.kind(), &change.payload()) {
+                log::error!("cannot log a dispatch: {e}");
+                return;
+            }
+            self.state.apply(change);
+            if let Change::Dispatched(d) = change {
+                log::info!("job {} dispatched to {}", d.id, hosts_text(d));
+                self.send_start(d.id);
+            }
+        }
+    }
+
+    fn send_start(&mut self, job: u32) {
+        let Some((host, start)) = self.state.job_start(job) else {
+            return;
+        };
+        if let Some(id) = self.sbd_chan[host] {
+            self.send_signed(id, op::START, status::OK, &start);
+        }
+    }
+
+    /// Forwards the signals a bkill logged for running jobs.
+    pub(super) fn forward_signals(&mut self, changes: &[Change]) {
+        for change in changes {
+            let Change::StateChanged(c) = change else {
+                continue;
+            };
+            let Some(job) = self
+                .state
+                .job(c.id)
+                .filter(|j| c.signal != 0 && j.is_running())
+            else {
+                continue;
+            };
+            let key = JobKey {
+                id: job.id,
+                attempt: job.attempt,
+            };
+            if let Some(id) = job.first_host().and_then(|h| self.sbd_chan[h]) {
+                let signal = JobSignal {
+                    job: key,
+                    signal: c.signal,
+                };
+                self.send_signed(id, op::SIGNAL, status::OK, &signal);
+            }
+        }
+    }
+
+    /// Holds a signed message for `id` until the pass's commit.
+    fn send_signed<T: Encode + ?Sized>(&mut self, id: ChanId, op: u32, status: u32, body: &T) {
+        let mut out = BytesMut::new();
+        self.signer.frame(op, status, body, unix_now(), &mut out);
+        self.held_bytes(id, out);
+    }
+}
+
+fn hosts_text(d: &crate::change::Dispatched) -> String {
+    let hosts: Vec<String> = (d.allocs.iter())
+        .map(|a| format!("{}@{}", a.cpus, a.host))
+        .collect();
+    hosts.join(" ")
+}

@@ -1,0 +1,163 @@
+//! The messages between mbd and the execution daemons (sbd).
+//!
+//! sbd opens the connection (to mbd's port) and keeps it. Every message
+//! either way is a signed frame (see [`crate::auth`]) and a one-way
+//! message: each kind that needs an acknowledgement has its own answer
+//! opcode, so neither side matches replies to requests. Every message
+//! names the job by id and attempt, so a duplicate is harmless.
+
+use crate::mbd::HostSlot;
+use crate::xdr_struct;
+
+/// Opcodes (the header's `operation`).
+pub mod op {
+    /// sbd -> mbd: [`super::Register`]; answered by [`REGISTERED`].
+    pub const REGISTER: u32 = 0x0300;
+    /// mbd -> sbd: empty body (status OK), or a refusal message.
+    pub const REGISTERED: u32 = 0x0301;
+    /// mbd -> sbd: [`super::JobStart`]; answered by [`STARTED`].
+    pub const START: u32 = 0x0302;
+    /// sbd -> mbd: [`super::Started`].
+    pub const STARTED: u32 = 0x0303;
+    /// mbd -> sbd: [`super::JobSignal`] (no answer: a lost signal is
+    /// re-sent on re-registration only if the job still runs).
+    pub const SIGNAL: u32 = 0x0304;
+    /// sbd -> mbd: [`super::Finished`]; answered by [`FINISH_ACK`].
+    pub const FINISHED: u32 = 0x0305;
+    /// mbd -> sbd: [`super::JobKey`] of a finish report now durable.
+    pub const FINISH_ACK: u32 = 0x0306;
+}
+
+xdr_struct! {
+    /// Names one run of one job.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub struct JobKey {
+        pub id: u32,
+        /// Counts dispatches of this job (1 for the first).
+        pub attempt: u32,
+    }
+}
+
+xdr_struct! {
+    /// A job sbd still runs.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct RunningJob {
+        pub job: JobKey,
+        /// The job's process group.
+        pub pid: u32,
+        pub suspended: bool,
+    }
+}
+
+xdr_struct! {
+    /// Resource usage of a finished job (from `wait4`).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Usage {
+        pub user_ms: u64,
+        pub system_ms: u64,
+        pub max_rss_kb: u64,
+    }
+}
+
+xdr_struct! {
+    /// A job ended: exit code (128 + signal when a signal ended it).
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Finished {
+        pub job: JobKey,
+        pub time: u64,
+        pub exit_code: i32,
+        /// The signal that ended it, or 0.
+        pub signal: u32,
+        pub usage: Usage,
+        /// Why it ended if not by itself (empty otherwise).
+        pub note: String,
+    }
+}
+
+xdr_struct! {
+    /// sbd's hello: which host it serves and what it still holds.
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct Register {
+        pub host: String,
+        pub running: Vec<RunningJob>,
+        /// Finish reports mbd has not acknowledged yet.
+        pub finished: Vec<Finished>,
+    }
+}
+
+xdr_struct! {
+    /// Everything sbd needs to run one job.
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct JobStart {
+        pub job: JobKey,
+        /// Array index (0 if not an array).
+        pub index: u32,
+        pub user: String,
+        pub uid: u32,
+        pub queue: String,
+        pub name: String,
+        pub command: String,
+        pub cwd: String,
+        /// `NAME=value` pairs from the submission.
+        pub env: Vec<String>,
+        pub stdin: String,
+        pub stdout: String,
+        pub stderr: String,
+        pub umask: u32,
+        /// Unix time after which the job is terminated (0: never).
+        pub terminate: u64,
+        /// Every host of the job, the first one (this sbd's) first.
+        pub hosts: Vec<HostSlot>,
+        /// GPU ids assigned on this host.
+        pub gpus: Vec<u32>,
+    }
+}
+
+xdr_struct! {
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Started {
+        pub job: JobKey,
+        pub pid: u32,
+    }
+}
+
+xdr_struct! {
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct JobSignal {
+        pub job: JobKey,
+        pub signal: u32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Decode, Encode};
+
+    #[test]
+    fn a_registration_round_trips() {
+        let register = Register {
+            host: "node1".into(),
+            running: vec![RunningJob {
+                job: JobKey { id: 4, attempt: 1 },
+                pid: 1234,
+                suspended: true,
+            }],
+            finished: vec![Finished {
+                job: JobKey { id: 3, attempt: 2 },
+                time: 99,
+                exit_code: 143,
+                signal: 15,
+                usage: Usage {
+                    user_ms: 5,
+                    system_ms: 6,
+                    max_rss_kb: 7,
+                },
+                note: "terminated".into(),
+            }],
+        };
+        let mut out = Vec::new();
+        register.encode(&mut out);
+        assert_eq!(Register::from_body(&out), Ok(register));
+    }
+}

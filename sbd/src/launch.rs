@@ -1,0 +1,300 @@
+//! The job runner (`sbd --run-job DIR`): one short-lived process per job
+//! that sets the job up, starts it, waits for it and records how it ended.
+//!
+//! The runner leads the job's process group, so signals for the job reach
+//! the runner too: it blocks the catchable ones and stays to collect the
+//! status (a SIGKILL for the job kills it as well, and sbd reports that).
+
+use crate::spool;
+use proto::sbd::{Finished, JobStart, Usage};
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Exit code recorded when the job could not be started.
+pub const CANNOT_START: i32 = 127;
+
+/// Signals the runner ignores so it outlives the job it watches.
+const RUNNER_BLOCKS: [i32; 10] = [
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGTERM,
+    libc::SIGTSTP,
+    libc::SIGTTIN,
+    libc::SIGTTOU,
+    libc::SIGALRM,
+];
+
+/// Runs the job spooled in `dir`; returns the runner's exit code (0 once
+/// a result is written).
+pub fn run_job(dir: &Path, conf_dir: &Path, host: &str) -> i32 {
+    if let Err(e) = chan::sys::block_signals(&RUNNER_BLOCKS) {
+        eprintln!("sbd job runner: cannot block signals: {e}");
+    }
+    let Some(start) = spool::read_start(dir) else {
+        eprintln!("sbd job runner: no readable job in {}", dir.display());
+        return 1;
+    };
+    if let Err(e) = spool::write_pid(dir, std::process::id()) {
+        eprintln!("sbd job runner: {}: {e}", dir.display());
+    }
+    // Opened before giving up root: the spool is sbd's, not the user's.
+    // sbd reads it only once it decodes whole, so no rename is needed.
+    let result_file = match File::create(dir.join("result")) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("sbd job runner: {}: {e}", dir.display());
+            return 1;
+        }
+    };
+    let finished = match start_job(&start, dir, conf_dir, host) {
+        Ok(exit) => finished(
+            &start,
+            exit.code,
+            exit.signal as u32,
+            usage(&exit),
+            String::new(),
+        ),
+        Err(why) => {
+            eprintln!("sbd job runner: job {}: {why}", start.job.id);
+            finished(&start, CANNOT_START, 0, Usage::default(), why)
+        }
+    };
+    write_result(result_file, &finished)
+}
+
+fn write_result(mut file: File, result: &Finished) -> i32 {
+    use proto::Encode;
+    use std::io::Write;
+    let mut bytes = Vec::new();
+    result.encode(&mut bytes);
+    match file.write_all(&bytes) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!(
+                "sbd job runner: cannot record job {}'s result: {e}",
+                result.job.id
+            );
+            1
+        }
+    }
+}
+
+fn usage(exit: &chan::sys::ChildExit) -> Usage {
+    Usage {
+        user_ms: exit.user_ms,
+        system_ms: exit.system_ms,
+        max_rss_kb: exit.max_rss_kb,
+    }
+}
+
+pub fn finished(
+    start: &JobStart,
+    exit_code: i32,
+    signal: u32,
+    usage: Usage,
+    note: String,
+) -> Finished {
+    Finished {
+        job: start.job,
+        time: unix_now(),
+        exit_code,
+        signal,
+        usage,
+        note,
+    }
+}
+
+/// Becomes the user, opens the files, starts the job and waits for it.
+fn start_job(
+    start: &JobStart,
+    dir: &Path,
+    conf_dir: &Path,
+    host: &str,
+) -> Result<chan::sys::ChildExit, String> {
+    become_job_user(start)?;
+    let cwd = job_cwd(&start.cwd);
+    chan::sys::set_umask(start.umask);
+    let stdin = open_input(&cwd, &start.stdin)?;
+    let stdout = open_output(&cwd, &output_path(&start.stdout, start))?;
+    let stderr = open_output(&cwd, &output_path(&start.stderr, start))?;
+    let child = Command::new("/bin/sh")
+        // The job's shell learns its own pid (= LL_JOBPID) and then runs
+        // the command as `/bin/sh -c` would.
+        .args([
+            "-c",
+            "LL_JOBPID=$$ exec /bin/sh -c \"$1\"",
+            "sh",
+            &start.command,
+        ])
+        .current_dir(&cwd)
+        .env_clear()
+        .envs(job_env(start, host, conf_dir, dir))
+        .stdin(stdin)
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .map_err(|e| format!("cannot start /bin/sh: {e}"))?;
+    chan::sys::wait_child(child.id()).map_err(|e| format!("cannot wait for the job: {e}"))
+}
+
+fn become_job_user(start: &JobStart) -> Result<(), String> {
+    if chan::sys::effective_uid() != 0 || start.uid == 0 {
+        return Ok(());
+    }
+    let user = chan::sys::user_by_uid(start.uid)
+        .ok_or_else(|| format!("no user with uid {} on this host", start.uid))?;
+    chan::sys::become_user(&user.name, user.uid, user.gid)
+        .map_err(|e| format!("cannot become {}: {e}", user.name))
+}
+
+/// The submit directory, or /tmp when it does not exist here.
+fn job_cwd(cwd: &str) -> PathBuf {
+    let path = Path::new(cwd);
+    if !cwd.is_empty() && path.is_dir() {
+        path.to_owned()
+    } else {
+        PathBuf::from("/tmp")
+    }
+}
+
+fn open_input(cwd: &Path, path: &str) -> Result<Stdio, String> {
+    if path.is_empty() {
+        return Ok(Stdio::null());
+    }
+    let path = cwd.join(path);
+    File::open(&path)
+        .map(Stdio::from)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))
+}
+
+fn open_output(cwd: &Path, path: &str) -> Result<Stdio, String> {
+    if path.is_empty() {
+        return Ok(Stdio::null());
+    }
+    let path = cwd.join(path);
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .open(&path)
+        .map(Stdio::from)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))
+}
+
+/// `-o`/`-e` with `%J` (the job's own id) and `%I` (its array index)
+/// replaced; other `%x` pairs and a trailing `%` stay as written.
+pub fn expand_output(pattern: &str, id: u32, index: u32) -> String {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek()) {
+            ('%', Some('J')) => out.push_str(&id.to_string()),
+            ('%', Some('I')) => out.push_str(&index.to_string()),
+            _ => {
+                out.push(c);
+                continue;
+            }
+        }
+        chars.next();
+    }
+    out
+}
+
+fn output_path(pattern: &str, start: &JobStart) -> String {
+    expand_output(pattern, start.job.id, start.index)
+}
+
+/// The submit environment plus the `LL_*` job variables.
+pub fn job_env(start: &JobStart, host: &str, conf_dir: &Path, dir: &Path) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = (start.env.iter())
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(k, _)| !k.starts_with("LL_") || *k == "LL_CONF_DIR")
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let hosts: Vec<String> = (start.hosts.iter())
+        .map(|h| format!("{}:{}", h.host, h.cpus))
+        .collect();
+    let first = start.hosts.first().map_or(host, |h| h.host.as_str());
+    let mut set = |k: &str, v: String| {
+        env.retain(|(name, _)| name != k);
+        env.push((k.to_owned(), v));
+    };
+    set("LL_JOBID", start.job.id.to_string());
+    set("LL_JOBNAME", start.name.clone());
+    set("LL_QUEUE", start.queue.clone());
+    set("LL_FIRST_HOST", first.to_owned());
+    set("LL_HOSTS", hosts.join(","));
+    set("LL_JOBDIR", dir.display().to_string());
+    set("LL_CONF_DIR", conf_dir.display().to_string());
+    if start.index > 0 {
+        set("LL_JOBINDEX", start.index.to_string());
+    }
+    if !start.gpus.is_empty() {
+        let ids: Vec<String> = start.gpus.iter().map(u32::to_string).collect();
+        set("CUDA_VISIBLE_DEVICES", ids.join(","));
+    }
+    env
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::mbd::HostSlot;
+    use proto::sbd::JobKey;
+
+    #[test]
+    fn percent_j_and_i_expand_and_the_rest_stays() {
+        assert_eq!(expand_output("out.%J.%I.log", 42, 3), "out.42.3.log");
+        assert_eq!(expand_output("100%x%%J%", 7, 0), "100%x%7%");
+        assert_eq!(expand_output("", 7, 0), "");
+    }
+
+    #[test]
+    fn the_job_sees_its_submit_environment_and_the_ll_variables() {
+        let start = JobStart {
+            job: JobKey { id: 9, attempt: 1 },
+            index: 2,
+            name: "sim".into(),
+            queue: "normal".into(),
+            env: vec![
+                "HOME=/home/ann".into(),
+                "LL_JOBID=stale".into(),
+                "odd".into(),
+            ],
+            hosts: vec![
+                HostSlot {
+                    host: "n1".into(),
+                    cpus: 4,
+                },
+                HostSlot {
+                    host: "n2".into(),
+                    cpus: 2,
+                },
+            ],
+            gpus: vec![0, 1],
+            ..JobStart::default()
+        };
+        let env = job_env(&start, "n1", Path::new("/etc/ll"), Path::new("/spool/9.1"));
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("HOME"), Some("/home/ann"));
+        assert_eq!(get("LL_JOBID"), Some("9"));
+        assert_eq!(get("LL_HOSTS"), Some("n1:4,n2:2"));
+        assert_eq!(get("LL_FIRST_HOST"), Some("n1"));
+        assert_eq!(get("LL_JOBINDEX"), Some("2"));
+        assert_eq!(get("CUDA_VISIBLE_DEVICES"), Some("0,1"));
+        assert_eq!(env.iter().filter(|(k, _)| k == "LL_JOBID").count(), 1);
+    }
+}

@@ -1,0 +1,36 @@
+//! What sbd reads from the configuration directory.
+
+use conf::ConfDir;
+use mbd::settings::{Endpoint, SettingsError};
+use std::path::PathBuf;
+
+#[derive(Debug)]
+pub struct Settings {
+    /// The host this sbd serves (its name in llb.hosts).
+    pub host: String,
+    pub mbd: Endpoint,
+    /// `LL_STATE_DIR/sbd.<host>`: the job spool.
+    pub spool_dir: PathBuf,
+    pub conf_dir: PathBuf,
+}
+
+impl Settings {
+    pub fn load(dir: &ConfDir, host: Option<String>) -> Result<Settings, SettingsError> {
+        let ll = dir.ll_conf()?;
+        let host = host.unwrap_or_else(chan::sys::host_name);
+        let batch = dir.batch_hosts()?;
+        if !batch.hosts.iter().any(|h| h.name == host) {
+            return Err(SettingsError::Invalid(format!(
+                "host {host} is not in llb.hosts (pass --host NAME if this machine's name differs)"
+            )));
+        }
+        let spool_dir = PathBuf::from(ll.require("LL_STATE_DIR")?).join(format!("sbd.{host}"));
+        let conf_dir = std::fs::canonicalize(&dir.path).unwrap_or_else(|_| dir.path.clone());
+        Ok(Settings {
+            mbd: Endpoint::load(dir)?,
+            host,
+            spool_dir,
+            conf_dir,
+        })
+    }
+}

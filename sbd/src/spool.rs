@@ -1,0 +1,150 @@
+//! sbd's spool: one directory per job run, `<id>.<attempt>`, holding
+//! `job` (what mbd sent), `pid` (the runner's, = the job's process group)
+//! and `result` (how it ended). A restarted sbd rebuilds its table from
+//! these; mbd's acknowledgement of the result removes the directory.
+
+use proto::sbd::{Finished, JobKey, JobStart};
+use proto::{Decode, Encode};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug)]
+pub struct Spool {
+    dir: PathBuf,
+}
+
+/// One job run found in the spool.
+#[derive(Debug)]
+pub struct Entry {
+    pub key: JobKey,
+    pub dir: PathBuf,
+    pub start: Option<JobStart>,
+    pub pid: Option<u32>,
+    pub result: Option<Finished>,
+}
+
+impl Spool {
+    pub fn open(dir: &Path) -> io::Result<Spool> {
+        fs::create_dir_all(dir)?;
+        Ok(Spool {
+            dir: dir.to_owned(),
+        })
+    }
+
+    pub fn job_dir(&self, key: JobKey) -> PathBuf {
+        self.dir.join(format!("{}.{}", key.id, key.attempt))
+    }
+
+    /// Makes the run's directory and writes what mbd sent.
+    pub fn create(&self, start: &JobStart) -> io::Result<PathBuf> {
+        let dir = self.job_dir(start.job);
+        fs::create_dir_all(&dir)?;
+        write_xdr(&dir.join("job"), start)?;
+        Ok(dir)
+    }
+
+    pub fn remove(&self, key: JobKey) {
+        let dir = self.job_dir(key);
+        if let Err(e) = fs::remove_dir_all(&dir) {
+            if e.kind() != io::ErrorKind::NotFound {
+                log::warn!("cannot remove {}: {e}", dir.display());
+            }
+        }
+    }
+
+    /// Every run in the spool (unreadable names are skipped).
+    pub fn entries(&self) -> io::Result<Vec<Entry>> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&self.dir)? {
+            let dir = entry?.path();
+            let Some(key) = dir.file_name().and_then(|n| n.to_str()).and_then(parse_key) else {
+                continue;
+            };
+            out.push(Entry {
+                key,
+                start: read_xdr(&dir.join("job")),
+                pid: read_pid(&dir),
+                result: read_result(&dir),
+                dir,
+            });
+        }
+        out.sort_by_key(|e| e.key);
+        Ok(out)
+    }
+}
+
+fn parse_key(name: &str) -> Option<JobKey> {
+    let (id, attempt) = name.split_once('.')?;
+    Some(JobKey {
+        id: id.parse().ok()?,
+        attempt: attempt.parse().ok()?,
+    })
+}
+
+pub fn read_start(dir: &Path) -> Option<JobStart> {
+    read_xdr(&dir.join("job"))
+}
+
+pub fn write_pid(dir: &Path, pid: u32) -> io::Result<()> {
+    fs::write(dir.join("pid"), format!("{pid}\n"))
+}
+
+pub fn read_pid(dir: &Path) -> Option<u32> {
+    fs::read_to_string(dir.join("pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The result, once it is complete (a partly written one is `None`).
+pub fn read_result(dir: &Path) -> Option<Finished> {
+    read_xdr(&dir.join("result"))
+}
+
+pub fn write_result(dir: &Path, result: &Finished) -> io::Result<()> {
+    write_xdr(&dir.join("result"), result)
+}
+
+fn write_xdr<T: Encode>(path: &Path, value: &T) -> io::Result<()> {
+    let mut bytes = Vec::new();
+    value.encode(&mut bytes);
+    fs::write(path, bytes)
+}
+
+fn read_xdr<T: Decode>(path: &Path) -> Option<T> {
+    T::from_body(&fs::read(path).ok()?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_are_found_again_with_what_they_hold() {
+        let root = std::env::temp_dir().join(format!("sbd-spool-{}", std::process::id()));
+        let spool = Spool::open(&root).expect("spool");
+        let key = JobKey { id: 12, attempt: 2 };
+        let start = JobStart {
+            job: key,
+            command: "true".into(),
+            ..JobStart::default()
+        };
+        let dir = spool.create(&start).expect("create");
+        write_pid(&dir, 4321).expect("pid");
+        fs::write(dir.join("result"), b"\0\0").expect("partial result");
+        fs::create_dir_all(root.join("not-a-job")).expect("stray dir");
+        let found = spool.entries().expect("entries");
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].key, found[0].pid), (key, Some(4321)));
+        assert_eq!(found[0].start.as_ref(), Some(&start));
+        assert!(
+            found[0].result.is_none(),
+            "a partial result is not a result"
+        );
+        spool.remove(key);
+        assert!(spool.entries().expect("entries").is_empty());
+        let _ = fs::remove_dir_all(&root);
+    }
+}
