@@ -803,13 +803,13 @@ fn show_ref(r: JobRef) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::cluster::tests::sample;
     use crate::event_log::{EventLog, Record};
     use proto::mbd::{ArraySpec, TokenRequest};
 
-    fn ann() -> Caller {
+    pub(crate) fn ann() -> Caller {
         Caller {
             uid: 1000,
             user: "ann".into(),
@@ -817,7 +817,7 @@ mod tests {
         }
     }
 
-    fn request(command: &str) -> SubmitRequest {
+    pub(crate) fn request(command: &str) -> SubmitRequest {
         SubmitRequest {
             command: command.into(),
             cpus: 1,
@@ -827,7 +827,7 @@ mod tests {
     }
 
     /// Submits and applies; returns the first job id.
-    fn submit(state: &mut State, who: &Caller, r: SubmitRequest) -> u32 {
+    pub(crate) fn submit(state: &mut State, who: &Caller, r: SubmitRequest) -> u32 {
         let change = state.submit(who, r, 100).unwrap();
         state.apply(&change);
         match change {

@@ -549,3 +549,32 @@ fn runner_alive(pid: u32) -> bool {
 fn decode<T: Decode>(body: &[u8]) -> Result<T, String> {
     T::from_body(body).map_err(|e| format!("undecodable message from mbd: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminate_sends_usr2_at_the_deadline_and_kill_a_grace_period_later() {
+        let key = JobKey { id: 1, attempt: 1 };
+        let mut job = LocalJob {
+            pgid: 0, // no process group: the signals fail harmlessly
+            own_child: true,
+            suspended: false,
+            terminate: 100,
+            usr2_sent: None,
+            note: String::new(),
+            finished: None,
+            dir: PathBuf::new(),
+        };
+        enforce_terminate(key, &mut job, 99);
+        assert_eq!((job.usr2_sent, job.note.is_empty()), (None, true));
+        enforce_terminate(key, &mut job, 100);
+        assert_eq!(job.usr2_sent, Some(100));
+        assert!(job.note.starts_with("Terminated"));
+        enforce_terminate(key, &mut job, 100 + TERMINATE_GRACE - 1);
+        assert_eq!(job.terminate, 100, "still in the grace period");
+        enforce_terminate(key, &mut job, 100 + TERMINATE_GRACE);
+        assert_eq!(job.terminate, 0, "killed; nothing more to enforce");
+    }
+}

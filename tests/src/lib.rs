@@ -65,6 +65,11 @@ fn unique_subnet() -> Ipv4Addr {
     Ipv4Addr::new(127, (mix / 256 + 1) as u8, (mix % 256) as u8, 10)
 }
 
+/// The id in `Job <N> is submitted to queue <Q>.`
+pub fn job_id(out: &str) -> Option<u32> {
+    out.strip_prefix("Job <")?.split('>').next()?.parse().ok()
+}
+
 /// A port free for TCP and UDP on `ip`.
 fn free_port(ip: Ipv4Addr) -> u16 {
     loop {
@@ -185,17 +190,82 @@ impl TestCluster {
 
     /// The pid of mbd, from its pid file.
     pub fn mbd_pid(&self) -> u32 {
+        self.pid("mbd", "host1")
+    }
+
+    /// The pid of a host's sbd, from its pid file.
+    pub fn sbd_pid(&self, host: &str) -> u32 {
+        self.pid("sbd", host)
+    }
+
+    fn pid(&self, daemon: &'static str, host: &str) -> u32 {
         let spec = DaemonSpec {
-            daemon: "mbd",
-            host: "host1".into(),
+            daemon,
+            host: host.into(),
         };
         spec.running_pid(&self.dir)
-            .unwrap_or_else(|| panic!("mbd is not running"))
+            .unwrap_or_else(|| panic!("{daemon} for {host} is not running"))
+    }
+
+    /// SIGKILL, then waits until the process is gone.
+    pub fn kill_daemon(&self, pid: u32, daemon: &str) {
+        chan::sys::signal_process(pid, libc::SIGKILL).expect("kill -9");
+        wait_for(Duration::from_secs(10), || {
+            (!lavalite::is_alive(pid, daemon)).then_some(())
+        })
+        .unwrap_or_else(|| panic!("{daemon} {pid} survives SIGKILL"));
+    }
+
+    /// Kills the process group of every job still in an sbd spool (jobs
+    /// outlive their sbd by design; a test must not leave them behind).
+    fn kill_jobs(&self) {
+        let Ok(spools) = std::fs::read_dir(self.dir.join("state")) else {
+            return;
+        };
+        let pids = (spools.flatten())
+            .filter(|s| s.file_name().to_string_lossy().starts_with("sbd."))
+            .filter_map(|s| std::fs::read_dir(s.path()).ok())
+            .flat_map(|runs| runs.flatten())
+            .filter_map(|run| std::fs::read_to_string(run.path().join("pid")).ok())
+            .filter_map(|pid| pid.trim().parse::<u32>().ok());
+        for pid in pids {
+            let _ = chan::sys::signal_group(pid, libc::SIGKILL);
+        }
     }
 
     /// mbd's log so far.
     pub fn mbd_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("log").join("mbd.host1.log")).unwrap_or_default()
+    }
+
+    /// `bsub ARGS`; the job id it printed.
+    pub fn submit(&self, args: &[&str]) -> u32 {
+        let out = self.stdout("bsub", args);
+        out.as_deref()
+            .and_then(job_id)
+            .unwrap_or_else(|| panic!("bsub {args:?} printed {out:?}"))
+    }
+
+    /// STAT of `bjobs <id>` as the system tests read it:
+    /// `awk 'NR==2 {print $3}'`.
+    pub fn stat(&self, id: u32) -> Option<String> {
+        let out = self.stdout("bjobs", &[&id.to_string()])?;
+        Some(out.lines().nth(1)?.split_whitespace().nth(2)?.to_owned())
+    }
+
+    /// Waits until job `id` shows `want`; panics with what it showed.
+    pub fn wait_stat(&self, id: u32, want: &str, limit: Duration) {
+        let mut last = None;
+        wait_for(limit, || {
+            last = self.stat(id);
+            (last.as_deref() == Some(want)).then_some(())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "job {id} shows {last:?} after {limit:?}, wanted {want}\n{}",
+                self.stdout("bhist", &[&id.to_string()]).unwrap_or_default()
+            )
+        });
     }
 
     /// The master `lsid` names, if it answers with one.
@@ -238,6 +308,7 @@ impl TestCluster {
 impl Drop for TestCluster {
     fn drop(&mut self) {
         let _ = lavalite::down(&self.dir, Duration::from_secs(5));
+        self.kill_jobs();
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.dir);
         }

@@ -1,25 +1,14 @@
 //! mbd in a running local cluster: submissions and their states, bkill of
-//! a pending job, the listings, and no acknowledged job lost across a
+//! pending and released jobs, the listings, and no acknowledged job lost across a
 //! kill -9 of mbd during concurrent submissions.
 
-use cluster_tests::{wait_for, TestCluster};
+use cluster_tests::{job_id, wait_for, TestCluster};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 const TICK: Duration = Duration::from_millis(400);
-
-/// The id in `Job <N> is submitted to queue <Q>.`
-fn job_id(out: &str) -> Option<u32> {
-    out.strip_prefix("Job <")?.split('>').next()?.parse().ok()
-}
-
-/// STAT of `bjobs <id>` as the system tests read it: awk 'NR==2 {print $3}'.
-fn stat(cluster: &TestCluster, id: u32) -> Option<String> {
-    let out = cluster.stdout("bjobs", &[&id.to_string()])?;
-    Some(out.lines().nth(1)?.split_whitespace().nth(2)?.to_owned())
-}
 
 #[test]
 fn held_and_pending_jobs_bkill_bhist_and_the_listings() {
@@ -28,15 +17,29 @@ fn held_and_pending_jobs_bkill_bhist_and_the_listings() {
         .stdout("bsub", &["--hold", "sleep", "60"])
         .expect("bsub --hold");
     assert_eq!(out, "Job <1> is submitted to queue <normal>.\n");
-    assert_eq!(stat(&cluster, 1).as_deref(), Some("HELD"));
+    assert_eq!(cluster.stat(1).as_deref(), Some("HELD"));
     let out = cluster
-        .stdout("bsub", &["-q", "short", "-J", "second", "true"])
+        .stdout(
+            "bsub",
+            &[
+                "-q",
+                "short",
+                "-J",
+                "second",
+                "--dependency",
+                "done(1)",
+                "true",
+            ],
+        )
         .expect("bsub");
     assert_eq!(out, "Job <2> is submitted to queue <short>.\n");
-    assert_eq!(stat(&cluster, 2).as_deref(), Some("PEND"));
+    assert_eq!(cluster.stat(2).as_deref(), Some("PEND"));
 
     let pend = cluster.stdout("bjobs", &["--pend"]).expect("bjobs --pend");
-    assert!(pend.contains("\n  PEND: "), "{pend}");
+    assert!(
+        pend.contains("\n  PEND: waiting for job dependency"),
+        "{pend}"
+    );
     let json = cluster.stdout("bjobs", &["--json"]).expect("bjobs --json");
     let rows: serde_json::Value = serde_json::from_str(&json).expect("bjobs JSON");
     let stats: Vec<&str> = (rows.as_array().expect("a list").iter())
@@ -72,24 +75,29 @@ fn held_and_pending_jobs_bkill_bhist_and_the_listings() {
     })
     .unwrap_or_else(|| panic!("bhosts shows {seen:?}"));
 
-    // Release the held job, then kill it while it is pending.
-    let cont = cluster
-        .stdout("bkill", &["-s", "CONT", "1"])
-        .expect("bkill -s CONT");
-    assert_eq!(cont, "Job <1> is being signaled\n");
-    assert_eq!(stat(&cluster, 1).as_deref(), Some("PEND"));
+    // Kill the pending job 2: EXIT without ever running.
     assert_eq!(
-        cluster.stdout("bkill", &["1"]).as_deref(),
-        Some("Job <1> is being signaled\n")
+        cluster.stdout("bkill", &["2"]).as_deref(),
+        Some("Job <2> is being signaled\n")
     );
-    let hist = cluster.stdout("bhist", &["1"]).expect("bhist 1");
-    assert!(hist.starts_with("Job <1>  User <"), "{hist}");
+    let hist = cluster.stdout("bhist", &["2"]).expect("bhist 2");
+    assert!(hist.starts_with("Job <2>  User <"), "{hist}");
     assert!(
         hist.contains("Status <EXIT>") && hist.contains("Signal  signal: 15"),
         "{hist}"
     );
+    assert!(hist.contains("Never dispatched."), "{hist}");
+    // Release the held job: it runs; then kill it.
+    let cont = cluster
+        .stdout("bkill", &["-s", "CONT", "1"])
+        .expect("bkill -s CONT");
+    assert_eq!(cont, "Job <1> is being signaled\n");
+    cluster.wait_stat(1, "RUN", Duration::from_secs(20));
+    cluster.stdout("bkill", &["1"]).expect("bkill 1");
+    cluster.wait_stat(1, "EXIT", Duration::from_secs(20));
+    let hist = cluster.stdout("bhist", &["1"]).expect("bhist 1");
     assert!(
-        hist.contains("Resumed (pend)") && hist.contains("Never dispatched."),
+        hist.contains("Resumed (pend)") && hist.contains("Signal  signal: 15"),
         "{hist}"
     );
     let again = cluster.run("bkill", &["1".into()]);
@@ -171,11 +179,24 @@ fn no_acknowledged_job_is_lost_when_mbd_is_killed_during_submissions() {
     );
     let acked_set: BTreeSet<u32> = acked.iter().copied().collect();
     assert_eq!(acked_set.len(), acked.len(), "no id acknowledged twice");
-    assert!(rows
-        .as_array()
-        .into_iter()
-        .flatten()
-        .all(|r| r["stat"] == "PEND"));
+    // Every acknowledged job runs once and ends DONE.
+    let all_done = || {
+        let json = cluster.stdout("bjobs", &["-a", "--json"])?;
+        let rows: serde_json::Value = serde_json::from_str(&json).ok()?;
+        let rows = rows.as_array()?.clone();
+        rows.iter().all(|r| r["stat"] == "DONE").then_some(rows)
+    };
+    let rows = wait_for(Duration::from_secs(60), all_done).expect("every job ends DONE");
+    assert!(rows.len() >= acked.len());
+    let hist = cluster.stdout("bhist", &["-l"]).expect("bhist -l");
+    let blocks: Vec<&str> = hist.split("Job <").skip(1).collect();
+    assert_eq!(blocks.len(), rows.len(), "bhist shows every job");
+    for block in blocks {
+        assert_eq!(block.matches("Dispatched to:").count(), 1, "{block}");
+        // A start acknowledged to the killed mbd may be missing; a
+        // second one would mean the job ran twice.
+        assert!(block.matches("Forked").count() <= 1, "{block}");
+    }
     assert!(
         cluster.mbd_log().contains("replayed"),
         "the restarted mbd replayed its log"

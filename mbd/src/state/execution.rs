@@ -205,3 +205,200 @@ fn usage_text(u: &Usage) -> String {
         u.max_rss_kb as f64 / 1024.0
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::tests::sample;
+    use crate::state::tests::{ann, request, submit};
+    use crate::state::Caller;
+    use proto::sbd::RunningJob;
+
+    const NOW: u64 = 1000;
+
+    fn apply_all(state: &mut State, changes: &[Change]) {
+        for c in changes {
+            state.apply(c);
+        }
+    }
+
+    /// A state with job 1 dispatched to host 0 (attempt 1).
+    fn running() -> State {
+        let mut s = State::new(sample());
+        s.set_sbd_up(0, true);
+        let id = submit(&mut s, &ann(), request("sleep 9"));
+        let alloc = vec![Alloc {
+            host: 0,
+            cpus: 1,
+            gpus: vec![],
+        }];
+        let changes = s.dispatch(&[(id, alloc)], NOW);
+        apply_all(&mut s, &changes);
+        s
+    }
+
+    fn run1(pid: u32, suspended: bool) -> RunningJob {
+        RunningJob {
+            job: JobKey { id: 1, attempt: 1 },
+            pid,
+            suspended,
+        }
+    }
+
+    fn finished(exit_code: i32) -> Finished {
+        Finished {
+            job: JobKey { id: 1, attempt: 1 },
+            time: NOW + 5,
+            exit_code,
+            signal: 0,
+            usage: Usage::default(),
+            note: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_dispatched_job_runs_there_and_its_start_is_taken_once() {
+        let mut s = running();
+        let job = s.job(1).expect("job 1");
+        assert_eq!(
+            (job.state, job.attempt, job.first_host()),
+            (JobState::Run, 1, Some(0))
+        );
+        let (host, start) = s.job_start(1).expect("a start message");
+        assert_eq!(
+            (host, start.job, start.command.as_str()),
+            (0, JobKey { id: 1, attempt: 1 }, "sleep 9")
+        );
+        let started = Started {
+            job: start.job,
+            pid: 77,
+        };
+        let change = s.started(0, &started, NOW).expect("Forked");
+        s.apply(&change);
+        assert_eq!(s.job(1).map(|j| j.pid), Some(77));
+        assert_eq!(s.started(0, &started, NOW), None, "a duplicate is harmless");
+        assert_eq!(
+            s.started(1, &started, NOW),
+            None,
+            "another host cannot claim it"
+        );
+    }
+
+    #[test]
+    fn exit_code_zero_is_done_anything_else_exit_and_duplicates_are_ignored() {
+        let mut s = running();
+        let change = s.ended(0, &finished(0)).expect("Ended");
+        s.apply(&change);
+        assert_eq!(
+            s.job(1).map(|j| (j.state, j.is_running())),
+            Some((JobState::Done, false))
+        );
+        assert_eq!(s.finished(), 1);
+        assert_eq!(s.ended(0, &finished(0)), None);
+        let mut s = running();
+        let change = s.ended(0, &finished(3)).expect("Ended");
+        s.apply(&change);
+        let job = s.job(1).expect("job 1");
+        assert_eq!(job.state, JobState::Exit);
+        assert!(job
+            .events
+            .iter()
+            .any(|e| e.what == event::FINISHED && e.code == 3));
+    }
+
+    #[test]
+    fn a_running_job_shows_unknown_while_its_sbd_is_away_and_refuses_signals() {
+        let mut s = running();
+        s.set_sbd_up(0, false);
+        let who = ann();
+        assert_eq!(s.shown_state(s.job(1).expect("job")), JobState::Unknown);
+        let refused = s.signal(&who, proto::mbd::JobRef { id: 1, index: 0 }, 15, NOW);
+        assert_eq!(
+            refused.map_err(|r| r.status),
+            Err(proto::mbd::status::EAGAIN)
+        );
+        s.set_sbd_up(0, true);
+        let stop = s.signal(&who, proto::mbd::JobRef { id: 1, index: 0 }, 19, NOW);
+        apply_all(&mut s, &stop.expect("STOP accepted"));
+        assert_eq!(s.job(1).map(|j| j.state), Some(JobState::Susp));
+        let admin = Caller { admin: true, ..who };
+        let term = s.signal(&admin, proto::mbd::JobRef { id: 1, index: 0 }, 15, NOW);
+        let term = term.expect("TERM accepted");
+        apply_all(&mut s, &term);
+        assert_eq!(
+            s.job(1).map(|j| j.state),
+            Some(JobState::Susp),
+            "TERM waits for sbd's report"
+        );
+        assert_eq!(term.len(), 1, "one logged change carries the signal");
+    }
+
+    #[test]
+    fn registration_resends_unacknowledged_starts_and_loses_forgotten_ones() {
+        let s = running();
+        let empty = Register {
+            host: "cpu01".into(),
+            ..Register::default()
+        };
+        let r = s.reconcile(0, &empty, NOW);
+        assert_eq!(
+            (r.resend, r.changes),
+            (vec![1], vec![]),
+            "never acknowledged: sent again"
+        );
+
+        let mut s = running();
+        let forked = s.started(
+            0,
+            &Started {
+                job: JobKey { id: 1, attempt: 1 },
+                pid: 5,
+            },
+            NOW,
+        );
+        apply_all(&mut s, forked.as_slice());
+        let r = s.reconcile(0, &empty, NOW);
+        assert!(r.resend.is_empty(), "never started twice");
+        apply_all(&mut s, &r.changes);
+        let job = s.job(1).expect("job 1");
+        assert_eq!(job.state, JobState::Exit);
+        assert!(job
+            .events
+            .iter()
+            .any(|e| e.what == event::NOTE && e.text.starts_with("Lost")));
+    }
+
+    #[test]
+    fn registration_takes_reports_and_kills_runs_mbd_does_not_know() {
+        let mut s = running();
+        let mut stray = run1(9, false);
+        stray.job.id = 42;
+        let reg = Register {
+            host: "cpu01".into(),
+            running: vec![run1(5, true), stray],
+            finished: vec![],
+        };
+        let r = s.reconcile(0, &reg, NOW);
+        assert_eq!(r.kill, vec![stray.job]);
+        apply_all(&mut s, &r.changes);
+        assert_eq!(
+            s.job(1).map(|j| (j.pid, j.state)),
+            Some((5, JobState::Susp))
+        );
+
+        let reg = Register {
+            host: "cpu01".into(),
+            running: vec![],
+            finished: vec![finished(0)],
+        };
+        let r = s.reconcile(0, &reg, NOW);
+        assert_eq!(r.ack, vec![JobKey { id: 1, attempt: 1 }]);
+        apply_all(&mut s, &r.changes);
+        assert_eq!(s.job(1).map(|j| j.state), Some(JobState::Done));
+        let again = s.reconcile(0, &reg, NOW);
+        assert!(
+            again.changes.is_empty() && again.ack.len() == 1,
+            "a repeated report is only acknowledged"
+        );
+    }
+}

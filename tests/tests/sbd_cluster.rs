@@ -1,0 +1,203 @@
+//! Jobs run end to end: sbd on every host, dispatch from mbd, output
+//! files, arrays, dependencies, multi-host and --machines placement,
+//! bkill of running jobs, and no job lost or run twice when an sbd or mbd
+//! is killed with -9 while jobs run.
+
+use cluster_tests::{wait_for, TestCluster};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const TICK: Duration = Duration::from_millis(400);
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// A job command that appends its id to `runs` and then waits until
+/// `gate` exists (so a test decides when it ends).
+fn gated(dir: &Path, gate: &str) -> String {
+    format!(
+        "echo $LL_JOBID >> {runs}; while [ ! -e {gate} ]; do sleep 0.05; done",
+        runs = dir.join("runs").display(),
+        gate = dir.join(gate).display()
+    )
+}
+
+fn open_gate(dir: &Path, gate: &str) {
+    std::fs::write(dir.join(gate), b"").expect("open the gate");
+}
+
+/// How many times each job started (lines in `runs`).
+fn starts(dir: &Path, id: u32) -> usize {
+    let runs = std::fs::read_to_string(dir.join("runs")).unwrap_or_default();
+    runs.lines().filter(|l| l.trim() == id.to_string()).count()
+}
+
+fn work_dir(cluster: &TestCluster) -> PathBuf {
+    let dir = cluster.dir.join("work");
+    std::fs::create_dir_all(&dir).expect("work dir");
+    dir
+}
+
+#[test]
+fn jobs_end_done_or_exit_with_their_output() {
+    let cluster = TestCluster::up(2, TICK, None);
+    let work = work_dir(&cluster);
+    let out = work.join("io_%J.out").display().to_string();
+    let err = work.join("io_%J.err").display().to_string();
+    let io = cluster.submit(&[
+        "--stdout",
+        &out,
+        "--stderr",
+        &err,
+        "sh -c 'echo hello_stdout; echo hello_stderr >&2'",
+    ]);
+    let ok = cluster.submit(&["-o", "/dev/null", "-e", "/dev/null", "true"]);
+    let bad = cluster.submit(&["false"]);
+    cluster.wait_stat(io, "DONE", LIMIT);
+    cluster.wait_stat(ok, "DONE", LIMIT);
+    cluster.wait_stat(bad, "EXIT", LIMIT);
+    let read = |p: String| std::fs::read_to_string(p.replace("%J", &io.to_string()));
+    assert_eq!(read(out).ok().as_deref(), Some("hello_stdout\n"));
+    assert_eq!(read(err).ok().as_deref(), Some("hello_stderr\n"));
+    let hist = cluster.stdout("bhist", &[&bad.to_string()]).expect("bhist");
+    assert!(
+        hist.contains("Status <EXIT>") && hist.contains("exit_status: 1"),
+        "{hist}"
+    );
+    assert!(
+        hist.contains("Dispatched to:") && hist.contains("Resource usage"),
+        "{hist}"
+    );
+
+    // LavaLite's own system-test idiom, through a shell and awk.
+    let script = format!(
+        "jid=$({bin}/bsub -o /dev/null -e /dev/null true 2>&1 | sed -n 's/^Job <\\([0-9]*\\)>.*/\\1/p'); \
+         for i in $(seq 1 100); do \
+           s=$({bin}/bjobs $jid | awk 'NR==2 {{print $3}}'); \
+           [ \"$s\" = DONE ] && echo PASS && exit 0; sleep 0.1; done; echo FAIL $s",
+        bin = cluster_tests::bin_dir().display()
+    );
+    let sh = Command::new("/bin/sh")
+        .args(["-c", &script])
+        .env(conf::CONF_DIR_ENV, &cluster.dir)
+        .output()
+        .expect("sh");
+    assert_eq!(String::from_utf8_lossy(&sh.stdout), "PASS\n");
+
+    // An array: five elements, each DONE once, one bhist block each.
+    let array = cluster.submit(&["--array", "1-5", "-o", "/dev/null", "true"]);
+    let active = || {
+        let out = cluster.stdout("bjobs", &[])?;
+        let prefix = format!("{array}[");
+        (!out.lines().any(|l| l.starts_with(&prefix))).then_some(())
+    };
+    wait_for(LIMIT, active).expect("the array's elements finish");
+    let hist = cluster
+        .stdout("bhist", &[&array.to_string()])
+        .expect("bhist array");
+    assert_eq!(hist.matches("Status <DONE>").count(), 5, "{hist}");
+
+    // Held, then released with CONT: runs to DONE.
+    let held = cluster.submit(&["--hold", "true"]);
+    assert_eq!(cluster.stat(held).as_deref(), Some("HELD"));
+    cluster
+        .stdout("bkill", &["-s", "CONT", &held.to_string()])
+        .expect("CONT");
+    cluster.wait_stat(held, "DONE", LIMIT);
+
+    // bkill of a running job ends it EXIT.
+    let long = cluster.submit(&["sleep", "600"]);
+    cluster.wait_stat(long, "RUN", LIMIT);
+    cluster
+        .stdout("bkill", &[&long.to_string()])
+        .expect("bkill");
+    cluster.wait_stat(long, "EXIT", LIMIT);
+    let hist = cluster
+        .stdout("bhist", &[&long.to_string()])
+        .expect("bhist");
+    assert!(hist.contains("Signal  signal: 15"), "{hist}");
+}
+
+#[test]
+fn dependencies_nhosts_machines_and_suspension() {
+    let cluster = TestCluster::up(2, TICK, None);
+    let work = work_dir(&cluster);
+    let a = cluster.submit(&[&gated(&work, "gate_a")]);
+    cluster.wait_stat(a, "RUN", LIMIT);
+    let b = cluster.submit(&["--dependency", &format!("done({a})"), "true"]);
+    assert_eq!(cluster.stat(b).as_deref(), Some("PEND"));
+
+    // --nhosts 2: one row with a slot on each host.
+    let wide = cluster.submit(&["--nhosts", "2", &gated(&work, "gate_wide")]);
+    cluster.wait_stat(wide, "RUN", LIMIT);
+    let row = cluster
+        .stdout("bjobs", &[&wide.to_string()])
+        .expect("bjobs");
+    assert!(row.contains("1@host1") && row.contains("1@host2"), "{row}");
+    // --machines picks the host.
+    let pinned = cluster.submit(&["--machines", "host2", &gated(&work, "gate_pin")]);
+    cluster.wait_stat(pinned, "RUN", LIMIT);
+    let row = cluster
+        .stdout("bjobs", &[&pinned.to_string()])
+        .expect("bjobs");
+    assert!(row.contains("1@host2") && !row.contains("host1"), "{row}");
+
+    // STOP and CONT reach the running job: SUSP, then RUN.
+    cluster
+        .stdout("bkill", &["-s", "STOP", &pinned.to_string()])
+        .expect("STOP");
+    assert_eq!(cluster.stat(pinned).as_deref(), Some("SUSP"));
+    cluster
+        .stdout("bkill", &["-s", "CONT", &pinned.to_string()])
+        .expect("CONT");
+    assert_eq!(cluster.stat(pinned).as_deref(), Some("RUN"));
+
+    assert_eq!(cluster.stat(b).as_deref(), Some("PEND"), "A still runs");
+    open_gate(&work, "gate_a");
+    cluster.wait_stat(a, "DONE", LIMIT);
+    cluster.wait_stat(b, "DONE", LIMIT);
+    open_gate(&work, "gate_wide");
+    open_gate(&work, "gate_pin");
+    cluster.wait_stat(wide, "DONE", LIMIT);
+    cluster.wait_stat(pinned, "DONE", LIMIT);
+}
+
+#[test]
+fn a_job_survives_a_killed_sbd_and_never_runs_twice() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let work = work_dir(&cluster);
+    let job = cluster.submit(&[&gated(&work, "gate")]);
+    cluster.wait_stat(job, "RUN", LIMIT);
+    cluster.kill_daemon(cluster.sbd_pid("host1"), "sbd");
+    cluster.wait_stat(job, "UNKNOWN", LIMIT);
+    let refused = cluster.run("bkill", &[job.to_string()]);
+    assert!(
+        !refused.status.success(),
+        "no signal while the host is away"
+    );
+    open_gate(&work, "gate");
+    cluster.up_again();
+    cluster.wait_stat(job, "DONE", LIMIT);
+    assert_eq!(starts(&work, job), 1, "the job ran once");
+    let next = cluster.submit(&["true"]);
+    cluster.wait_stat(next, "DONE", LIMIT);
+}
+
+#[test]
+fn running_jobs_finish_and_are_reported_across_an_mbd_kill() {
+    let cluster = TestCluster::up(2, TICK, None);
+    let work = work_dir(&cluster);
+    let jobs: Vec<u32> = (0..3)
+        .map(|_| cluster.submit(&[&gated(&work, "gate")]))
+        .collect();
+    for &job in &jobs {
+        cluster.wait_stat(job, "RUN", LIMIT);
+    }
+    cluster.kill_daemon(cluster.mbd_pid(), "mbd");
+    // They end while mbd is down; sbd keeps the reports until acknowledged.
+    open_gate(&work, "gate");
+    cluster.up_again();
+    for &job in &jobs {
+        cluster.wait_stat(job, "DONE", LIMIT);
+        assert_eq!(starts(&work, job), 1, "job {job} ran once");
+    }
+}
