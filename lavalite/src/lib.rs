@@ -44,6 +44,31 @@ pub fn down(dir: &Path, grace: Duration) -> anyhow::Result<(usize, usize)> {
     Ok(counts)
 }
 
+/// Kills the process group of every job still running from an sbd spool
+/// of the cluster in `dir` (jobs outlive sbd by design; a local cluster
+/// torn down must not leave them behind). Returns how many.
+pub fn kill_jobs(dir: &Path) -> usize {
+    let state = ConfDir::new(dir)
+        .ll_conf()
+        .ok()
+        .and_then(|ll| ll.get("LL_STATE_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| dir.join("state"));
+    let Ok(spools) = std::fs::read_dir(&state) else {
+        return 0;
+    };
+    let runners = (spools.flatten())
+        .filter(|s| s.file_name().to_string_lossy().starts_with("sbd."))
+        .filter_map(|s| std::fs::read_dir(s.path()).ok())
+        .flat_map(|runs| runs.flatten())
+        .filter_map(|run| std::fs::read_to_string(run.path().join("pid")).ok())
+        .filter_map(|pid| pid.trim().parse::<u32>().ok())
+        // A job's runner is the sbd binary; a reused pid is left alone.
+        .filter(|pid| is_alive(*pid, "sbd"));
+    runners
+        .filter(|pid| chan::sys::signal_group(*pid, libc::SIGKILL).is_ok())
+        .count()
+}
+
 /// A cluster configured in a directory.
 #[derive(Debug)]
 pub struct LocalCluster {

@@ -91,8 +91,12 @@ fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Down { dir } => {
-            let (stopped, killed) = lavalite::down(&absolute(&dir)?, Duration::from_secs(10))?;
-            eprintln!("stopped {stopped} daemons ({killed} needed SIGKILL)");
+            let dir = absolute(&dir)?;
+            let (stopped, killed) = lavalite::down(&dir, Duration::from_secs(10))?;
+            let jobs = lavalite::kill_jobs(&dir);
+            eprintln!(
+                "stopped {stopped} daemons ({killed} needed SIGKILL) and {jobs} running jobs"
+            );
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Status { dir } => {

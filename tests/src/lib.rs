@@ -216,23 +216,6 @@ impl TestCluster {
         .unwrap_or_else(|| panic!("{daemon} {pid} survives SIGKILL"));
     }
 
-    /// Kills the process group of every job still in an sbd spool (jobs
-    /// outlive their sbd by design; a test must not leave them behind).
-    fn kill_jobs(&self) {
-        let Ok(spools) = std::fs::read_dir(self.dir.join("state")) else {
-            return;
-        };
-        let pids = (spools.flatten())
-            .filter(|s| s.file_name().to_string_lossy().starts_with("sbd."))
-            .filter_map(|s| std::fs::read_dir(s.path()).ok())
-            .flat_map(|runs| runs.flatten())
-            .filter_map(|run| std::fs::read_to_string(run.path().join("pid")).ok())
-            .filter_map(|pid| pid.trim().parse::<u32>().ok());
-        for pid in pids {
-            let _ = chan::sys::signal_group(pid, libc::SIGKILL);
-        }
-    }
-
     /// mbd's log so far.
     pub fn mbd_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("log").join("mbd.host1.log")).unwrap_or_default()
@@ -308,7 +291,7 @@ impl TestCluster {
 impl Drop for TestCluster {
     fn drop(&mut self) {
         let _ = lavalite::down(&self.dir, Duration::from_secs(5));
-        self.kill_jobs();
+        lavalite::kill_jobs(&self.dir);
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
