@@ -173,10 +173,19 @@ impl State {
 
     /// A dependency target's outcome; an array id means the whole array.
     pub fn outcome(&self, id: u32) -> Outcome {
+        let jobs = self.named(id);
+        if jobs.is_empty() {
+            return Outcome::Gone;
+        }
+        outcome_of(jobs.into_iter())
+    }
+
+    /// Job `id`, or every element of array `id` — also once compaction
+    /// dropped the first element, whose id the array carries.
+    fn named(&self, id: u32) -> Vec<&Job> {
         match self.jobs.get(&id) {
-            Some(j) if j.array_id == id => outcome_of(self.elements(id)),
-            Some(j) => outcome_of(std::iter::once(j)),
-            None => Outcome::Gone,
+            Some(j) if j.array_id != id => vec![j],
+            _ => self.elements(id).collect(),
         }
     }
 
@@ -412,13 +421,12 @@ impl State {
     /// or job `N`.
     fn resolve(&self, r: JobRef) -> Result<Vec<&Job>, Refusal> {
         let no_such = || Refusal::new(status::ESRCH, format!("no job {}", show_ref(r)));
-        let jobs: Vec<&Job> = match self.jobs.get(&r.id) {
-            _ if r.index > 0 => (self.elements(r.id))
+        let jobs: Vec<&Job> = if r.index > 0 {
+            (self.elements(r.id))
                 .filter(|j| j.index == r.index)
-                .collect(),
-            Some(j) if j.array_id == r.id => self.elements(r.id).collect(),
-            Some(j) => vec![j],
-            None => Vec::new(),
+                .collect()
+        } else {
+            self.named(r.id)
         };
         if jobs.is_empty() {
             return Err(no_such());
@@ -1240,5 +1248,30 @@ pub(crate) mod tests {
         assert_eq!(rebuilt.job(5).unwrap().events, s.job(5).unwrap().events);
         let next = submit(&mut rebuilt, &ann(), request("z"));
         assert_eq!(next, live + 1, "ids are never reused after compaction");
+    }
+
+    #[test]
+    fn an_array_stays_addressable_after_compaction_drops_its_first_element() {
+        let mut s = State::new(sample());
+        let array = ArraySpec {
+            start: 1,
+            end: 3,
+            step: 1,
+        };
+        let id = submit(
+            &mut s,
+            &ann(),
+            SubmitRequest {
+                array,
+                ..request("x")
+            },
+        );
+        kill(&mut s, &ann(), id, 1, sig::TERM).unwrap();
+        s.compact(0);
+        assert!(s.job(id).is_none(), "the first element is gone");
+        let whole = JobRef { id, index: 0 };
+        assert_eq!(s.resolve(whole).map(|j| j.len()), Ok(2));
+        assert_eq!(kill(&mut s, &ann(), id, 0, sig::TERM), Ok(2));
+        assert_eq!(s.outcome(id), Outcome::Exit);
     }
 }
