@@ -39,6 +39,9 @@ fn bad_options_and_empty_directories_fail_with_a_reason() {
     let (code, err) = lavalite(&["down", "--dir", dir_arg]);
     assert_eq!(
         (code, err.as_str()),
-        (Some(0), "stopped 0 daemons (0 needed SIGKILL)\n")
+        (
+            Some(0),
+            "stopped 0 daemons (0 needed SIGKILL) and 0 running jobs\n"
+        )
     );
 }
