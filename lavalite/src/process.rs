@@ -110,24 +110,9 @@ impl DaemonSpec {
 
 /// Whether `pid` runs `binary` and is not a zombie.
 pub fn is_alive(pid: u32, binary: &str) -> bool {
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // Field 3 follows the parenthesised command name, which may hold spaces.
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next());
-    if matches!(state, Some("Z" | "X") | None) {
-        return false;
-    }
-    fs::read(format!("/proc/{pid}/cmdline"))
-        .ok()
-        .and_then(|cmd| {
-            let argv0 = cmd.split(|b| *b == 0).next()?.to_vec();
-            let argv0 = String::from_utf8(argv0).ok()?;
-            Some(argv0.rsplit('/').next() == Some(binary))
-        })
-        .unwrap_or(false)
+    chan::sys::live_process_args(pid)
+        .and_then(|args| args.into_iter().next())
+        .is_some_and(|argv0| argv0.rsplit('/').next() == Some(binary))
 }
 
 /// The last `n` lines of a log, to show why a daemon did not come up.

@@ -7,13 +7,14 @@ use crate::load_table::LoadTable;
 use crate::probe::{HostProbe, ProbeError};
 use crate::settings::{Settings, MISS_TICKS};
 use bytes::BytesMut;
+use chan::sys::unix_now;
 use chan::{ChanError, ChanId, Channels, Config, Event, Frame};
 use proto::auth::Credentials;
 use proto::lim::{op, status, Beacon, ClusterInfo, LimStats, LoadReport, LoadVector, StaticInfo};
 use proto::{Encode, Header};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// Query frames are empty; anything bigger is not a lim client.
 const MAX_QUERY_BODY: u32 = 4096;
@@ -390,12 +391,6 @@ fn log_drop(count: u64, from: SocketAddr, reason: &str) {
 fn first_tick(tick: Duration, position: usize) -> Duration {
     let phase = ((position as f64 + 1.0) * 0.618_033_988_75).fract();
     tick.mul_f64(phase).max(Duration::from_millis(1))
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]

@@ -10,7 +10,6 @@ use proto::{Decode, Encode, Header};
 use std::fmt;
 use std::io::Write;
 use std::net::TcpStream;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Replies bigger than this are refused.
 const MAX_REPLY_BODY: u32 = 64 << 20;
@@ -130,9 +129,7 @@ impl BatchClient {
             uid: self.uid,
             gid: self.gid,
             user: self.user.clone(),
-            timestamp: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
+            timestamp: chan::sys::unix_now(),
             nonce: chan::sys::random_u64(),
         };
         let mut frame = BytesMut::new();

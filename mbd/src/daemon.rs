@@ -17,6 +17,7 @@ use crate::sched::{self, HostStatus};
 use crate::settings::Settings;
 use crate::state::{Caller, Refusal, State};
 use bytes::BytesMut;
+use chan::sys::unix_now;
 use chan::{ChanError, ChanId, Channels, Config, Event, Frame};
 use lim::client::LimClient;
 use proto::auth::{self, ReplayGuard, Signer};
@@ -27,7 +28,7 @@ use proto::mbd::{
 use proto::{Decode, Encode, Header};
 use std::collections::HashMap;
 use std::sync::mpsc::Receiver;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// Largest request body (a submission with a big environment fits).
 const MAX_REQUEST_BODY: u32 = 4 << 20;
@@ -523,10 +524,4 @@ fn recover(settings: &Settings) -> Result<(EventLog, State), DaemonError> {
         }
     );
     Ok((log, state))
-}
-
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

@@ -1,10 +1,11 @@
 //! sbd's event loop: the link to mbd, the job table, SIGCHLD through a
 //! signalfd, and a tick for `--terminate` and reconnecting.
 
-use crate::launch::{self, unix_now, CANNOT_START};
+use crate::launch::{self, CANNOT_START};
 use crate::settings::Settings;
 use crate::spool::{self, Spool};
 use bytes::BytesMut;
+use chan::sys::unix_now;
 use chan::{ChanId, Channels, Config, Event, Frame};
 use proto::auth::{self, ReplayGuard, Signer};
 use proto::mbd::status;
@@ -331,7 +332,7 @@ impl Sbd {
             }
             Err(why) => {
                 log::error!("job {}: {why}", start.job.id);
-                let f = launch::finished(&start, CANNOT_START, 0, Usage::default(), why);
+                let f = launch::finished(start.job, CANNOT_START, 0, Usage::default(), why);
                 let dir = self.spool.job_dir(start.job);
                 let _ = spool::write_result(&dir, &f);
                 (self.local_job(&start, 0, dir, Some(f)), 0)
@@ -437,13 +438,9 @@ impl Sbd {
         else {
             return;
         };
-        let mut f = spool::read_result(&job.dir).unwrap_or_else(|| Finished {
-            job: key,
-            time: unix_now(),
-            exit_code: exit.code,
-            signal: exit.signal as u32,
-            usage: Usage::default(),
-            note: String::new(),
+        let mut f = spool::read_result(&job.dir).unwrap_or_else(|| {
+            let signal = exit.signal as u32;
+            launch::finished(key, exit.code, signal, Usage::default(), String::new())
         });
         if f.note.is_empty() {
             f.note = job.note.clone();
@@ -522,28 +519,15 @@ fn enforce_terminate(key: JobKey, job: &mut LocalJob, now: u64) {
 
 /// A run whose runner is gone without leaving a result.
 fn lost(key: JobKey) -> Finished {
-    Finished {
-        job: key,
-        time: unix_now(),
-        exit_code: -1,
-        signal: 0,
-        usage: Usage::default(),
-        note: "Lost: the job's runner ended without recording a result".into(),
-    }
+    let note = "Lost: the job's runner ended without recording a result".into();
+    launch::finished(key, -1, 0, Usage::default(), note)
 }
 
 /// Whether `pid` is a live job runner (a reused pid does not count).
 fn runner_alive(pid: u32) -> bool {
-    if pid == 0 {
-        return false;
-    }
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let zombie = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next())
-        .is_none_or(|s| s == "Z" || s == "X");
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    !zombie && cmdline.split(|b| *b == 0).any(|arg| arg == b"--run-job")
+    pid != 0
+        && chan::sys::live_process_args(pid)
+            .is_some_and(|args| args.iter().any(|a| a == "--run-job"))
 }
 
 fn decode<T: Decode>(body: &[u8]) -> Result<T, String> {

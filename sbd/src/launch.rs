@@ -6,12 +6,11 @@
 //! status (a SIGKILL for the job kills it as well, and sbd reports that).
 
 use crate::spool;
-use proto::sbd::{Finished, JobStart, Usage};
+use proto::sbd::{Finished, JobKey, JobStart, Usage};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Exit code recorded when the job could not be started.
 pub const CANNOT_START: i32 = 127;
@@ -54,7 +53,7 @@ pub fn run_job(dir: &Path, conf_dir: &Path, host: &str) -> i32 {
     };
     let finished = match start_job(&start, dir, conf_dir, host) {
         Ok(exit) => finished(
-            &start,
+            start.job,
             exit.code,
             exit.signal as u32,
             usage(&exit),
@@ -62,7 +61,7 @@ pub fn run_job(dir: &Path, conf_dir: &Path, host: &str) -> i32 {
         ),
         Err(why) => {
             eprintln!("sbd job runner: job {}: {why}", start.job.id);
-            finished(&start, CANNOT_START, 0, Usage::default(), why)
+            finished(start.job, CANNOT_START, 0, Usage::default(), why)
         }
     };
     write_result(result_file, &finished)
@@ -93,16 +92,11 @@ fn usage(exit: &chan::sys::ChildExit) -> Usage {
     }
 }
 
-pub fn finished(
-    start: &JobStart,
-    exit_code: i32,
-    signal: u32,
-    usage: Usage,
-    note: String,
-) -> Finished {
+/// How run `job` ended, as of now.
+pub fn finished(job: JobKey, exit_code: i32, signal: u32, usage: Usage, note: String) -> Finished {
     Finished {
-        job: start.job,
-        time: unix_now(),
+        job,
+        time: chan::sys::unix_now(),
         exit_code,
         signal,
         usage,
@@ -241,12 +235,6 @@ pub fn job_env(start: &JobStart, host: &str, conf_dir: &Path, dir: &Path) -> Vec
         set("CUDA_VISIBLE_DEVICES", ids.join(","));
     }
     env
-}
-
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]

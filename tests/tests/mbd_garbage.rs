@@ -8,17 +8,14 @@ use proto::mbd::{op, status, QueueRow};
 use proto::{Decode, Header};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 fn signed(op: u32, key: &AuthKey, nonce: u64) -> Vec<u8> {
     let creds = Credentials {
         uid: 4242,
         gid: 4242,
         user: "tester".into(),
-        timestamp: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
+        timestamp: chan::sys::unix_now(),
         nonce,
     };
     let mut out = bytes::BytesMut::new();

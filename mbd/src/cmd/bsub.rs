@@ -92,7 +92,7 @@ pub fn main() -> ExitCode {
         Ok(args) => args,
         Err(code) => return code,
     };
-    let mut request = match request(&args, crate::daemon::unix_now()) {
+    let mut request = match request(&args, chan::sys::unix_now()) {
         Ok(r) => r,
         Err(e) => return fail("bsub", e),
     };

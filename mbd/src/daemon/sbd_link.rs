@@ -2,10 +2,11 @@
 //! dispatch, signals and finish reports. The rules are in
 //! `state::execution`; this only moves messages.
 
-use super::{decode, unix_now, Bad, Mbd};
+use super::{decode, Bad, Mbd};
 use crate::change::Change;
 use crate::state::Reconciled;
 use bytes::BytesMut;
+use chan::sys::unix_now;
 use chan::ChanId;
 use proto::mbd::status;
 use proto::sbd::{op, Finished, JobKey, JobSignal, Register, Started};
