@@ -51,6 +51,14 @@ impl ConfDir {
         }
     }
 
+    /// The directory a daemon's `-c DIR` names, else `$LL_CONF_DIR`.
+    pub fn from_arg_or_env(arg: Option<PathBuf>) -> Result<ConfDir, ConfError> {
+        match arg {
+            Some(path) => Ok(ConfDir::new(path)),
+            None => ConfDir::from_env(),
+        }
+    }
+
     /// `ll.conf`.
     pub fn ll_conf(&self) -> Result<LlConf, ConfError> {
         let path = self.path.join("ll.conf");

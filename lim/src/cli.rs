@@ -7,6 +7,19 @@ use conf::ConfDir;
 /// The version every LavaLite command reports.
 pub const VERSION: &str = "LavaLite 1.1.0";
 
+/// A daemon's `main`: logs to stderr (`RUST_LOG`, default info), runs
+/// `run`, and turns an error into one log line and exit status 1.
+pub fn daemon_main(run: impl FnOnce() -> anyhow::Result<()>) -> std::process::ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Parsed options of one command.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Options {

@@ -22,21 +22,11 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    match run(Args::parse()) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            log::error!("{e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    lim::cli::daemon_main(|| run(Args::parse()))
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    let dir = match args.confdir {
-        Some(path) => ConfDir::new(path),
-        None => ConfDir::from_env()?,
-    };
+    let dir = ConfDir::from_arg_or_env(args.confdir)?;
     let host = match args.host {
         Some(host) => host,
         None => std::fs::read_to_string("/proc/sys/kernel/hostname")

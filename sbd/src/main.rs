@@ -34,21 +34,11 @@ fn main() -> std::process::ExitCode {
         let code = sbd::launch::run_job(job_dir, &conf, &host);
         return std::process::ExitCode::from(code as u8);
     }
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    match run(args) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            log::error!("{e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    lim::cli::daemon_main(|| run(args))
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    let dir = match args.confdir {
-        Some(path) => ConfDir::new(path),
-        None => ConfDir::from_env()?,
-    };
+    let dir = ConfDir::from_arg_or_env(args.confdir)?;
     let settings = Settings::load(&dir, args.host)
         .with_context(|| format!("bad configuration in {}", dir.path.display()))?;
     Sbd::start(settings)?.run()
