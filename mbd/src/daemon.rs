@@ -233,10 +233,11 @@ impl Mbd {
     }
 
     fn schedule(&mut self) {
-        self.dirty = false;
         let plan = sched::plan(&self.state, &self.hosts, unix_now());
         self.state.set_reasons(plan.reasons);
         self.dispatch(&plan.starts);
+        // The plan already accounts for its own dispatches.
+        self.dirty = false;
     }
 
     fn compact(&mut self) -> Result<(), DaemonError> {

@@ -150,12 +150,13 @@ impl Mbd {
     /// job's first host after the pass's commit.
     pub(super) fn dispatch(&mut self, starts: &[(u32, Vec<crate::job::Alloc>)]) {
         let changes = self.state.dispatch(starts, unix_now());
+        if self.change(&changes).is_err() {
+            return log::error!(
+                "cannot log {} dispatches; the jobs stay pending",
+                changes.len()
+            );
+        }
         for change in &changes {
-            if let Err(e) = self.log.append(change.kind(), &change.payload()) {
-                log::error!("cannot log a dispatch: {e}");
-                return;
-            }
-            self.state.apply(change);
             if let Change::Dispatched(d) = change {
                 log::info!("job {} dispatched to {}", d.id, hosts_text(d));
                 self.send_start(d.id);
