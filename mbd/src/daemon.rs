@@ -505,14 +505,9 @@ fn recover(settings: &Settings) -> Result<(EventLog, State), DaemonError> {
         what: format!("cannot create {}", settings.state_dir.display()),
         source,
     })?;
-    let (log, replay) =
-        EventLog::open(&settings.state_dir.join("events")).map_err(DaemonError::Log)?;
-    let mut state = State::new(settings.cluster.clone());
-    for (n, record) in replay.records.iter().enumerate() {
-        let change = Change::from_record(record)
-            .map_err(|e| DaemonError::Replay(format!("record {}: {e}", n + 1)))?;
-        state.apply(&change);
-    }
+    let (log, replay) = EventLog::open(&settings.log_path()).map_err(DaemonError::Log)?;
+    let state = State::replay(settings.cluster.clone(), &replay.records)
+        .map_err(|(n, e)| DaemonError::Replay(format!("record {n}: {e}")))?;
     log::info!(
         "replayed {} records ({} jobs) in {:?}{}",
         replay.records.len(),

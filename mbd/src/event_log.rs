@@ -246,6 +246,48 @@ impl EventLog {
     }
 }
 
+/// Reads the records of a log without changing it: for archives, which
+/// nothing writes any more. A torn last batch is left out, as replay would.
+pub fn read_records(path: &Path) -> Result<Vec<Record>, LogError> {
+    let bytes = std::fs::read(path).map_err(|source| LogError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let (records, _) = scan(&bytes).map_err(|(offset, reason)| LogError::Corrupt {
+        path: path.to_owned(),
+        offset,
+        reason,
+    })?;
+    Ok(records)
+}
+
+/// The archives [`EventLog::rewrite`] left beside the log at `path`
+/// (`<path>.<n>`), oldest first. None yet (or no directory): empty.
+pub fn archives(path: &Path) -> io::Result<Vec<PathBuf>> {
+    let Some(name) = path.file_name() else {
+        return Ok(Vec::new());
+    };
+    let prefix = format!("{}.", name.to_string_lossy());
+    let entries = match std::fs::read_dir(dir_of(path)) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut numbered = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let file_name = entry.file_name();
+        let number = (file_name.to_str())
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|n| n.parse::<u64>().ok());
+        if let Some(n) = number {
+            numbered.push((n, entry.path()));
+        }
+    }
+    numbered.sort_unstable();
+    Ok(numbered.into_iter().map(|(_, p)| p).collect())
+}
+
 /// A rewrite synced `<path>.new` and then renamed `path` away and
 /// `.new` into place. Crashed between the renames: `.new` is the log.
 /// Crashed before: `.new` may be partial and the old log is intact.
@@ -271,8 +313,15 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 
 /// Makes renames in `path`'s directory durable.
 fn sync_dir(path: &Path) -> io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-    File::open(dir.unwrap_or(Path::new(".")))?.sync_all()
+    File::open(dir_of(path))?.sync_all()
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
 }
 
 /// Parses whole batches from `bytes`. Returns their records and the
@@ -471,6 +520,30 @@ mod tests {
         std::fs::write(with_suffix(&dir.log(), "new"), b"partial").unwrap();
         assert_eq!(kinds(&dir.log()), [6, 7]);
         assert!(!with_suffix(&dir.log(), "new").exists());
+    }
+
+    #[test]
+    fn archives_are_listed_oldest_first_and_read_without_change() {
+        let dir = TempDir::new("archives");
+        let (mut log, _) = EventLog::open(&dir.log()).unwrap();
+        for round in 0..11u8 {
+            log.append(1, &[round]).unwrap();
+            log.rewrite(&[(6, vec![round])]).unwrap();
+        }
+        std::fs::write(dir.0.join("events.log.new.tmp"), b"x").unwrap();
+        let found = archives(&dir.log()).unwrap();
+        let names: Vec<String> = (found.iter())
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        let expected: Vec<String> = (1..=11).map(|n| format!("events.log.{n}")).collect();
+        assert_eq!(names, expected, "numeric order, other files ignored");
+        let last = found.last().unwrap();
+        let before = std::fs::read(last).unwrap();
+        let records = read_records(last).unwrap();
+        assert_eq!(records.iter().map(|r| r.kind).collect::<Vec<_>>(), [6, 1]);
+        assert_eq!(records[1].payload, [10]);
+        assert_eq!(std::fs::read(last).unwrap(), before, "read-only");
+        assert!(archives(&dir.0.join("nowhere/events")).unwrap().is_empty());
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //! starts where, [`depend`] evaluates `--dependency`. The [`event_log`]
 //! makes changes durable before they are acknowledged; [`daemon`] is the
 //! event-loop shell around all of it. [`client`] and [`cmd`] are the batch
-//! commands' side.
+//! commands' side; [`archive`] reads the logs on disk for `bhist`.
 
+pub mod archive;
 pub mod change;
 pub mod client;
 pub mod cluster;

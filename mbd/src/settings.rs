@@ -86,12 +86,7 @@ impl Settings {
         sched_interval: Option<Duration>,
     ) -> Result<Settings, SettingsError> {
         let ll = dir.ll_conf()?;
-        let batch = dir.batch_hosts()?;
-        let queues = dir.queues(&batch)?;
-        let default_queue = ll.require("LL_DEFAULT_QUEUE")?;
-        let cluster = Cluster::new(batch, queues, default_queue, chan::sys::group_members)
-            .map_err(SettingsError::Invalid)?;
-        let state_dir = PathBuf::from(ll.require("LL_STATE_DIR")?).join("mbd");
+        let (cluster, state_dir) = load_jobs_place(dir, &ll)?;
         let finish_threshold = match ll.get("LL_MBD_JOB_FINISH_THRESHOLD") {
             None => DEFAULT_FINISH_THRESHOLD,
             Some(text) => text.parse().map_err(|_| {
@@ -111,6 +106,35 @@ impl Settings {
             sched_interval: sched_interval.unwrap_or(DEFAULT_SCHED),
         })
     }
+}
+
+impl Settings {
+    /// The event log's path; its archives sit beside it.
+    pub fn log_path(&self) -> PathBuf {
+        self.state_dir.join(EVENT_LOG_FILE)
+    }
+}
+
+/// The event log's file name in `LL_STATE_DIR/mbd`.
+const EVENT_LOG_FILE: &str = "events";
+
+/// What reading mbd's event logs needs without mbd (bhist): the cluster,
+/// to rebuild jobs, and the log's path.
+pub fn history_sources(dir: &ConfDir) -> Result<(Cluster, PathBuf), SettingsError> {
+    let ll = dir.ll_conf()?;
+    let (cluster, state_dir) = load_jobs_place(dir, &ll)?;
+    Ok((cluster, state_dir.join(EVENT_LOG_FILE)))
+}
+
+/// The configured cluster and `LL_STATE_DIR/mbd`.
+fn load_jobs_place(dir: &ConfDir, ll: &LlConf) -> Result<(Cluster, PathBuf), SettingsError> {
+    let batch = dir.batch_hosts()?;
+    let queues = dir.queues(&batch)?;
+    let default_queue = ll.require("LL_DEFAULT_QUEUE")?;
+    let cluster = Cluster::new(batch, queues, default_queue, chan::sys::group_members)
+        .map_err(SettingsError::Invalid)?;
+    let state_dir = PathBuf::from(ll.require("LL_STATE_DIR")?).join("mbd");
+    Ok((cluster, state_dir))
 }
 
 fn require_key(dir: &ConfDir) -> Result<AuthKey, SettingsError> {

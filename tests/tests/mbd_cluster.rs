@@ -230,3 +230,62 @@ fn without_lim_mbd_takes_configured_hosts_as_up_and_says_so() {
     let out = cluster.stdout("bsub", &["true"]).expect("bsub without lim");
     assert_eq!(job_id(&out), Some(1));
 }
+
+#[test]
+fn bhist_reads_the_archived_logs_and_works_with_mbd_down() {
+    let cluster = TestCluster::up(1, TICK, None);
+    // Compact after 3 finished jobs (keeping 1), so most history is archived.
+    let ll_conf = cluster.dir.join("ll.conf");
+    let mut text = std::fs::read_to_string(&ll_conf).expect("ll.conf");
+    text.push_str("LL_MBD_JOB_FINISH_THRESHOLD=3\n");
+    std::fs::write(&ll_conf, text).expect("write ll.conf");
+    cluster.kill_daemon(cluster.mbd_pid(), "mbd");
+    cluster.up_again();
+
+    let ids: Vec<u32> = (0..8)
+        .map(|_| cluster.submit(&["--hold", "-J", "old", "true"]))
+        .collect();
+    // Killing 4 passes the threshold (one archive), 3 more pass it again.
+    for id in &ids[..7] {
+        cluster.stdout("bkill", &[&id.to_string()]).expect("bkill");
+    }
+    let archived = |n: u32| cluster.dir.join("state/mbd").join(format!("events.{n}"));
+    wait_for(Duration::from_secs(10), || {
+        archived(2).exists().then_some(())
+    })
+    .expect("two compactions archived the log");
+    let gone = cluster.run("bjobs", &[ids[0].to_string()]);
+    assert_eq!(
+        String::from_utf8_lossy(&gone.stderr),
+        "bjobs: No such process\n",
+        "mbd no longer holds the first job"
+    );
+
+    let first = cluster.stdout("bhist", &[&ids[0].to_string()]);
+    let first = first.expect("bhist of a compacted job");
+    assert!(
+        first.starts_with(&format!("Job <{}>", ids[0])) && first.contains("Status <EXIT>"),
+        "{first}"
+    );
+    let listed = |out: &str| -> Vec<(u32, String)> {
+        (out.lines().skip(1))
+            .filter_map(|l| {
+                let mut f = l.split_whitespace();
+                Some((f.next()?.parse().ok()?, f.nth(1)?.to_string()))
+            })
+            .collect()
+    };
+    let mut want: Vec<(u32, String)> = ids.iter().map(|id| (*id, "EXIT".into())).collect();
+    want[7].1 = "HELD".into();
+    let all = cluster.stdout("bhist", &[]).expect("bhist");
+    assert_eq!(listed(&all), want, "{all}");
+
+    cluster.kill_daemon(cluster.mbd_pid(), "mbd");
+    let down = cluster.run("bhist", &[]);
+    assert!(down.status.success(), "{down:?}");
+    assert!(
+        String::from_utf8_lossy(&down.stderr).contains("reading its event log on disk"),
+        "{down:?}"
+    );
+    assert_eq!(listed(&String::from_utf8_lossy(&down.stdout)), want);
+}

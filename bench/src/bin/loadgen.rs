@@ -13,7 +13,7 @@
 
 use anyhow::{bail, Context};
 use bench::baseline::OP_STATS;
-use bench::report::{parse_stats, ServerStats};
+use bench::report::{parse_stats, thread_cpu_ns, ServerStats};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use proto::{Header, HEADER_LEN};
@@ -135,7 +135,8 @@ struct Conn {
 struct Window {
     warm_end: Instant,
     end: Instant,
-    opened: Option<(Instant, ServerStats)>,
+    /// When the window opened, the server's counters and our own CPU time then.
+    opened: Option<(Instant, ServerStats, u64)>,
     messages: u64,
     latency: Histogram,
 }
@@ -157,7 +158,7 @@ impl Window {
     fn running(&mut self, control: &mut std::net::TcpStream) -> anyhow::Result<bool> {
         let now = Instant::now();
         if self.opened.is_none() && now >= self.warm_end {
-            self.opened = Some((now, server_stats(control)?));
+            self.opened = Some((now, server_stats(control)?, thread_cpu_ns()));
             self.messages = 0;
             self.latency = Histogram::new();
         }
@@ -177,8 +178,9 @@ impl Window {
     }
 
     fn close(self, o: &Options, control: &mut std::net::TcpStream) -> anyhow::Result<Report> {
-        let (started, before) = self.opened.context("measurement never started")?;
+        let (started, before, cpu_before) = self.opened.context("measurement never started")?;
         let secs = started.elapsed().as_secs_f64();
+        let client_cpu_s = (thread_cpu_ns() - cpu_before) as f64 / 1e9;
         let server = server_stats(control)?.since(&before);
         let per_msg = |x: u64| x as f64 / server.messages.max(1) as f64;
         Ok(Report {
@@ -196,6 +198,8 @@ impl Window {
             syscalls_per_msg: per_msg(server.syscalls),
             allocs_per_msg: per_msg(server.allocations),
             cpu_s_per_million: per_msg(server.cpu_ns) * 1e6 / 1e9,
+            server_busy: server.cpu_ns as f64 / 1e9 / secs,
+            client_busy: client_cpu_s / secs,
         })
     }
 }
@@ -217,6 +221,11 @@ struct Report {
     syscalls_per_msg: f64,
     allocs_per_msg: f64,
     cpu_s_per_million: f64,
+    /// Share of one core the server's thread used over the window.
+    server_busy: f64,
+    /// Share of one core this load generator used: near 1.0 means the
+    /// client, not the server, may be what limits msgs/s.
+    client_busy: f64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -287,7 +296,11 @@ fn steady(o: &Options, control: &mut std::net::TcpStream) -> anyhow::Result<Repo
     window.close(o, control)
 }
 
-/// Reads until WouldBlock; returns how many whole replies completed.
+/// Reads until the socket is empty; returns how many whole replies
+/// completed. A read that does not fill `scratch` emptied the socket, and
+/// with edge-triggered readiness (mio) any later byte brings a new event,
+/// so the read that would only say `WouldBlock` is skipped: the client
+/// should cost less per message than the servers it measures.
 fn drain_replies(
     c: &mut Conn,
     size: usize,
@@ -306,6 +319,9 @@ fn drain_replies(
                     if let Some(t) = c.sent_at.pop_front() {
                         latency.record(t.elapsed());
                     }
+                }
+                if n < scratch.len() {
+                    return Ok(done);
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(done),

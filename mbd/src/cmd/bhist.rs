@@ -1,14 +1,24 @@
 //! `bhist [-u USER] [-l] [-r|-p] [--json] [job_ref]`: job histories.
 //!
 //! LavaLite's bhist replayed mbd's files itself; ours asks mbd, which
-//! answers from the jobs it holds (live and recently finished; see
-//! docs/mbd.md). The output is LavaLite's.
+//! answers from the jobs it holds (live and recently finished), and reads
+//! the archived logs for the older jobs compaction dropped (see
+//! docs/mbd.md). With mbd down it reads the current log as well. The
+//! output is LavaLite's.
 
 use super::{
     client, display_id, fail, format_time, or_dash, parse_args, parse_job_ref, print_json,
 };
 use super::{Align, Table, VERSION};
-use proto::mbd::{event, op, HistEvent, HistoryChunk, HistoryRequest, JobHistory, JobState};
+use crate::archive::{self, Files, Found};
+use crate::client::{BatchClient, ClientError};
+use crate::settings::history_sources;
+use crate::state::Caller;
+use conf::ConfDir;
+use proto::mbd::{
+    event, op, status, HistEvent, HistoryChunk, HistoryRequest, JobHistory, JobState,
+};
+use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::process::ExitCode;
 
@@ -64,11 +74,10 @@ pub fn main() -> ExitCode {
         job,
         user: args.user.clone().unwrap_or_default(),
     };
-    let mut jobs: Vec<JobHistory> =
-        match client.stream(op::HISTORY, &request, |c: &HistoryChunk| c.more) {
-            Ok(chunks) => chunks.into_iter().flat_map(|c| c.jobs).collect(),
-            Err(e) => return fail("bhist", e.errno_text()),
-        };
+    let mut jobs = match gather(&client, &request) {
+        Ok(jobs) => jobs,
+        Err(why) => return fail("bhist", why),
+    };
     if args.running {
         jobs.retain(|j| {
             matches!(
@@ -100,6 +109,63 @@ pub fn main() -> ExitCode {
         print!("{}", compact(&jobs));
     }
     ExitCode::SUCCESS
+}
+
+/// mbd's answer, plus the jobs its archived logs hold that mbd no longer
+/// does (compaction dropped them); with mbd down, the logs alone.
+fn gather(client: &BatchClient, request: &HistoryRequest) -> Result<Vec<JobHistory>, String> {
+    let asked = client.stream(op::HISTORY, request, |c: &HistoryChunk| c.more);
+    let (mut jobs, files, not_found) = match asked {
+        Ok(chunks) => (
+            chunks.into_iter().flat_map(|c| c.jobs).collect(),
+            Files::Archives,
+            None,
+        ),
+        Err(e @ ClientError::Refused { status, .. }) if status == status::ESRCH => {
+            (Vec::new(), Files::Archives, Some(e.errno_text()))
+        }
+        Err(e @ ClientError::Unreachable(_)) => {
+            eprintln!("bhist: {e}; reading its event log on disk");
+            (Vec::new(), Files::All, Some(e.to_string()))
+        }
+        Err(e) => return Err(e.errno_text()),
+    };
+    // mbd holds a job's whole history, so a single job it returned is complete.
+    if request.job.id != 0 && jobs.iter().any(|j| j.row.array_id == 0) {
+        return Ok(jobs);
+    }
+    let mut known: BTreeSet<u32> = jobs.iter().map(|j| j.row.id).collect();
+    let who = Caller {
+        uid: client.uid,
+        user: client.user.clone(),
+        admin: client.is_admin(),
+    };
+    let on_disk = ConfDir::from_env()
+        .map_err(|e| e.to_string())
+        .and_then(|dir| history_sources(&dir).map_err(|e| e.to_string()))
+        .and_then(|(cluster, log)| {
+            archive::histories(&log, files, &cluster, &who, request, &mut known)
+                .map_err(|e| e.to_string())
+        });
+    let found = match on_disk {
+        Ok(found) => found,
+        Err(why) if files == Files::Archives => {
+            eprintln!("bhist: {why}; showing only the jobs mbd holds");
+            Found::default()
+        }
+        Err(why) => return Err(why),
+    };
+    jobs.extend(found.jobs);
+    jobs.sort_by_key(|j| j.row.id);
+    match (
+        jobs.is_empty() && request.job.id != 0,
+        found.refused,
+        not_found,
+    ) {
+        (true, Some(refused), _) => Err(status::text(refused.status).to_owned()),
+        (true, None, Some(why)) => Err(why),
+        _ => Ok(jobs),
+    }
 }
 
 /// The bjobs-like table: bare host names, submit time with seconds.
