@@ -134,7 +134,26 @@ fn start_job(
         .stderr(stderr)
         .spawn()
         .map_err(|e| format!("cannot start /bin/sh: {e}"))?;
+    forward_early_signals(child.id());
     chan::sys::wait_child(child.id()).map_err(|e| format!("cannot wait for the job: {e}"))
+}
+
+/// A signal sent to the job (its process group) after sbd reported it
+/// started but before its shell existed reached only this runner, which
+/// blocks it: hand it on, or a bkill in that window is lost. One arriving
+/// during the fork itself may reach the shell twice; for the signals
+/// involved (TERM, INT, HUP, TSTP, ...) that changes nothing.
+fn forward_early_signals(child: u32) {
+    match chan::sys::take_pending(&RUNNER_BLOCKS) {
+        Ok(signals) => {
+            for sig in signals {
+                if let Err(e) = chan::sys::signal_process(child, sig) {
+                    eprintln!("sbd job runner: cannot pass signal {sig} to the job: {e}");
+                }
+            }
+        }
+        Err(e) => eprintln!("sbd job runner: cannot read pending signals: {e}"),
+    }
 }
 
 fn become_job_user(start: &JobStart) -> Result<(), String> {

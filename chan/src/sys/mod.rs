@@ -9,8 +9,8 @@ mod process;
 
 pub use alloc::CountingAllocator;
 pub use process::{
-    become_user, block_signals, effective_uid, reap_child, set_umask, signal_group, wait_child,
-    ChildExit,
+    become_user, block_signals, effective_uid, reap_child, set_umask, signal_group, take_pending,
+    wait_child, ChildExit,
 };
 
 use bytes::BytesMut;

@@ -101,6 +101,31 @@ pub fn block_signals(signals: &[i32]) -> io::Result<()> {
     Ok(())
 }
 
+/// Takes the signals among `signals` (blocked by the caller) that are
+/// pending, oldest first, so they are not delivered later.
+pub fn take_pending(signals: &[i32]) -> io::Result<Vec<i32>> {
+    let set = sigset(signals)?;
+    let now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    let mut taken = Vec::new();
+    loop {
+        // SAFETY: set and now are valid; a null siginfo pointer is allowed.
+        let sig = unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &now) };
+        if sig > 0 {
+            taken.push(sig);
+            continue;
+        }
+        let e = io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::EAGAIN) => Ok(taken),
+            Some(libc::EINTR) => continue,
+            _ => Err(e),
+        };
+    }
+}
+
 /// Sets the file-creation mask; returns the old one.
 pub fn set_umask(mask: u32) -> u32 {
     // SAFETY: umask cannot fail and touches no memory.
@@ -142,5 +167,22 @@ mod tests {
             .spawn();
         let exit = wait_child(child.expect("spawn sh").id());
         assert_eq!(exit.map(|e| (e.code, e.signal)).ok(), Some((143, 15)));
+    }
+
+    #[test]
+    fn pending_blocked_signals_are_taken_once() {
+        // On a thread of its own: the mask and raise() are per thread.
+        let taken = std::thread::spawn(|| {
+            block_signals(&[libc::SIGUSR2]).expect("block");
+            assert_eq!(take_pending(&[libc::SIGUSR2]).ok(), Some(vec![]));
+            // SAFETY: raise has no memory-safety preconditions; the signal
+            // is blocked, so it stays pending on this thread.
+            assert_eq!(unsafe { libc::raise(libc::SIGUSR2) }, 0);
+            let first = take_pending(&[libc::SIGUSR2]).ok();
+            (first, take_pending(&[libc::SIGUSR2]).ok())
+        })
+        .join()
+        .expect("thread");
+        assert_eq!(taken, (Some(vec![libc::SIGUSR2]), Some(vec![])));
     }
 }
