@@ -83,15 +83,13 @@ pub fn histories(
         let state = replay(path, cluster)?;
         match state.history(who, req) {
             Ok(jobs) => {
-                found
-                    .jobs
-                    .extend(jobs.into_iter().filter(|j| known.insert(j.row.id)));
+                found.jobs.extend(jobs.filter(|j| known.insert(j.row.id)));
             }
             Err(refusal) if refusal.status == status::EPERM => {
                 found.refused.get_or_insert(refusal);
             }
             Err(_) => {}
-        }
+        };
     }
     found.jobs.sort_by_key(|j| j.row.id);
     Ok(found)

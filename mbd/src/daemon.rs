@@ -441,35 +441,23 @@ impl Mbd {
     fn jobs(&mut self, id: ChanId, h: &Header, who: &Caller, body: &[u8]) -> Result<(), Bad> {
         let request = decode::<JobsRequest>(body)?;
         let rows = self.state.job_rows(who, &request).map_err(Bad::Refused)?;
-        self.hold_chunks(id, h, rows, |more, jobs| JobsChunk { more, jobs });
+        let frames = chunks(h, rows, |more, jobs| JobsChunk { more, jobs });
+        let durable = !self.log.has_pending();
+        if let Err(e) = send_listing(&mut self.chans, &mut self.held, durable, id, frames) {
+            self.drop_client(id, Some(&e));
+        }
         Ok(())
     }
 
     fn history(&mut self, id: ChanId, h: &Header, who: &Caller, body: &[u8]) -> Result<(), Bad> {
         let request = decode::<HistoryRequest>(body)?;
         let jobs = self.state.history(who, &request).map_err(Bad::Refused)?;
-        self.hold_chunks(id, h, jobs, |more, jobs| HistoryChunk { more, jobs });
-        Ok(())
-    }
-
-    /// Streams `rows` as frames of [`CHUNK_ROWS`], the last with `more`
-    /// false (an empty listing is one empty chunk).
-    fn hold_chunks<R, C: Encode>(
-        &mut self,
-        id: ChanId,
-        h: &Header,
-        mut rows: Vec<R>,
-        chunk: impl Fn(bool, Vec<R>) -> C,
-    ) {
-        loop {
-            let rest = rows.split_off(rows.len().min(CHUNK_ROWS));
-            let more = !rest.is_empty();
-            self.hold(id, h, status::OK, &chunk(more, rows));
-            if !more {
-                return;
-            }
-            rows = rest;
+        let frames = chunks(h, jobs, |more, jobs| HistoryChunk { more, jobs });
+        let durable = !self.log.has_pending();
+        if let Err(e) = send_listing(&mut self.chans, &mut self.held, durable, id, frames) {
+            self.drop_client(id, Some(&e));
         }
+        Ok(())
     }
 
     fn hold<T: Encode + ?Sized>(&mut self, id: ChanId, request: &Header, status: u32, body: &T) {
@@ -479,10 +467,7 @@ impl Mbd {
     }
 
     fn held_bytes(&mut self, id: ChanId, out: BytesMut) {
-        match self.held.last_mut() {
-            Some((last, bytes)) if *last == id => bytes.extend_from_slice(&out),
-            _ => self.held.push((id, out)),
-        }
+        hold_bytes(&mut self.held, id, out);
     }
 }
 
@@ -492,6 +477,60 @@ enum Bad {
     Refused(Refusal),
     /// Bytes that are not a request: reply, then close.
     Request(String),
+}
+
+/// The reply frames to `request` streaming `rows`, [`CHUNK_ROWS`] per
+/// frame, the last with `more` false (an empty listing is one empty
+/// chunk). Each frame is made when it is taken, never all at once.
+fn chunks<R, C: Encode>(
+    request: &Header,
+    rows: impl Iterator<Item = R>,
+    chunk: impl Fn(bool, Vec<R>) -> C,
+) -> impl Iterator<Item = BytesMut> {
+    let reply = request.reply(status::OK, 0);
+    let mut rows = rows.peekable();
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let part: Vec<R> = rows.by_ref().take(CHUNK_ROWS).collect();
+        done = rows.peek().is_none();
+        let mut frame = BytesMut::new();
+        proto::encode_frame(reply, &chunk(!done, part), &mut frame);
+        Some(frame)
+    })
+}
+
+/// Sends a listing's frames as they are made, so the client decodes while
+/// mbd encodes — when the state they show is all `durable` and no earlier
+/// reply to this client waits for the commit. Otherwise they are held for
+/// the commit like any reply.
+fn send_listing(
+    chans: &mut Channels,
+    held: &mut Vec<(ChanId, BytesMut)>,
+    durable: bool,
+    id: ChanId,
+    frames: impl Iterator<Item = BytesMut>,
+) -> Result<(), ChanError> {
+    let now = durable && !held.iter().any(|(waiting, _)| *waiting == id);
+    for frame in frames {
+        if now {
+            chans.send(id, &frame)?;
+        } else {
+            hold_bytes(held, id, frame);
+        }
+    }
+    Ok(())
+}
+
+/// Queues `out` for `id` until the commit, joined to the reply before it
+/// if that one is for `id` too (one send for both).
+fn hold_bytes(held: &mut Vec<(ChanId, BytesMut)>, id: ChanId, out: BytesMut) {
+    match held.last_mut() {
+        Some((last, bytes)) if *last == id => bytes.extend_from_slice(&out),
+        _ => held.push((id, out)),
+    }
 }
 
 fn decode<T: Decode>(body: &[u8]) -> Result<T, Bad> {

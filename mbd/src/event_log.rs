@@ -235,6 +235,11 @@ impl EventLog {
         Ok(archive)
     }
 
+    /// Whether records are buffered that the next commit will write.
+    pub fn has_pending(&self) -> bool {
+        self.pending_records > 0
+    }
+
     /// Records written and synced so far (including those replayed).
     pub fn durable(&self) -> u64 {
         self.durable_records

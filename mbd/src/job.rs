@@ -1,6 +1,7 @@
 //! A job as mbd holds it in memory.
 
 use crate::depend::Dep;
+use crate::env_pool::{self, Env};
 use proto::mbd::{event, HistEvent, HostSlot, JobState, SubmitRequest};
 use std::sync::Arc;
 
@@ -11,11 +12,26 @@ pub struct Spec {
     pub uid: u32,
     pub queue: String,
     pub submit_time: u64,
+    /// The submission, but for its environment (held in `env`).
     pub request: SubmitRequest,
+    /// The submit environment, shared with other jobs' (see
+    /// [`crate::env_pool::EnvPool`]).
+    pub env: Env,
     /// `request.dependency` parsed (checked at submit).
     pub dep: Option<Dep>,
     /// `--machines` expanded to host positions.
     pub machines: Vec<usize>,
+}
+
+impl Spec {
+    /// The submission as it came, environment included: for the log,
+    /// sbd and bhist.
+    pub fn full_request(&self) -> SubmitRequest {
+        SubmitRequest {
+            env: env_pool::to_strings(&self.env),
+            ..self.request.clone()
+        }
+    }
 }
 
 /// One host's share of a running job.

@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod cmd;
 pub mod daemon;
 pub mod depend;
+pub mod env_pool;
 pub mod event_log;
 pub mod job;
 mod lim_watch;

@@ -17,6 +17,7 @@ use crate::change::{
     Submitted,
 };
 use crate::depend::{Dep, Outcome};
+use crate::env_pool::EnvPool;
 use crate::event_log::Record;
 use crate::job::{Alloc, Job, Spec};
 use crate::sched::{outcome_of, HostStatus, PendReason};
@@ -88,6 +89,8 @@ pub struct State {
     /// Which hosts' sbd is connected (not logged: a restarted mbd starts
     /// with none and learns as they register).
     sbd_up: Vec<bool>,
+    /// The jobs' environments, each distinct one held once.
+    env_pool: EnvPool,
 }
 
 impl State {
@@ -100,6 +103,7 @@ impl State {
             next_id: 1,
             reasons: HashMap::new(),
             finished: 0,
+            env_pool: EnvPool::default(),
             cluster,
         }
     }
@@ -202,16 +206,31 @@ impl State {
     pub fn replay(cluster: Cluster, records: &[Record]) -> Result<State, (usize, BadRecord)> {
         let mut state = State::new(cluster);
         for (n, record) in records.iter().enumerate() {
-            state.apply(&Change::from_record(record).map_err(|e| (n + 1, e))?);
+            state.apply_owned(Change::from_record(record).map_err(|e| (n + 1, e))?);
         }
         Ok(state)
+    }
+
+    /// [`State::apply`] for a change nobody else needs: a job's request
+    /// is kept without copying its environment first.
+    fn apply_owned(&mut self, mut change: Change) {
+        let env = match &mut change {
+            Change::Submitted(s) => std::mem::take(&mut s.request.env),
+            Change::JobImage(i) => std::mem::take(&mut i.request.env),
+            _ => return self.apply(&change),
+        };
+        match &change {
+            Change::Submitted(s) => self.apply_submitted(s, &env),
+            Change::JobImage(i) => self.apply_image(i, &env),
+            _ => {}
+        }
     }
 
     /// Applies one logged change. Records that name jobs mbd no longer
     /// holds are skipped with a log line.
     pub fn apply(&mut self, change: &Change) {
         match change {
-            Change::Submitted(s) => self.apply_submitted(s),
+            Change::Submitted(s) => self.apply_submitted(s, &s.request.env),
             Change::StateChanged(c) => self.update(c.id, |job| {
                 job.transition(c.state, c.time, c.signal, c.exit_code)
             }),
@@ -231,7 +250,7 @@ impl State {
                     self.host_open[h] = c.open;
                 }
             }
-            Change::JobImage(image) => self.apply_image(image),
+            Change::JobImage(image) => self.apply_image(image, &image.request.env),
             Change::Checkpoint(c) => self.apply_checkpoint(c),
         }
     }
@@ -287,7 +306,15 @@ impl State {
         });
     }
 
-    fn spec(&self, user: &str, uid: u32, queue: &str, time: u64, request: &SubmitRequest) -> Spec {
+    fn spec(
+        &mut self,
+        user: &str,
+        uid: u32,
+        queue: &str,
+        time: u64,
+        request: &SubmitRequest,
+        env: &[String],
+    ) -> Spec {
         let dep = (!request.dependency.is_empty())
             .then(|| Dep::parse(&request.dependency).ok())
             .flatten();
@@ -300,14 +327,21 @@ impl State {
             uid,
             queue: queue.to_owned(),
             submit_time: time,
-            request: request.clone(),
+            // Cheap at replay, where the environment was moved out.
+            request: SubmitRequest {
+                env: Vec::new(),
+                ..request.clone()
+            },
+            env: self.env_pool.intern(env),
             dep,
             machines,
         }
     }
 
-    fn apply_submitted(&mut self, s: &Submitted) {
-        let spec = Arc::new(self.spec(&s.user, s.uid, &s.queue, s.time, &s.request));
+    /// A submission; `env` is its environment (`s.request.env`, unless
+    /// that was moved out).
+    fn apply_submitted(&mut self, s: &Submitted, env: &[String]) {
+        let spec = Arc::new(self.spec(&s.user, s.uid, &s.queue, s.time, &s.request, env));
         let array = s.request.array.is_array();
         let state = if s.request.hold {
             JobState::Held
@@ -335,8 +369,8 @@ impl State {
         self.next_id = self.next_id.max(id);
     }
 
-    fn apply_image(&mut self, i: &JobImage) {
-        let spec = Arc::new(self.spec(&i.user, i.uid, &i.queue, i.submit_time, &i.request));
+    fn apply_image(&mut self, i: &JobImage, env: &[String]) {
+        let spec = Arc::new(self.spec(&i.user, i.uid, &i.queue, i.submit_time, &i.request, env));
         let job = Job {
             id: i.id,
             array_id: i.array_id,
@@ -548,11 +582,15 @@ impl State {
     }
 
     /// `bjobs` rows, in mbd's list order.
-    pub fn job_rows(&self, who: &Caller, req: &JobsRequest) -> Result<Vec<JobRow>, Refusal> {
+    pub fn job_rows(
+        &self,
+        who: &Caller,
+        req: &JobsRequest,
+    ) -> Result<impl Iterator<Item = JobRow> + '_, Refusal> {
         let no_flag = !(req.pend || req.run || req.done);
         let lists = [req.pend || no_flag, req.run || no_flag, req.done];
         let jobs = self.listed(who, req.job, &req.user, lists)?;
-        Ok(jobs.into_iter().map(|j| self.row(j)).collect())
+        Ok(jobs.into_iter().map(|j| self.row(j)))
     }
 
     fn row(&self, job: &Job) -> JobRow {
@@ -579,17 +617,18 @@ impl State {
     }
 
     /// `bhist` jobs, by job id.
-    pub fn history(&self, who: &Caller, req: &HistoryRequest) -> Result<Vec<JobHistory>, Refusal> {
-        let jobs = self.listed(who, req.job, &req.user, [true, true, true])?;
-        let mut out: Vec<JobHistory> = (jobs.into_iter())
-            .map(|j| JobHistory {
-                row: self.row(j),
-                spec: j.spec.request.clone(),
-                events: j.events.clone(),
-            })
-            .collect();
-        out.sort_by_key(|h| h.row.id);
-        Ok(out)
+    pub fn history(
+        &self,
+        who: &Caller,
+        req: &HistoryRequest,
+    ) -> Result<impl Iterator<Item = JobHistory> + '_, Refusal> {
+        let mut jobs = self.listed(who, req.job, &req.user, [true, true, true])?;
+        jobs.sort_by_key(|j| j.id);
+        Ok(jobs.into_iter().map(|j| JobHistory {
+            row: self.row(j),
+            spec: j.spec.full_request(),
+            events: j.events.clone(),
+        }))
     }
 
     pub fn queue_rows(&self) -> Vec<QueueRow> {
@@ -683,6 +722,7 @@ impl State {
             self.reasons.remove(id);
         }
         self.finished -= drop;
+        self.env_pool.sweep();
         let closed = |open: &[bool], name: &dyn Fn(usize) -> String| -> Vec<String> {
             (open.iter().enumerate())
                 .filter(|(_, o)| !**o)
@@ -705,7 +745,7 @@ impl State {
                 priority: j.priority,
                 submit_time: j.spec.submit_time,
                 state: j.state,
-                request: j.spec.request.clone(),
+                request: j.spec.full_request(),
                 events: j.events.clone(),
                 attempt: j.attempt,
                 pid: j.pid,
@@ -1100,11 +1140,7 @@ pub(crate) mod tests {
         );
         kill(&mut s, &ann(), 1, 0, sig::TERM).unwrap();
         let ids = |who: &Caller, req: JobsRequest| -> Vec<u32> {
-            s.job_rows(who, &req)
-                .unwrap()
-                .iter()
-                .map(|r| r.id)
-                .collect()
+            s.job_rows(who, &req).unwrap().map(|r| r.id).collect()
         };
         assert_eq!(
             ids(&ann(), JobsRequest::default()),
@@ -1149,12 +1185,12 @@ pub(crate) mod tests {
         };
         assert_eq!(ids(&ann(), named(1)), [1], "a named finished job is shown");
         assert_eq!(
-            s.job_rows(&ann(), &named(2)).unwrap_err().status,
-            status::EPERM
+            s.job_rows(&ann(), &named(2)).err().map(|e| e.status),
+            Some(status::EPERM)
         );
         assert_eq!(
-            s.job_rows(&ann(), &named(9)).unwrap_err().status,
-            status::ESRCH
+            s.job_rows(&ann(), &named(9)).err().map(|e| e.status),
+            Some(status::ESRCH)
         );
         let queues = s.queue_rows();
         assert_eq!((queues[0].pend, queues[1].pend), (1, 1));
@@ -1228,6 +1264,44 @@ pub(crate) mod tests {
         assert_eq!(again.next_id, 5);
         let events = |s: &State| s.jobs().map(|j| j.events.clone()).collect::<Vec<_>>();
         assert_eq!(events(&again), events(&live));
+    }
+
+    #[test]
+    fn an_environment_is_held_once_and_given_back_whole() {
+        let mut s = State::new(sample());
+        let env: Vec<String> = vec!["HOME=/home/ann".into(), "PATH=/bin".into()];
+        let with_env = || SubmitRequest {
+            env: env.clone(),
+            hold: true,
+            ..request("x")
+        };
+        let a = submit(&mut s, &ann(), with_env());
+        let b = submit(&mut s, &ann(), with_env());
+        let spec = |s: &State, id| Arc::clone(&s.job(id).unwrap().spec);
+        assert!(Arc::ptr_eq(&spec(&s, a).env, &spec(&s, b).env));
+        assert!(spec(&s, a).request.env.is_empty(), "not held twice");
+        let snapshot = s.compact(0);
+        let logged = snapshot.iter().find_map(|c| match c {
+            Change::JobImage(i) if i.id == b => Some(i.request.env.clone()),
+            _ => None,
+        });
+        assert_eq!(logged.as_ref(), Some(&env), "compaction logs it whole");
+        let mut rebuilt = State::new(sample());
+        snapshot.iter().for_each(|c| rebuilt.apply(c));
+        assert_eq!(spec(&rebuilt, b).full_request().env, env);
+        let records: Vec<Record> = (snapshot.iter())
+            .map(|c| Record {
+                format: crate::event_log::FORMAT,
+                kind: c.kind(),
+                payload: c.payload(),
+            })
+            .collect();
+        let replayed = State::replay(sample(), &records).unwrap();
+        assert_eq!(
+            spec(&replayed, b).full_request().env,
+            env,
+            "replay moves it"
+        );
     }
 
     #[test]

@@ -111,6 +111,16 @@ fn held_and_pending_jobs_bkill_bhist_and_the_listings() {
         String::from_utf8_lossy(&gone.stderr),
         "bjobs: No such process\n"
     );
+
+    // A listing longer than one frame (1,000 rows) arrives whole, in order.
+    let array = cluster.submit(&["--hold", "--array", "1-2500", "true"]);
+    let all = cluster.stdout("bjobs", &["-a"]).expect("bjobs -a");
+    let elements: Vec<&str> = (all.lines())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|id| id.starts_with(&format!("{array}[")))
+        .collect();
+    let expected: Vec<String> = (1..=2500).map(|i| format!("{array}[{i}]")).collect();
+    assert_eq!(elements, expected);
 }
 
 #[test]

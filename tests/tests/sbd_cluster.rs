@@ -83,6 +83,21 @@ fn jobs_end_done_or_exit_with_their_output() {
         .expect("sh");
     assert_eq!(String::from_utf8_lossy(&sh.stdout), "PASS\n");
 
+    // The submit environment reaches the job.
+    let marked = work.join("env.out");
+    let bsub = Command::new(cluster_tests::bin_dir().join("bsub"))
+        .args(["-o", &marked.display().to_string(), "echo $SUBMIT_MARK"])
+        .env(conf::CONF_DIR_ENV, &cluster.dir)
+        .env("SUBMIT_MARK", "from the submit shell")
+        .output()
+        .expect("bsub");
+    let id = cluster_tests::job_id(&String::from_utf8_lossy(&bsub.stdout)).expect("job id");
+    cluster.wait_stat(id, "DONE", LIMIT);
+    assert_eq!(
+        std::fs::read_to_string(&marked).ok().as_deref(),
+        Some("from the submit shell\n")
+    );
+
     // An array: five elements, each DONE once, one bhist block each.
     let array = cluster.submit(&["--array", "1-5", "-o", "/dev/null", "true"]);
     let active = || {

@@ -8,6 +8,7 @@
 
 use super::{
     client, display_id, fail, format_time, or_dash, parse_args, parse_job_ref, print_json,
+    TimeColumn,
 };
 use super::{Align, Table, VERSION};
 use crate::archive::{self, Files, Found};
@@ -182,6 +183,7 @@ pub fn compact(jobs: &[JobHistory]) -> String {
     ];
     let columns: Vec<(&'static str, Align)> = columns.iter().map(|c| (*c, Align::Left)).collect();
     let mut table = Table::new(&columns);
+    let mut submitted = TimeColumn::new(true);
     for j in jobs {
         let hosts = (j.events.iter())
             .find(|e| e.what == event::DISPATCHED)
@@ -194,7 +196,7 @@ pub fn compact(jobs: &[JobHistory]) -> String {
             j.row.priority.to_string(),
             hosts,
             or_dash(&j.row.name).to_owned(),
-            format_time(j.row.submit_time, true),
+            submitted.text(j.row.submit_time),
         ]);
     }
     table.render()

@@ -1,8 +1,6 @@
 //! `bjobs [-a] [-p] [-r] [-d] [-u USER] [--json] [job_ref]`.
 
-use super::{
-    client, display_id, fail, format_time, or_dash, parse_args, parse_job_ref, print_json,
-};
+use super::{client, display_id, fail, or_dash, parse_args, parse_job_ref, print_json, TimeColumn};
 use super::{Align, Table, VERSION};
 use proto::mbd::{op, JobRow, JobState, JobsChunk, JobsRequest};
 use serde::Serialize;
@@ -99,8 +97,7 @@ pub fn render(rows: &[JobRow], reasons: bool) -> String {
         ("SUBMIT_TIME", Align::Left),
     ];
     let mut table = Table::new(&columns);
-    // Which table rows are followed by a reason line.
-    let mut notes = Vec::new();
+    let mut submitted = TimeColumn::new(false);
     for row in rows {
         let slots: Vec<String> = row
             .hosts
@@ -115,7 +112,7 @@ pub fn render(rows: &[JobRow], reasons: bool) -> String {
             row.priority.to_string(),
             slots.first().map_or("-", String::as_str).to_owned(),
             or_dash(&row.name).to_owned(),
-            format_time(row.submit_time, false),
+            submitted.text(row.submit_time),
         ]);
         for more in slots.iter().skip(1) {
             table.row(vec![
@@ -127,27 +124,11 @@ pub fn render(rows: &[JobRow], reasons: bool) -> String {
                 more.clone(),
             ]);
         }
-        notes.push((reasons && row.state == JobState::Pend).then(|| row.pend_reason.clone()));
-    }
-    let rendered = table.render();
-    let mut lines = rendered.lines();
-    let mut out = String::new();
-    if let Some(header) = lines.next() {
-        out.push_str(header);
-        out.push('\n');
-    }
-    for (row, note) in rows.iter().zip(notes) {
-        for _ in 0..row.hosts.len().max(1) {
-            if let Some(line) = lines.next() {
-                out.push_str(line);
-                out.push('\n');
-            }
-        }
-        if let Some(reason) = note {
-            out.push_str(&format!("  PEND: {reason}\n"));
+        if reasons && row.state == JobState::Pend {
+            table.note(format!("  PEND: {}", row.pend_reason));
         }
     }
-    out
+    table.render()
 }
 
 #[derive(Serialize)]

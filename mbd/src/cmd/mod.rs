@@ -15,7 +15,7 @@ mod table;
 mod time;
 
 pub use table::{Align, Table};
-pub use time::{format_time, parse_time};
+pub use time::{format_time, parse_time, TimeColumn};
 
 use crate::client::BatchClient;
 use proto::mbd::{JobRef, JobRow};

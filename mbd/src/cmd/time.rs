@@ -21,6 +21,37 @@ pub fn format_time(unix: u64, seconds: bool) -> String {
     out
 }
 
+/// [`format_time`] down a long listing: rows mostly share their minute,
+/// so the last text is reused instead of converting every row's time.
+#[derive(Debug)]
+pub struct TimeColumn {
+    seconds: bool,
+    last: Option<(u64, String)>,
+}
+
+impl TimeColumn {
+    pub fn new(seconds: bool) -> TimeColumn {
+        TimeColumn {
+            seconds,
+            last: None,
+        }
+    }
+
+    pub fn text(&mut self, unix: u64) -> String {
+        // Time zones are whole minutes away from UTC, so a Unix minute is
+        // a local one.
+        let key = if self.seconds { unix } else { unix / 60 };
+        match &self.last {
+            Some((last, text)) if *last == key => text.clone(),
+            _ => {
+                let text = format_time(unix, self.seconds);
+                self.last = Some((key, text.clone()));
+                text
+            }
+        }
+    }
+}
+
 /// `[[month:]day:]hour:minute` as the next such local time after `now`:
 /// out-of-range values are normalised like mktime; a time not in the
 /// future rolls forward by a day, month or year (the largest unit not
@@ -87,6 +118,24 @@ mod tests {
         assert_eq!((t.hour, t.minute), (13, 30), "normalised");
         assert_eq!(format_time(now, false), "Aug 08 12:30");
         assert_eq!(format_time(now, true), "Aug 08 12:30:05");
+        let mut column = TimeColumn::new(false);
+        let texts: Vec<String> = [now, now + 3, now + 60, 0, now]
+            .iter()
+            .map(|t| column.text(*t))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "Aug 08 12:30",
+                "Aug 08 12:30",
+                "Aug 08 12:31",
+                "-",
+                "Aug 08 12:30"
+            ]
+        );
+        let mut column = TimeColumn::new(true);
+        assert_eq!(column.text(now), "Aug 08 12:30:05");
+        assert_eq!(column.text(now + 1), "Aug 08 12:30:06");
         for bad in ["12", "1:2:3:4:5", "a:b", "12:", "-1:00", "12:00x"] {
             assert_eq!(parse_time(bad, now), None, "{bad}");
         }

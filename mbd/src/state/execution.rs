@@ -53,7 +53,7 @@ impl State {
             name: r.name.clone(),
             command: r.command.clone(),
             cwd: r.cwd.clone(),
-            env: r.env.clone(),
+            env: crate::env_pool::to_strings(&job.spec.env),
             stdin: r.stdin.clone(),
             stdout: r.stdout.clone(),
             stderr: r.stderr.clone(),
