@@ -39,7 +39,8 @@ CHART = [  # (connections, workload) points of the throughput chart
     (1000, "ping-pong 64 B, 1000 conns"),
     (10000, "10,000 open / 100 active"),
 ]
-METRICS = ["msgs_per_sec", "p50_us", "p99_us", "syscalls_per_msg", "allocs_per_msg", "cpu_s_per_million"]
+METRICS = ["msgs_per_sec", "p50_us", "p99_us", "syscalls_per_msg", "allocs_per_msg", "cpu_s_per_million",
+           "server_busy", "client_busy"]
 
 
 def run_cell(engine, args, secs):
@@ -114,14 +115,16 @@ def write_report(results, args, command):
         "the three engines taking turns within each round.",
         "Server-side syscalls, allocations and CPU time are counted by the server itself",
         "over the measured window (a counting allocator; CPU from /proc/thread-self/schedstat).",
+        "The last two columns are the share of one core the server and the load generator",
+        "used: both near 1.0 means the pair is saturated and msgs/s reflects both sides' cost.",
         "",
         f"Reproduce: `{command}` (writes this file and `docs/throughput.svg`).",
         f"Measured {datetime.date.today().isoformat()} on this project's 2-core machine; compare ratios, not absolutes.",
         "",
         "## Results",
         "",
-        "| workload | engine | msgs/s | vs mio | vs poll | p50 µs | p99 µs | syscalls/msg | allocs/msg | server CPU-s / M msgs |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| workload | engine | msgs/s | vs mio | vs poll | p50 µs | p99 µs | syscalls/msg | allocs/msg | server CPU-s / M msgs | server busy | client busy |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for wl, _ in WORKLOADS:
         for e in ENGINES:
@@ -129,7 +132,8 @@ def write_report(results, args, command):
             lines.append(
                 f"| {wl} | {e} | {r['msgs_per_sec']:,.0f} | {ratio(r['msgs_per_sec'], results[(wl, 'mio')]['msgs_per_sec'])} "
                 f"| {ratio(r['msgs_per_sec'], results[(wl, 'poll')]['msgs_per_sec'])} | {r['p50_us']:.0f} | {r['p99_us']:.0f} "
-                f"| {r['syscalls_per_msg']:.2f} | {r['allocs_per_msg']:.3f} | {r['cpu_s_per_million']:.2f} |")
+                f"| {r['syscalls_per_msg']:.2f} | {r['allocs_per_msg']:.3f} | {r['cpu_s_per_million']:.2f} "
+                f"| {r['server_busy']:.2f} | {r['client_busy']:.2f} |")
     c = lambda wl, e, m="msgs_per_sec": results[(wl, e)][m]
     lines += [
         "",

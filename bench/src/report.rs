@@ -37,6 +37,16 @@ pub fn thread_cpu_ns() -> u64 {
         .unwrap_or(0)
 }
 
+/// The `q` quantile (0..=1) of `sorted` durations, in milliseconds; 0
+/// for none.
+pub fn quantile_ms(sorted: &[std::time::Duration], q: f64) -> f64 {
+    let Some(last) = sorted.len().checked_sub(1) else {
+        return 0.0;
+    };
+    let i = ((sorted.len() as f64 * q).ceil() as usize).saturating_sub(1);
+    sorted[i.min(last)].as_secs_f64() * 1e3
+}
+
 /// The reply frame to an `OP_STATS` request.
 pub fn stats_reply(request: &proto::Header, stats: &ServerStats) -> Vec<u8> {
     proto::frame_bytes(request.reply(0, 0), stats.to_json().as_bytes())
@@ -50,6 +60,16 @@ pub fn parse_stats(body: &[u8]) -> Option<ServerStats> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantiles_pick_the_sample_at_or_above_the_rank() {
+        let ms = |n: u64| std::time::Duration::from_millis(n);
+        let sorted: Vec<_> = (1..=100).map(ms).collect();
+        assert_eq!(quantile_ms(&sorted, 0.5), 50.0);
+        assert_eq!(quantile_ms(&sorted, 0.99), 99.0);
+        assert_eq!(quantile_ms(&sorted[..1], 0.99), 1.0);
+        assert_eq!(quantile_ms(&[], 0.5), 0.0);
+    }
 
     #[test]
     fn stats_survive_the_round_trip() {

@@ -6,6 +6,7 @@
 //! their ratio, round-trip percentiles and mbd's fdatasync count.
 
 use anyhow::Context;
+use bench::report::quantile_ms;
 use mbd::client::BatchClient;
 use proto::mbd::{op, SubmitReply, SubmitRequest};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -88,15 +89,10 @@ fn storm(clients: usize, secs: Duration) -> anyhow::Result<Storm> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     times.sort();
-    let pct = |p: f64| {
-        times
-            .get(((times.len() as f64 * p) as usize).min(times.len().saturating_sub(1)))
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
     Ok(Storm {
         rate: times.len() as f64 / elapsed,
-        p50_ms: pct(0.5),
-        p99_ms: pct(0.99),
+        p50_ms: quantile_ms(&times, 0.5),
+        p99_ms: quantile_ms(&times, 0.99),
         errors,
     })
 }

@@ -1,0 +1,125 @@
+//! `replay_log [--jobs N] [--dir D]`: how fast mbd rebuilds its state at
+//! start. Writes an event log for N jobs that each ran once (Submitted
+//! with a 40-variable environment, Dispatched, Forked, Ended: 4N records,
+//! committed 64 records at a time as a busy mbd would), then times what
+//! mbd's start does with it: open the log (checksums, torn-tail check)
+//! and replay every record into the job state. The baseline in the same
+//! run is reading the same file's bytes. The cluster is `$LL_CONF_DIR`'s.
+
+use anyhow::Context;
+use mbd::change::{AllocRecord, Change, Dispatched, Ended, Forked, Submitted};
+use mbd::event_log::EventLog;
+use mbd::state::State;
+use proto::mbd::SubmitRequest;
+use proto::sbd::Usage;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |flag: &str| args.iter().position(|a| a == flag).map(|i| args.get(i + 1));
+    let jobs: u32 = match value("--jobs") {
+        Some(v) => v.context("--jobs needs a value")?.parse()?,
+        None => 250_000,
+    };
+    let dir = match value("--dir") {
+        Some(v) => PathBuf::from(v.context("--dir needs a value")?),
+        None => std::env::temp_dir().join(format!("replay-log-{}", std::process::id())),
+    };
+    let conf = conf::ConfDir::from_env().context("LL_CONF_DIR")?;
+    let (cluster, _) = mbd::settings::history_sources(&conf)?;
+    let host = cluster.hosts.first().context("no hosts")?.name.clone();
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("events");
+    let _ = std::fs::remove_file(&path);
+    let records = write_log(&path, jobs, &host)?;
+    let bytes = std::fs::metadata(&path)?.len();
+
+    let started = Instant::now();
+    let raw = std::fs::read(&path)?;
+    let read_ms = started.elapsed().as_secs_f64() * 1e3;
+    drop(raw);
+    let started = Instant::now();
+    let (_log, replay) = EventLog::open(&path)?;
+    let state = State::replay(cluster, &replay.records)
+        .map_err(|(n, e)| anyhow::anyhow!("record {n}: {e}"))?;
+    let replay_ms = started.elapsed().as_secs_f64() * 1e3;
+    anyhow::ensure!(state.jobs().count() == jobs as usize, "jobs lost in replay");
+    let _ = std::fs::remove_dir_all(&dir);
+    let report = serde_json::json!({
+        "jobs": jobs,
+        "records": records,
+        "bytes": bytes,
+        "baseline_read_ms": read_ms,
+        "open_and_replay_ms": replay_ms,
+        "records_per_sec": records as f64 / (replay_ms / 1e3),
+        "ratio_vs_read": replay_ms / read_ms.max(f64::MIN_POSITIVE),
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+/// Writes the log; returns the number of records.
+fn write_log(path: &Path, jobs: u32, host: &str) -> anyhow::Result<u64> {
+    let (mut log, _) = EventLog::open(path)?;
+    let env: Vec<String> = (0..40)
+        .map(|i| format!("VARIABLE_{i:02}=/some/typical/value/of/an/hpc/user/{i}"))
+        .collect();
+    let mut pending = 0;
+    for id in 1..=jobs {
+        let time = 1_700_000_000 + u64::from(id);
+        let request = SubmitRequest {
+            command: format!("./simulate --case {id}"),
+            cpus: 1,
+            nhosts: 1,
+            cwd: "/home/ann/project".into(),
+            env: env.clone(),
+            ..SubmitRequest::default()
+        };
+        let changes = [
+            Change::Submitted(Box::new(Submitted {
+                first_id: id,
+                time,
+                user: "ann".into(),
+                uid: 1000,
+                queue: "normal".into(),
+                priority: 30,
+                request,
+            })),
+            Change::Dispatched(Dispatched {
+                id,
+                attempt: 1,
+                time: time + 1,
+                allocs: vec![AllocRecord {
+                    host: host.to_owned(),
+                    cpus: 1,
+                    gpus: Vec::new(),
+                }],
+            }),
+            Change::Forked(Forked {
+                id,
+                attempt: 1,
+                time: time + 1,
+                pid: 4242,
+            }),
+            Change::Ended(Ended {
+                id,
+                attempt: 1,
+                time: time + 60,
+                exit_code: 0,
+                signal: 0,
+                usage: Usage::default(),
+                note: String::new(),
+            }),
+        ];
+        for change in &changes {
+            log.append(change.kind(), &change.payload())?;
+            pending += 1;
+        }
+        if pending >= 64 {
+            log.commit()?;
+            pending = 0;
+        }
+    }
+    Ok(log.commit()?)
+}
