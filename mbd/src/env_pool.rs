@@ -59,7 +59,8 @@ impl EnvPool {
     }
 
     /// Distinct variables and lists held.
-    pub fn counts(&self) -> (usize, usize) {
+    #[cfg(test)]
+    fn counts(&self) -> (usize, usize) {
         (self.vars.len(), self.lists.len())
     }
 }

@@ -1,6 +1,6 @@
 //! `bhosts [--json]`, `bhosts -c|-o HOST` (admin).
 
-use super::{client, control, fail, or_dash, parse_args, print_json, Align, Table, VERSION};
+use super::{control_or_list, or_dash, parse_args, print_json, Align, Table, VERSION};
 use proto::mbd::{op, HostRow};
 use serde::Serialize;
 use std::process::ExitCode;
@@ -26,23 +26,15 @@ pub fn main() -> ExitCode {
         Ok(args) => args,
         Err(code) => return code,
     };
-    let client = match client("bhosts") {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let target = ("host", op::HOST_CONTROL);
-    if let Some(code) = control(
-        &client,
+    let rows: Vec<HostRow> = match control_or_list(
         "bhosts",
-        target,
+        ("host", op::HOST_CONTROL),
+        op::HOSTS,
         args.close.as_ref(),
         args.open.as_ref(),
     ) {
-        return code;
-    }
-    let rows: Vec<HostRow> = match client.call(op::HOSTS, &()) {
         Ok(rows) => rows,
-        Err(e) => return fail("bhosts", format!("failed: {e}")),
+        Err(code) => return code,
     };
     if args.json {
         print_json(&rows.iter().map(HostJson::from).collect::<Vec<_>>());

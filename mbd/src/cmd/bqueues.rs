@@ -1,6 +1,6 @@
 //! `bqueues [-l] [--json]`, `bqueues -c|-o QUEUE` (admin).
 
-use super::{client, control, fail, parse_args, print_json, Align, Table, VERSION};
+use super::{control_or_list, parse_args, print_json, Align, Table, VERSION};
 use proto::mbd::{op, QueueRow};
 use serde::Serialize;
 use std::process::ExitCode;
@@ -29,23 +29,15 @@ pub fn main() -> ExitCode {
         Ok(args) => args,
         Err(code) => return code,
     };
-    let client = match client("bqueues") {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let target = ("queue", op::QUEUE_CONTROL);
-    if let Some(code) = control(
-        &client,
+    let rows: Vec<QueueRow> = match control_or_list(
         "bqueues",
-        target,
+        ("queue", op::QUEUE_CONTROL),
+        op::QUEUES,
         args.close.as_ref(),
         args.open.as_ref(),
     ) {
-        return code;
-    }
-    let rows: Vec<QueueRow> = match client.call(op::QUEUES, &()) {
         Ok(rows) => rows,
-        Err(e) => return fail("bqueues", format!("failed: {e}")),
+        Err(code) => return code,
     };
     if args.json {
         print_json(&rows.iter().map(QueueJson::from).collect::<Vec<_>>());

@@ -52,10 +52,29 @@ pub fn client(prog: &str) -> Result<BatchClient, ExitCode> {
     BatchClient::from_env().map_err(|e| fail(prog, e))
 }
 
-/// `-c NAME` / `-o NAME` of bqueues and bhosts (`what` is `queue` or
-/// `host`): prints `<what> <NAME> closed|opened`, or `prog: NAME: <err>`.
-/// `None` when neither option was given.
-pub fn control(
+/// bqueues' and bhosts' common part: with `-c NAME` / `-o NAME`, the
+/// control request (`Err` carries the exit code: the work is done);
+/// otherwise the listing `list_op` answers. `what` is `queue` or `host`
+/// with its control op.
+pub fn control_or_list<R: proto::Decode>(
+    prog: &str,
+    what: (&str, u32),
+    list_op: u32,
+    close: Option<&String>,
+    open: Option<&String>,
+) -> Result<R, ExitCode> {
+    let client = client(prog)?;
+    if let Some(code) = control(&client, prog, what, close, open) {
+        return Err(code);
+    }
+    client
+        .call(list_op, &())
+        .map_err(|e| fail(prog, format!("failed: {e}")))
+}
+
+/// `-c NAME` / `-o NAME`: prints `<what> <NAME> closed|opened`, or
+/// `prog: NAME: <err>`. `None` when neither option was given.
+fn control(
     client: &BatchClient,
     prog: &str,
     (what, op): (&str, u32),
