@@ -2,11 +2,15 @@
 """Runs the chan / mio / poll benchmark matrix and writes docs/performance.md
 and docs/throughput.svg.
 
-    python3 bench/run_matrix.py [--runs 5] [--secs 2] [--quick]
+    python3 bench/run_matrix.py [--runs 5] [--secs 2] [--server-bound]
 
 Server pinned to core 0, load generator to core 1 (taskset), each cell run
 --runs times with the engines taking turns; medians are reported, as ratios
 against mio and against the poll(2) baseline measured in the same run.
+
+--server-bound runs only the 64 B ping-pong target rows with a busy loop
+sharing the server's core, so the server (half a core), not the load
+generator, limits msgs/s; it prints a table instead of writing the report.
 """
 
 import argparse
@@ -40,7 +44,7 @@ CHART = [  # (connections, workload) points of the throughput chart
     (10000, "10,000 open / 100 active"),
 ]
 METRICS = ["msgs_per_sec", "p50_us", "p99_us", "syscalls_per_msg", "allocs_per_msg", "cpu_s_per_million",
-           "server_busy", "client_busy"]
+           "server_sleeps_per_msg", "server_busy", "client_busy"]
 
 
 def run_cell(engine, args, secs):
@@ -63,6 +67,12 @@ def run_cell(engine, args, secs):
 
 def medians(samples):
     return {m: statistics.median(s[m] for s in samples) for m in METRICS}
+
+
+def round_ratios(samples, engine, base="mio"):
+    """engine / base msgs/s within each round (same minute of machine
+    time), sorted: their spread shows how much one comparison can drift."""
+    return sorted(a["msgs_per_sec"] / b["msgs_per_sec"] for a, b in zip(samples[engine], samples[base]))
 
 
 def ratio(a, b):
@@ -115,16 +125,19 @@ def write_report(results, args, command):
         "the three engines taking turns within each round.",
         "Server-side syscalls, allocations and CPU time are counted by the server itself",
         "over the measured window (a counting allocator; CPU from /proc/thread-self/schedstat).",
+        "`server sleeps/msg` counts the server thread's voluntary context switches (from",
+        "/proc/thread-self/status): each one is a wakeup that a client's send had to pay for.",
         "The last two columns are the share of one core the server and the load generator",
         "used: both near 1.0 means the pair is saturated and msgs/s reflects both sides' cost.",
+        "In the targets table, `rounds` is the range of chan/mio over the individual rounds.",
         "",
         f"Reproduce: `{command}` (writes this file and `docs/throughput.svg`).",
         f"Measured {datetime.date.today().isoformat()} on this project's 2-core machine; compare ratios, not absolutes.",
         "",
         "## Results",
         "",
-        "| workload | engine | msgs/s | vs mio | vs poll | p50 µs | p99 µs | syscalls/msg | allocs/msg | server CPU-s / M msgs | server busy | client busy |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| workload | engine | msgs/s | vs mio | vs poll | p50 µs | p99 µs | syscalls/msg | allocs/msg | server CPU-s / M msgs | server sleeps/msg | server busy | client busy |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for wl, _ in WORKLOADS:
         for e in ENGINES:
@@ -133,7 +146,7 @@ def write_report(results, args, command):
                 f"| {wl} | {e} | {r['msgs_per_sec']:,.0f} | {ratio(r['msgs_per_sec'], results[(wl, 'mio')]['msgs_per_sec'])} "
                 f"| {ratio(r['msgs_per_sec'], results[(wl, 'poll')]['msgs_per_sec'])} | {r['p50_us']:.0f} | {r['p99_us']:.0f} "
                 f"| {r['syscalls_per_msg']:.2f} | {r['allocs_per_msg']:.3f} | {r['cpu_s_per_million']:.2f} "
-                f"| {r['server_busy']:.2f} | {r['client_busy']:.2f} |")
+                f"| {r['server_sleeps_per_msg']:.3f} | {r['server_busy']:.2f} | {r['client_busy']:.2f} |")
     c = lambda wl, e, m="msgs_per_sec": results[(wl, e)][m]
     lines += [
         "",
@@ -146,7 +159,9 @@ def write_report(results, args, command):
     ]
     for wl in ["ping-pong 64 B, 100 conns", "ping-pong 64 B, 1000 conns"]:
         r = c(wl, "chan") / c(wl, "mio")
-        lines.append(f"| chan >= 1.1x mio msgs/s, {wl} | {r:.2f}x | {'yes' if r >= 1.1 else 'no'} |")
+        lo, hi = results[(wl, "chan")]["rounds_vs_mio"]
+        lines.append(f"| chan >= 1.1x mio msgs/s, {wl} | {r:.2f}x (rounds {lo:.2f}x-{hi:.2f}x) "
+                     f"| {'yes' if r >= 1.1 else 'no'} |")
         s = c(wl, "chan", "syscalls_per_msg")
         lines.append(f"| <= 2.1 syscalls/msg, {wl} | {s:.3f} | {'yes' if s <= 2.1 else 'no'} |")
         a = c(wl, "chan", "allocs_per_msg")
@@ -164,23 +179,56 @@ def write_report(results, args, command):
         f.write(chart_svg(results))
 
 
+def run_rounds(wargs, args):
+    """Engines take turns within each round, so slow drift of this shared
+    machine spreads over all three instead of biasing one."""
+    samples = {e: [] for e in ENGINES}
+    for _ in range(args.runs):
+        for e in ENGINES:
+            samples[e].append(run_cell(e, wargs, args.secs))
+    return samples
+
+
+def server_bound(args):
+    """The target rows with the server given half a core: a busy loop shares
+    core 0, so the server's cost per message, not the client's, sets msgs/s."""
+    spinner = subprocess.Popen(["taskset", "-c", "0", "sh", "-c", "while :; do :; done"])
+    try:
+        print("| workload | engine | msgs/s | vs mio | rounds vs mio | server CPU-s / M msgs | syscalls/msg |")
+        print("|---|---|---:|---:|---:|---:|---:|")
+        for wl, wargs in WORKLOADS:
+            if wl not in ("ping-pong 64 B, 100 conns", "ping-pong 64 B, 1000 conns"):
+                continue
+            samples = run_rounds(wargs, args)
+            res = {e: medians(samples[e]) for e in ENGINES}
+            for e in ENGINES:
+                r, rounds = res[e], round_ratios(samples, e)
+                print(f"| {wl} | {e} | {r['msgs_per_sec']:,.0f} | {ratio(r['msgs_per_sec'], res['mio']['msgs_per_sec'])} "
+                      f"| {rounds[0]:.2f}x-{rounds[-1]:.2f}x | {r['cpu_s_per_million']:.2f} | {r['syscalls_per_msg']:.2f} |",
+                      flush=True)
+    finally:
+        spinner.kill()
+        spinner.wait()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--secs", type=float, default=2.0)
+    p.add_argument("--server-bound", action="store_true",
+                   help="target rows only, server sharing its core with a busy loop; prints a table")
     args = p.parse_args()
     command = " ".join(["python3", "bench/run_matrix.py", "--runs", str(args.runs), "--secs", str(args.secs)])
     subprocess.run(["cargo", "build", "--release", "--locked", "-p", "bench"], cwd=ROOT, check=True)
+    if args.server_bound:
+        return server_bound(args)
     results = {}
     for wl, wargs in WORKLOADS:
-        # Engines take turns within each round, so slow drift of this
-        # shared machine spreads over all three instead of biasing one.
-        samples = {e: [] for e in ENGINES}
-        for _ in range(args.runs):
-            for e in ENGINES:
-                samples[e].append(run_cell(e, wargs, args.secs))
+        samples = run_rounds(wargs, args)
         for e in ENGINES:
             results[(wl, e)] = medians(samples[e])
+            rounds = round_ratios(samples, e)
+            results[(wl, e)]["rounds_vs_mio"] = (rounds[0], rounds[-1])
             r = results[(wl, e)]
             print(f"{wl:32} {e:5} {r['msgs_per_sec']:>10,.0f} msgs/s  {r['syscalls_per_msg']:.2f} sys/msg  "
                   f"{r['allocs_per_msg']:.3f} alloc/msg  {r['cpu_s_per_million']:.2f} cpu-s/M", flush=True)

@@ -10,6 +10,8 @@ pub struct ServerStats {
     pub allocations: u64,
     /// CPU time used by the serving thread, in nanoseconds.
     pub cpu_ns: u64,
+    /// Times the serving thread blocked (each one a wakeup its clients paid for).
+    pub sleeps: u64,
 }
 
 impl ServerStats {
@@ -25,6 +27,7 @@ impl ServerStats {
             syscalls: self.syscalls - earlier.syscalls,
             allocations: self.allocations - earlier.allocations,
             cpu_ns: self.cpu_ns - earlier.cpu_ns,
+            sleeps: self.sleeps - earlier.sleeps,
         }
     }
 }
@@ -34,6 +37,19 @@ pub fn thread_cpu_ns() -> u64 {
     std::fs::read_to_string("/proc/thread-self/schedstat")
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Voluntary context switches of the calling thread so far: how often it
+/// blocked waiting for work.
+pub fn thread_sleeps() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -72,12 +88,20 @@ mod tests {
     }
 
     #[test]
+    fn a_thread_that_sleeps_counts_its_sleeps() {
+        let before = thread_sleeps();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert!(thread_sleeps() > before);
+    }
+
+    #[test]
     fn stats_survive_the_round_trip() {
         let s = ServerStats {
             messages: 1,
             syscalls: 22,
             allocations: 333,
             cpu_ns: 4444,
+            sleeps: 55555,
         };
         let reply = stats_reply(&proto::Header::request(9, crate::baseline::OP_STATS, 0), &s);
         let parsed = parse_stats(&reply[proto::HEADER_LEN..]).unwrap();

@@ -8,7 +8,7 @@
 //! variant of the 10,000-connection workload cannot run at all.
 
 use bench::baseline::{Buffers, Counts, ReadOutcome, MAX_BODY, OP_STATS};
-use bench::report::{stats_reply, thread_cpu_ns, ServerStats};
+use bench::report::{stats_reply, thread_cpu_ns, thread_sleeps, ServerStats};
 use chan::sys::CountingAllocator;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -18,12 +18,13 @@ static ALLOC: CountingAllocator = CountingAllocator::new();
 
 fn snapshot(messages: u64, syscalls: u64) -> ServerStats {
     // Reading /proc allocates: that is measuring, not serving.
-    let cpu_ns = ALLOC.uncounted(thread_cpu_ns);
+    let (cpu_ns, sleeps) = ALLOC.uncounted(|| (thread_cpu_ns(), thread_sleeps()));
     ServerStats {
         messages,
         syscalls,
         allocations: ALLOC.allocations(),
         cpu_ns,
+        sleeps,
     }
 }
 

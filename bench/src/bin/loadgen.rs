@@ -155,8 +155,7 @@ impl Window {
 
     /// Opens the window once the warm-up is over (forgetting what the
     /// warm-up counted); false once the window has closed.
-    fn running(&mut self, control: &mut std::net::TcpStream) -> anyhow::Result<bool> {
-        let now = Instant::now();
+    fn running(&mut self, now: Instant, control: &mut std::net::TcpStream) -> anyhow::Result<bool> {
         if self.opened.is_none() && now >= self.warm_end {
             self.opened = Some((now, server_stats(control)?, thread_cpu_ns()));
             self.messages = 0;
@@ -166,8 +165,7 @@ impl Window {
     }
 
     /// How long one wait may last without overshooting a phase change.
-    fn wait_limit(&self) -> Duration {
-        let now = Instant::now();
+    fn wait_limit(&self, now: Instant) -> Duration {
         let next = if self.opened.is_none() {
             self.warm_end
         } else {
@@ -198,6 +196,7 @@ impl Window {
             syscalls_per_msg: per_msg(server.syscalls),
             allocs_per_msg: per_msg(server.allocations),
             cpu_s_per_million: per_msg(server.cpu_ns) * 1e6 / 1e9,
+            server_sleeps_per_msg: per_msg(server.sleeps),
             server_busy: server.cpu_ns as f64 / 1e9 / secs,
             client_busy: client_cpu_s / secs,
         })
@@ -221,6 +220,9 @@ struct Report {
     syscalls_per_msg: f64,
     allocs_per_msg: f64,
     cpu_s_per_million: f64,
+    /// How often the server blocked, per message: each block means a
+    /// client's send had to wake it (a cross-core wakeup).
+    server_sleeps_per_msg: f64,
     /// Share of one core the server's thread used over the window.
     server_busy: f64,
     /// Share of one core this load generator used: near 1.0 means the
@@ -272,22 +274,22 @@ fn steady(o: &Options, control: &mut std::net::TcpStream) -> anyhow::Result<Repo
     let batch = requests(o.size, o.depth);
     let mut scratch = vec![0u8; 256 << 10];
     let mut events = Events::with_capacity(1024);
-    let now = Instant::now();
+    let mut now = Instant::now();
     for c in conns.iter_mut().take(o.active) {
         c.unsent = batch.len();
         c.sent_at.extend(std::iter::repeat_n(now, o.depth));
         push(c, &batch)?;
     }
     let mut window = Window::new(o);
-    while window.running(control)? {
-        poll.poll(&mut events, Some(window.wait_limit()))?;
+    while window.running(now, control)? {
+        poll.poll(&mut events, Some(window.wait_limit(now)))?;
+        now = Instant::now();
         for ev in events.iter() {
             let c = &mut conns[ev.token().0];
-            let done = drain_replies(c, o.size, &mut scratch, &mut window.latency)?;
+            let done = drain_replies(c, o.size, &mut scratch, now, &mut window.latency)?;
             window.messages += done as u64;
             if done > 0 {
-                let t = Instant::now();
-                c.sent_at.extend(std::iter::repeat_n(t, done));
+                c.sent_at.extend(std::iter::repeat_n(now, done));
                 c.unsent += done * o.size;
             }
             push(c, &batch)?;
@@ -300,11 +302,15 @@ fn steady(o: &Options, control: &mut std::net::TcpStream) -> anyhow::Result<Repo
 /// completed. A read that does not fill `scratch` emptied the socket, and
 /// with edge-triggered readiness (mio) any later byte brings a new event,
 /// so the read that would only say `WouldBlock` is skipped: the client
-/// should cost less per message than the servers it measures.
+/// should cost less per message than the servers it measures. For the
+/// same reason the clock is read once per wakeup, not per message: `now`
+/// stamps both the replies read and the requests sent in one batch, so a
+/// latency is exact to within one batch's processing time.
 fn drain_replies(
     c: &mut Conn,
     size: usize,
     scratch: &mut [u8],
+    now: Instant,
     latency: &mut Histogram,
 ) -> io::Result<usize> {
     let mut done = 0;
@@ -317,7 +323,7 @@ fn drain_replies(
                     c.partial -= size;
                     done += 1;
                     if let Some(t) = c.sent_at.pop_front() {
-                        latency.record(t.elapsed());
+                        latency.record(now.saturating_duration_since(t));
                     }
                 }
                 if n < scratch.len() {
@@ -355,15 +361,17 @@ fn churn(o: &Options, control: &mut std::net::TcpStream) -> anyhow::Result<Repor
     for (i, slot) in slots.iter_mut().enumerate() {
         *slot = Some(open(o.addr, &poll, i, &request)?);
     }
-    while window.running(control)? {
-        poll.poll(&mut events, Some(window.wait_limit()))?;
+    let mut now = Instant::now();
+    while window.running(now, control)? {
+        poll.poll(&mut events, Some(window.wait_limit(now)))?;
+        now = Instant::now();
         for ev in events.iter() {
             let i = ev.token().0;
             let Some(c) = slots[i].as_mut() else { continue };
             if c.unsent > 0 {
                 push(c, &request)?;
             }
-            match drain_replies(c, o.size, &mut scratch, &mut window.latency) {
+            match drain_replies(c, o.size, &mut scratch, now, &mut window.latency) {
                 Ok(0) => continue,
                 Ok(_) | Err(_) => {
                     window.messages += 1;

@@ -126,15 +126,17 @@ impl EpollEvents {
     }
 }
 
-/// One `read` into the spare capacity of `buf`, at most `max` bytes.
-pub(crate) fn read_into(fd: RawFd, buf: &mut BytesMut, max: usize) -> io::Result<usize> {
+/// One `recv` into the spare capacity of `buf`, at most `max` bytes.
+/// `recv` rather than `read`: the socket call skips the VFS layer's
+/// checks and notifications that `read` pays on every message.
+pub(crate) fn recv_into(fd: RawFd, buf: &mut BytesMut, max: usize) -> io::Result<usize> {
     if buf.capacity() == buf.len() {
         buf.reserve(max.max(1));
     }
     let spare = buf.spare_capacity_mut();
     let want = spare.len().min(max);
     // SAFETY: we pass a pointer to `want` writable bytes we own.
-    let n = cvt_size(unsafe { libc::read(fd, spare.as_mut_ptr().cast(), want) })?;
+    let n = cvt_size(unsafe { libc::recv(fd, spare.as_mut_ptr().cast(), want, 0) })?;
     // SAFETY: the kernel initialised the first n bytes of the spare capacity.
     unsafe { buf.set_len(buf.len() + n) };
     Ok(n)
