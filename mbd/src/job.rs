@@ -51,8 +51,11 @@ pub struct Job {
     pub spec: Arc<Spec>,
     pub state: JobState,
     pub priority: i32,
-    /// Where it runs (empty while pending).
+    /// Where it runs (empty while pending and once finished).
     pub alloc: Vec<Alloc>,
+    /// Where a finished job ran: bjobs keeps showing a DONE or EXIT job's
+    /// hosts, as LavaLite does; a requeue to pending forgets them.
+    pub ran_on: Vec<Alloc>,
     /// Dispatches so far (the current one while it runs).
     pub attempt: u32,
     /// The job's process group once its sbd started it (0: not yet).
@@ -71,7 +74,7 @@ impl Job {
     }
 
     pub fn slots(&self, host_name: impl Fn(usize) -> String) -> Vec<HostSlot> {
-        self.alloc
+        self.hosts_shown()
             .iter()
             .map(|a| HostSlot {
                 host: host_name(a.host),
@@ -92,6 +95,15 @@ impl Job {
             text,
             ..HistEvent::default()
         });
+    }
+
+    /// The hosts it runs on, or for a finished job those it ran on.
+    pub fn hosts_shown(&self) -> &[Alloc] {
+        if self.state.is_finished() {
+            &self.ran_on
+        } else {
+            &self.alloc
+        }
     }
 
     /// Whether it holds hosts (RUN or SUSP, whatever sbd's link does).
@@ -121,7 +133,7 @@ impl Job {
         }
         self.state = state;
         if state.is_finished() {
-            self.alloc.clear();
+            self.ran_on = std::mem::take(&mut self.alloc);
             self.pid = 0;
         }
     }

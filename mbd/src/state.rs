@@ -358,6 +358,7 @@ impl State {
                 state,
                 priority: s.priority,
                 alloc: Vec::new(),
+                ran_on: Vec::new(),
                 attempt: 0,
                 pid: 0,
                 events: Vec::new(),
@@ -371,18 +372,27 @@ impl State {
 
     fn apply_image(&mut self, i: &JobImage, env: &[String]) {
         let spec = Arc::new(self.spec(&i.user, i.uid, &i.queue, i.submit_time, &i.request, env));
-        let job = Job {
+        let mut job = Job {
             id: i.id,
             array_id: i.array_id,
             index: i.index,
             spec,
             state: i.state,
             priority: i.priority,
-            alloc: self.allocs(&i.allocs),
+            alloc: Vec::new(),
+            ran_on: Vec::new(),
             attempt: i.attempt,
             pid: i.pid,
             events: i.events.clone(),
         };
+        // A snapshot holds a finished job's last hosts the way it holds a
+        // running job's: where they belong depends on the state.
+        let hosts = self.allocs(&i.allocs);
+        if job.state.is_finished() {
+            job.ran_on = hosts;
+        } else {
+            job.alloc = hosts;
+        }
         self.finished += usize::from(job.state.is_finished());
         if let Some(old) = self.jobs.insert(i.id, job) {
             self.finished -= usize::from(old.state.is_finished());
@@ -749,7 +759,7 @@ impl State {
                 events: j.events.clone(),
                 attempt: j.attempt,
                 pid: j.pid,
-                allocs: self.alloc_records(&j.alloc),
+                allocs: self.alloc_records(j.hosts_shown()),
             }))
         }));
         out

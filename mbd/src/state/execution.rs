@@ -307,6 +307,23 @@ mod tests {
     }
 
     #[test]
+    fn a_finished_job_still_shows_where_it_ran_also_after_compaction() {
+        let mut s = running();
+        let change = s.ended(0, &finished(0)).expect("Ended");
+        s.apply(&change);
+        let shown = |s: &State| {
+            let job = s.job(1).expect("job 1");
+            let hosts: Vec<usize> = job.hosts_shown().iter().map(|a| a.host).collect();
+            (job.is_running(), hosts)
+        };
+        assert_eq!(shown(&s), (false, vec![0]));
+        let mut rebuilt = State::new(sample());
+        apply_all(&mut rebuilt, &s.compact(10));
+        assert_eq!(shown(&rebuilt), (false, vec![0]));
+        assert_eq!(rebuilt.host_rows(&[])[0].njobs, 0, "it holds no slot");
+    }
+
+    #[test]
     fn a_running_job_shows_unknown_while_its_sbd_is_away_and_refuses_signals() {
         let mut s = running();
         s.set_sbd_up(0, false);
