@@ -28,6 +28,8 @@ pub struct DefaultConfig {
     pub port: u16,
     /// lim tick, seconds.
     pub tick: f64,
+    /// `LL_SBD_HEARTBEAT`, seconds.
+    pub heartbeat: f64,
 }
 
 impl Default for DefaultConfig {
@@ -37,6 +39,7 @@ impl Default for DefaultConfig {
             base_addr: Ipv4Addr::new(127, 0, 0, 10),
             port: 33123,
             tick: 5.0,
+            heartbeat: 10.0,
         }
     }
 }
@@ -62,11 +65,12 @@ impl DefaultConfig {
                 self.port
             ));
         }
-        if !(self.tick.is_finite() && self.tick >= 0.001) {
-            return Err(format!(
-                "tick {} is not a positive number of seconds",
-                self.tick
-            ));
+        for (what, secs) in [("tick", self.tick), ("heartbeat", self.heartbeat)] {
+            if !(secs.is_finite() && (0.001..=86_400.0).contains(&secs)) {
+                return Err(format!(
+                    "{what} {secs} is not a number of seconds between 0.001 and 86400"
+                ));
+            }
         }
         Ok(())
     }
@@ -101,6 +105,7 @@ impl DefaultConfig {
                 .replace("{mbd_port}", &(self.port + 1).to_string())
                 .replace("{sbd_port}", &(self.port + 2).to_string())
                 .replace("{tick}", &self.tick.to_string())
+                .replace("{heartbeat}", &self.heartbeat.to_string())
                 .replace("{admin}", &admin)
                 .replace("{hosts}", &hosts)
                 .replace("{batch_hosts}", &batch_hosts)
@@ -177,6 +182,10 @@ mod tests {
         assert_eq!(ll.get("LL_CLUSTER_NAME"), Some(CLUSTER_NAME));
         assert_eq!(ll.get("LL_STATE_DIR"), Some("/tmp/x/state"));
         assert_eq!(ll.port("LL_MBD_PORT", 0).unwrap(), 33124);
+        assert_eq!(
+            mbd::settings::sbd_heartbeat(&ll).unwrap(),
+            std::time::Duration::from_secs(10)
+        );
         let cluster = ClusterFile::parse(&cluster).unwrap();
         let hosts: Vec<_> = cluster
             .hosts
@@ -200,6 +209,11 @@ mod tests {
             ..DefaultConfig::default()
         };
         assert!(zero.validate().is_err());
+        let no_heartbeat = DefaultConfig {
+            heartbeat: 0.0,
+            ..DefaultConfig::default()
+        };
+        assert!(no_heartbeat.validate().unwrap_err().contains("heartbeat"));
         assert!(DefaultConfig::default().validate().is_ok());
     }
 }

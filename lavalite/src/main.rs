@@ -36,6 +36,10 @@ enum Cmd {
         /// lim tick in seconds (only when writing the default config).
         #[arg(long, default_value_t = 5.0)]
         tick: f64,
+        /// Seconds between sbd heartbeats to mbd; a peer silent for three is
+        /// dropped (only when writing the default config).
+        #[arg(long, default_value_t = 10.0)]
+        heartbeat: f64,
     },
     /// Stop every daemon (SIGTERM, then SIGKILL after 10 s).
     Down {
@@ -67,6 +71,7 @@ fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             base_addr,
             port,
             tick,
+            heartbeat,
         } => {
             let dir = absolute(&dir)?;
             let defaults = DefaultConfig {
@@ -74,6 +79,7 @@ fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
                 base_addr,
                 port,
                 tick,
+                heartbeat,
             };
             defaults.validate().map_err(anyhow::Error::msg)?;
             if defaults.write_if_absent(&dir)? {

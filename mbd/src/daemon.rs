@@ -89,7 +89,7 @@ pub struct Mbd {
     /// The state changed since the last scheduling pass.
     dirty: bool,
     /// Registered execution daemons: connection -> host, and back.
-    sbds: HashMap<ChanId, usize>,
+    sbds: HashMap<ChanId, sbd_link::SbdPeer>,
     sbd_chan: Vec<Option<ChanId>>,
     /// Signs what mbd sends to the execution daemons.
     signer: Signer,
@@ -256,6 +256,7 @@ impl Mbd {
 
     fn on_tick(&mut self) {
         self.dirty = true;
+        self.close_silent_sbds();
         let now = Instant::now();
         let idle: Vec<ChanId> = (self.clients.iter())
             .filter(|(_, last)| now.saturating_duration_since(**last) > IDLE_LIMIT)

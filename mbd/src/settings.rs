@@ -15,6 +15,14 @@ pub const DEFAULT_PORT: u16 = 33124;
 pub const DEFAULT_SCHED: Duration = Duration::from_secs(2);
 /// Default `LL_MBD_JOB_FINISH_THRESHOLD`.
 pub const DEFAULT_FINISH_THRESHOLD: usize = 1000;
+/// Default `LL_SBD_HEARTBEAT` (ours): a dead host is noticed in 30 s.
+pub const DEFAULT_SBD_HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// `LL_SBD_HEARTBEAT`: seconds between sbd's heartbeats to mbd. mbd and
+/// sbd both read it, so both ends agree on when the other is silent.
+pub fn sbd_heartbeat(ll: &LlConf) -> Result<Duration, SettingsError> {
+    Ok(ll.seconds("LL_SBD_HEARTBEAT", DEFAULT_SBD_HEARTBEAT)?)
+}
 
 #[derive(Debug)]
 pub enum SettingsError {
@@ -78,6 +86,7 @@ pub struct Settings {
     pub admin_uids: Vec<u32>,
     pub finish_threshold: usize,
     pub sched_interval: Duration,
+    pub sbd_heartbeat: Duration,
 }
 
 impl Settings {
@@ -104,6 +113,7 @@ impl Settings {
             admin_uids,
             finish_threshold,
             sched_interval: sched_interval.unwrap_or(DEFAULT_SCHED),
+            sbd_heartbeat: sbd_heartbeat(&ll)?,
         })
     }
 }

@@ -324,7 +324,7 @@ xdr_struct! {
         pub name: String,
         /// lim reports the host up (else `unavail`).
         pub available: bool,
-        /// Its sbd is connected to mbd (else `unreach`).
+        /// Its sbd is connected to mbd (else `unavail` too).
         pub sbd: bool,
         pub closed: bool,
         pub ncpu: u32,

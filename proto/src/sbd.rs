@@ -26,6 +26,22 @@ pub mod op {
     pub const FINISHED: u32 = 0x0305;
     /// mbd -> sbd: [`super::JobKey`] of a finish report now durable.
     pub const FINISH_ACK: u32 = 0x0306;
+    /// sbd -> mbd, every heartbeat interval: empty body; answered by
+    /// [`HEARTBEAT_ACK`].
+    pub const HEARTBEAT: u32 = 0x0307;
+    /// mbd -> sbd: empty body.
+    pub const HEARTBEAT_ACK: u32 = 0x0308;
+}
+
+/// Heartbeats (ours; LavaLite has none, so a host that died without
+/// closing its connection stayed `ok` forever): either end that hears
+/// nothing from the other for this many heartbeat intervals closes the
+/// link. mbd then shows the host's jobs UNKNOWN; sbd reconnects.
+pub const MISSED_HEARTBEATS: u32 = 3;
+
+/// How long a silent peer is given before its link is closed.
+pub fn silence_limit(interval: std::time::Duration) -> std::time::Duration {
+    interval * MISSED_HEARTBEATS
 }
 
 xdr_struct! {

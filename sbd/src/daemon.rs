@@ -9,7 +9,9 @@ use chan::sys::unix_now;
 use chan::{ChanId, Channels, Config, Event, Frame};
 use proto::auth::{self, ReplayGuard, Signer};
 use proto::mbd::status;
-use proto::sbd::{op, Finished, JobKey, JobSignal, JobStart, Register, RunningJob, Started, Usage};
+use proto::sbd::{
+    op, silence_limit, Finished, JobKey, JobSignal, JobStart, Register, RunningJob, Started, Usage,
+};
 use proto::{Decode, Encode};
 use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
@@ -31,9 +33,16 @@ const MAX_FRAME_BODY: u32 = 4 << 20;
 /// The link to mbd.
 #[derive(Debug)]
 enum Link {
-    Down { retry_at: Instant },
+    Down {
+        retry_at: Instant,
+    },
     Connecting(ChanId),
-    Up { id: ChanId, registered: bool },
+    Up {
+        id: ChanId,
+        registered: bool,
+        /// When mbd last sent a frame that verified (or the connect).
+        heard: Instant,
+    },
 }
 
 /// One job run this sbd holds.
@@ -63,6 +72,8 @@ pub struct Sbd {
     link: Link,
     /// The wait before the next connection attempt after a failed one.
     backoff: Duration,
+    /// When the next heartbeat is due.
+    next_beat: Instant,
     jobs: BTreeMap<JobKey, LocalJob>,
 }
 
@@ -99,6 +110,7 @@ impl Sbd {
                 retry_at: Instant::now(),
             },
             backoff: BACKOFF_FIRST,
+            next_beat: Instant::now(),
             jobs: BTreeMap::new(),
         };
         sbd.adopt()?;
@@ -211,6 +223,7 @@ impl Sbd {
         self.link = Link::Up {
             id,
             registered: false,
+            heard: Instant::now(),
         };
         let register = Register {
             host: self.settings.host.clone(),
@@ -256,6 +269,30 @@ impl Sbd {
         }
     }
 
+    /// Sends the heartbeat when due, and drops a link on which mbd has
+    /// been silent past the limit (mbd's host died or is cut off: without
+    /// this, sbd would wait on a dead connection for the kernel's
+    /// retransmission timeout, ~15 minutes).
+    fn keep_link_alive(&mut self) {
+        let Link::Up {
+            id,
+            registered,
+            heard,
+        } = self.link
+        else {
+            return;
+        };
+        let now = Instant::now();
+        let limit = silence_limit(self.settings.heartbeat);
+        if now.saturating_duration_since(heard) > limit {
+            return self.link_lost(id, format!("mbd silent for over {limit:?}"));
+        }
+        if registered && now >= self.next_beat {
+            self.next_beat = now + self.settings.heartbeat;
+            self.send(op::HEARTBEAT, &());
+        }
+    }
+
     fn registered(&self) -> bool {
         matches!(
             self.link,
@@ -280,14 +317,20 @@ impl Sbd {
             Err(e) => return self.link_lost(id, format!("refused a frame from mbd: {e}")),
         };
         let (header, body) = (verified.header, verified.body);
+        let now = Instant::now();
+        if let Link::Up { heard, .. } = &mut self.link {
+            *heard = now;
+        }
         let outcome = match header.operation {
             op::REGISTERED if header.status == status::OK => {
                 log::info!("registered with mbd at {}", self.settings.mbd.addr);
                 self.link = Link::Up {
                     id,
                     registered: true,
+                    heard: now,
                 };
                 self.backoff = BACKOFF_FIRST;
+                self.next_beat = now + self.settings.heartbeat;
                 Ok(())
             }
             op::REGISTERED => Err(format!(
@@ -297,6 +340,7 @@ impl Sbd {
             op::START => decode::<JobStart>(body).map(|s| self.on_start(s)),
             op::SIGNAL => decode::<JobSignal>(body).map(|s| self.on_signal(s)),
             op::FINISH_ACK => decode::<JobKey>(body).map(|k| self.on_finish_ack(k)),
+            op::HEARTBEAT_ACK => Ok(()),
             other => Err(format!("unknown operation {other:#x} from mbd")),
         };
         if let Err(why) = outcome {
@@ -468,6 +512,7 @@ impl Sbd {
 
     fn on_tick(&mut self) {
         self.connect_if_due();
+        self.keep_link_alive();
         let now = unix_now();
         let mut ended = Vec::new();
         for (key, job) in self.jobs.iter_mut().filter(|(_, j)| j.finished.is_none()) {

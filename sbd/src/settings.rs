@@ -1,8 +1,9 @@
 //! What sbd reads from the configuration directory.
 
 use conf::ConfDir;
-use mbd::settings::{Endpoint, SettingsError};
+use mbd::settings::{sbd_heartbeat, Endpoint, SettingsError};
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug)]
 pub struct Settings {
@@ -12,6 +13,8 @@ pub struct Settings {
     /// `LL_STATE_DIR/sbd.<host>`: the job spool.
     pub spool_dir: PathBuf,
     pub conf_dir: PathBuf,
+    /// `LL_SBD_HEARTBEAT`.
+    pub heartbeat: Duration,
 }
 
 impl Settings {
@@ -31,6 +34,7 @@ impl Settings {
             host,
             spool_dir,
             conf_dir,
+            heartbeat: sbd_heartbeat(&ll)?,
         })
     }
 }

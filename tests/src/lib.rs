@@ -94,6 +94,11 @@ impl TestCluster {
     /// Writes the default config for `hosts` hosts (plus `ll.auth.key` if
     /// `key` is given) and starts it with `lavalite up`.
     pub fn up(hosts: usize, tick: Duration, key: Option<&[u8]>) -> TestCluster {
+        TestCluster::up_with(hosts, tick, key, &[])
+    }
+
+    /// [`TestCluster::up`] with more `lavalite up` options (`--heartbeat`).
+    pub fn up_with(hosts: usize, tick: Duration, key: Option<&[u8]>, more: &[&str]) -> TestCluster {
         let base = unique_subnet();
         let port = free_port(Ipv4Addr::from(u32::from(base) + 1));
         let dir =
@@ -110,7 +115,7 @@ impl TestCluster {
             port,
             bins: bin_dir(),
         };
-        let args = [
+        let mut args = vec![
             "up".to_string(),
             "--dir".into(),
             cluster.dir.display().to_string(),
@@ -123,6 +128,7 @@ impl TestCluster {
             "--tick".into(),
             tick.as_secs_f64().to_string(),
         ];
+        args.extend(more.iter().map(|a| a.to_string()));
         let out = cluster.run("lavalite", &args);
         assert!(
             out.status.success(),
@@ -218,7 +224,13 @@ impl TestCluster {
 
     /// mbd's log so far.
     pub fn mbd_log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("log").join("mbd.host1.log")).unwrap_or_default()
+        self.log("mbd", "host1")
+    }
+
+    /// A daemon's log so far.
+    pub fn log(&self, daemon: &str, host: &str) -> String {
+        let name = format!("{daemon}.{host}.log");
+        std::fs::read_to_string(self.dir.join("log").join(name)).unwrap_or_default()
     }
 
     /// `bsub ARGS`; the job id it printed.

@@ -1,7 +1,7 @@
 //! Jobs run end to end: sbd on every host, dispatch from mbd, output
 //! files, arrays, dependencies, multi-host and --machines placement,
 //! bkill of running jobs, and no job lost or run twice when an sbd or mbd
-//! is killed with -9 while jobs run.
+//! is killed with -9 or hangs while jobs run.
 
 use cluster_tests::{wait_for, TestCluster};
 use std::path::{Path, PathBuf};
@@ -215,4 +215,62 @@ fn running_jobs_finish_and_are_reported_across_an_mbd_kill() {
         cluster.wait_stat(job, "DONE", LIMIT);
         assert_eq!(starts(&work, job), 1, "job {job} ran once");
     }
+}
+
+/// STATE of `bhosts` for `host`.
+fn host_state(cluster: &TestCluster, host: &str) -> Option<String> {
+    let out = cluster.stdout("bhosts", &[])?;
+    let row = out
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(host))?;
+    Some(row.split_whitespace().nth(1)?.to_owned())
+}
+
+fn wait_host_state(cluster: &TestCluster, host: &str, want: &str) {
+    let mut last = None;
+    wait_for(LIMIT, || {
+        last = host_state(cluster, host);
+        (last.as_deref() == Some(want)).then_some(())
+    })
+    .unwrap_or_else(|| panic!("bhosts shows {host} {last:?}, wanted {want}"));
+}
+
+fn signal(pid: u32, signo: i32) {
+    chan::sys::signal_process(pid, signo).expect("signal a daemon");
+}
+
+#[test]
+fn a_hung_sbd_or_mbd_is_noticed_by_heartbeats_and_the_job_runs_once() {
+    // Limit: three 0.5 s heartbeats.
+    let cluster = TestCluster::up_with(1, TICK, None, &["--heartbeat", "0.5"]);
+    let work = work_dir(&cluster);
+    let job = cluster.submit(&[&gated(&work, "gate")]);
+    cluster.wait_stat(job, "RUN", LIMIT);
+    wait_host_state(&cluster, "host1", "ok");
+
+    // A stopped sbd keeps its TCP connection open (the kernel still
+    // answers for it): only its silence tells mbd it is gone.
+    let sbd = cluster.sbd_pid("host1");
+    signal(sbd, libc::SIGSTOP);
+    cluster.wait_stat(job, "UNKNOWN", LIMIT);
+    wait_host_state(&cluster, "host1", "unavail");
+    assert!(cluster.mbd_log().contains("sbd for host1 silent for over"));
+    signal(sbd, libc::SIGCONT);
+    cluster.wait_stat(job, "RUN", LIMIT);
+    wait_host_state(&cluster, "host1", "ok");
+
+    // And the other way: sbd drops a silent mbd and registers again.
+    let mbd = cluster.mbd_pid();
+    signal(mbd, libc::SIGSTOP);
+    let noticed = wait_for(LIMIT, || {
+        (cluster.log("sbd", "host1"))
+            .contains("lost mbd (mbd silent for over")
+            .then_some(())
+    });
+    signal(mbd, libc::SIGCONT);
+    assert!(noticed.is_some(), "sbd never noticed the silent mbd");
+    open_gate(&work, "gate");
+    cluster.wait_stat(job, "DONE", LIMIT);
+    assert_eq!(starts(&work, job), 1, "the job ran once");
+    wait_host_state(&cluster, "host1", "ok");
 }

@@ -44,11 +44,13 @@ pub fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// LavaLite's two host states: `ok`, or `unavail` when lim reports the
+/// host down or its sbd is not connected (`--json` tells which).
 fn state(h: &HostRow) -> String {
-    let base = match (h.available, h.sbd) {
-        (false, _) => "unavail",
-        (true, false) => "unreach",
-        (true, true) => "ok",
+    let base = if h.available && h.sbd {
+        "ok"
+    } else {
+        "unavail"
     };
     if h.closed {
         format!("{base}|closed")
@@ -103,6 +105,10 @@ pub fn render(rows: &[HostRow]) -> String {
 struct HostJson<'a> {
     host_name: &'a str,
     state: String,
+    /// lim reports the host up.
+    lim_up: bool,
+    /// Its sbd is connected to mbd.
+    sbd_connected: bool,
     ncpu: u32,
     mem_mb: u64,
     storage_mb: u64,
@@ -123,6 +129,8 @@ impl<'a> From<&'a HostRow> for HostJson<'a> {
         HostJson {
             host_name: &h.name,
             state: state(h),
+            lim_up: h.available,
+            sbd_connected: h.sbd,
             ncpu: h.ncpu,
             mem_mb: h.mem_mb,
             storage_mb: h.storage_mb,
@@ -173,7 +181,18 @@ mod tests {
             gpu_ids: String::new(),
             ..gpu.clone()
         };
-        let out = render(&[gpu, cpu]);
+        let no_sbd = HostRow {
+            name: "cpu02".into(),
+            sbd: false,
+            ..cpu.clone()
+        };
+        let lim_down = HostRow {
+            name: "cpu03".into(),
+            available: false,
+            closed: false,
+            ..cpu.clone()
+        };
+        let out = render(&[gpu, cpu.clone()]);
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], "HOST_NAME  STATE      NCPU  MEM_MB  STOR_GB  NGPU  NJOBS  RUN  SUSP  USED_CPU  USED_MB  USED_GB  USED_GPU  GPU_MODEL  GPU_IDS");
         assert_eq!(lines[1], "gpu01      ok           48  524288     4096     4      1    1     0         4      512        0         1  H100       0-3");
@@ -182,5 +201,10 @@ mod tests {
             "{}",
             lines[2]
         );
+        let out = render(&[cpu, no_sbd, lim_down]);
+        let states: Vec<&str> = (out.lines().skip(1))
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .collect();
+        assert_eq!(states, ["ok|closed", "unavail|closed", "unavail"]);
     }
 }

@@ -9,13 +9,42 @@ use bytes::BytesMut;
 use chan::sys::unix_now;
 use chan::ChanId;
 use proto::mbd::status;
-use proto::sbd::{op, Finished, JobKey, JobSignal, Register, Started};
+use proto::sbd::{op, silence_limit, Finished, JobKey, JobSignal, Register, Started};
 use proto::Encode;
+use std::time::Instant;
+
+/// A registered execution daemon's connection.
+#[derive(Debug)]
+pub(super) struct SbdPeer {
+    host: usize,
+    /// When it last sent a frame that verified.
+    heard: Instant,
+}
 
 impl Mbd {
     /// The host `id` is the registered sbd of, if it is one.
     pub(super) fn sbd_host(&self, id: ChanId) -> Option<usize> {
-        self.sbds.get(&id).copied()
+        self.sbds.get(&id).map(|peer| peer.host)
+    }
+
+    /// Closes the links of sbds silent past the heartbeat limit: a host
+    /// that died without closing its connection shows `unavail`, and its
+    /// jobs UNKNOWN, instead of `ok` forever.
+    pub(super) fn close_silent_sbds(&mut self) {
+        let limit = silence_limit(self.settings.sbd_heartbeat);
+        let now = Instant::now();
+        let silent: Vec<(ChanId, usize)> = (self.sbds.iter())
+            .filter(|(_, peer)| now.saturating_duration_since(peer.heard) > limit)
+            .map(|(id, peer)| (*id, peer.host))
+            .collect();
+        for (id, host) in silent {
+            log::warn!(
+                "sbd for {} silent for over {limit:?}: closing its connection",
+                self.settings.cluster.hosts[host].name
+            );
+            self.sbd_gone(id);
+            let _ = self.chans.close(id);
+        }
     }
 
     pub(super) fn on_sbd_message(
@@ -33,10 +62,16 @@ impl Mbd {
         if operation == op::REGISTER {
             return self.on_register(id, decode(body)?);
         }
-        let Some(host) = self.sbd_host(id) else {
+        let Some(peer) = self.sbds.get_mut(&id) else {
             return Err(Bad::Request(format!("{operation:#x} before registering")));
         };
+        peer.heard = Instant::now();
+        let host = peer.host;
         match operation {
+            op::HEARTBEAT => {
+                self.send_signed(id, op::HEARTBEAT_ACK, status::OK, &());
+                Ok(())
+            }
             op::STARTED => {
                 let started: Started = decode(body)?;
                 let change = self.state.started(host, &started, unix_now());
@@ -72,7 +107,8 @@ impl Mbd {
                 let _ = self.chans.close(old);
             }
         }
-        self.sbds.insert(id, host);
+        let heard = Instant::now();
+        self.sbds.insert(id, SbdPeer { host, heard });
         self.clients.remove(&id);
         self.state.set_sbd_up(host, true);
         self.dirty = true;
@@ -132,7 +168,7 @@ impl Mbd {
 
     /// A registered sbd went away: its jobs show UNKNOWN until it is back.
     pub(super) fn sbd_gone(&mut self, id: ChanId) {
-        let Some(host) = self.sbds.remove(&id) else {
+        let Some(SbdPeer { host, .. }) = self.sbds.remove(&id) else {
             return;
         };
         if self.sbd_chan[host] == Some(id) {
