@@ -48,7 +48,7 @@ fn help_and_version_go_to_stdout_and_exit_0() {
 
 #[test]
 fn usage_and_validation_errors_exit_1_with_lavalites_messages() {
-    let cases: [(&str, &[&str], &str); 7] = [
+    let cases: [(&str, &[&str], &str); 8] = [
         (BSUB, &[], "bsub: no command specified\n"),
         (
             BSUB,
@@ -72,6 +72,11 @@ fn usage_and_validation_errors_exit_1_with_lavalites_messages() {
             "bkill: invalid signal 'bogus'\n",
         ),
         (BKILL, &["1", "x"], "bkill: invalid jobid 'x'\n"),
+        (
+            BHIST,
+            &["-r", "-p"],
+            "bhist: -r and -p are mutually exclusive\n",
+        ),
     ];
     for (bin, args, stderr) in cases {
         let out = run(bin, args, None);
@@ -80,6 +85,10 @@ fn usage_and_validation_errors_exit_1_with_lavalites_messages() {
     }
     let unknown = run(BQUEUES, &["--bogus"], None);
     assert_eq!(unknown.status.code(), Some(1), "unknown options are errors");
+    // Not a job running `--queu`: nothing reaches mbd (none is configured).
+    let typo = run(BSUB, &["--queu", "short", "myjob"], None);
+    assert_eq!(typo.status.code(), Some(1), "a mistyped option is an error");
+    assert!(text(&typo.stderr).contains("unexpected argument '--queu'"));
 }
 
 #[test]

@@ -27,6 +27,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// After `--terminate`'s SIGUSR2, how long before SIGKILL.
 const TERMINATE_GRACE: u64 = 60;
+/// The running program, as the kernel keeps it.
+const SELF_EXE: &str = "/proc/self/exe";
 /// Largest frame mbd sends (a job with a big environment fits).
 const MAX_FRAME_BODY: u32 = 4 << 20;
 
@@ -421,9 +423,13 @@ impl Sbd {
             .spool
             .create(start)
             .map_err(|e| format!("cannot spool the job: {e}"))?;
-        let exe =
-            std::env::current_exe().map_err(|e| format!("cannot find the sbd binary: {e}"))?;
-        let child = Command::new(exe)
+        // The binary this sbd runs, even when an upgrade has replaced (so
+        // deleted) the file it started from: the runner then matches the
+        // sbd that wrote the spool. `current_exe()` would name a path
+        // that no longer exists.
+        let name = std::env::args_os().next().unwrap_or_else(|| "sbd".into());
+        let child = Command::new(SELF_EXE)
+            .arg0(name)
             .arg("--run-job")
             .arg(&dir)
             .arg("-c")

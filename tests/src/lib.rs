@@ -87,7 +87,10 @@ pub struct TestCluster {
     pub tick: Duration,
     pub base: Ipv4Addr,
     pub port: u16,
+    /// The commands' directory.
     bins: PathBuf,
+    /// Where `lavalite` (and so the daemons it starts) comes from.
+    daemon_bins: PathBuf,
 }
 
 impl TestCluster {
@@ -99,6 +102,18 @@ impl TestCluster {
 
     /// [`TestCluster::up`] with more `lavalite up` options (`--heartbeat`).
     pub fn up_with(hosts: usize, tick: Duration, key: Option<&[u8]>, more: &[&str]) -> TestCluster {
+        TestCluster::up_from(&bin_dir(), hosts, tick, key, more)
+    }
+
+    /// [`TestCluster::up_with`] with `lavalite`, `lim`, `mbd` and `sbd`
+    /// from `daemon_bins` (the commands still from the build).
+    pub fn up_from(
+        daemon_bins: &Path,
+        hosts: usize,
+        tick: Duration,
+        key: Option<&[u8]>,
+        more: &[&str],
+    ) -> TestCluster {
         let base = unique_subnet();
         let port = free_port(Ipv4Addr::from(u32::from(base) + 1));
         let dir =
@@ -114,6 +129,7 @@ impl TestCluster {
             base,
             port,
             bins: bin_dir(),
+            daemon_bins: daemon_bins.to_owned(),
         };
         let mut args = vec![
             "up".to_string(),
@@ -140,7 +156,12 @@ impl TestCluster {
 
     /// Runs one of the workspace's binaries against this cluster.
     pub fn run(&self, bin: &str, args: &[String]) -> Output {
-        Command::new(self.bins.join(bin))
+        let dir = if bin == "lavalite" {
+            &self.daemon_bins
+        } else {
+            &self.bins
+        };
+        Command::new(dir.join(bin))
             .args(args)
             .env(conf::CONF_DIR_ENV, &self.dir)
             .output()

@@ -1,9 +1,10 @@
 //! Jobs run end to end: sbd on every host, dispatch from mbd, output
 //! files, arrays, dependencies, multi-host and --machines placement,
 //! bkill of running jobs, and no job lost or run twice when an sbd or mbd
-//! is killed with -9 or hangs while jobs run.
+//! is killed with -9 or hangs while jobs run; jobs still start after an
+//! upgrade replaced the sbd binary under a running sbd.
 
-use cluster_tests::{wait_for, TestCluster};
+use cluster_tests::{bin_dir, wait_for, TestCluster};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -273,4 +274,22 @@ fn a_hung_sbd_or_mbd_is_noticed_by_heartbeats_and_the_job_runs_once() {
     cluster.wait_stat(job, "DONE", LIMIT);
     assert_eq!(starts(&work, job), 1, "the job ran once");
     wait_host_state(&cluster, "host1", "ok");
+}
+
+#[test]
+fn jobs_start_after_an_upgrade_replaced_the_running_sbds_binary() {
+    // The daemons run from links of the built binaries; removing the
+    // sbd link is what a package upgrade does to the running sbd's file.
+    let bins = bin_dir().join(format!("upgrade-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&bins);
+    std::fs::create_dir_all(&bins).expect("daemon dir");
+    for daemon in ["lavalite", "lim", "mbd", "sbd"] {
+        std::fs::hard_link(bin_dir().join(daemon), bins.join(daemon)).expect("link a daemon");
+    }
+    let cluster = TestCluster::up_from(&bins, 1, TICK, None, &[]);
+    std::fs::remove_file(bins.join("sbd")).expect("remove sbd");
+    let job = cluster.submit(&["true"]);
+    cluster.wait_stat(job, "DONE", LIMIT);
+    drop(cluster);
+    let _ = std::fs::remove_dir_all(&bins);
 }

@@ -35,7 +35,7 @@ pub struct Args {
     #[arg(short = 'l')]
     long: bool,
     /// Only running jobs
-    #[arg(short = 'r', conflicts_with = "pending")]
+    #[arg(short = 'r')]
     running: bool,
     /// Only pending jobs
     #[arg(short = 'p')]
@@ -52,6 +52,9 @@ pub fn main() -> ExitCode {
         Ok(args) => args,
         Err(code) => return code,
     };
+    if args.running && args.pending {
+        return fail("bhist", "-r and -p are mutually exclusive");
+    }
     let client = match client("bhist") {
         Ok(c) => c,
         Err(code) => return code,

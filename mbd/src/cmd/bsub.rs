@@ -8,6 +8,8 @@ use crate::depend::Dep;
 use proto::mbd::{op, ArraySpec, SubmitReply, SubmitRequest, TokenRequest};
 use std::process::ExitCode;
 
+/// Option values may start with `-`, as with getopt (`--array -1-2` is
+/// reported as a bad array spec, not as an unknown option).
 #[derive(clap::Parser, Debug, Default)]
 #[command(
     name = "bsub",
@@ -20,70 +22,73 @@ pub struct Args {
     #[arg(short = 'v', long, action = clap::ArgAction::Version, help = "Print the version")]
     version: Option<bool>,
     /// Queue (default: LL_DEFAULT_QUEUE)
-    #[arg(short = 'q', long)]
+    #[arg(short = 'q', long, allow_hyphen_values = true)]
     pub queue: Option<String>,
     /// Job name
-    #[arg(short = 'J', long)]
+    #[arg(short = 'J', long, allow_hyphen_values = true)]
     pub name: Option<String>,
     /// Project (shown by bhist)
-    #[arg(short = 'P', long)]
+    #[arg(short = 'P', long, allow_hyphen_values = true)]
     pub project: Option<String>,
     /// Comment (shown by bhist)
-    #[arg(short = 'C', long)]
+    #[arg(short = 'C', long, allow_hyphen_values = true)]
     pub comment: Option<String>,
     /// CPUs per host (default 1)
-    #[arg(short = 'n', long)]
+    #[arg(short = 'n', long, allow_hyphen_values = true)]
     pub cpus: Option<String>,
     /// Number of distinct hosts (default 1)
-    #[arg(short = 'N', long)]
+    #[arg(short = 'N', long, allow_hyphen_values = true)]
     pub nhosts: Option<String>,
     /// Memory per host: digits with optional M or G (default MB)
-    #[arg(short = 'M', long)]
+    #[arg(short = 'M', long, allow_hyphen_values = true)]
     pub mem: Option<String>,
     /// Storage per host, MB: digits with optional M or G
-    #[arg(short = 's', long)]
+    #[arg(short = 's', long, allow_hyphen_values = true)]
     pub storage: Option<String>,
     /// GPUs per host
-    #[arg(short = 'g', long)]
+    #[arg(short = 'g', long, allow_hyphen_values = true)]
     pub gpus: Option<String>,
     /// GPU model (exact match; needs --gpus)
-    #[arg(short = 'G', long = "gpu-model")]
+    #[arg(short = 'G', long = "gpu-model", allow_hyphen_values = true)]
     pub gpu_model: Option<String>,
     /// Token pool request name=N (repeatable)
-    #[arg(short = 'T', long)]
+    #[arg(short = 'T', long, allow_hyphen_values = true)]
     pub tokens: Vec<String>,
     /// No other job may share the host(s)
     #[arg(short = 'x', long)]
     pub exclusive: bool,
     /// Hosts or groups, all of which the job needs (spaces or commas)
-    #[arg(short = 'm', long)]
+    #[arg(short = 'm', long, allow_hyphen_values = true)]
     pub machines: Option<String>,
     /// stdout file (%J = job id, %I = array index)
-    #[arg(short = 'o', long)]
+    #[arg(short = 'o', long, allow_hyphen_values = true)]
     pub stdout: Option<String>,
     /// stderr file (%J = job id, %I = array index)
-    #[arg(short = 'e', long)]
+    #[arg(short = 'e', long, allow_hyphen_values = true)]
     pub stderr: Option<String>,
     /// stdin file (default /dev/null)
-    #[arg(short = 'i', long)]
+    #[arg(short = 'i', long, allow_hyphen_values = true)]
     pub stdin: Option<String>,
     /// Submit held (release with bkill -s CONT)
     #[arg(short = 'H', long)]
     pub hold: bool,
     /// Job array S-E[:K]
-    #[arg(short = 'a', long)]
+    #[arg(short = 'a', long, allow_hyphen_values = true)]
     pub array: Option<String>,
     /// Start no earlier than [[month:]day:]hour:minute
-    #[arg(short = 'b', long)]
+    #[arg(short = 'b', long, allow_hyphen_values = true)]
     pub begin: Option<String>,
     /// Terminate at [[month:]day:]hour:minute
-    #[arg(short = 't', long)]
+    #[arg(short = 't', long, allow_hyphen_values = true)]
     pub terminate: Option<String>,
     /// Dependency expression, e.g. "done(12) && exit(13)"
-    #[arg(short = 'w', long)]
+    #[arg(short = 'w', long, allow_hyphen_values = true)]
     pub dependency: Option<String>,
     /// The command and its arguments
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    // No `allow_hyphen_values`: an unknown option before the command is an
+    // error, not the command (`bsub --queu q job` must not run `--queu`).
+    // After the first operand everything is the command's (`bsub ls -l`).
+    #[arg(trailing_var_arg = true)]
     pub command: Vec<String>,
 }
 
@@ -314,6 +319,10 @@ mod tests {
             parse(&["sh -c 'echo x >&2'"]).unwrap().command,
             "sh -c 'echo x >&2'"
         );
+        // A mistyped option is an error, never the job's command.
+        let typo = parse(&["--queu", "short", "myjob"]).unwrap_err();
+        assert!(typo.contains("unexpected argument '--queu'"), "{typo}");
+        assert!(parse(&["-Z", "myjob"]).is_err());
     }
 
     #[test]
