@@ -1,7 +1,8 @@
 //! `conf` reads LavaLite's configuration files the way LavaLite writes
 //! them: `ll.conf` (key = value), `ll.cluster.<LL_CLUSTER_NAME>` (the
 //! host list lim elects its master from), `llb.hosts` and `llb.queues`
-//! (the batch side's hosts and queues) and `ll.auth.key`.
+//! (the batch side's hosts and queues) and `ll.auth.key`; and what
+//! `LL_LOG_DIR` / `LL_LOG_MASK` ask of a daemon's log.
 //!
 //! Parsing is pure (text in, typed values or an error with a line number
 //! out); [`ConfDir`] adds the file reading. It knows no daemon's state and
@@ -11,6 +12,7 @@ mod batch_hosts;
 mod cluster;
 mod error;
 mod ll_conf;
+pub mod logging;
 mod queues;
 mod sections;
 

@@ -36,9 +36,10 @@ impl DaemonSpec {
         })
     }
 
-    /// `<log dir>/<daemon>.<host>.log`.
+    /// `<log dir>/<daemon>.log.<host>`: the file the daemon logs to itself
+    /// (with `LL_LOG_DIR`), which also takes its stdout and stderr.
     pub fn log_file(&self, log_dir: &Path) -> PathBuf {
-        log_dir.join(format!("{}.{}.log", self.daemon, self.host))
+        log_dir.join(conf::logging::log_file_name(self.daemon, &self.host))
     }
 
     /// The pid of this daemon if its pid file names a live process that

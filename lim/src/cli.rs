@@ -7,10 +7,18 @@ use conf::ConfDir;
 /// The version every LavaLite command reports.
 pub const VERSION: &str = "LavaLite 1.1.0";
 
-/// A daemon's `main`: logs to stderr (`RUST_LOG`, default info), runs
+/// A daemon's `main`: starts its log (see [`crate::log_file`]), runs
 /// `run`, and turns an error into one log line and exit status 1.
-pub fn daemon_main(run: impl FnOnce() -> anyhow::Result<()>) -> std::process::ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+pub fn daemon_main(
+    daemon: &str,
+    confdir: Option<&std::path::Path>,
+    host: &str,
+    run: impl FnOnce() -> anyhow::Result<()>,
+) -> std::process::ExitCode {
+    if let Err(e) = crate::log_file::init(daemon, confdir, host) {
+        eprintln!("{daemon}: {e}");
+        return std::process::ExitCode::FAILURE;
+    }
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

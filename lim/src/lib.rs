@@ -18,6 +18,7 @@ pub mod display;
 pub mod election;
 pub mod load;
 pub mod load_table;
+pub mod log_file;
 pub mod probe;
 pub mod settings;
 

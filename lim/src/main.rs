@@ -1,7 +1,7 @@
 //! `lim [-c DIR] [--host NAME]`: the Load Information Manager daemon.
 //!
-//! Reads `$LL_CONF_DIR` (or `-c DIR`), runs in the foreground, logs to
-//! stderr (`RUST_LOG`, default info) and stops on SIGTERM or SIGINT.
+//! Reads `$LL_CONF_DIR` (or `-c DIR`), runs in the foreground, logs as
+//! `lim::log_file` says and stops on SIGTERM or SIGINT.
 
 use anyhow::Context;
 use clap::Parser;
@@ -22,18 +22,15 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
-    lim::cli::daemon_main(|| run(Args::parse()))
+    let args = Args::parse();
+    let host = args.host.clone().unwrap_or_else(chan::sys::host_name);
+    lim::cli::daemon_main("lim", args.confdir.as_deref(), &host, || {
+        run(args.confdir.clone(), host.clone())
+    })
 }
 
-fn run(args: Args) -> anyhow::Result<()> {
-    let dir = ConfDir::from_arg_or_env(args.confdir)?;
-    let host = match args.host {
-        Some(host) => host,
-        None => std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .context("cannot read the host name; give --host")?
-            .trim()
-            .to_owned(),
-    };
+fn run(confdir: Option<PathBuf>, host: String) -> anyhow::Result<()> {
+    let dir = ConfDir::from_arg_or_env(confdir)?;
     let settings = Settings::load(&dir, &host)
         .with_context(|| format!("bad configuration in {}", dir.path.display()))?;
     Lim::bind(settings)?.run()?;

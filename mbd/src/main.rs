@@ -1,7 +1,7 @@
 //! `mbd [-c DIR] [--sched_timer SECS]`: the master batch daemon.
 //!
-//! Reads `$LL_CONF_DIR` (or `-c DIR`), runs in the foreground, logs to
-//! stderr (`RUST_LOG`, default info) and stops on SIGTERM or SIGINT.
+//! Reads `$LL_CONF_DIR` (or `-c DIR`), runs in the foreground, logs as
+//! `lim::log_file` says and stops on SIGTERM or SIGINT.
 
 use anyhow::Context;
 use clap::Parser;
@@ -21,7 +21,8 @@ struct Args {
     /// Seconds between scheduling passes (default 2).
     #[arg(long = "sched_timer", value_parser = parse_seconds)]
     sched_timer: Option<Duration>,
-    /// The host this mbd runs on, for the log (the launcher passes it).
+    /// The host this mbd runs on, naming its log file (default: this
+    /// machine's host name).
     #[arg(long)]
     host: Option<String>,
 }
@@ -34,16 +35,18 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 }
 
 fn main() -> std::process::ExitCode {
-    lim::cli::daemon_main(|| run(Args::parse()))
+    let args = Args::parse();
+    let host = args.host.clone().unwrap_or_else(chan::sys::host_name);
+    lim::cli::daemon_main("mbd", args.confdir.as_deref(), &host, || {
+        run(args.confdir.clone(), args.sched_timer, &host)
+    })
 }
 
-fn run(args: Args) -> anyhow::Result<()> {
-    let dir = ConfDir::from_arg_or_env(args.confdir)?;
-    let settings = Settings::load(&dir, args.sched_timer)
+fn run(confdir: Option<PathBuf>, sched_timer: Option<Duration>, host: &str) -> anyhow::Result<()> {
+    let dir = ConfDir::from_arg_or_env(confdir)?;
+    let settings = Settings::load(&dir, sched_timer)
         .with_context(|| format!("bad configuration in {}", dir.path.display()))?;
-    if let Some(host) = &args.host {
-        log::info!("mbd starting on host {host}");
-    }
+    log::info!("mbd starting on host {host}");
     let ll = dir.ll_conf()?;
     let lim = match ll.get("LL_CLUSTER_NAME") {
         None => None,

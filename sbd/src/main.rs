@@ -1,7 +1,7 @@
 //! `sbd [-c DIR] [--host NAME]`: the execution daemon of one host.
 //!
-//! Reads `$LL_CONF_DIR` (or `-c DIR`), runs in the foreground, logs to
-//! stderr (`RUST_LOG`, default info) and stops on SIGTERM or SIGINT,
+//! Reads `$LL_CONF_DIR` (or `-c DIR`), runs in the foreground, logs as
+//! `lim::log_file` says and stops on SIGTERM or SIGINT,
 //! leaving its jobs running for the next sbd to adopt.
 
 use anyhow::Context;
@@ -34,12 +34,15 @@ fn main() -> std::process::ExitCode {
         let code = sbd::launch::run_job(job_dir, &conf, &host);
         return std::process::ExitCode::from(code as u8);
     }
-    lim::cli::daemon_main(|| run(args))
+    let host = args.host.clone().unwrap_or_else(chan::sys::host_name);
+    lim::cli::daemon_main("sbd", args.confdir.as_deref(), &host, || {
+        run(args.confdir.clone(), host.clone())
+    })
 }
 
-fn run(args: Args) -> anyhow::Result<()> {
-    let dir = ConfDir::from_arg_or_env(args.confdir)?;
-    let settings = Settings::load(&dir, args.host)
+fn run(confdir: Option<PathBuf>, host: String) -> anyhow::Result<()> {
+    let dir = ConfDir::from_arg_or_env(confdir)?;
+    let settings = Settings::load(&dir, Some(host))
         .with_context(|| format!("bad configuration in {}", dir.path.display()))?;
     Sbd::start(settings)?.run()
 }

@@ -250,7 +250,7 @@ impl TestCluster {
 
     /// A daemon's log so far.
     pub fn log(&self, daemon: &str, host: &str) -> String {
-        let name = format!("{daemon}.{host}.log");
+        let name = conf::logging::log_file_name(daemon, host);
         std::fs::read_to_string(self.dir.join("log").join(name)).unwrap_or_default()
     }
 

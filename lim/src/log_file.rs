@@ -1,0 +1,115 @@
+//! Every daemon's log (lim's, mbd's, sbd's): set up from `LL_LOG_DIR` and
+//! `LL_LOG_MASK` as LavaLite does, `RUST_LOG` overriding the level.
+//!
+//! With `LL_LOG_DIR` a daemon appends to `LL_LOG_DIR/<daemon>.log.<host>`
+//! (mirrored to standard error when that is a terminal) and reopens the
+//! path when log rotation moved or removed the file; without it, it logs
+//! to standard error, for a service manager's journal.
+
+use conf::logging::LogPlan;
+use conf::ConfDir;
+use std::fs::{File, OpenOptions};
+use std::io::{self, IsTerminal, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// Starts the logger for `daemon` on `host`. A configuration that cannot
+/// be read leaves the logger on standard error at `info` (the daemon then
+/// fails on the same error, which gets logged); a bad `LL_LOG_MASK` or a
+/// log file that cannot be opened is an error.
+pub fn init(daemon: &str, confdir: Option<&Path>, host: &str) -> Result<(), String> {
+    let plan = ConfDir::from_arg_or_env(confdir.map(Path::to_path_buf))
+        .and_then(|dir| dir.ll_conf())
+        .and_then(|ll| ll.log_plan(daemon, host).map(Some))
+        .or_else(|e| match e {
+            conf::ConfError::BadValue { .. } => Err(e.to_string()),
+            _ => Ok(None),
+        })?;
+    let mut builder = env_logger::Builder::new();
+    builder.filter_level(plan.as_ref().map_or(log::LevelFilter::Info, |p| p.level));
+    if let Ok(spec) = std::env::var("RUST_LOG") {
+        builder.parse_filters(&spec);
+    }
+    if let Some(LogPlan {
+        file: Some(path), ..
+    }) = &plan
+    {
+        let file = LogFile::open(path)
+            .map_err(|e| format!("cannot open the log file {}: {e}", path.display()))?;
+        builder.target(env_logger::Target::Pipe(Box::new(file)));
+    }
+    builder.init();
+    Ok(())
+}
+
+/// A log file that follows its path across rotation.
+struct LogFile {
+    path: PathBuf,
+    file: File,
+    inode: u64,
+    mirror: bool,
+}
+
+impl LogFile {
+    fn open(path: &Path) -> io::Result<LogFile> {
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o644)
+            .open(path)?;
+        Ok(LogFile {
+            path: path.to_owned(),
+            inode: file.metadata()?.ino(),
+            file,
+            mirror: io::stderr().is_terminal(),
+        })
+    }
+
+    /// One stat per record: logs are a few lines per request at most.
+    fn reopen_if_rotated(&mut self) {
+        let moved = !std::fs::metadata(&self.path).is_ok_and(|m| m.ino() == self.inode);
+        if moved {
+            // If the path cannot be opened, keep writing where we were.
+            if let Ok(fresh) = LogFile::open(&self.path) {
+                *self = fresh;
+            }
+        }
+    }
+}
+
+impl Write for LogFile {
+    fn write(&mut self, record: &[u8]) -> io::Result<usize> {
+        self.reopen_if_rotated();
+        self.file.write_all(record)?;
+        if self.mirror {
+            let _ = io::stderr().write_all(record);
+        }
+        Ok(record.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rotated_log_is_reopened_at_its_path() {
+        let dir = std::env::temp_dir().join(format!("lim-log-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("mbd.log.host1");
+        let mut log = LogFile::open(&path).expect("open");
+        log.write_all(b"one\n").expect("write");
+        std::fs::rename(&path, dir.join("mbd.log.host1.1")).expect("rotate");
+        log.write_all(b"two\n").expect("write");
+        std::fs::remove_file(&path).expect("remove");
+        log.write_all(b"three\n").expect("write");
+        let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+        assert_eq!(read("mbd.log.host1.1"), "one\n");
+        assert_eq!(read("mbd.log.host1"), "three\n");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
