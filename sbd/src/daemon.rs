@@ -316,7 +316,13 @@ impl Sbd {
             &mut self.seen,
         ) {
             Ok(v) => v,
-            Err(e) => return self.link_lost(id, format!("refused a frame from mbd: {e}")),
+            Err(e) => {
+                let why = match refusal(frame.header(), frame.body()) {
+                    Some(message) => format!("mbd refused this sbd: {message}"),
+                    None => format!("refused a frame from mbd: {e}"),
+                };
+                return self.drop_link(id, &why);
+            }
         };
         let (header, body) = (verified.header, verified.body);
         let now = Instant::now();
@@ -346,11 +352,18 @@ impl Sbd {
             other => Err(format!("unknown operation {other:#x} from mbd")),
         };
         if let Err(why) = outcome {
-            log::error!("{why}");
-            let _ = self.chans.close(id);
-            self.backoff = BACKOFF_MAX;
-            self.retry_later();
+            self.drop_link(id, &why);
         }
+    }
+
+    /// Closes a link that cannot go on (a refusal, a frame that does not
+    /// verify, a message sbd does not understand): an error in the log,
+    /// and the longest backoff before trying again.
+    fn drop_link(&mut self, id: ChanId, why: &str) {
+        log::error!("{why}");
+        let _ = self.chans.close(id);
+        self.backoff = BACKOFF_MAX;
+        self.retry_later();
     }
 
     // ---- jobs ----
@@ -568,6 +581,16 @@ fn enforce_terminate(key: JobKey, job: &mut LocalJob, now: u64) {
     }
 }
 
+/// mbd's reason, when an unsigned frame is its refusal of what sbd sent
+/// (its replies to requests that fail authentication are not signed:
+/// wrong key, or this host's clock too far from mbd's).
+fn refusal(header: &proto::Header, body: &[u8]) -> Option<String> {
+    if header.status == status::OK {
+        return None;
+    }
+    String::from_body(body).ok()
+}
+
 /// A run whose runner is gone without leaving a result.
 fn lost(key: JobKey) -> Finished {
     let note = "Lost: the job's runner ended without recording a result".into();
@@ -588,6 +611,20 @@ fn decode<T: Decode>(body: &[u8]) -> Result<T, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unsigned_error_reply_is_read_as_mbds_refusal() {
+        let request = proto::Header::request(1, op::REGISTER, 0);
+        let mut body = Vec::new();
+        "authentication failed: timestamp too old".encode(&mut body);
+        let refused = request.reply(status::AUTH, body.len() as u32);
+        assert_eq!(
+            refusal(&refused, &body).as_deref(),
+            Some("authentication failed: timestamp too old")
+        );
+        assert_eq!(refusal(&request.reply(status::OK, 0), &body), None);
+        assert_eq!(refusal(&refused, b"\xff"), None, "not a string: no reason");
+    }
 
     #[test]
     fn terminate_sends_usr2_at_the_deadline_and_kill_a_grace_period_later() {
