@@ -22,6 +22,14 @@ xdr_struct! {
     }
 }
 
+impl Submitted {
+    /// The ids of the jobs it made, one per array element.
+    pub fn job_ids(&self) -> std::ops::Range<u32> {
+        let n = self.request.array.indices().len() as u32;
+        self.first_id..self.first_id + n
+    }
+}
+
 xdr_struct! {
     /// A job moved to `state` (`signal` != 0: because of that signal).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]

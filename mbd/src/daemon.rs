@@ -13,7 +13,7 @@ mod sbd_link;
 use crate::change::Change;
 use crate::event_log::{EventLog, LogError};
 use crate::lim_watch::{self, LimView};
-use crate::sched::{self, HostStatus};
+use crate::sched::{self, HostStatus, Replan};
 use crate::settings::Settings;
 use crate::state::{Caller, Refusal, State};
 use bytes::BytesMut;
@@ -86,8 +86,8 @@ pub struct Mbd {
     closing: Vec<ChanId>,
     /// Client connections and when each last sent a request.
     clients: HashMap<ChanId, Instant>,
-    /// The state changed since the last scheduling pass.
-    dirty: bool,
+    /// What the next scheduling pass must look at.
+    replan: Replan,
     /// Registered execution daemons: connection -> host, and back.
     sbds: HashMap<ChanId, sbd_link::SbdPeer>,
     sbd_chan: Vec<Option<ChanId>>,
@@ -166,7 +166,7 @@ impl Mbd {
             held: Vec::new(),
             closing: Vec::new(),
             clients: HashMap::new(),
-            dirty: true,
+            replan: Replan::All,
         })
     }
 
@@ -211,7 +211,7 @@ impl Mbd {
     /// Schedules if anything changed, commits what the pass changed (its
     /// dispatches included), then releases the held replies and messages.
     fn end_pass(&mut self) -> Result<(), DaemonError> {
-        if self.dirty {
+        if self.replan != Replan::Nothing {
             self.schedule();
         }
         self.log.commit().map_err(|e| {
@@ -233,11 +233,15 @@ impl Mbd {
     }
 
     fn schedule(&mut self) {
-        let plan = sched::plan(&self.state, &self.hosts, unix_now());
-        self.state.set_reasons(plan.reasons);
+        let scope = std::mem::take(&mut self.replan);
+        let plan = sched::plan(&self.state, &self.hosts, unix_now(), &scope);
+        match scope {
+            Replan::All => self.state.set_reasons(plan.reasons),
+            _ => self.state.add_reasons(plan.reasons),
+        }
         self.dispatch(&plan.starts);
         // The plan already accounts for its own dispatches.
-        self.dirty = false;
+        self.replan = Replan::Nothing;
     }
 
     fn compact(&mut self) -> Result<(), DaemonError> {
@@ -255,7 +259,7 @@ impl Mbd {
     }
 
     fn on_tick(&mut self) {
-        self.dirty = true;
+        self.replan.all();
         self.close_silent_sbds();
         let now = Instant::now();
         let idle: Vec<ChanId> = (self.clients.iter())
@@ -284,7 +288,7 @@ impl Mbd {
                 self.lim_answering = Some(answering);
             }
             self.hosts = view.unwrap_or_else(|_| vec![HostStatus::default(); self.hosts.len()]);
-            self.dirty = true;
+            self.replan.all();
         }
     }
 
@@ -385,8 +389,11 @@ impl Mbd {
                     })
                 })?;
             self.state.apply(change);
+            match change {
+                Change::Submitted(s) => self.replan.new_jobs(s.job_ids()),
+                _ => self.replan.all(),
+            }
         }
-        self.dirty |= !changes.is_empty();
         Ok(())
     }
 

@@ -11,6 +11,7 @@ use crate::job::{Alloc, Job, Spec};
 use crate::state::State;
 use proto::mbd::JobState;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Why a PEND job is not running (`bjobs --pend`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -66,6 +67,39 @@ impl Default for HostStatus {
     }
 }
 
+/// What the next scheduling pass must look at, from what changed since
+/// the last one.
+///
+/// Between passes a pending job can only become placeable if capacity
+/// grew (a job ended, a host or queue opened, an sbd came back, lim's
+/// view changed), a dependency or `--begin` time came due (the timer) or
+/// the job is new. When only new jobs arrived, the jobs the last pass
+/// could not place still cannot be placed — capacity only shrank since —
+/// so a pass over the new ones gives the same plan as a full pass, at
+/// the cost of the submission instead of the whole backlog.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Replan {
+    #[default]
+    Nothing,
+    /// Only these jobs were submitted.
+    New(Vec<u32>),
+    All,
+}
+
+impl Replan {
+    pub fn all(&mut self) {
+        *self = Replan::All;
+    }
+
+    pub fn new_jobs(&mut self, ids: impl Iterator<Item = u32>) {
+        match self {
+            Replan::Nothing => *self = Replan::New(ids.collect()),
+            Replan::New(known) => known.extend(ids),
+            Replan::All => {}
+        }
+    }
+}
+
 /// The outcome of one scheduling pass.
 #[derive(Debug, Default, PartialEq)]
 pub struct Plan {
@@ -88,8 +122,8 @@ struct Free {
     exclusive: bool,
 }
 
-/// Plans one pass over `state`'s pending jobs.
-pub fn plan(state: &State, status: &[HostStatus], now: u64) -> Plan {
+/// Plans one pass over `state`'s pending jobs (`New`: only those).
+pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> Plan {
     let cluster = state.cluster();
     let mut free: Vec<Free> = (cluster.hosts.iter().enumerate())
         .map(|(i, h)| {
@@ -107,18 +141,35 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64) -> Plan {
         })
         .collect();
     let mut tokens: Vec<u32> = cluster.pools.iter().map(|p| p.available).collect();
-    for job in state.jobs().filter(|j| !j.alloc.is_empty()) {
+    for job in state.allocated_jobs() {
         take(&mut free, &mut tokens, job, &job.alloc, cluster);
     }
-    let mut plan = Plan::default();
-    for job in state.pending_in_order() {
-        if job.state != JobState::Pend {
-            continue;
+    let is_pend = |j: &&Job| j.state == JobState::Pend;
+    let pending = match scope {
+        Replan::Nothing => return Plan::default(),
+        Replan::New(ids) => {
+            state.in_order(ids.iter().filter_map(|id| state.job(*id)).filter(is_pend))
         }
-        match place(state, job, &free, &tokens, now) {
+        Replan::All => state.in_order(state.jobs().filter(is_pend)),
+    };
+    let mut plan = Plan::default();
+    // Failures by specification since capacity was last taken: the
+    // elements of an array share theirs, so a pending array costs one
+    // placement attempt, not one per element.
+    let mut refused: HashMap<*const Spec, PendReason> = HashMap::new();
+    for job in pending {
+        let spec = Arc::as_ptr(&job.spec);
+        let placed = ready(state, job, now).and_then(|()| match refused.get(&spec) {
+            Some(&reason) => Err(reason),
+            None => place(state, job, &free, &tokens).inspect_err(|&reason| {
+                refused.insert(spec, reason);
+            }),
+        });
+        match placed {
             Ok(alloc) => {
                 take(&mut free, &mut tokens, job, &alloc, cluster);
                 plan.starts.push((job.id, alloc));
+                refused.clear();
             }
             Err(reason) => {
                 plan.reasons.insert(job.id, reason);
@@ -126,6 +177,17 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64) -> Plan {
         }
     }
     plan
+}
+
+/// What keeps this job itself from starting, whatever is free.
+fn ready(state: &State, job: &Job, now: u64) -> Result<(), PendReason> {
+    if job.spec.request.begin > now {
+        return Err(PendReason::NotReady);
+    }
+    match &job.spec.dep {
+        Some(dep) if !dep.holds(&|id| state.outcome(id)) => Err(PendReason::Dependency),
+        _ => Ok(()),
+    }
 }
 
 fn take(free: &mut [Free], tokens: &mut [u32], job: &Job, alloc: &[Alloc], c: &crate::Cluster) {
@@ -148,23 +210,15 @@ fn take(free: &mut [Free], tokens: &mut [u32], job: &Job, alloc: &[Alloc], c: &c
     }
 }
 
+/// Where `job` starts given what is `free`, or why it cannot.
 fn place(
     state: &State,
     job: &Job,
     free: &[Free],
     tokens: &[u32],
-    now: u64,
 ) -> Result<Vec<Alloc>, PendReason> {
     let spec = &job.spec;
     let r = &spec.request;
-    if r.begin > now {
-        return Err(PendReason::NotReady);
-    }
-    if let Some(dep) = &spec.dep {
-        if !dep.holds(&|id| state.outcome(id)) {
-            return Err(PendReason::Dependency);
-        }
-    }
     let cluster = state.cluster();
     let queue = cluster
         .queue(&spec.queue)
@@ -320,7 +374,7 @@ mod tests {
     /// Host names per started job, and the reasons.
     fn run(state: &State, status: &[HostStatus]) -> (Starts, Vec<(u32, PendReason)>) {
         let names = ["cpu01", "cpu02", "gpu01"];
-        let plan = plan(state, status, 1000);
+        let plan = plan(state, status, 1000, &Replan::All);
         let starts = (plan.starts.iter())
             .map(|(id, alloc)| (*id, alloc.iter().map(|a| names[a.host]).collect()))
             .collect();
@@ -346,6 +400,75 @@ mod tests {
             ]
         );
         assert_eq!(reasons, [(5, PendReason::Cpus)]);
+    }
+
+    #[test]
+    fn a_pass_over_new_jobs_plans_them_as_a_full_pass_would() {
+        let mut s = connected(sample());
+        for _ in 0..3 {
+            add(&mut s, cpus(4));
+        }
+        let first = plan(&s, &[], 1000, &Replan::All);
+        for change in s.dispatch(&first.starts, 1000) {
+            s.apply(&change);
+        }
+        // gpu01 has 4 CPUs left; a backlog of alike 8-CPU jobs waits.
+        let backlog: Vec<u32> = (0..50).map(|_| add(&mut s, cpus(8))).collect();
+        let full = plan(&s, &[], 1000, &Replan::All);
+        assert!(full.starts.is_empty());
+        assert!(backlog
+            .iter()
+            .all(|id| full.reasons[id] == PendReason::Cpus));
+        let new = vec![
+            add(&mut s, cpus(2)),
+            add(&mut s, cpus(8)),
+            add(&mut s, cpus(2)),
+        ];
+        let only_new = plan(&s, &[], 1000, &Replan::New(new.clone()));
+        let full = plan(&s, &[], 1000, &Replan::All);
+        assert_eq!(only_new.starts, full.starts);
+        assert_eq!(only_new.starts.len(), 2, "both 2-CPU jobs fit on gpu01");
+        assert_eq!(only_new.reasons.len(), 1);
+        assert_eq!(only_new.reasons[&new[1]], full.reasons[&new[1]]);
+    }
+
+    #[test]
+    fn array_elements_fill_hosts_then_all_wait_for_the_same_reason() {
+        let mut s = connected(sample());
+        let first = add(
+            &mut s,
+            SubmitRequest {
+                array: proto::mbd::ArraySpec {
+                    start: 1,
+                    end: 7,
+                    step: 1,
+                },
+                ..cpus(4)
+            },
+        );
+        let (starts, reasons) = run(&s, &[]);
+        let placed: Vec<u32> = starts.iter().map(|(id, _)| *id).collect();
+        assert_eq!(placed, (first..first + 4).collect::<Vec<_>>());
+        assert_eq!(
+            reasons,
+            [
+                (first + 4, PendReason::Cpus),
+                (first + 5, PendReason::Cpus),
+                (first + 6, PendReason::Cpus)
+            ]
+        );
+    }
+
+    #[test]
+    fn what_changed_decides_the_next_pass() {
+        let mut r = Replan::default();
+        assert_eq!(r, Replan::Nothing);
+        r.new_jobs(1..3);
+        r.new_jobs(7..8);
+        assert_eq!(r, Replan::New(vec![1, 2, 7]));
+        r.all();
+        r.new_jobs(9..10);
+        assert_eq!(r, Replan::All, "a full pass covers new jobs too");
     }
 
     #[test]

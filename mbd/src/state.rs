@@ -27,7 +27,7 @@ use proto::mbd::{
     JobState, JobsRequest, QueueRow, SubmitRequest,
 };
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
@@ -86,6 +86,9 @@ pub struct State {
     reasons: HashMap<u32, PendReason>,
     /// DONE and EXIT jobs held (kept current: checked every pass).
     finished: usize,
+    /// Jobs holding hosts (RUN, SUSP): what the scheduler subtracts from
+    /// capacity, without walking a backlog of pending jobs.
+    allocated: BTreeSet<u32>,
     /// Which hosts' sbd is connected (not logged: a restarted mbd starts
     /// with none and learns as they register).
     sbd_up: Vec<bool>,
@@ -103,6 +106,7 @@ impl State {
             next_id: 1,
             reasons: HashMap::new(),
             finished: 0,
+            allocated: BTreeSet::new(),
             env_pool: EnvPool::default(),
             cluster,
         }
@@ -159,22 +163,28 @@ impl State {
     /// PEND and HELD jobs in dispatch order: queue priority, job
     /// priority (both high first), then job id.
     pub fn pending_in_order(&self) -> Vec<&Job> {
-        let mut pending: Vec<&Job> = self
-            .jobs
-            .values()
-            .filter(|j| j.state.is_pending())
-            .collect();
-        pending.sort_by_cached_key(|j| {
+        self.in_order(self.jobs.values().filter(|j| j.state.is_pending()))
+    }
+
+    /// `jobs` in scheduling order: queue priority, job priority, job id.
+    pub fn in_order<'a>(&'a self, jobs: impl Iterator<Item = &'a Job>) -> Vec<&'a Job> {
+        let mut jobs: Vec<&Job> = jobs.collect();
+        jobs.sort_by_cached_key(|j| {
             let queue = self.cluster.queue(&j.spec.queue);
             let prio = queue.map_or(i32::MIN, |q| self.cluster.queues[q].priority);
             (Reverse(prio), Reverse(j.priority), j.id)
         });
-        pending
+        jobs
     }
 
-    /// Keeps the last scheduling pass's pending reasons for `bjobs`.
+    /// Keeps a full scheduling pass's pending reasons for `bjobs`.
     pub fn set_reasons(&mut self, reasons: HashMap<u32, PendReason>) {
         self.reasons = reasons;
+    }
+
+    /// Adds the reasons of a pass over new jobs only.
+    pub fn add_reasons(&mut self, reasons: HashMap<u32, PendReason>) {
+        self.reasons.extend(reasons);
     }
 
     /// A dependency target's outcome; an array id means the whole array.
@@ -264,6 +274,16 @@ impl State {
         f(job);
         let is = job.state.is_finished();
         self.finished = self.finished + usize::from(is && !was) - usize::from(was && !is);
+        if job.alloc.is_empty() {
+            self.allocated.remove(&id);
+        } else {
+            self.allocated.insert(id);
+        }
+    }
+
+    /// The jobs that hold hosts.
+    pub fn allocated_jobs(&self) -> impl Iterator<Item = &Job> {
+        self.allocated.iter().filter_map(|id| self.jobs.get(id))
     }
 
     fn allocs(&self, records: &[AllocRecord]) -> Vec<Alloc> {
@@ -394,6 +414,11 @@ impl State {
             job.alloc = hosts;
         }
         self.finished += usize::from(job.state.is_finished());
+        if job.alloc.is_empty() {
+            self.allocated.remove(&i.id);
+        } else {
+            self.allocated.insert(i.id);
+        }
         if let Some(old) = self.jobs.insert(i.id, job) {
             self.finished -= usize::from(old.state.is_finished());
         }
@@ -697,7 +722,7 @@ impl State {
                 gpu_ids: h.gpu_ids_text.clone(),
             })
             .collect();
-        for job in self.jobs.values() {
+        for job in self.allocated_jobs() {
             for a in &job.alloc {
                 let Some(row) = rows.get_mut(a.host) else {
                     continue;
@@ -730,6 +755,7 @@ impl State {
         for id in &finished[..drop] {
             self.jobs.remove(id);
             self.reasons.remove(id);
+            self.allocated.remove(id);
         }
         self.finished -= drop;
         self.env_pool.sweep();

@@ -111,7 +111,7 @@ impl Mbd {
         self.sbds.insert(id, SbdPeer { host, heard });
         self.clients.remove(&id);
         self.state.set_sbd_up(host, true);
-        self.dirty = true;
+        self.replan.all();
         log::info!(
             "sbd for {} registered: {} running, {} finish reports",
             reg.host,
@@ -174,7 +174,7 @@ impl Mbd {
         if self.sbd_chan[host] == Some(id) {
             self.sbd_chan[host] = None;
             self.state.set_sbd_up(host, false);
-            self.dirty = true;
+            self.replan.all();
             log::warn!(
                 "sbd for {} disconnected: its jobs show UNKNOWN until it registers again",
                 self.settings.cluster.hosts[host].name

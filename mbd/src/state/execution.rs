@@ -306,11 +306,26 @@ mod tests {
             .any(|e| e.what == event::FINISHED && e.code == 3));
     }
 
+    /// The ids `allocated_jobs` gives, checked against every job.
+    fn holding_hosts(s: &State) -> Vec<u32> {
+        let index: Vec<u32> = s.allocated_jobs().map(|j| j.id).collect();
+        let scan: Vec<u32> = (s.jobs().filter(|j| !j.alloc.is_empty()))
+            .map(|j| j.id)
+            .collect();
+        assert_eq!(index, scan, "the allocation index matches the jobs");
+        index
+    }
+
     #[test]
     fn a_finished_job_still_shows_where_it_ran_also_after_compaction() {
         let mut s = running();
+        assert_eq!(holding_hosts(&s), [1]);
+        let mut replayed = State::new(sample());
+        apply_all(&mut replayed, &s.compact(10));
+        assert_eq!(holding_hosts(&replayed), [1], "a snapshot keeps it");
         let change = s.ended(0, &finished(0)).expect("Ended");
         s.apply(&change);
+        assert_eq!(holding_hosts(&s), [0u32; 0]);
         let shown = |s: &State| {
             let job = s.job(1).expect("job 1");
             let hosts: Vec<usize> = job.hosts_shown().iter().map(|a| a.host).collect();
@@ -321,6 +336,7 @@ mod tests {
         apply_all(&mut rebuilt, &s.compact(10));
         assert_eq!(shown(&rebuilt), (false, vec![0]));
         assert_eq!(rebuilt.host_rows(&[])[0].njobs, 0, "it holds no slot");
+        assert_eq!(holding_hosts(&rebuilt), [0u32; 0]);
     }
 
     #[test]
