@@ -2,6 +2,7 @@
 
 use crate::depend::Dep;
 use crate::env_pool::{self, Env};
+use crate::shape::Shape;
 use proto::mbd::{event, HistEvent, HostSlot, JobState, SubmitRequest};
 use std::sync::Arc;
 
@@ -11,6 +12,8 @@ pub struct Spec {
     pub user: String,
     pub uid: u32,
     pub queue: String,
+    /// What the scheduler places it by, shared with alike jobs.
+    pub shape: Arc<Shape>,
     pub submit_time: u64,
     /// The submission, but for its environment (held in `env`).
     pub request: SubmitRequest,
@@ -19,8 +22,6 @@ pub struct Spec {
     pub env: Env,
     /// `request.dependency` parsed (checked at submit).
     pub dep: Option<Dep>,
-    /// `--machines` expanded to host positions.
-    pub machines: Vec<usize>,
 }
 
 impl Spec {

@@ -22,6 +22,7 @@ pub mod job;
 mod lim_watch;
 pub mod sched;
 pub mod settings;
+pub mod shape;
 pub mod state;
 
 pub use cluster::{Cluster, QueueConf};

@@ -8,6 +8,7 @@
 
 use crate::depend::Outcome;
 use crate::job::{Alloc, Job, Spec};
+use crate::shape::Shape;
 use crate::state::State;
 use proto::mbd::JobState;
 use std::collections::HashMap;
@@ -125,6 +126,40 @@ struct Free {
 /// Plans one pass over `state`'s pending jobs (`New`: only those).
 pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> Plan {
     let cluster = state.cluster();
+    let (mut free, mut tokens) = capacity(state, status);
+    let pending = pending(state, scope);
+    let mut plan = Plan {
+        starts: Vec::new(),
+        reasons: HashMap::with_capacity(pending.len()),
+    };
+    // The last refusal since capacity was last taken: alike jobs are next
+    // to each other in scheduling order (an array's elements, a script's
+    // bsubs), so a backlog of them costs one placement attempt.
+    let mut refused: Option<(&Arc<Shape>, PendReason)> = None;
+    for job in pending {
+        let placed = ready(state, job, now).and_then(|()| match refused {
+            Some((shape, reason)) if Arc::ptr_eq(shape, &job.spec.shape) => Err(reason),
+            _ => place(state, job, &free, &tokens).inspect_err(|&reason| {
+                refused = Some((&job.spec.shape, reason));
+            }),
+        });
+        match placed {
+            Ok(alloc) => {
+                take(&mut free, &mut tokens, job, &alloc, cluster);
+                plan.starts.push((job.id, alloc));
+                refused = None;
+            }
+            Err(reason) => {
+                plan.reasons.insert(job.id, reason);
+            }
+        }
+    }
+    plan
+}
+
+/// What is free on each host, and in each token pool.
+fn capacity(state: &State, status: &[HostStatus]) -> (Vec<Free>, Vec<u32>) {
+    let cluster = state.cluster();
     let mut free: Vec<Free> = (cluster.hosts.iter().enumerate())
         .map(|(i, h)| {
             let s = status.get(i).copied().unwrap_or_default();
@@ -144,39 +179,19 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
     for job in state.allocated_jobs() {
         take(&mut free, &mut tokens, job, &job.alloc, cluster);
     }
+    (free, tokens)
+}
+
+/// The PEND jobs `scope` covers, in scheduling order.
+fn pending<'a>(state: &'a State, scope: &Replan) -> Vec<&'a Job> {
     let is_pend = |j: &&Job| j.state == JobState::Pend;
-    let pending = match scope {
-        Replan::Nothing => return Plan::default(),
+    match scope {
+        Replan::Nothing => Vec::new(),
         Replan::New(ids) => {
             state.in_order(ids.iter().filter_map(|id| state.job(*id)).filter(is_pend))
         }
         Replan::All => state.in_order(state.jobs().filter(is_pend)),
-    };
-    let mut plan = Plan::default();
-    // Failures by specification since capacity was last taken: the
-    // elements of an array share theirs, so a pending array costs one
-    // placement attempt, not one per element.
-    let mut refused: HashMap<*const Spec, PendReason> = HashMap::new();
-    for job in pending {
-        let spec = Arc::as_ptr(&job.spec);
-        let placed = ready(state, job, now).and_then(|()| match refused.get(&spec) {
-            Some(&reason) => Err(reason),
-            None => place(state, job, &free, &tokens).inspect_err(|&reason| {
-                refused.insert(spec, reason);
-            }),
-        });
-        match placed {
-            Ok(alloc) => {
-                take(&mut free, &mut tokens, job, &alloc, cluster);
-                plan.starts.push((job.id, alloc));
-                refused.clear();
-            }
-            Err(reason) => {
-                plan.reasons.insert(job.id, reason);
-            }
-        }
     }
-    plan
 }
 
 /// What keeps this job itself from starting, whatever is free.
@@ -220,9 +235,7 @@ fn place(
     let spec = &job.spec;
     let r = &spec.request;
     let cluster = state.cluster();
-    let queue = cluster
-        .queue(&spec.queue)
-        .ok_or(PendReason::NoEligibleHosts)?;
+    let queue = spec.shape.queue_pos.ok_or(PendReason::NoEligibleHosts)?;
     if !state.queue_open(queue) {
         return Err(PendReason::QueueClosed);
     }
@@ -233,10 +246,11 @@ fn place(
     if short_of_tokens {
         return Err(PendReason::TokensExhausted);
     }
-    let (candidates, need) = if spec.machines.is_empty() {
+    let machines = &spec.shape.machines;
+    let (candidates, need) = if machines.is_empty() {
         (&cluster.queues[queue].hosts[..], r.nhosts.max(1) as usize)
     } else {
-        (&spec.machines[..], spec.machines.len())
+        (&machines[..], machines.len())
     };
     let usable: Vec<usize> = (candidates.iter().copied())
         .filter(|&h| free[h].usable)

@@ -21,6 +21,7 @@ use crate::env_pool::EnvPool;
 use crate::event_log::Record;
 use crate::job::{Alloc, Job, Spec};
 use crate::sched::{outcome_of, HostStatus, PendReason};
+use crate::shape::{Shape, ShapePool};
 use crate::Cluster;
 use proto::mbd::{
     event, status, Control, HistEvent, HistoryRequest, HostRow, JobHistory, JobRef, JobRow,
@@ -94,6 +95,8 @@ pub struct State {
     sbd_up: Vec<bool>,
     /// The jobs' environments, each distinct one held once.
     env_pool: EnvPool,
+    /// The jobs' shapes, likewise.
+    shapes: ShapePool,
 }
 
 impl State {
@@ -108,6 +111,7 @@ impl State {
             finished: 0,
             allocated: BTreeSet::new(),
             env_pool: EnvPool::default(),
+            shapes: ShapePool::default(),
             cluster,
         }
     }
@@ -170,8 +174,12 @@ impl State {
     pub fn in_order<'a>(&'a self, jobs: impl Iterator<Item = &'a Job>) -> Vec<&'a Job> {
         let mut jobs: Vec<&Job> = jobs.collect();
         jobs.sort_by_cached_key(|j| {
-            let queue = self.cluster.queue(&j.spec.queue);
-            let prio = queue.map_or(i32::MIN, |q| self.cluster.queues[q].priority);
+            let queue = j
+                .spec
+                .shape
+                .queue_pos
+                .and_then(|q| self.cluster.queues.get(q));
+            let prio = queue.map_or(i32::MIN, |q| q.priority);
             (Reverse(prio), Reverse(j.priority), j.id)
         });
         jobs
@@ -342,10 +350,12 @@ impl State {
             .filter_map(|name| self.cluster.expand_hosts(std::slice::from_ref(name)).ok())
             .flatten()
             .collect();
+        let shape = Shape::new(self.cluster.queue(queue), machines, request);
         Spec {
             user: user.to_owned(),
             uid,
             queue: queue.to_owned(),
+            shape: self.shapes.intern(shape),
             submit_time: time,
             // Cheap at replay, where the environment was moved out.
             request: SubmitRequest {
@@ -354,7 +364,6 @@ impl State {
             },
             env: self.env_pool.intern(env),
             dep,
-            machines,
         }
     }
 
@@ -684,7 +693,7 @@ impl State {
             })
             .collect();
         for job in self.jobs.values() {
-            let Some(row) = self.cluster.queue(&job.spec.queue).map(|q| &mut rows[q]) else {
+            let Some(row) = job.spec.shape.queue_pos.and_then(|q| rows.get_mut(q)) else {
                 continue;
             };
             match job.state {
@@ -759,6 +768,7 @@ impl State {
         }
         self.finished -= drop;
         self.env_pool.sweep();
+        self.shapes.sweep();
         let closed = |open: &[bool], name: &dyn Fn(usize) -> String| -> Vec<String> {
             (open.iter().enumerate())
                 .filter(|(_, o)| !**o)
