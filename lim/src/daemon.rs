@@ -83,7 +83,7 @@ impl Lim {
             .tcp_listen(bind)
             .map_err(chan_err(format!("cannot listen on TCP {bind}")))?;
         chans
-            .signals(&[libc::SIGTERM, libc::SIGINT])
+            .signals(&[libc::SIGTERM, libc::SIGINT, libc::SIGHUP])
             .map_err(chan_err("cannot watch signals"))?;
         chans
             .timer(first_tick(settings.tick, settings.me), settings.tick)
@@ -160,6 +160,9 @@ impl Lim {
                     Event::Timer { .. } => self.on_tick(),
                     Event::Eof { id } => self.close(id, None),
                     Event::Error { id, error } => self.close(id, Some(&error)),
+                    Event::Signal { info, .. } if info.signo == libc::SIGHUP => {
+                        crate::log_file::hangup("lim")
+                    }
                     Event::Signal { info, .. } => {
                         log::info!("signal {} received: stopping; {:?}", info.signo, self.stats);
                         return Ok(());

@@ -42,6 +42,13 @@ pub fn init(daemon: &str, confdir: Option<&Path>, host: &str) -> Result<(), Stri
     Ok(())
 }
 
+/// A daemon's answer to SIGHUP, which would otherwise end it (LavaLite's
+/// daemons died of it, so a `postrotate kill -HUP` took a cluster down):
+/// there is nothing to reload, and the log follows rotation by itself.
+pub fn hangup(daemon: &str) {
+    log::info!("{daemon}: SIGHUP received: still running (nothing to reload; the log reopens itself after rotation)");
+}
+
 /// A log file that follows its path across rotation.
 struct LogFile {
     path: PathBuf,

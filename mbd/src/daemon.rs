@@ -111,7 +111,7 @@ impl Mbd {
             .tcp_listen(settings.bind)
             .map_err(chan_err(format!("cannot listen on {}", settings.bind)))?;
         chans
-            .signals(&[libc::SIGTERM, libc::SIGINT])
+            .signals(&[libc::SIGTERM, libc::SIGINT, libc::SIGHUP])
             .map_err(chan_err("cannot watch signals"))?;
         chans
             .timer(settings.sched_interval, settings.sched_interval)
@@ -194,6 +194,9 @@ impl Mbd {
                     Event::Error { id, error } => self.drop_client(id, Some(&error)),
                     Event::Timer { .. } => self.on_tick(),
                     Event::Wake { .. } => self.on_lim_view(),
+                    Event::Signal { info, .. } if info.signo == libc::SIGHUP => {
+                        lim::log_file::hangup("mbd")
+                    }
                     Event::Signal { info, .. } => {
                         log::info!("signal {} received: stopping", info.signo);
                         stop = true;

@@ -85,7 +85,7 @@ impl Sbd {
             max_frame_body: MAX_FRAME_BODY,
             ..Config::default()
         })?;
-        chans.signals(&[libc::SIGCHLD, libc::SIGTERM, libc::SIGINT])?;
+        chans.signals(&[libc::SIGCHLD, libc::SIGTERM, libc::SIGINT, libc::SIGHUP])?;
         chans.timer(TICK, TICK)?;
         let spool = Spool::open(&settings.spool_dir).map_err(|e| {
             anyhow::anyhow!(
@@ -169,6 +169,9 @@ impl Sbd {
                     Event::Error { id, error } => self.link_lost(id, error.to_string()),
                     Event::Timer { .. } => self.on_tick(),
                     Event::Signal { info, .. } if info.signo == libc::SIGCHLD => self.reap(),
+                    Event::Signal { info, .. } if info.signo == libc::SIGHUP => {
+                        lim::log_file::hangup("sbd")
+                    }
                     Event::Signal { info, .. } => {
                         log::info!(
                             "signal {} received: stopping ({} jobs keep running; the next sbd adopts them)",

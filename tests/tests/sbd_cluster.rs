@@ -2,7 +2,8 @@
 //! files, arrays, dependencies, multi-host and --machines placement,
 //! bkill of running jobs, and no job lost or run twice when an sbd or mbd
 //! is killed with -9 or hangs while jobs run; jobs still start after an
-//! upgrade replaced the sbd binary under a running sbd.
+//! upgrade replaced the sbd binary under a running sbd; SIGHUP ends none
+//! of the daemons.
 
 use cluster_tests::{bin_dir, wait_for, TestCluster};
 use std::path::{Path, PathBuf};
@@ -292,4 +293,29 @@ fn jobs_start_after_an_upgrade_replaced_the_running_sbds_binary() {
     cluster.wait_stat(job, "DONE", LIMIT);
     drop(cluster);
     let _ = std::fs::remove_dir_all(&bins);
+}
+
+#[test]
+fn sighup_leaves_every_daemon_running() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let daemons = [
+        ("lim", cluster.lim_pid("host1")),
+        ("mbd", cluster.mbd_pid()),
+        ("sbd", cluster.sbd_pid("host1")),
+    ];
+    for (_, pid) in daemons {
+        signal(pid, libc::SIGHUP);
+    }
+    for (daemon, pid) in daemons {
+        let noted = wait_for(LIMIT, || {
+            (cluster.log(daemon, "host1"))
+                .contains("SIGHUP received: still running")
+                .then_some(())
+        });
+        assert!(noted.is_some(), "{daemon} did not note the SIGHUP");
+        assert!(lavalite::is_alive(pid, daemon), "{daemon} died of SIGHUP");
+    }
+    let job = cluster.submit(&["true"]);
+    cluster.wait_stat(job, "DONE", LIMIT);
+    assert!(cluster.master().is_some(), "lim still answers");
 }
