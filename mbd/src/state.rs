@@ -282,11 +282,7 @@ impl State {
         f(job);
         let is = job.state.is_finished();
         self.finished = self.finished + usize::from(is && !was) - usize::from(was && !is);
-        if job.alloc.is_empty() {
-            self.allocated.remove(&id);
-        } else {
-            self.allocated.insert(id);
-        }
+        index_alloc(&mut self.allocated, job);
     }
 
     /// The jobs that hold hosts.
@@ -423,11 +419,7 @@ impl State {
             job.alloc = hosts;
         }
         self.finished += usize::from(job.state.is_finished());
-        if job.alloc.is_empty() {
-            self.allocated.remove(&i.id);
-        } else {
-            self.allocated.insert(i.id);
-        }
+        index_alloc(&mut self.allocated, &job);
         if let Some(old) = self.jobs.insert(i.id, job) {
             self.finished -= usize::from(old.state.is_finished());
         }
@@ -905,6 +897,15 @@ fn show_ref(r: JobRef) -> String {
         format!("{}[{}]", r.id, r.index)
     } else {
         r.id.to_string()
+    }
+}
+
+/// Keeps the index of jobs holding hosts in step with `job`.
+fn index_alloc(allocated: &mut BTreeSet<u32>, job: &Job) {
+    if job.alloc.is_empty() {
+        allocated.remove(&job.id);
+    } else {
+        allocated.insert(job.id);
     }
 }
 
