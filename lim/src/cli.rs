@@ -15,14 +15,20 @@ pub fn daemon_main(
     host: &str,
     run: impl FnOnce() -> anyhow::Result<()>,
 ) -> std::process::ExitCode {
-    if let Err(e) = crate::log_file::init(daemon, confdir, host) {
-        eprintln!("{daemon}: {e}");
-        return std::process::ExitCode::FAILURE;
-    }
+    let repeat_errors = match crate::log_file::init(daemon, confdir, host) {
+        Ok(repeat) => repeat,
+        Err(e) => {
+            eprintln!("{daemon}: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            log::error!("{e:#}");
+            log::error!(target: daemon, "{e:#}");
+            if repeat_errors {
+                eprintln!("{daemon}: {e:#}");
+            }
             std::process::ExitCode::FAILURE
         }
     }

@@ -13,11 +13,14 @@ use std::io::{self, IsTerminal, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-/// Starts the logger for `daemon` on `host`. A configuration that cannot
-/// be read leaves the logger on standard error at `info` (the daemon then
-/// fails on the same error, which gets logged); a bad `LL_LOG_MASK` or a
-/// log file that cannot be opened is an error.
-pub fn init(daemon: &str, confdir: Option<&Path>, host: &str) -> Result<(), String> {
+/// Starts the logger for `daemon` on `host`; returns whether standard
+/// error is somewhere the log does not reach (a service manager's pipe,
+/// not the terminal it mirrors to nor the log file itself), where a fatal
+/// error should be repeated. A configuration that cannot be read leaves the logger on
+/// standard error at `info` (the daemon then fails on the same error,
+/// which gets logged); a bad `LL_LOG_MASK` or a log file that cannot be
+/// opened is an error.
+pub fn init(daemon: &str, confdir: Option<&Path>, host: &str) -> Result<bool, String> {
     let plan = ConfDir::from_arg_or_env(confdir.map(Path::to_path_buf))
         .and_then(|dir| dir.ll_conf())
         .and_then(|ll| ll.log_plan(daemon, host).map(Some))
@@ -39,7 +42,16 @@ pub fn init(daemon: &str, confdir: Option<&Path>, host: &str) -> Result<(), Stri
         builder.target(env_logger::Target::Pipe(Box::new(file)));
     }
     builder.init();
-    Ok(())
+    let file = plan.and_then(|p| p.file);
+    Ok(file.is_some_and(|path| stderr_is_elsewhere(&path)))
+}
+
+fn stderr_is_elsewhere(log: &Path) -> bool {
+    let same_file = match (std::fs::metadata("/proc/self/fd/2"), std::fs::metadata(log)) {
+        (Ok(err), Ok(log)) => (err.dev(), err.ino()) == (log.dev(), log.ino()),
+        _ => false,
+    };
+    !same_file && !io::stderr().is_terminal()
 }
 
 /// A daemon's answer to SIGHUP, which would otherwise end it (LavaLite's
