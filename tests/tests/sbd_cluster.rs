@@ -3,7 +3,7 @@
 //! bkill of running jobs, and no job lost or run twice when an sbd or mbd
 //! is killed with -9 or hangs while jobs run; jobs still start after an
 //! upgrade replaced the sbd binary under a running sbd; SIGHUP ends none
-//! of the daemons.
+//! of the daemons; `--terminate` signals a running job (up to a minute).
 
 use cluster_tests::{bin_dir, wait_for, TestCluster};
 use std::path::{Path, PathBuf};
@@ -318,4 +318,34 @@ fn sighup_leaves_every_daemon_running() {
     let job = cluster.submit(&["true"]);
     cluster.wait_stat(job, "DONE", LIMIT);
     assert!(cluster.master().is_some(), "lim still answers");
+}
+
+/// The next minute as `hour:minute`, local time (`--terminate` has
+/// minute resolution and rolls a time already past to tomorrow).
+fn next_minute() -> String {
+    let out = Command::new("date")
+        .args(["-d", "+1 minute", "+%H:%M"])
+        .output()
+        .expect("run date");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn terminate_time_signals_a_running_job_which_ends_exit() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let work = work_dir(&cluster);
+    let caught = work.join("usr2");
+    let command = format!(
+        "trap 'echo caught > {}; exit 3' USR2; while :; do sleep 0.1; done",
+        caught.display()
+    );
+    let job = cluster.submit(&["--terminate", &next_minute(), &command]);
+    // Up to a minute: the deadline is the next minute boundary.
+    cluster.wait_stat(job, "EXIT", Duration::from_secs(90));
+    let history = cluster.stdout("bhist", &["-l", &job.to_string()]);
+    let history = history.unwrap_or_default();
+    assert!(
+        history.contains("Terminated: the --terminate time was reached"),
+        "{history}"
+    );
 }
