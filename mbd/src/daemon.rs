@@ -93,6 +93,8 @@ pub struct Mbd {
     sbd_chan: Vec<Option<ChanId>>,
     /// Signs what mbd sends to the execution daemons.
     signer: Signer,
+    /// The last timer tick, to tell the sbds' silence from mbd's own pause.
+    last_tick: Instant,
 }
 
 impl Mbd {
@@ -167,6 +169,7 @@ impl Mbd {
             closing: Vec::new(),
             clients: HashMap::new(),
             replan: Replan::All,
+            last_tick: Instant::now(),
         })
     }
 

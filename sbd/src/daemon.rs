@@ -76,6 +76,8 @@ pub struct Sbd {
     backoff: Duration,
     /// When the next heartbeat is due.
     next_beat: Instant,
+    /// The last tick, to tell mbd's silence from this sbd's own pause.
+    last_tick: Instant,
     jobs: BTreeMap<JobKey, LocalJob>,
 }
 
@@ -113,6 +115,7 @@ impl Sbd {
             },
             backoff: BACKOFF_FIRST,
             next_beat: Instant::now(),
+            last_tick: Instant::now(),
             jobs: BTreeMap::new(),
         };
         sbd.adopt()?;
@@ -279,17 +282,24 @@ impl Sbd {
     /// this, sbd would wait on a dead connection for the kernel's
     /// retransmission timeout, ~15 minutes).
     fn keep_link_alive(&mut self) {
+        let now = Instant::now();
+        let limit = silence_limit(self.settings.heartbeat);
+        let since_tick = now.saturating_duration_since(std::mem::replace(&mut self.last_tick, now));
+        let paused = since_tick.saturating_sub(TICK);
         let Link::Up {
             id,
             registered,
-            heard,
+            ref mut heard,
         } = self.link
         else {
             return;
         };
-        let now = Instant::now();
-        let limit = silence_limit(self.settings.heartbeat);
-        if now.saturating_duration_since(heard) > limit {
+        if paused > limit {
+            // Stopped or suspended ourselves: that is not mbd's silence.
+            log::info!("sbd did not run for {paused:?}; giving mbd a fresh {limit:?}");
+            *heard = now;
+        }
+        if now.saturating_duration_since(*heard) > limit {
             return self.link_lost(id, format!("mbd silent for over {limit:?}"));
         }
         if registered && now >= self.next_beat {

@@ -33,6 +33,13 @@ impl Mbd {
     pub(super) fn close_silent_sbds(&mut self) {
         let limit = silence_limit(self.settings.sbd_heartbeat);
         let now = Instant::now();
+        let since_tick = now.saturating_duration_since(std::mem::replace(&mut self.last_tick, now));
+        let paused = since_tick.saturating_sub(self.settings.sched_interval);
+        if paused > limit {
+            // Stopped or suspended ourselves: that is not the sbds' silence.
+            log::info!("mbd did not run for {paused:?}; giving every sbd a fresh {limit:?}");
+            self.sbds.values_mut().for_each(|peer| peer.heard = now);
+        }
         let silent: Vec<(ChanId, usize)> = (self.sbds.iter())
             .filter(|(_, peer)| now.saturating_duration_since(peer.heard) > limit)
             .map(|(id, peer)| (*id, peer.host))
