@@ -8,6 +8,7 @@
 //! replies sent: no client hears "submitted" before its job is on disk.
 //! Query replies are held too, so nobody sees state that is not yet durable.
 
+mod log_trouble;
 mod sbd_link;
 
 use crate::change::Change;
@@ -95,6 +96,8 @@ pub struct Mbd {
     signer: Signer,
     /// The last timer tick, to tell the sbds' silence from mbd's own pause.
     last_tick: Instant,
+    /// Set while changes are refused after a commit failed.
+    log_trouble: Option<log_trouble::LogTrouble>,
 }
 
 impl Mbd {
@@ -103,6 +106,12 @@ impl Mbd {
         settings: Settings,
         lim: Option<(LimClient, Duration)>,
     ) -> Result<Mbd, DaemonError> {
+        // A file-size limit must fail the write (handled: the pass is
+        // undone, see log_trouble), not kill mbd.
+        chan::sys::ignore_signal(libc::SIGXFSZ).map_err(|source| DaemonError::Io {
+            what: "cannot ignore SIGXFSZ".into(),
+            source,
+        })?;
         let (log, state) = recover(&settings)?;
         let mut chans = Channels::new(Config {
             max_frame_body: MAX_REQUEST_BODY,
@@ -170,6 +179,7 @@ impl Mbd {
             clients: HashMap::new(),
             replan: Replan::All,
             last_tick: Instant::now(),
+            log_trouble: None,
         })
     }
 
@@ -217,13 +227,19 @@ impl Mbd {
     /// Schedules if anything changed, commits what the pass changed (its
     /// dispatches included), then releases the held replies and messages.
     fn end_pass(&mut self) -> Result<(), DaemonError> {
-        if self.replan != Replan::Nothing {
+        if self.replan != Replan::Nothing && !self.log_in_trouble() {
             self.schedule();
         }
-        self.log.commit().map_err(|e| {
-            log::error!("cannot make changes durable, stopping without acknowledging them: {e}");
-            DaemonError::Log(e)
-        })?;
+        match self.log.commit() {
+            Ok(_) => {}
+            Err(e @ LogError::Unwritten { .. }) => return self.undo_pass(&e),
+            Err(e) => {
+                log::error!(
+                    "cannot make changes durable, stopping without acknowledging them: {e}"
+                );
+                return Err(DaemonError::Log(e));
+            }
+        }
         for (id, reply) in std::mem::take(&mut self.held) {
             if let Err(e) = self.chans.send(id, &reply) {
                 self.drop_client(id, Some(&e));
@@ -233,7 +249,13 @@ impl Mbd {
             self.drop_client(id, None);
         }
         if self.state.finished() > self.settings.finish_threshold {
-            self.compact()?;
+            match self.compact() {
+                // The new log could not be written; the old one is intact.
+                Err(DaemonError::Log(e @ LogError::Unwritten { .. })) => {
+                    log::error!("cannot compact the event log ({e}); keeping the old one")
+                }
+                other => other?,
+            }
         }
         Ok(())
     }
@@ -385,6 +407,9 @@ impl Mbd {
 
     /// Appends and applies `changes` (durable at the end of the pass).
     fn change(&mut self, changes: &[Change]) -> Result<(), Bad> {
+        if !changes.is_empty() {
+            self.refuse_while_log_fails()?;
+        }
         for change in changes {
             self.log
                 .append(change.kind(), &change.payload())

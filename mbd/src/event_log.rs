@@ -63,6 +63,13 @@ pub enum LogError {
     TooLarge {
         len: usize,
     },
+    /// A batch could not be written or synced (a full disk, say) and was
+    /// cut off again: the log holds exactly what it held before the
+    /// commit, and nothing of the batch is durable.
+    Unwritten {
+        path: PathBuf,
+        source: io::Error,
+    },
 }
 
 impl fmt::Display for LogError {
@@ -80,6 +87,9 @@ impl fmt::Display for LogError {
                 path.display()
             ),
             LogError::TooLarge { len } => write!(f, "record of {len} bytes exceeds {MAX_RECORD}"),
+            LogError::Unwritten { path, source } => {
+                write!(f, "cannot write {}: {source}", path.display())
+            }
         }
     }
 }
@@ -102,6 +112,8 @@ pub struct EventLog {
     pending: Vec<u8>,
     pending_records: u64,
     durable_records: u64,
+    /// The file's length after the last commit.
+    durable_len: u64,
     commits: u64,
 }
 
@@ -144,6 +156,7 @@ impl EventLog {
             pending: Vec::new(),
             pending_records: 0,
             durable_records: count,
+            durable_len: good_len,
             commits: 0,
         };
         Ok((
@@ -185,17 +198,35 @@ impl EventLog {
         let check = Sha256::digest(&self.pending[BATCH_HEADER_LEN..]);
         self.pending[..4].copy_from_slice(&records_len.to_be_bytes());
         self.pending[4..BATCH_HEADER_LEN].copy_from_slice(&check[..8]);
-        let io_err = |source| LogError::Io {
-            path: self.path.clone(),
-            source,
-        };
-        self.file.write_all(&self.pending).map_err(io_err)?;
-        self.file.sync_data().map_err(io_err)?;
+        if let Err(source) = write_synced(&mut self.file, &self.pending) {
+            return Err(self.take_back(source));
+        }
+        self.durable_len += self.pending.len() as u64;
         self.pending.clear();
         self.durable_records += self.pending_records;
         self.pending_records = 0;
         self.commits += 1;
         Ok(self.durable_records)
+    }
+
+    /// Drops the batch a failed commit was writing and cuts the file back
+    /// to its last commit. `Unwritten` if that worked (the log is as it
+    /// was: the caller may go on), `Io` if even that failed.
+    fn take_back(&mut self, failure: io::Error) -> LogError {
+        self.pending.clear();
+        self.pending_records = 0;
+        let cut = self.durable_len;
+        let restored = (self.file.set_len(cut))
+            .and_then(|()| self.file.seek(SeekFrom::Start(cut)).map(drop))
+            .and_then(|()| self.file.sync_data());
+        let path = self.path.clone();
+        match restored {
+            Ok(()) => LogError::Unwritten {
+                path,
+                source: failure,
+            },
+            Err(source) => LogError::Io { path, source },
+        }
     }
 
     /// Starts a fresh log holding just `records` (a snapshot) and keeps
@@ -216,6 +247,7 @@ impl EventLog {
             pending: Vec::new(),
             pending_records: 0,
             durable_records: 0,
+            durable_len: 0,
             commits: 0,
         };
         for (kind, payload) in records {
@@ -249,6 +281,11 @@ impl EventLog {
     pub fn commits(&self) -> u64 {
         self.commits
     }
+}
+
+fn write_synced(file: &mut File, bytes: &[u8]) -> io::Result<()> {
+    file.write_all(bytes)?;
+    file.sync_data()
 }
 
 /// Reads the records of a log without changing it: for archives, which

@@ -1,6 +1,7 @@
 //! mbd in a running local cluster: submissions and their states, bkill of
 //! pending and released jobs, the listings, and no acknowledged job lost across a
-//! kill -9 of mbd during concurrent submissions.
+//! kill -9 of mbd during concurrent submissions, and an event log that
+//! cannot grow (a full disk): changes refused, mbd up, nothing lost.
 
 use cluster_tests::{job_id, wait_for, TestCluster};
 use std::collections::BTreeSet;
@@ -298,4 +299,66 @@ fn bhist_reads_the_archived_logs_and_works_with_mbd_down() {
         "{down:?}"
     );
     assert_eq!(listed(&String::from_utf8_lossy(&down.stdout)), want);
+}
+
+/// Sets mbd's file-size limit (soft; `None`: unlimited), the way a full
+/// disk looks to it: writes past it fail.
+fn limit_file_size(pid: u32, bytes: Option<u64>) {
+    let limit = bytes.map_or_else(|| "unlimited".to_owned(), |b| b.to_string());
+    let out = std::process::Command::new("prlimit")
+        .args(["--pid", &pid.to_string(), &format!("--fsize={limit}:")])
+        .output()
+        .expect("run prlimit (util-linux)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_log_that_cannot_grow_refuses_changes_keeps_mbd_up_and_loses_nothing() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let kept = cluster.submit(&["--hold", "true"]);
+    let log = cluster.dir.join("state").join("mbd").join("events");
+    let size = std::fs::metadata(&log).expect("event log").len();
+    let mbd = cluster.mbd_pid();
+    limit_file_size(mbd, Some(size));
+
+    let refused = cluster.run("bsub", &["--hold".into(), "true".into()]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success(),
+        "a change that is not on disk is refused"
+    );
+    assert!(stderr.contains("cannot write its event log"), "{stderr}");
+    assert!(lavalite::is_alive(mbd, "mbd"), "mbd stays up");
+    let listed = cluster
+        .stdout("bjobs", &["-a"])
+        .expect("queries are answered");
+    assert_eq!(
+        listed.lines().count(),
+        2,
+        "only the acknowledged job: {listed}"
+    );
+    assert_eq!(std::fs::metadata(&log).expect("log").len(), size);
+
+    // Room again: once the refusal window is over, changes go through.
+    limit_file_size(mbd, None);
+    let next = wait_for(Duration::from_secs(20), || {
+        cluster
+            .stdout("bsub", &["--hold", "true"])
+            .as_deref()
+            .and_then(job_id)
+    })
+    .expect("submissions work again");
+    cluster.kill_daemon(mbd, "mbd");
+    cluster.up_again();
+    assert_eq!(cluster.stat(kept).as_deref(), Some("HELD"));
+    assert_eq!(cluster.stat(next).as_deref(), Some("HELD"));
+    assert_eq!(
+        cluster.stat(next + 1),
+        None,
+        "nothing unacknowledged appeared"
+    );
 }

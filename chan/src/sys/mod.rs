@@ -430,6 +430,18 @@ pub fn signal_process(pid: u32, signo: i32) -> io::Result<()> {
     cvt(unsafe { libc::kill(pid, signo) }).map(drop)
 }
 
+/// Ignores `signo` for the whole process (its default action would end
+/// it), e.g. SIGXFSZ so that a file-size limit is a write error instead.
+pub fn ignore_signal(signo: i32) -> io::Result<()> {
+    // SAFETY: SIG_IGN is a valid disposition; signal() touches no memory
+    // of ours.
+    let old = unsafe { libc::signal(signo, libc::SIG_IGN) };
+    if old == libc::SIG_ERR {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// The real user and group ids of this process.
 pub fn user_ids() -> (u32, u32) {
     // SAFETY: getuid and getgid cannot fail and touch no memory.
