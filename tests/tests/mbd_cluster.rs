@@ -302,13 +302,18 @@ fn bhist_reads_the_archived_logs_and_works_with_mbd_down() {
 }
 
 /// Sets mbd's file-size limit (soft; `None`: unlimited), the way a full
-/// disk looks to it: writes past it fail.
+/// disk looks to it: writes past it fail. Through python3's
+/// `resource.prlimit`, which CI machines have.
 fn limit_file_size(pid: u32, bytes: Option<u64>) {
-    let limit = bytes.map_or_else(|| "unlimited".to_owned(), |b| b.to_string());
-    let out = std::process::Command::new("prlimit")
-        .args(["--pid", &pid.to_string(), &format!("--fsize={limit}:")])
+    let soft = bytes.map_or_else(|| "r.RLIM_INFINITY".to_owned(), |b| b.to_string());
+    let script = format!(
+        "import resource as r; h = r.prlimit({pid}, r.RLIMIT_FSIZE)[1]; \
+         r.prlimit({pid}, r.RLIMIT_FSIZE, ({soft}, h))"
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
         .output()
-        .expect("run prlimit (util-linux)");
+        .expect("run python3");
     assert!(
         out.status.success(),
         "{}",
