@@ -81,6 +81,8 @@ pub fn run(
     long_ok: bool,
     main: impl FnOnce(&str, Options, &LimClient) -> Result<String, String>,
 ) -> std::process::ExitCode {
+    // `lsload | head` ends quietly when head is done, as in LavaLite.
+    let _ = chan::sys::default_signal(libc::SIGPIPE);
     let mut argv = std::env::args();
     let prog = argv
         .next()

@@ -75,6 +75,40 @@ xdr_struct! {
 }
 
 xdr_struct! {
+    /// What jobs of one submission share, written once by compaction for
+    /// all of them (an array's elements, say); the [`JobOfSpec`] records
+    /// after it name it by `spec_id`, which counts within one snapshot.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct SpecImage {
+        pub spec_id: u32,
+        pub user: String,
+        pub uid: u32,
+        pub queue: String,
+        pub submit_time: u64,
+        pub request: SubmitRequest,
+    }
+}
+
+xdr_struct! {
+    /// A job, written by compaction, whose submission is the
+    /// [`SpecImage`] `spec_id` written before it: a [`JobImage`] without
+    /// its copy of the request.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct JobOfSpec {
+        pub id: u32,
+        pub array_id: u32,
+        pub index: u32,
+        pub spec_id: u32,
+        pub priority: i32,
+        pub state: JobState,
+        pub events: Vec<HistEvent>,
+        pub attempt: u32,
+        pub pid: u32,
+        pub allocs: Vec<AllocRecord>,
+    }
+}
+
+xdr_struct! {
     /// One host's share of a dispatched job, by host name (so a log
     /// survives reordering llb.hosts).
     #[derive(Clone, Debug, PartialEq, Eq)]
@@ -145,6 +179,8 @@ pub enum Change {
     Dispatched(Dispatched),
     Forked(Forked),
     Ended(Ended),
+    SpecImage(Box<SpecImage>),
+    JobOfSpec(Box<JobOfSpec>),
 }
 
 /// A record this mbd cannot apply.
@@ -182,6 +218,8 @@ impl Change {
             Change::Dispatched(_) => 7,
             Change::Forked(_) => 8,
             Change::Ended(_) => 9,
+            Change::SpecImage(_) => 10,
+            Change::JobOfSpec(_) => 11,
         }
     }
 
@@ -196,6 +234,8 @@ impl Change {
             Change::Dispatched(c) => c.encode(&mut out),
             Change::Forked(c) => c.encode(&mut out),
             Change::Ended(c) => c.encode(&mut out),
+            Change::SpecImage(c) => c.encode(&mut out),
+            Change::JobOfSpec(c) => c.encode(&mut out),
         }
         out
     }
@@ -217,6 +257,8 @@ impl Change {
             7 => Change::Dispatched(Dispatched::from_body(body).map_err(bad)?),
             8 => Change::Forked(Forked::from_body(body).map_err(bad)?),
             9 => Change::Ended(Ended::from_body(body).map_err(bad)?),
+            10 => Change::SpecImage(Box::new(SpecImage::from_body(body).map_err(bad)?)),
+            11 => Change::JobOfSpec(Box::new(JobOfSpec::from_body(body).map_err(bad)?)),
             other => return Err(BadRecord::Kind(other)),
         })
     }
@@ -277,6 +319,30 @@ mod tests {
                 closed_queues: vec!["short".into()],
                 closed_hosts: vec![],
             }),
+            Change::SpecImage(Box::new(SpecImage {
+                spec_id: 0,
+                user: "ann".into(),
+                uid: 1000,
+                queue: "normal".into(),
+                submit_time: 100,
+                request: SubmitRequest {
+                    command: "true".into(),
+                    env: vec!["A=1".into()],
+                    ..SubmitRequest::default()
+                },
+            })),
+            Change::JobOfSpec(Box::new(JobOfSpec {
+                id: 7,
+                array_id: 7,
+                index: 1,
+                spec_id: 0,
+                priority: 30,
+                state: JobState::Pend,
+                events: vec![],
+                attempt: 0,
+                pid: 0,
+                allocs: vec![],
+            })),
         ];
         for change in changes {
             let record = Record {

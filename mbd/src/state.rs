@@ -13,8 +13,8 @@ pub use execution::Reconciled;
 use execution::apply_ended;
 
 use crate::change::{
-    AllocRecord, BadRecord, Change, Checkpoint, Controlled, Dispatched, JobImage, StateChanged,
-    Submitted,
+    AllocRecord, BadRecord, Change, Checkpoint, Controlled, Dispatched, JobImage, JobOfSpec,
+    SpecImage, StateChanged, Submitted,
 };
 use crate::depend::{Dep, Outcome};
 use crate::env_pool::EnvPool;
@@ -97,6 +97,8 @@ pub struct State {
     env_pool: EnvPool,
     /// The jobs' shapes, likewise.
     shapes: ShapePool,
+    /// While a snapshot is replayed: its specifications by `spec_id`.
+    snapshot_specs: HashMap<u32, Arc<Spec>>,
 }
 
 impl State {
@@ -112,6 +114,7 @@ impl State {
             allocated: BTreeSet::new(),
             env_pool: EnvPool::default(),
             shapes: ShapePool::default(),
+            snapshot_specs: HashMap::new(),
             cluster,
         }
     }
@@ -226,6 +229,7 @@ impl State {
         for (n, record) in records.iter().enumerate() {
             state.apply_owned(Change::from_record(record).map_err(|e| (n + 1, e))?);
         }
+        state.snapshot_specs.clear();
         Ok(state)
     }
 
@@ -235,11 +239,13 @@ impl State {
         let env = match &mut change {
             Change::Submitted(s) => std::mem::take(&mut s.request.env),
             Change::JobImage(i) => std::mem::take(&mut i.request.env),
+            Change::SpecImage(i) => std::mem::take(&mut i.request.env),
             _ => return self.apply(&change),
         };
         match &change {
             Change::Submitted(s) => self.apply_submitted(s, &env),
             Change::JobImage(i) => self.apply_image(i, &env),
+            Change::SpecImage(i) => self.apply_spec_image(i, &env),
             _ => {}
         }
     }
@@ -270,6 +276,8 @@ impl State {
             }
             Change::JobImage(image) => self.apply_image(image, &image.request.env),
             Change::Checkpoint(c) => self.apply_checkpoint(c),
+            Change::SpecImage(i) => self.apply_spec_image(i, &i.request.env),
+            Change::JobOfSpec(j) => self.apply_job_of_spec(j),
         }
     }
 
@@ -397,7 +405,7 @@ impl State {
 
     fn apply_image(&mut self, i: &JobImage, env: &[String]) {
         let spec = Arc::new(self.spec(&i.user, i.uid, &i.queue, i.submit_time, &i.request, env));
-        let mut job = Job {
+        let job = Job {
             id: i.id,
             array_id: i.array_id,
             index: i.index,
@@ -410,23 +418,60 @@ impl State {
             pid: i.pid,
             events: i.events.clone(),
         };
+        self.insert_image(job, &i.allocs);
+    }
+
+    fn apply_spec_image(&mut self, i: &SpecImage, env: &[String]) {
+        let spec = self.spec(&i.user, i.uid, &i.queue, i.submit_time, &i.request, env);
+        self.snapshot_specs.insert(i.spec_id, Arc::new(spec));
+    }
+
+    fn apply_job_of_spec(&mut self, j: &JobOfSpec) {
+        let Some(spec) = self.snapshot_specs.get(&j.spec_id) else {
+            return log::warn!(
+                "job {} names unknown specification {}: skipped",
+                j.id,
+                j.spec_id
+            );
+        };
+        let job = Job {
+            id: j.id,
+            array_id: j.array_id,
+            index: j.index,
+            spec: Arc::clone(spec),
+            state: j.state,
+            priority: j.priority,
+            alloc: Vec::new(),
+            ran_on: Vec::new(),
+            attempt: j.attempt,
+            pid: j.pid,
+            events: j.events.clone(),
+        };
+        self.insert_image(job, &j.allocs);
+    }
+
+    /// Puts a job from a snapshot in place (replacing any of its id).
+    fn insert_image(&mut self, mut job: Job, allocs: &[AllocRecord]) {
         // A snapshot holds a finished job's last hosts the way it holds a
         // running job's: where they belong depends on the state.
-        let hosts = self.allocs(&i.allocs);
+        let hosts = self.allocs(allocs);
         if job.state.is_finished() {
             job.ran_on = hosts;
         } else {
             job.alloc = hosts;
         }
+        let id = job.id;
         self.finished += usize::from(job.state.is_finished());
         index_alloc(&mut self.allocated, &job);
-        if let Some(old) = self.jobs.insert(i.id, job) {
+        if let Some(old) = self.jobs.insert(id, job) {
             self.finished -= usize::from(old.state.is_finished());
         }
-        self.next_id = self.next_id.max(i.id + 1);
+        self.next_id = self.next_id.max(id + 1);
     }
 
     fn apply_checkpoint(&mut self, c: &Checkpoint) {
+        // A new snapshot: its specifications count from 0 again.
+        self.snapshot_specs.clear();
         self.next_id = self.next_id.max(c.next_id);
         for (i, q) in self.cluster.queues.iter().enumerate() {
             self.queue_open[i] = !c.closed_queues.contains(&q.name);
@@ -772,24 +817,35 @@ impl State {
             closed_queues: closed(&self.queue_open, &|i| self.cluster.queues[i].name.clone()),
             closed_hosts: closed(&self.host_open, &|i| self.cluster.hosts[i].name.clone()),
         })];
-        out.extend(self.jobs.values().map(|j| {
-            Change::JobImage(Box::new(JobImage {
+        // Each specification once, before the first job of it: an array's
+        // elements (or any jobs sharing one) cost a few bytes each.
+        let mut spec_ids: HashMap<*const Spec, u32> = HashMap::new();
+        for j in self.jobs.values() {
+            let next = spec_ids.len() as u32;
+            let spec_id = *spec_ids.entry(Arc::as_ptr(&j.spec)).or_insert_with(|| {
+                out.push(Change::SpecImage(Box::new(SpecImage {
+                    spec_id: next,
+                    user: j.spec.user.clone(),
+                    uid: j.spec.uid,
+                    queue: j.spec.queue.clone(),
+                    submit_time: j.spec.submit_time,
+                    request: j.spec.full_request(),
+                })));
+                next
+            });
+            out.push(Change::JobOfSpec(Box::new(JobOfSpec {
                 id: j.id,
                 array_id: j.array_id,
                 index: j.index,
-                user: j.spec.user.clone(),
-                uid: j.spec.uid,
-                queue: j.spec.queue.clone(),
+                spec_id,
                 priority: j.priority,
-                submit_time: j.spec.submit_time,
                 state: j.state,
-                request: j.spec.full_request(),
                 events: j.events.clone(),
                 attempt: j.attempt,
                 pid: j.pid,
                 allocs: self.alloc_records(j.hosts_shown()),
-            }))
-        }));
+            })));
+        }
         out
     }
 }
@@ -1328,8 +1384,12 @@ pub(crate) mod tests {
         assert!(Arc::ptr_eq(&spec(&s, a).env, &spec(&s, b).env));
         assert!(spec(&s, a).request.env.is_empty(), "not held twice");
         let snapshot = s.compact(0);
+        let spec_of_b = snapshot.iter().find_map(|c| match c {
+            Change::JobOfSpec(j) if j.id == b => Some(j.spec_id),
+            _ => None,
+        });
         let logged = snapshot.iter().find_map(|c| match c {
-            Change::JobImage(i) if i.id == b => Some(i.request.env.clone()),
+            Change::SpecImage(i) if Some(i.spec_id) == spec_of_b => Some(i.request.env.clone()),
             _ => None,
         });
         assert_eq!(logged.as_ref(), Some(&env), "compaction logs it whole");
@@ -1349,6 +1409,41 @@ pub(crate) mod tests {
             env,
             "replay moves it"
         );
+    }
+
+    #[test]
+    fn a_pending_array_is_one_specification_in_a_snapshot_and_comes_back_whole() {
+        let mut s = State::new(sample());
+        let first = submit(
+            &mut s,
+            &ann(),
+            SubmitRequest {
+                array: proto::mbd::ArraySpec {
+                    start: 1,
+                    end: 1000,
+                    step: 1,
+                },
+                env: vec!["HOME=/home/ann".into()],
+                ..request("x")
+            },
+        );
+        let snapshot = s.compact(0);
+        let specs = (snapshot.iter())
+            .filter(|c| matches!(c, Change::SpecImage(_)))
+            .count();
+        assert_eq!(specs, 1, "one specification for 1,000 elements");
+        let bytes: usize = snapshot.iter().map(|c| c.payload().len()).sum();
+        assert!(
+            bytes < 1000 * 100,
+            "{bytes} bytes for 1,000 pending elements"
+        );
+        let mut rebuilt = State::new(sample());
+        snapshot.iter().for_each(|c| rebuilt.apply(c));
+        let (a, b) = (rebuilt.job(first), rebuilt.job(first + 999));
+        let (a, b) = (a.expect("first element"), b.expect("last element"));
+        assert!(Arc::ptr_eq(&a.spec, &b.spec), "the elements share it again");
+        assert_eq!((b.array_id, b.index), (first, 1000));
+        assert_eq!(b.spec.full_request().env, ["HOME=/home/ann"]);
     }
 
     #[test]

@@ -367,3 +367,23 @@ fn a_log_that_cannot_grow_refuses_changes_keeps_mbd_up_and_loses_nothing() {
         "nothing unacknowledged appeared"
     );
 }
+
+#[test]
+fn a_listing_cut_short_by_its_reader_ends_quietly() {
+    let cluster = TestCluster::up(1, TICK, None);
+    cluster.submit(&["--hold", "--array", "1-3000", "true"]);
+    for command in ["bjobs -a", "bhist -l"] {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "{}/{command} | head -1",
+                cluster_tests::bin_dir().display()
+            ))
+            .env(conf::CONF_DIR_ENV, &cluster.dir)
+            .output()
+            .expect("run sh");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.is_empty(), "{command} | head: {stderr}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    }
+}
