@@ -17,8 +17,11 @@ const MAX_REPLY_BODY: u32 = 64 << 20;
 #[derive(Debug)]
 pub enum ClientError {
     Settings(SettingsError),
-    /// mbd could not be reached or the connection broke.
+    /// mbd could not be reached (nothing was sent).
     Unreachable(String),
+    /// The request was sent but no whole reply came back (reply timeout,
+    /// or the connection broke): mbd may still have carried it out.
+    NoReply(String),
     /// mbd turned the request down.
     Refused {
         status: u32,
@@ -29,6 +32,12 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// Whether mbd may have carried the request out although the caller
+    /// got no answer.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, ClientError::NoReply(_))
+    }
+
     /// LavaLite's `<err>` text: the errno string for refusals.
     pub fn errno_text(&self) -> String {
         match self {
@@ -43,6 +52,7 @@ impl fmt::Display for ClientError {
         match self {
             ClientError::Settings(e) => e.fmt(f),
             ClientError::Unreachable(why) => write!(f, "cannot reach mbd: {why}"),
+            ClientError::NoReply(why) => write!(f, "no reply from mbd: {why}"),
             ClientError::Refused { status, message } => {
                 write!(f, "{} ({message})", status::text(*status))
             }
@@ -139,8 +149,8 @@ impl BatchClient {
     }
 
     fn receive<R: Decode>(&self, stream: &mut TcpStream) -> Result<R, ClientError> {
-        let (header, body) = chan::blocking::read_frame(stream, MAX_REPLY_BODY)
-            .map_err(|e| ClientError::Unreachable(format!("{}: {e}", self.endpoint.host)))?;
+        let (header, body) =
+            chan::blocking::read_frame(stream, MAX_REPLY_BODY).map_err(|e| self.no_reply(e))?;
         if header.status != status::OK {
             return Err(ClientError::Refused {
                 status: header.status,
@@ -148,5 +158,20 @@ impl BatchClient {
             });
         }
         R::from_body(&body).map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    /// What a failed read of the reply means for the caller.
+    fn no_reply(&self, e: std::io::Error) -> ClientError {
+        use std::io::ErrorKind::{InvalidData, TimedOut, UnexpectedEof, WouldBlock};
+        let host = &self.endpoint.host;
+        match e.kind() {
+            InvalidData => ClientError::Protocol(e.to_string()),
+            WouldBlock | TimedOut => ClientError::NoReply(format!(
+                "{host} did not answer within {}s (LL_API_RECVTIMEOUT)",
+                self.endpoint.reply_timeout.as_secs_f64()
+            )),
+            UnexpectedEof => ClientError::NoReply(format!("{host} closed the connection")),
+            _ => ClientError::NoReply(format!("{host}: {e}")),
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! mbd in a running local cluster: submissions and their states, bkill of
 //! pending and released jobs, the listings, and no acknowledged job lost across a
-//! kill -9 of mbd during concurrent submissions, and an event log that
-//! cannot grow (a full disk): changes refused, mbd up, nothing lost.
+//! kill -9 of mbd during concurrent submissions, an event log that cannot
+//! grow (a full disk): changes refused, mbd up, nothing lost; commands
+//! piped into head; bsub that gets no reply.
 
 use cluster_tests::{job_id, wait_for, TestCluster};
 use std::collections::BTreeSet;
@@ -386,4 +387,30 @@ fn a_listing_cut_short_by_its_reader_ends_quietly() {
         assert!(stderr.is_empty(), "{command} | head: {stderr}");
         assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
     }
+}
+
+#[test]
+fn bsub_without_a_reply_says_the_job_may_exist_and_it_does() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let conf = cluster.dir.join("ll.conf");
+    let mut text = std::fs::read_to_string(&conf).expect("ll.conf");
+    text.push_str("LL_API_RECVTIMEOUT = 1\n");
+    std::fs::write(&conf, text).expect("ll.conf");
+    let mbd = cluster.mbd_pid();
+    chan::sys::signal_process(mbd, libc::SIGSTOP).expect("stop mbd");
+    let out = cluster.run("bsub", &["--hold".into(), "true".into()]);
+    chan::sys::signal_process(mbd, libc::SIGCONT).expect("continue mbd");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("did not answer within 1s") && stderr.contains("may have been submitted"),
+        "{stderr}"
+    );
+    // It was: mbd took the request when it ran again.
+    let listed = wait_for(Duration::from_secs(20), || {
+        cluster
+            .stdout("bjobs", &["-a"])
+            .filter(|out| out.lines().count() == 2)
+    });
+    assert!(listed.is_some(), "the unanswered submission is a job");
 }

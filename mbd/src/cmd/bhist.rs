@@ -128,7 +128,7 @@ fn gather(client: &BatchClient, request: &HistoryRequest) -> Result<Vec<JobHisto
         Err(e @ ClientError::Refused { status, .. }) if status == status::ESRCH => {
             (Vec::new(), Files::Archives, Some(e.errno_text()))
         }
-        Err(e @ ClientError::Unreachable(_)) => {
+        Err(e @ (ClientError::Unreachable(_) | ClientError::NoReply(_))) => {
             eprintln!("bhist: {e}; reading its event log on disk");
             (Vec::new(), Files::All, Some(e.to_string()))
         }

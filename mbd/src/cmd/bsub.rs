@@ -119,6 +119,11 @@ pub fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        // Not "not submitted": mbd may have taken it (and will run it).
+        Err(e) if e.outcome_unknown() => {
+            eprintln!("bsub: {e}; the job may have been submitted: check with bjobs before submitting it again");
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("Job not submitted: {e}");
             ExitCode::FAILURE
