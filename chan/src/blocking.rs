@@ -26,6 +26,20 @@ pub fn read_frame(r: &mut impl Read, max_body: u32) -> io::Result<(Header, Vec<u
     Ok((header, body))
 }
 
+/// [`read_frame`] on a connection made by [`connect`]: a reply that does
+/// not come in time is `TimedOut` saying how long it waited (a bare read
+/// timeout reads "Resource temporarily unavailable").
+pub fn read_reply(stream: &mut TcpStream, max_body: u32) -> io::Result<(Header, Vec<u8>)> {
+    read_frame(stream, max_body).map_err(|e| match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+            let waited = stream.read_timeout().ok().flatten().unwrap_or_default();
+            let waited = format!("timed out after {}s", waited.as_secs_f64());
+            io::Error::new(io::ErrorKind::TimedOut, waited)
+        }
+        _ => e,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -39,5 +53,16 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         let err = read_frame(&mut &frame[..22], 16).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn a_reply_that_does_not_come_says_how_long_it_was_waited_for() {
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = silent.local_addr().unwrap();
+        let wait = Duration::from_millis(200);
+        let mut stream = connect(addr, wait, wait).unwrap();
+        let err = read_reply(&mut stream, 16).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(err.to_string(), "timed out after 0.2s");
     }
 }

@@ -153,7 +153,7 @@ impl LimClient {
             chan::blocking::connect(addr, self.connect_timeout, self.reply_timeout).map_err(io)?;
         let request = Header::request(1, operation, 0);
         stream.write_all(&request.to_bytes()).map_err(io)?;
-        let (header, body) = chan::blocking::read_frame(&mut stream, MAX_REPLY_BODY).map_err(io)?;
+        let (header, body) = chan::blocking::read_reply(&mut stream, MAX_REPLY_BODY).map_err(io)?;
         Ok((header.status, body))
     }
 }

@@ -150,7 +150,7 @@ impl BatchClient {
 
     fn receive<R: Decode>(&self, stream: &mut TcpStream) -> Result<R, ClientError> {
         let (header, body) =
-            chan::blocking::read_frame(stream, MAX_REPLY_BODY).map_err(|e| self.no_reply(e))?;
+            chan::blocking::read_reply(stream, MAX_REPLY_BODY).map_err(|e| self.no_reply(e))?;
         if header.status != status::OK {
             return Err(ClientError::Refused {
                 status: header.status,
@@ -162,15 +162,15 @@ impl BatchClient {
 
     /// What a failed read of the reply means for the caller.
     fn no_reply(&self, e: std::io::Error) -> ClientError {
-        use std::io::ErrorKind::{InvalidData, TimedOut, UnexpectedEof, WouldBlock};
         let host = &self.endpoint.host;
         match e.kind() {
-            InvalidData => ClientError::Protocol(e.to_string()),
-            WouldBlock | TimedOut => ClientError::NoReply(format!(
-                "{host} did not answer within {}s (LL_API_RECVTIMEOUT)",
-                self.endpoint.reply_timeout.as_secs_f64()
-            )),
-            UnexpectedEof => ClientError::NoReply(format!("{host} closed the connection")),
+            std::io::ErrorKind::InvalidData => ClientError::Protocol(e.to_string()),
+            std::io::ErrorKind::TimedOut => {
+                ClientError::NoReply(format!("{host}: {e} (LL_API_RECVTIMEOUT)"))
+            }
+            std::io::ErrorKind::UnexpectedEof => {
+                ClientError::NoReply(format!("{host} closed the connection"))
+            }
             _ => ClientError::NoReply(format!("{host}: {e}")),
         }
     }

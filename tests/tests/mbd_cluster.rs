@@ -403,7 +403,8 @@ fn bsub_without_a_reply_says_the_job_may_exist_and_it_does() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
-        stderr.contains("did not answer within 1s") && stderr.contains("may have been submitted"),
+        stderr.contains("timed out after 1s (LL_API_RECVTIMEOUT)")
+            && stderr.contains("may have been submitted"),
         "{stderr}"
     );
     // It was: mbd took the request when it ran again.
