@@ -42,6 +42,8 @@ fn held_and_pending_jobs_bkill_bhist_and_the_listings() {
         pend.contains("\n  PEND: waiting for job dependency"),
         "{pend}"
     );
+    let all = cluster.stdout("bjobs", &["-a"]).expect("bjobs -a");
+    assert!(!all.contains("PEND: "), "-a lists no reasons: {all}");
     let json = cluster.stdout("bjobs", &["--json"]).expect("bjobs --json");
     let rows: serde_json::Value = serde_json::from_str(&json).expect("bjobs JSON");
     let stats: Vec<&str> = (rows.as_array().expect("a list").iter())

@@ -56,7 +56,8 @@ pub fn main() -> ExitCode {
     } else if rows.is_empty() {
         println!("No jobs found.");
     } else {
-        print!("{}", render(&rows, args.pend || args.all));
+        // Reasons with --pend only, as LavaLite (--all lists them without).
+        print!("{}", render(&rows, args.pend));
     }
     ExitCode::SUCCESS
 }
