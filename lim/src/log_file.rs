@@ -13,13 +13,15 @@ use std::io::{self, IsTerminal, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-/// Starts the logger for `daemon` on `host`; returns whether standard
-/// error is somewhere the log does not reach (a service manager's pipe,
-/// not the terminal it mirrors to nor the log file itself), where a fatal
-/// error should be repeated. A configuration that cannot be read leaves the logger on
-/// standard error at `info` (the daemon then fails on the same error,
-/// which gets logged); a bad `LL_LOG_MASK` or a log file that cannot be
-/// opened is an error.
+/// Starts the logger for `daemon` on `host`. Returns whether standard
+/// error is somewhere the log does not reach (a service manager's pipe;
+/// not the terminal the log mirrors to, nor the log file itself), where a
+/// fatal error should be repeated.
+///
+/// A configuration that cannot be read leaves the logger on standard
+/// error at `info` (the daemon then fails on the same error, which gets
+/// logged); a bad `LL_LOG_MASK` or a log file that cannot be opened is an
+/// error.
 pub fn init(daemon: &str, confdir: Option<&Path>, host: &str) -> Result<bool, String> {
     let plan = ConfDir::from_arg_or_env(confdir.map(Path::to_path_buf))
         .and_then(|dir| dir.ll_conf())
