@@ -72,7 +72,10 @@ fn write_result(mut file: File, result: &Finished) -> i32 {
     use std::io::Write;
     let mut bytes = Vec::new();
     result.encode(&mut bytes);
-    match file.write_all(&bytes) {
+    // Synced: the runner is its own process (no event loop waits on
+    // it), and a job that ended just before its host crashed then keeps
+    // its real outcome instead of "Lost".
+    match file.write_all(&bytes).and_then(|()| file.sync_data()) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!(
