@@ -254,10 +254,7 @@ impl EventLog {
             next.append(*kind, payload)?;
         }
         next.commit()?;
-        let archive = (1..)
-            .map(|n| with_suffix(&self.path, &n.to_string()))
-            .find(|p| !p.exists())
-            .unwrap_or_else(|| with_suffix(&self.path, "old"));
+        let archive = next_archive(&self.path).map_err(io_err(&self.path))?;
         std::fs::rename(&self.path, &archive).map_err(io_err(&self.path))?;
         std::fs::rename(&fresh, &self.path).map_err(io_err(&fresh))?;
         sync_dir(&self.path).map_err(io_err(&self.path))?;
@@ -328,6 +325,17 @@ pub fn archives(path: &Path) -> io::Result<Vec<PathBuf>> {
     }
     numbered.sort_unstable();
     Ok(numbered.into_iter().map(|(_, p)| p).collect())
+}
+
+/// The name the current log takes when it is archived: one number above
+/// the highest archive, so numbers keep the order of time even after an
+/// admin deleted old archives (a first free number would not).
+fn next_archive(path: &Path) -> io::Result<PathBuf> {
+    let last = archives(path)?
+        .last()
+        .and_then(|p| p.extension()?.to_str()?.parse::<u64>().ok())
+        .unwrap_or(0);
+    Ok(with_suffix(path, &(last + 1).to_string()))
 }
 
 /// A rewrite synced `<path>.new` and then renamed `path` away and
@@ -586,6 +594,11 @@ mod tests {
         assert_eq!(records[1].payload, [10]);
         assert_eq!(std::fs::read(last).unwrap(), before, "read-only");
         assert!(archives(&dir.0.join("nowhere/events")).unwrap().is_empty());
+        // An admin trims the oldest: the next archive still sorts last.
+        std::fs::remove_file(&found[0]).unwrap();
+        log.rewrite(&[(6, vec![11])]).unwrap();
+        let newest = archives(&dir.log()).unwrap().pop().unwrap();
+        assert!(newest.ends_with("events.log.12"), "{}", newest.display());
     }
 
     #[test]
