@@ -63,6 +63,10 @@ pub enum LogError {
     TooLarge {
         len: usize,
     },
+    /// Another process (a second mbd) has the log open.
+    Locked {
+        path: PathBuf,
+    },
     /// A batch could not be written or synced (a full disk, say) and was
     /// cut off again: the log holds exactly what it held before the
     /// commit, and nothing of the batch is durable.
@@ -87,6 +91,11 @@ impl fmt::Display for LogError {
                 path.display()
             ),
             LogError::TooLarge { len } => write!(f, "record of {len} bytes exceeds {MAX_RECORD}"),
+            LogError::Locked { path } => write!(
+                f,
+                "{} is in use by another mbd (stop it first: two would damage the log)",
+                path.display()
+            ),
             LogError::Unwritten { path, source } => {
                 write!(f, "cannot write {}: {source}", path.display())
             }
@@ -132,6 +141,7 @@ impl EventLog {
             .create(true)
             .open(path)
             .map_err(io_err)?;
+        lock(&file, path)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(io_err)?;
         let (records, good_len) = scan(&bytes).map_err(|(offset, reason)| LogError::Corrupt {
@@ -241,9 +251,11 @@ impl EventLog {
         };
         self.commit()?;
         let fresh = with_suffix(&self.path, "new");
+        let file = File::create(&fresh).map_err(io_err(&fresh))?;
+        lock(&file, &fresh)?;
         let mut next = EventLog {
             path: fresh.clone(),
-            file: File::create(&fresh).map_err(io_err(&fresh))?,
+            file,
             pending: Vec::new(),
             pending_records: 0,
             durable_records: 0,
@@ -325,6 +337,21 @@ pub fn archives(path: &Path) -> io::Result<Vec<PathBuf>> {
     }
     numbered.sort_unstable();
     Ok(numbered.into_iter().map(|(_, p)| p).collect())
+}
+
+/// Holds `file` for this process alone: a second mbd on the same state
+/// directory would cut off batches the first is writing.
+fn lock(file: &File, path: &Path) -> Result<(), LogError> {
+    match chan::sys::try_lock_exclusive(file) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(LogError::Locked {
+            path: path.to_owned(),
+        }),
+        Err(source) => Err(LogError::Io {
+            path: path.to_owned(),
+            source,
+        }),
+    }
 }
 
 /// The name the current log takes when it is archived: one number above
@@ -510,6 +537,7 @@ mod tests {
             );
             log.append(9, b"after").unwrap();
             log.commit().unwrap();
+            drop(log);
             let kinds: Vec<_> = EventLog::open(&dir.log())
                 .unwrap()
                 .1
@@ -599,6 +627,17 @@ mod tests {
         log.rewrite(&[(6, vec![11])]).unwrap();
         let newest = archives(&dir.log()).unwrap().pop().unwrap();
         assert!(newest.ends_with("events.log.12"), "{}", newest.display());
+    }
+
+    #[test]
+    fn a_second_opener_is_refused_until_the_first_closes() {
+        let dir = TempDir::new("locked");
+        let (first, _) = EventLog::open(&dir.log()).unwrap();
+        let second = EventLog::open(&dir.log()).map(drop).unwrap_err();
+        assert!(matches!(second, LogError::Locked { .. }), "{second}");
+        assert!(second.to_string().contains("in use by another mbd"));
+        drop(first);
+        assert!(EventLog::open(&dir.log()).is_ok());
     }
 
     #[test]

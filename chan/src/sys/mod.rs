@@ -430,6 +430,20 @@ pub fn signal_process(pid: u32, signo: i32) -> io::Result<()> {
     cvt(unsafe { libc::kill(pid, signo) }).map(drop)
 }
 
+/// Takes an exclusive advisory lock on `file` without waiting (flock);
+/// `Ok(false)` if another open file holds it. Released when the file is
+/// closed.
+pub fn try_lock_exclusive(file: &std::fs::File) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the fd is valid for the borrow of `file`; flock touches no
+    // memory of ours.
+    match cvt(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Ignores `signo` for the whole process (its default action would end
 /// it), e.g. SIGXFSZ so that a file-size limit is a write error instead.
 pub fn ignore_signal(signo: i32) -> io::Result<()> {
