@@ -12,7 +12,13 @@ use std::path::{Path, PathBuf};
 #[derive(Debug)]
 pub struct Spool {
     dir: PathBuf,
+    /// Holds the spool's lock for as long as this sbd runs.
+    _lock: fs::File,
 }
+
+/// The lock file in the spool directory (not a job run: its name does
+/// not parse as one).
+const LOCK_FILE: &str = "lock";
 
 /// One job run found in the spool.
 #[derive(Debug)]
@@ -25,10 +31,25 @@ pub struct Entry {
 }
 
 impl Spool {
+    /// Opens (creating) the spool, which one sbd at a time may hold: a
+    /// second sbd for the same host would adopt the same jobs and fight
+    /// the first for mbd's link.
     pub fn open(dir: &Path) -> io::Result<Spool> {
         fs::create_dir_all(dir)?;
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(LOCK_FILE))?;
+        if !chan::sys::try_lock_exclusive(&lock)? {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                "another sbd for this host is running on this spool",
+            ));
+        }
         Ok(Spool {
             dir: dir.to_owned(),
+            _lock: lock,
         })
     }
 
@@ -145,6 +166,13 @@ mod tests {
         );
         spool.remove(key);
         assert!(spool.entries().expect("entries").is_empty());
+        let second = Spool::open(&root).expect_err("one sbd per spool");
+        assert!(second.to_string().contains("another sbd"), "{second}");
+        drop(spool);
+        assert!(
+            Spool::open(&root).is_ok(),
+            "free again once the first is gone"
+        );
         let _ = fs::remove_dir_all(&root);
     }
 }
