@@ -248,6 +248,16 @@ impl TestCluster {
         self.log("mbd", "host1")
     }
 
+    /// Appends `line` to the cluster's ll.conf (the commands read it on
+    /// every run; daemons when they next start).
+    pub fn add_to_ll_conf(&self, line: &str) {
+        let path = self.dir.join("ll.conf");
+        let mut text = std::fs::read_to_string(&path).expect("read ll.conf");
+        text.push_str(line);
+        text.push('\n');
+        std::fs::write(&path, text).expect("write ll.conf");
+    }
+
     /// A daemon's log so far.
     pub fn log(&self, daemon: &str, host: &str) -> String {
         let name = conf::logging::log_file_name(daemon, host);

@@ -249,10 +249,7 @@ fn without_lim_mbd_takes_configured_hosts_as_up_and_says_so() {
 fn bhist_reads_the_archived_logs_and_works_with_mbd_down() {
     let cluster = TestCluster::up(1, TICK, None);
     // Compact after 3 finished jobs (keeping 1), so most history is archived.
-    let ll_conf = cluster.dir.join("ll.conf");
-    let mut text = std::fs::read_to_string(&ll_conf).expect("ll.conf");
-    text.push_str("LL_MBD_JOB_FINISH_THRESHOLD=3\n");
-    std::fs::write(&ll_conf, text).expect("write ll.conf");
+    cluster.add_to_ll_conf("LL_MBD_JOB_FINISH_THRESHOLD=3");
     cluster.kill_daemon(cluster.mbd_pid(), "mbd");
     cluster.up_again();
 
@@ -394,10 +391,7 @@ fn a_listing_cut_short_by_its_reader_ends_quietly() {
 #[test]
 fn bsub_without_a_reply_says_the_job_may_exist_and_it_does() {
     let cluster = TestCluster::up(1, TICK, None);
-    let conf = cluster.dir.join("ll.conf");
-    let mut text = std::fs::read_to_string(&conf).expect("ll.conf");
-    text.push_str("LL_API_RECVTIMEOUT = 1\n");
-    std::fs::write(&conf, text).expect("ll.conf");
+    cluster.add_to_ll_conf("LL_API_RECVTIMEOUT = 1");
     let mbd = cluster.mbd_pid();
     chan::sys::signal_process(mbd, libc::SIGSTOP).expect("stop mbd");
     let out = cluster.run("bsub", &["--hold".into(), "true".into()]);
