@@ -157,6 +157,26 @@ xdr_struct! {
 }
 
 xdr_struct! {
+    /// A pending or held job now belongs to `queue` (`bmove`).
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Moved {
+        pub id: u32,
+        pub time: u64,
+        pub queue: String,
+    }
+}
+
+xdr_struct! {
+    /// A job's priority is now `priority` (`bpriority`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Reprioritized {
+        pub id: u32,
+        pub time: u64,
+        pub priority: i32,
+    }
+}
+
+xdr_struct! {
     /// What compaction keeps besides the jobs; first record of a
     /// compacted log.
     #[derive(Clone, Debug, PartialEq, Eq)]
@@ -181,6 +201,8 @@ pub enum Change {
     Ended(Ended),
     SpecImage(Box<SpecImage>),
     JobOfSpec(Box<JobOfSpec>),
+    Moved(Moved),
+    Reprioritized(Reprioritized),
 }
 
 /// A record this mbd cannot apply.
@@ -220,6 +242,8 @@ impl Change {
             Change::Ended(_) => 9,
             Change::SpecImage(_) => 10,
             Change::JobOfSpec(_) => 11,
+            Change::Moved(_) => 12,
+            Change::Reprioritized(_) => 13,
         }
     }
 
@@ -236,6 +260,8 @@ impl Change {
             Change::Ended(c) => c.encode(&mut out),
             Change::SpecImage(c) => c.encode(&mut out),
             Change::JobOfSpec(c) => c.encode(&mut out),
+            Change::Moved(c) => c.encode(&mut out),
+            Change::Reprioritized(c) => c.encode(&mut out),
         }
         out
     }
@@ -259,6 +285,8 @@ impl Change {
             9 => Change::Ended(Ended::from_body(body).map_err(bad)?),
             10 => Change::SpecImage(Box::new(SpecImage::from_body(body).map_err(bad)?)),
             11 => Change::JobOfSpec(Box::new(JobOfSpec::from_body(body).map_err(bad)?)),
+            12 => Change::Moved(Moved::from_body(body).map_err(bad)?),
+            13 => Change::Reprioritized(Reprioritized::from_body(body).map_err(bad)?),
             other => return Err(BadRecord::Kind(other)),
         })
     }
@@ -343,6 +371,16 @@ mod tests {
                 pid: 0,
                 allocs: vec![],
             })),
+            Change::Moved(Moved {
+                id: 7,
+                time: 105,
+                queue: "short".into(),
+            }),
+            Change::Reprioritized(Reprioritized {
+                id: 7,
+                time: 106,
+                priority: 10,
+            }),
         ];
         for change in changes {
             let record = Record {

@@ -23,8 +23,8 @@ use chan::{ChanError, ChanId, Channels, Config, Event, Frame};
 use lim::client::LimClient;
 use proto::auth::{self, ReplayGuard, Signer};
 use proto::mbd::{
-    op, status, Control, HistoryChunk, HistoryRequest, JobsChunk, JobsRequest, SignalRequest,
-    SubmitReply, SubmitRequest,
+    op, status, Control, HistoryChunk, HistoryRequest, JobsChunk, JobsRequest, MoveRequest,
+    PriorityRequest, SignalRequest, SubmitReply, SubmitRequest,
 };
 use proto::{Decode, Encode, Header};
 use std::collections::HashMap;
@@ -388,6 +388,17 @@ impl Mbd {
             }
             op::QUEUE_CONTROL | op::HOST_CONTROL => self.control(id, &header, &who, body),
             op::HISTORY => self.history(id, &header, &who, body),
+            op::MOVE | op::PRIORITY => self.amend(id, &header, &who, body),
+            op::TOKENS => {
+                let rows = self.state.token_rows();
+                self.hold(id, &header, status::OK, &rows);
+                Ok(())
+            }
+            op::GROUPS => {
+                let rows = self.state.group_rows();
+                self.hold(id, &header, status::OK, &rows);
+                Ok(())
+            }
             sbd_op if sbd_op & 0xff00 == 0x0300 => self.on_sbd_message(id, sbd_op, who.admin, body),
             other => Err(Bad::Request(format!("unknown operation {other:#x}"))),
         };
@@ -473,6 +484,33 @@ impl Mbd {
         }
         .map_err(Bad::Refused)?;
         self.change(&[change])?;
+        self.hold(id, h, status::OK, &());
+        Ok(())
+    }
+
+    /// `bmove` and `bpriority`.
+    fn amend(&mut self, id: ChanId, h: &Header, who: &Caller, body: &[u8]) -> Result<(), Bad> {
+        let now = unix_now();
+        let change = match h.operation {
+            op::MOVE => self.state.move_job(who, &decode::<MoveRequest>(body)?, now),
+            _ => (self.state).reprioritize(who, &decode::<PriorityRequest>(body)?, now),
+        }
+        .map_err(Bad::Refused)?;
+        if let Some(change) = change {
+            self.change(std::slice::from_ref(&change))?;
+            match &change {
+                Change::Moved(m) => log::info!("job {} moved to {} by {}", m.id, m.queue, who.user),
+                Change::Reprioritized(r) => {
+                    log::info!(
+                        "job {} priority set to {} by {}",
+                        r.id,
+                        r.priority,
+                        who.user
+                    )
+                }
+                _ => {}
+            }
+        }
         self.hold(id, h, status::OK, &());
         Ok(())
     }

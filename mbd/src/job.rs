@@ -33,6 +33,20 @@ impl Spec {
             ..self.request.clone()
         }
     }
+
+    /// This submission moved to `queue`, placed by `shape` (`bmove`).
+    pub fn in_queue(&self, queue: &str, shape: Arc<Shape>) -> Spec {
+        Spec {
+            user: self.user.clone(),
+            uid: self.uid,
+            queue: queue.to_owned(),
+            shape,
+            submit_time: self.submit_time,
+            request: self.request.clone(),
+            env: Arc::clone(&self.env),
+            dep: self.dep.clone(),
+        }
+    }
 }
 
 /// One host's share of a running job.

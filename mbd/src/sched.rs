@@ -182,6 +182,11 @@ fn capacity(state: &State, status: &[HostStatus]) -> (Vec<Free>, Vec<u32>) {
     (free, tokens)
 }
 
+/// What is free in each token pool.
+pub fn free_tokens(state: &State) -> Vec<u32> {
+    capacity(state, &[]).1
+}
+
 /// The PEND jobs `scope` covers, in scheduling order.
 fn pending<'a>(state: &'a State, scope: &Replan) -> Vec<&'a Job> {
     let is_pend = |j: &&Job| j.state == JobState::Pend;

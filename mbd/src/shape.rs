@@ -7,7 +7,7 @@ use proto::mbd::SubmitRequest;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-#[derive(Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Shape {
     /// The queue's position in the configuration (`None`: no longer
     /// configured).
@@ -38,6 +38,14 @@ impl Shape {
             tokens: (r.tokens.iter())
                 .map(|t| (t.pool.clone(), t.count))
                 .collect(),
+        }
+    }
+
+    /// The same request in another queue (`bmove`).
+    pub fn in_queue(&self, queue_pos: Option<usize>) -> Shape {
+        Shape {
+            queue_pos,
+            ..self.clone()
         }
     }
 }

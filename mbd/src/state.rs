@@ -6,6 +6,7 @@
 //! rebuilds exactly what it acknowledged. Nothing here does I/O; time is a
 //! parameter.
 
+mod amend;
 mod execution;
 
 pub use execution::Reconciled;
@@ -22,10 +23,10 @@ use crate::event_log::Record;
 use crate::job::{Alloc, Job, Spec};
 use crate::sched::{outcome_of, HostStatus, PendReason};
 use crate::shape::{Shape, ShapePool};
-use crate::Cluster;
+use crate::{Cluster, QueueConf};
 use proto::mbd::{
-    event, status, Control, HistEvent, HistoryRequest, HostRow, JobHistory, JobRef, JobRow,
-    JobState, JobsRequest, QueueRow, SubmitRequest,
+    event, status, Control, GroupRow, HistEvent, HistoryRequest, HostRow, JobHistory, JobRef,
+    JobRow, JobState, JobsRequest, QueueRow, SubmitRequest, TokenRow,
 };
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -42,6 +43,13 @@ pub struct Caller {
     pub user: String,
     /// Root, mbd's own user, or `LL_MBD_USER`.
     pub admin: bool,
+}
+
+impl Caller {
+    /// Whether the caller may act on `job`: their own, or any for the admin.
+    fn may_act_on(&self, job: &Job) -> bool {
+        self.admin || job.spec.user == self.user
+    }
 }
 
 /// A request mbd turns down: an errno-like status and why.
@@ -278,6 +286,8 @@ impl State {
             Change::Checkpoint(c) => self.apply_checkpoint(c),
             Change::SpecImage(i) => self.apply_spec_image(i, &i.request.env),
             Change::JobOfSpec(j) => self.apply_job_of_spec(j),
+            Change::Moved(m) => self.apply_moved(m),
+            Change::Reprioritized(r) => self.apply_reprioritized(r),
         }
     }
 
@@ -507,13 +517,11 @@ impl State {
         let q = (self.cluster.queue(&request.queue))
             .ok_or_else(|| einval(format!("unknown queue {}", request.queue)))?;
         let queue = &self.cluster.queues[q];
-        if let Some(users) = &queue.users {
-            if !who.admin && !users.contains(&who.user) {
-                return Err(Refusal::new(
-                    status::EPERM,
-                    format!("user {} may not use queue {}", who.user, queue.name),
-                ));
-            }
+        if !who.admin && !queue_admits(queue, &who.user) {
+            return Err(Refusal::new(
+                status::EPERM,
+                format!("user {} may not use queue {}", who.user, queue.name),
+            ));
         }
         check_request(&request).map_err(einval)?;
         if let Err(name) = self.cluster.expand_hosts(&request.machines) {
@@ -571,8 +579,7 @@ impl State {
         now: u64,
     ) -> Result<Vec<Change>, Refusal> {
         if target.id == 0 {
-            let mine = (self.jobs.values())
-                .filter(|j| !j.state.is_finished() && (who.admin || j.spec.user == who.user));
+            let mine = (self.jobs.values()).filter(|j| !j.state.is_finished() && who.may_act_on(j));
             return Ok(mine
                 .filter_map(|j| signal_one(j, signal, now, self.reachable(j)).ok().flatten())
                 .collect());
@@ -582,7 +589,7 @@ impl State {
         let mut changes = Vec::new();
         let mut first_error = None;
         for job in jobs {
-            let result = if who.admin || job.spec.user == who.user {
+            let result = if who.may_act_on(job) {
                 signal_one(job, signal, now, self.reachable(job))
             } else {
                 Err(Refusal::new(status::EPERM, "not your job"))
@@ -622,8 +629,7 @@ impl State {
     // ---- queries ----
 
     fn visible(&self, who: &Caller, user_filter: &str, job: &Job) -> bool {
-        (who.admin || job.spec.user == who.user)
-            && (user_filter.is_empty() || job.spec.user == user_filter)
+        who.may_act_on(job) && (user_filter.is_empty() || job.spec.user == user_filter)
     }
 
     /// The jobs a listing shows: the named job (checked for permission),
@@ -744,6 +750,28 @@ impl State {
             row.used_hosts += job.alloc.len() as u32;
         }
         rows
+    }
+
+    /// `btokens` rows: each pool, and what running jobs hold of it.
+    pub fn token_rows(&self) -> Vec<TokenRow> {
+        let free = crate::sched::free_tokens(self);
+        (self.cluster.pools.iter().zip(free))
+            .map(|(p, free)| TokenRow {
+                name: p.name.clone(),
+                total: p.available,
+                used: p.available - free,
+            })
+            .collect()
+    }
+
+    /// `bgroups` rows, in configuration order.
+    pub fn group_rows(&self) -> Vec<GroupRow> {
+        (self.cluster.groups.iter())
+            .map(|g| GroupRow {
+                name: g.name.clone(),
+                members: g.members.clone(),
+            })
+            .collect()
     }
 
     pub fn host_rows(&self, status: &[HostStatus]) -> Vec<HostRow> {
@@ -927,6 +955,11 @@ fn signal_one(
             _ => Ok(to(job.state)),
         },
     }
+}
+
+/// Whether `user` may have jobs in `queue` (its USERS line).
+fn queue_admits(queue: &QueueConf, user: &str) -> bool {
+    (queue.users.as_ref()).is_none_or(|users| users.iter().any(|u| u == user))
 }
 
 fn require_admin(who: &Caller) -> Result<(), Refusal> {

@@ -29,6 +29,14 @@ pub mod op {
     pub const HOST_CONTROL: u32 = 0x0206;
     /// [`super::HistoryRequest`] -> [`super::HistoryChunk`]s.
     pub const HISTORY: u32 = 0x0207;
+    /// [`super::MoveRequest`] -> empty body (`bmove`).
+    pub const MOVE: u32 = 0x0208;
+    /// [`super::PriorityRequest`] -> empty body (`bpriority`).
+    pub const PRIORITY: u32 = 0x0209;
+    /// empty -> `Vec<`[`super::TokenRow`]`>` (`btokens`).
+    pub const TOKENS: u32 = 0x020a;
+    /// empty -> `Vec<`[`super::GroupRow`]`>` (`bgroups`).
+    pub const GROUPS: u32 = 0x020b;
 }
 
 /// Reply statuses. The errno-like ones carry LavaLite's errno values so
@@ -340,6 +348,43 @@ xdr_struct! {
         pub used_gpu: u32,
         pub gpu_model: String,
         pub gpu_ids: String,
+    }
+}
+
+xdr_struct! {
+    /// Move a pending or held job to another queue.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct MoveRequest {
+        pub job_id: u32,
+        pub queue: String,
+    }
+}
+
+xdr_struct! {
+    /// Set an unfinished job's priority.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct PriorityRequest {
+        pub job_id: u32,
+        pub priority: i32,
+    }
+}
+
+xdr_struct! {
+    /// One `btokens` row: a token pool and what running jobs hold of it.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct TokenRow {
+        pub name: String,
+        pub total: u32,
+        pub used: u32,
+    }
+}
+
+xdr_struct! {
+    /// One `bgroups` row: a host group and its hosts, as configured.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct GroupRow {
+        pub name: String,
+        pub members: Vec<String>,
     }
 }
 

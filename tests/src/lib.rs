@@ -27,7 +27,8 @@ pub fn bin_dir() -> PathBuf {
     ];
     for bin in bins
         .into_iter()
-        .chain(["bkill", "bhist", "bqueues", "bhosts"])
+        .chain(["bkill", "bhist", "bqueues", "bhosts", "bmove", "bpriority"])
+        .chain(["btokens", "bgroups"])
     {
         assert!(
             dir.join(bin).is_file(),

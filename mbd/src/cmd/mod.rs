@@ -1,16 +1,21 @@
-//! The batch commands (bsub, bjobs, bkill, bhist, bqueues, bhosts): option
+//! The batch commands (bsub, bjobs, bkill, bhist, bqueues, bhosts, bmove,
+//! bpriority, btokens, bgroups): option
 //! parsing, LavaLite's output formats, `--json`. Each `src/bin` file is a
 //! one-line call into a module here.
 //!
 //! Conventions (docs/mbd.md): `--help` and `--version` print to stdout and
 //! exit 0; a usage error or a failure prints one line to stderr and exits 1.
 
+pub mod bgroups;
 pub mod bhist;
 pub mod bhosts;
 pub mod bjobs;
 pub mod bkill;
+pub mod bmove;
+pub mod bpriority;
 pub mod bqueues;
 pub mod bsub;
+pub mod btokens;
 mod table;
 mod time;
 
@@ -69,8 +74,38 @@ pub fn control_or_list<R: proto::Decode>(
     if let Some(code) = control(&client, prog, what, close, open) {
         return Err(code);
     }
+    list(&client, prog, list_op)
+}
+
+/// A listing command's work once its options are parsed: asks for what
+/// `op` lists (an empty request) and prints it as `render`s table, or with
+/// `json` as a JSON array of `to_json` of each row.
+pub fn print_list<R, J>(
+    prog: &str,
+    op: u32,
+    json: bool,
+    to_json: impl Fn(&R) -> J,
+    render: impl Fn(&[R]) -> String,
+) -> ExitCode
+where
+    Vec<R>: proto::Decode,
+    J: serde::Serialize,
+{
+    let rows: Vec<R> = match client(prog).and_then(|c| list(&c, prog, op)) {
+        Ok(rows) => rows,
+        Err(code) => return code,
+    };
+    if json {
+        print_json(&rows.iter().map(to_json).collect::<Vec<_>>());
+    } else {
+        print!("{}", render(&rows));
+    }
+    ExitCode::SUCCESS
+}
+
+fn list<R: proto::Decode>(client: &BatchClient, prog: &str, op: u32) -> Result<R, ExitCode> {
     client
-        .call(list_op, &())
+        .call(op, &())
         .map_err(|e| fail(prog, format!("failed: {e}")))
 }
 
@@ -97,22 +132,23 @@ fn control(
     })
 }
 
+/// A plain job id: digits, 1 or more.
+pub fn parse_job_id(text: &str) -> Option<u32> {
+    (text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse::<u32>().ok())
+        .flatten()
+        .filter(|n| *n > 0)
+}
+
 /// `N` or `N[i]` (N >= 1, i >= 1).
 pub fn parse_job_ref(text: &str) -> Option<JobRef> {
-    let positive = |s: &str| {
-        s.bytes()
-            .all(|b| b.is_ascii_digit())
-            .then(|| s.parse::<u32>().ok())
-            .flatten()
-            .filter(|n| *n > 0)
-    };
     match text.strip_suffix(']').and_then(|t| t.split_once('[')) {
         Some((id, index)) => Some(JobRef {
-            id: positive(id)?,
-            index: positive(index)?,
+            id: parse_job_id(id)?,
+            index: parse_job_id(index)?,
         }),
         None => Some(JobRef {
-            id: positive(text)?,
+            id: parse_job_id(text)?,
             index: 0,
         }),
     }

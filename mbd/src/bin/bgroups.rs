@@ -1,0 +1,5 @@
+//! `bgroups`: see [`mbd::cmd::bgroups`].
+
+fn main() -> std::process::ExitCode {
+    mbd::cmd::bgroups::main()
+}

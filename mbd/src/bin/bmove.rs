@@ -1,0 +1,5 @@
+//! `bmove`: see [`mbd::cmd::bmove`].
+
+fn main() -> std::process::ExitCode {
+    mbd::cmd::bmove::main()
+}

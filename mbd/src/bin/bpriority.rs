@@ -1,0 +1,5 @@
+//! `bpriority`: see [`mbd::cmd::bpriority`].
+
+fn main() -> std::process::ExitCode {
+    mbd::cmd::bpriority::main()
+}
