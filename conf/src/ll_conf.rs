@@ -63,6 +63,18 @@ impl LlConf {
                 .ok_or_else(|| bad(key, v, "seconds between 0.001 and 86400")),
         }
     }
+
+    /// `LL_AUTH_MAX_AGE`: whole seconds a signed message's timestamp may
+    /// be off the receiver's clock (default 60, as LavaLite).
+    pub fn auth_max_age(&self) -> Result<u64, ConfError> {
+        const KEY: &str = "LL_AUTH_MAX_AGE";
+        match self.get(KEY) {
+            None => Ok(proto::auth::DEFAULT_MAX_AGE_SECS),
+            Some(v) => (v.parse::<u64>().ok())
+                .filter(|s| (1..=86_400).contains(s))
+                .ok_or_else(|| bad(KEY, v, "whole seconds between 1 and 86400")),
+        }
+    }
 }
 
 fn bad(key: &'static str, value: &str, expected: &'static str) -> ConfError {
@@ -76,6 +88,17 @@ fn bad(key: &'static str, value: &str, expected: &'static str) -> ConfError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auth_max_age_is_whole_seconds_defaulting_to_60() {
+        assert_eq!(LlConf::parse("").auth_max_age().ok(), Some(60));
+        let ll = LlConf::parse("LL_AUTH_MAX_AGE = 300");
+        assert_eq!(ll.auth_max_age().ok(), Some(300));
+        for bad in ["0", "-5", "1.5", "x", "86401"] {
+            let ll = LlConf::parse(&format!("LL_AUTH_MAX_AGE={bad}"));
+            assert!(ll.auth_max_age().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn parses_as_lavalite_does() {

@@ -112,7 +112,8 @@ impl Lim {
             // its peers still remember.
             nonce: chan::sys::random_u64(),
         };
-        let codec = DatagramCodec::new(settings.key.clone(), who);
+        let codec =
+            DatagramCodec::new(settings.key.clone(), who).with_max_age(settings.auth_max_age);
         let static_info = HostProbe::static_info().map_err(DaemonError::Probe)?;
         Ok(Lim {
             chans,

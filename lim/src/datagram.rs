@@ -68,6 +68,13 @@ impl DatagramCodec {
         }
     }
 
+    /// Accepts signed datagrams whose timestamps are up to `secs` off
+    /// (`LL_AUTH_MAX_AGE`; 60 unless set).
+    pub fn with_max_age(mut self, secs: u64) -> DatagramCodec {
+        self.replay = ReplayGuard::new(secs);
+        self
+    }
+
     pub fn encode(&mut self, message: &Datagram, now_secs: u64) -> BytesMut {
         self.sequence = self.sequence.wrapping_add(1);
         let mut body = Vec::new();

@@ -69,6 +69,8 @@ pub struct Settings {
     pub bind: SocketAddr,
     pub tick: Duration,
     pub key: Option<AuthKey>,
+    /// `LL_AUTH_MAX_AGE`, seconds.
+    pub auth_max_age: u64,
 }
 
 impl Settings {
@@ -105,6 +107,7 @@ impl Settings {
             bind,
             tick,
             key,
+            auth_max_age: ll.auth_max_age()?,
         })
     }
 

@@ -170,8 +170,8 @@ impl Mbd {
             hosts: vec![HostStatus::default(); names.len()],
             state,
             log,
+            seen: ReplayGuard::new(settings.auth_max_age),
             settings,
-            seen: ReplayGuard::default(),
             lim,
             lim_answering: None,
             held: Vec::new(),
@@ -203,7 +203,9 @@ impl Mbd {
                     Event::Accepted { id, .. } => {
                         self.clients.insert(id, Instant::now());
                     }
-                    Event::Eof { id } => self.drop_client(id, None),
+                    // Closed once this pass's replies are sent: a client
+                    // may shut down its side right after its request.
+                    Event::Eof { id } => self.closing.push(id),
                     Event::Error { id, error } => self.drop_client(id, Some(&error)),
                     Event::Timer { .. } => self.on_tick(),
                     Event::Wake { .. } => self.on_lim_view(),

@@ -87,6 +87,8 @@ pub struct Settings {
     pub finish_threshold: usize,
     pub sched_interval: Duration,
     pub sbd_heartbeat: Duration,
+    /// `LL_AUTH_MAX_AGE`, seconds.
+    pub auth_max_age: u64,
 }
 
 impl Settings {
@@ -114,6 +116,7 @@ impl Settings {
             finish_threshold,
             sched_interval: sched_interval.unwrap_or(DEFAULT_SCHED),
             sbd_heartbeat: sbd_heartbeat(&ll)?,
+            auth_max_age: ll.auth_max_age()?,
         })
     }
 }

@@ -32,8 +32,9 @@ type HmacSha256 = Hmac<Sha256>;
 /// Bytes of the MAC at the end of the auth block.
 pub const MAC_LEN: usize = 32;
 
-/// How far a frame's timestamp may be from the receiver's clock, seconds.
-pub const WINDOW_SECS: u64 = 60;
+/// How far a frame's timestamp may be from the receiver's clock, seconds,
+/// unless configured otherwise (`LL_AUTH_MAX_AGE`, LavaLite's default).
+pub const DEFAULT_MAX_AGE_SECS: u64 = 60;
 
 /// The cluster's shared secret.
 #[derive(Clone)]
@@ -94,6 +95,7 @@ pub enum AuthError {
     Stale {
         timestamp: u64,
         now: u64,
+        max_age: u64,
     },
     /// This nonce was already accepted within the window.
     Replay {
@@ -110,9 +112,14 @@ impl fmt::Display for AuthError {
             }
             AuthError::Malformed(e) => write!(f, "malformed auth block: {e}"),
             AuthError::BadMac => f.write_str("bad signature (wrong key or altered frame)"),
-            AuthError::Stale { timestamp, now } => write!(
+            AuthError::Stale {
+                timestamp,
+                now,
+                max_age,
+            } => write!(
                 f,
-                "timestamp {timestamp} is more than {WINDOW_SECS}s from now ({now})"
+                "timestamp {timestamp} is more than {max_age}s from now ({now}): \
+                 are the clocks in step? (LL_AUTH_MAX_AGE)"
             ),
             AuthError::Replay { nonce } => write!(f, "replayed nonce {nonce:#x}"),
         }
@@ -244,10 +251,11 @@ pub fn verify<'a>(
     mac.update(&frame[..mac_at]);
     mac.update(&frame[mac_at + MAC_LEN..]);
     mac.verify_slice(tag).map_err(|_| AuthError::BadMac)?;
-    if creds.timestamp.abs_diff(now) > WINDOW_SECS {
+    if creds.timestamp.abs_diff(now) > seen.max_age {
         return Err(AuthError::Stale {
             timestamp: creds.timestamp,
             now,
+            max_age: seen.max_age,
         });
     }
     seen.admit(creds.nonce, creds.timestamp, now)?;
@@ -268,24 +276,42 @@ fn read_credentials(r: &mut Reader<'_>) -> Result<Credentials, DecodeError> {
     })
 }
 
-/// Nonces accepted within the time window, to refuse replays.
+/// The time window frames are accepted in, and the nonces accepted
+/// within it, to refuse replays.
 ///
 /// A nonce is forgotten once its frame's timestamp has left the window,
 /// since such a frame would be refused as stale anyway.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ReplayGuard {
+    /// Seconds a timestamp may be off the receiver's clock, either way.
+    max_age: u64,
     expiry_by_nonce: HashMap<u64, u64>,
     prune_at_len: usize,
 }
 
+impl Default for ReplayGuard {
+    fn default() -> Self {
+        ReplayGuard::new(DEFAULT_MAX_AGE_SECS)
+    }
+}
+
 impl ReplayGuard {
+    /// A guard accepting timestamps up to `max_age` seconds off.
+    pub fn new(max_age: u64) -> ReplayGuard {
+        ReplayGuard {
+            max_age,
+            expiry_by_nonce: HashMap::new(),
+            prune_at_len: 0,
+        }
+    }
+
     /// Remembers `nonce` unless it was already seen and has not expired.
     pub fn admit(&mut self, nonce: u64, timestamp: u64, now: u64) -> Result<(), AuthError> {
         if self.expiry_by_nonce.len() >= self.prune_at_len {
             self.expiry_by_nonce.retain(|_, expiry| *expiry >= now);
             self.prune_at_len = (self.expiry_by_nonce.len() * 2).max(1024);
         }
-        let expiry = timestamp.saturating_add(WINDOW_SECS);
+        let expiry = timestamp.saturating_add(self.max_age);
         match self.expiry_by_nonce.insert(nonce, expiry) {
             Some(previous) if previous >= now => Err(AuthError::Replay { nonce }),
             _ => Ok(()),
@@ -377,7 +403,21 @@ mod tests {
         assert!(verify(&signed(&key, &creds(2, 1000), b""), &key, 940, &mut seen).is_ok());
         let late = signed(&key, &creds(3, 1000), b"");
         let res = verify(&late, &key, 1061, &mut seen);
-        assert!(matches!(res, Err(AuthError::Stale { .. })));
+        assert!(matches!(res, Err(AuthError::Stale { max_age: 60, .. })));
+    }
+
+    #[test]
+    fn the_window_is_what_the_guard_was_given() {
+        let key = AuthKey::new(b"k".to_vec());
+        let mut seen = ReplayGuard::new(300);
+        assert!(verify(&signed(&key, &creds(1, 1000), b""), &key, 1300, &mut seen).is_ok());
+        let late = signed(&key, &creds(2, 1000), b"");
+        let err = verify(&late, &key, 1301, &mut seen).unwrap_err();
+        assert!(err.to_string().contains("more than 300s"), "{err}");
+        // A nonce is remembered for the whole window.
+        let again = signed(&key, &creds(1, 1000), b"");
+        let res = verify(&again, &key, 1299, &mut seen);
+        assert!(matches!(res, Err(AuthError::Replay { .. })));
     }
 
     #[test]

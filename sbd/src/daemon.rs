@@ -106,10 +106,10 @@ impl Sbd {
         );
         let mut sbd = Sbd {
             chans,
+            seen: ReplayGuard::new(settings.auth_max_age),
             settings,
             spool,
             signer,
-            seen: ReplayGuard::default(),
             link: Link::Down {
                 retry_at: Instant::now(),
             },

@@ -15,6 +15,8 @@ pub struct Settings {
     pub conf_dir: PathBuf,
     /// `LL_SBD_HEARTBEAT`.
     pub heartbeat: Duration,
+    /// `LL_AUTH_MAX_AGE`, seconds.
+    pub auth_max_age: u64,
 }
 
 impl Settings {
@@ -35,6 +37,7 @@ impl Settings {
             spool_dir,
             conf_dir,
             heartbeat: sbd_heartbeat(&ll)?,
+            auth_max_age: ll.auth_max_age()?,
         })
     }
 }

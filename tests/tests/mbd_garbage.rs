@@ -11,11 +11,15 @@ use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
 fn signed(op: u32, key: &AuthKey, nonce: u64) -> Vec<u8> {
+    signed_at(op, key, nonce, chan::sys::unix_now())
+}
+
+fn signed_at(op: u32, key: &AuthKey, nonce: u64, timestamp: u64) -> Vec<u8> {
     let creds = Credentials {
         uid: 4242,
         gid: 4242,
         user: "tester".into(),
-        timestamp: chan::sys::unix_now(),
+        timestamp,
         nonce,
     };
     let mut out = bytes::BytesMut::new();
@@ -41,13 +45,17 @@ fn send_and_expect_close(cluster: &TestCluster, bytes: &[u8], half_close: bool) 
     Header::parse(&got).ok().map(|h| h.status)
 }
 
+fn cluster_key(cluster: &TestCluster) -> AuthKey {
+    conf::ConfDir::new(&cluster.dir)
+        .auth_key()
+        .expect("read the key")
+        .expect("lavalite up writes a key")
+}
+
 #[test]
 fn bad_frames_drop_that_peer_and_others_are_still_served() {
     let cluster = TestCluster::up(1, Duration::from_millis(400), None);
-    let key = conf::ConfDir::new(&cluster.dir)
-        .auth_key()
-        .expect("read the key")
-        .expect("lavalite up writes a key");
+    let key = cluster_key(&cluster);
     // Connected before the garbage, used after it.
     let mut patient = TcpStream::connect(cluster.mbd_addr()).expect("connect");
 
@@ -100,7 +108,11 @@ fn bad_frames_drop_that_peer_and_others_are_still_served() {
         Some(status::AUTH)
     );
     let good = signed(op::QUEUES, &key, 2);
-    send_and_expect_close(&cluster, &good, true);
+    assert_eq!(
+        send_and_expect_close(&cluster, &good, true),
+        Some(status::OK),
+        "answered, though the client shut its side after the request"
+    );
     assert_eq!(
         send_and_expect_close(&cluster, &good, false),
         Some(status::AUTH),
@@ -121,4 +133,24 @@ fn bad_frames_drop_that_peer_and_others_are_still_served() {
     let log = cluster.mbd_log();
     assert!(log.contains("refused request from"), "{log}");
     assert!(log.contains("dropping client"), "{log}");
+}
+
+#[test]
+fn the_clock_skew_mbd_accepts_is_ll_auth_max_age() {
+    let cluster = TestCluster::up(1, Duration::from_millis(400), None);
+    let key = cluster_key(&cluster);
+    // Signed by a host whose clock is two minutes behind.
+    let behind = |nonce| signed_at(op::QUEUES, &key, nonce, chan::sys::unix_now() - 120);
+    assert_eq!(
+        send_and_expect_close(&cluster, &behind(1), false),
+        Some(status::AUTH),
+        "over LavaLite's default of 60 s"
+    );
+    assert!(cluster.mbd_log().contains("more than 60s from now"));
+
+    cluster.add_to_ll_conf("LL_AUTH_MAX_AGE = 300");
+    cluster.kill_daemon(cluster.mbd_pid(), "mbd");
+    cluster.up_again();
+    let reply = send_and_expect_close(&cluster, &behind(2), true);
+    assert_eq!(reply, Some(status::OK), "within the configured 300 s");
 }
