@@ -59,6 +59,8 @@ impl From<SettingsError> for ClientError {
 pub struct LimClient {
     /// (host name, lim address) in cluster-file order.
     pub hosts: Vec<(String, SocketAddr)>,
+    /// The cluster file's `ClusterAdmin`, if it names one.
+    pub admin: Option<String>,
     pub connect_timeout: Duration,
     pub reply_timeout: Duration,
 }
@@ -74,6 +76,7 @@ impl LimClient {
         let addrs = lim_addrs(&cluster, port)?;
         let seconds = |key, default| ll.seconds(key, Duration::from_secs(default));
         Ok(LimClient {
+            admin: cluster.admin.clone(),
             hosts: cluster
                 .hosts
                 .into_iter()

@@ -13,6 +13,28 @@ pub fn lsid(info: &ClusterInfo) -> String {
     out
 }
 
+/// `lsclusterinfo`: cluster, master and admin in three 20-wide columns
+/// (`-` for what is not known).
+pub fn lsclusterinfo(info: &ClusterInfo, admin: Option<&str>) -> String {
+    let dash = |s: &str| {
+        if s.is_empty() {
+            "-".to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
+    let row = |a: &str, b: &str, c: &str| format!("{a:<20} {b:<20} {c:<20}").trim_end().to_owned();
+    format!(
+        "{}\n{}\n",
+        row("CLUSTER_NAME", "MASTER_HOST", "ADMIN"),
+        row(
+            &info.cluster,
+            &dash(&info.master),
+            &dash(admin.unwrap_or_default())
+        )
+    )
+}
+
 /// `lsload [-l]`: one row per host in cluster-file order.
 pub fn lsload(hosts: &[HostRecord], long: bool) -> String {
     let mut out = String::new();
@@ -96,6 +118,21 @@ struct LsidJson<'a> {
     cluster: &'a str,
     master: Option<&'a str>,
     epoch: u64,
+}
+
+pub fn lsclusterinfo_json(info: &ClusterInfo, admin: Option<&str>) -> String {
+    to_json(&ClusterInfoJson {
+        cluster: &info.cluster,
+        master: Some(info.master.as_str()).filter(|m| !m.is_empty()),
+        admin,
+    })
+}
+
+#[derive(Serialize)]
+struct ClusterInfoJson<'a> {
+    cluster: &'a str,
+    master: Option<&'a str>,
+    admin: Option<&'a str>,
 }
 
 pub fn lsid_json(info: &ClusterInfo) -> String {
@@ -250,6 +287,11 @@ mod tests {
         assert_eq!(json["master"], "node01");
         info.master.clear();
         assert_eq!(lsid(&info), "My cluster name is alpha\n");
+        assert_eq!(
+            lsclusterinfo(&info, Some("llsched")),
+            "CLUSTER_NAME         MASTER_HOST          ADMIN\n\
+             alpha                -                    llsched\n"
+        );
         let load: serde_json::Value = serde_json::from_str(&lsload_json(&hosts())).unwrap();
         assert_eq!(load[0]["load"]["ut"], 12.4);
         assert_eq!(load[1]["status"], "unavail");

@@ -1,6 +1,7 @@
 //! `lim` is LavaLite's Load Information Manager: the daemon every host
 //! runs to sample its load, report it to an elected master and answer the
-//! `lsid`, `lsload` and `lshosts` commands, which live here too.
+//! `lsid`, `lsload`, `lshosts` and `lsclusterinfo` commands, which live
+//! here too.
 //!
 //! The rules are pure modules, tested without sockets or clocks:
 //! [`election`] (who is master), [`load_table`] (the master's view of all

@@ -28,7 +28,7 @@ pub fn bin_dir() -> PathBuf {
     for bin in bins
         .into_iter()
         .chain(["bkill", "bhist", "bqueues", "bhosts", "bmove", "bpriority"])
-        .chain(["btokens", "bgroups"])
+        .chain(["btokens", "bgroups", "lsclusterinfo"])
     {
         assert!(
             dir.join(bin).is_file(),

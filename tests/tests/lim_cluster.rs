@@ -16,6 +16,12 @@ fn master_killed_a_new_one_takes_over_and_the_first_preempts_on_return() {
     let c = TestCluster::up(3, TICK, None);
     c.wait_statuses(&ALL_OK, TICK * 3 + SLACK).unwrap();
     assert_eq!(c.master().as_deref(), Some("host1"));
+    let info = c.stdout("lsclusterinfo", &[]).expect("lsclusterinfo");
+    let row: Vec<&str> = (info.lines().nth(1).unwrap_or_default())
+        .split_whitespace()
+        .collect();
+    assert_eq!(row.get(1), Some(&"host1"), "{info}");
+    assert_eq!(row.len(), 3, "cluster, master, admin: {info}");
 
     chan::sys::signal_process(c.lim_pid("host1"), libc::SIGKILL).unwrap();
     let killed = Instant::now();
