@@ -6,14 +6,21 @@
 //! starts with the snapshot compaction wrote, so it is complete by itself.
 //! A job's newest file holds its whole history, so files are read newest
 //! first and a job already found is skipped.
+//!
+//! Beside each archive, compaction leaves an index of the jobs whose
+//! history ends there (those it dropped from memory), so `bhist ID`
+//! replays one archive instead of all. An archive without an index
+//! (written by an older mbd, or a compaction cut short before it) is
+//! read whole, as before.
 
 use crate::change::BadRecord;
 use crate::event_log::{self, LogError};
 use crate::state::{Caller, Refusal, State};
 use crate::Cluster;
-use proto::mbd::{status, HistoryRequest, JobHistory};
+use proto::mbd::{status, HistoryRequest, JobHistory, JobRef};
 use std::collections::BTreeSet;
 use std::fmt;
+use std::io;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug)]
@@ -75,6 +82,9 @@ pub fn histories(
             source,
         })
     })?;
+    if req.job.id != 0 {
+        paths.retain(|archive| read_index(archive).is_none_or(|ended| holds(&ended, req.job)));
+    }
     if files == Files::All && log_path.exists() {
         paths.push(log_path.to_owned());
     }
@@ -93,6 +103,73 @@ pub fn histories(
     }
     found.jobs.sort_by_key(|j| j.row.id);
     Ok(found)
+}
+
+/// Consecutive job ids of one array (0: plain jobs) whose history ends
+/// in an archive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct EndedRun {
+    first: u32,
+    last: u32,
+    array_id: u32,
+}
+
+/// Where the index of `archive` lives: `events.<n>.jobs`.
+fn index_path(archive: &Path) -> PathBuf {
+    let mut name = archive.as_os_str().to_owned();
+    name.push(".jobs");
+    PathBuf::from(name)
+}
+
+/// Writes the index of `archive`: the jobs (id, array id) compaction
+/// dropped when it wrote it, one line per run (`first last array_id`).
+/// Not synced: a lost index only makes bhist read the archive whole.
+pub fn write_index(archive: &Path, dropped: &[(u32, u32)]) -> io::Result<()> {
+    let mut dropped = dropped.to_vec();
+    dropped.sort_unstable();
+    let mut runs: Vec<EndedRun> = Vec::new();
+    for (id, array_id) in dropped {
+        match runs.last_mut() {
+            Some(r) if r.array_id == array_id && r.last.checked_add(1) == Some(id) => r.last = id,
+            _ => runs.push(EndedRun {
+                first: id,
+                last: id,
+                array_id,
+            }),
+        }
+    }
+    let mut text = String::from("# first last array_id: jobs whose history ends in this archive\n");
+    for r in &runs {
+        text.push_str(&format!("{} {} {}\n", r.first, r.last, r.array_id));
+    }
+    let path = index_path(archive);
+    let tmp = index_path(&path);
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, &path)
+}
+
+/// The runs an archive's index lists; `None` if it has none (or one this
+/// bhist cannot read): then the archive may hold any job.
+fn read_index(archive: &Path) -> Option<Vec<EndedRun>> {
+    let text = std::fs::read_to_string(index_path(archive)).ok()?;
+    (text.lines())
+        .filter(|l| !l.starts_with('#'))
+        .map(|line| {
+            let mut n = line.split_whitespace().map(|f| f.parse::<u32>().ok());
+            Some(EndedRun {
+                first: n.next()??,
+                last: n.next()??,
+                array_id: n.next()??,
+            })
+        })
+        .collect()
+}
+
+/// Whether the jobs `job` names may end in an archive with these runs.
+fn holds(ended: &[EndedRun], job: JobRef) -> bool {
+    ended
+        .iter()
+        .any(|r| r.array_id == job.id || (job.index == 0 && (r.first..=r.last).contains(&job.id)))
 }
 
 /// The jobs of one log file, as mbd held them when the file ended.
@@ -136,10 +213,12 @@ mod tests {
     }
 
     fn compact(events: &mut EventLog, live: &mut State) {
+        let dropped = live.droppable(1);
         let snapshot: Vec<_> = (live.compact(1).iter())
             .map(|c| (c.kind(), c.payload()))
             .collect();
-        events.rewrite(&snapshot).unwrap();
+        let archive = events.rewrite(&snapshot).unwrap();
+        write_index(&archive, &dropped).unwrap();
     }
 
     /// A log where jobs 1-4 were submitted and killed, a compaction kept
@@ -217,6 +296,66 @@ mod tests {
         .unwrap();
         assert!(refused.jobs.is_empty());
         assert_eq!(refused.refused.map(|r| r.status), Some(status::EPERM));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn bhist_of_one_job_reads_only_the_archive_its_history_ends_in() {
+        let dir = std::env::temp_dir().join(format!("mbd-index-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("events");
+        history_with_two_archives(&log);
+        let ask = |id| {
+            let req = HistoryRequest {
+                job: JobRef { id, index: 0 },
+                ..HistoryRequest::default()
+            };
+            histories(
+                &log,
+                Files::Archives,
+                &sample(),
+                &ann(),
+                &req,
+                &mut BTreeSet::new(),
+            )
+        };
+        // Job 2 ended in events.1 (the first compaction dropped 1-3), job
+        // 4 in events.2. Make events.2 unreadable (a directory): job 2 is
+        // still answered.
+        std::fs::remove_file(dir.join("events.2")).unwrap();
+        std::fs::create_dir(dir.join("events.2")).unwrap();
+        assert_eq!(ids(&ask(2).unwrap()), [2]);
+        assert!(ask(4).is_err(), "job 4 needs events.2");
+        // Without its index an archive may hold anything: read whole.
+        std::fs::remove_file(dir.join("events.2.jobs")).unwrap();
+        assert!(ask(2).is_err(), "events.2 is read now");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_index_lists_runs_of_one_array_and_answers_for_ids_and_elements() {
+        let dir = std::env::temp_dir().join(format!("mbd-runs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let archive = dir.join("events.1");
+        let dropped = [(8, 7), (1, 0), (2, 0), (3, 0), (7, 7), (10, 0)];
+        write_index(&archive, &dropped).unwrap();
+        let runs = read_index(&archive).unwrap();
+        let run = |first, last, array_id| EndedRun {
+            first,
+            last,
+            array_id,
+        };
+        assert_eq!(runs, [run(1, 3, 0), run(7, 8, 7), run(10, 10, 0)]);
+        let r = |id, index| JobRef { id, index };
+        for yes in [r(2, 0), r(7, 0), r(8, 0), r(7, 2), r(10, 0)] {
+            assert!(holds(&runs, yes), "{yes:?}");
+        }
+        for no in [r(4, 0), r(9, 0), r(2, 1), r(11, 0)] {
+            assert!(!holds(&runs, no), "{no:?}");
+        }
+        std::fs::write(index_path(&archive), "1 x 0\n").unwrap();
+        assert_eq!(read_index(&archive), None, "unreadable: read the archive");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

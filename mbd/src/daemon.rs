@@ -98,6 +98,10 @@ pub struct Mbd {
     last_tick: Instant,
     /// Set while changes are refused after a commit failed.
     log_trouble: Option<log_trouble::LogTrouble>,
+    /// Jobs compaction dropped from memory whose history is still in the
+    /// current log (a compaction that could not write keeps it): the
+    /// next archive's index lists them.
+    dropped: Vec<(u32, u32)>,
 }
 
 impl Mbd {
@@ -180,6 +184,7 @@ impl Mbd {
             replan: Replan::All,
             last_tick: Instant::now(),
             log_trouble: None,
+            dropped: Vec::new(),
         })
     }
 
@@ -276,10 +281,18 @@ impl Mbd {
 
     fn compact(&mut self) -> Result<(), DaemonError> {
         let keep = self.settings.finish_threshold / 2;
+        self.dropped.extend(self.state.droppable(keep));
         let records: Vec<(u16, Vec<u8>)> = (self.state.compact(keep).iter())
             .map(|c| (c.kind(), c.payload()))
             .collect();
         let archive = self.log.rewrite(&records).map_err(DaemonError::Log)?;
+        let dropped = std::mem::take(&mut self.dropped);
+        if let Err(e) = crate::archive::write_index(&archive, &dropped) {
+            log::warn!(
+                "cannot write the job index of {} ({e}): bhist will read that archive whole",
+                archive.display()
+            );
+        }
         log::info!(
             "compacted the event log: {} jobs kept, old log archived as {}",
             self.state.jobs().count(),

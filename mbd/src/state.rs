@@ -818,20 +818,28 @@ impl State {
 
     // ---- compaction ----
 
+    /// The finished jobs `compact(keep)` forgets, oldest first, with
+    /// their array ids: what the archive it leaves behind is the last
+    /// record of.
+    pub fn droppable(&self, keep: usize) -> Vec<(u32, u32)> {
+        let drop = self.finished.saturating_sub(keep);
+        (self.jobs.values())
+            .filter(|j| j.state.is_finished())
+            .take(drop)
+            .map(|j| (j.id, j.array_id))
+            .collect()
+    }
+
     /// Forgets all but the newest `keep` finished jobs and returns the
     /// changes that rebuild what is left: the first records of a fresh log.
     pub fn compact(&mut self, keep: usize) -> Vec<Change> {
-        let finished: Vec<u32> = (self.jobs.values())
-            .filter(|j| j.state.is_finished())
-            .map(|j| j.id)
-            .collect();
-        let drop = finished.len().saturating_sub(keep);
-        for id in &finished[..drop] {
+        let dropped = self.droppable(keep);
+        for (id, _) in &dropped {
             self.jobs.remove(id);
             self.reasons.remove(id);
             self.allocated.remove(id);
         }
-        self.finished -= drop;
+        self.finished -= dropped.len();
         self.env_pool.sweep();
         self.shapes.sweep();
         let closed = |open: &[bool], name: &dyn Fn(usize) -> String| -> Vec<String> {

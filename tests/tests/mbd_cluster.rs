@@ -265,6 +265,14 @@ fn bhist_reads_the_archived_logs_and_works_with_mbd_down() {
         archived(2).exists().then_some(())
     })
     .expect("two compactions archived the log");
+    let index = std::fs::read_to_string(cluster.dir.join("state/mbd/events.1.jobs"));
+    let index = index.expect("each archive has an index of the jobs that ended in it");
+    assert!(
+        index
+            .lines()
+            .any(|l| l.starts_with(&format!("{} ", ids[0]))),
+        "{index}"
+    );
     let gone = cluster.run("bjobs", &[ids[0].to_string()]);
     assert_eq!(
         String::from_utf8_lossy(&gone.stderr),
