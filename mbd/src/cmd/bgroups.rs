@@ -1,6 +1,6 @@
 //! `bgroups [--json]`: the host groups of llb.hosts and their members.
 
-use super::{parse_args, print_list, VERSION};
+use super::{parse_args, print_list, ListingFlags, VERSION};
 use proto::mbd::{op, GroupRow};
 use serde::Serialize;
 use std::process::ExitCode;
@@ -8,12 +8,11 @@ use std::process::ExitCode;
 #[derive(clap::Parser, Debug)]
 #[command(name = "bgroups", version = VERSION, disable_version_flag = true, about = "List the host groups")]
 pub struct Args {
-    // `--vesion` is how LavaLite's bgroups spells it; kept for old scripts.
-    #[arg(short = 'v', long, alias = "vesion", action = clap::ArgAction::Version, help = "Print the version")]
-    version: Option<bool>,
-    /// Print JSON instead of the table
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    listing: ListingFlags,
+    /// `--vesion`, LavaLite's bgroups' spelling, kept for old scripts.
+    #[arg(long = "vesion", hide = true, action = clap::ArgAction::Version)]
+    vesion: Option<bool>,
 }
 
 pub fn main() -> ExitCode {
@@ -21,7 +20,7 @@ pub fn main() -> ExitCode {
         Ok(args) => args,
         Err(code) => return code,
     };
-    print_list("bgroups", op::GROUPS, args.json, group_json, render)
+    print_list("bgroups", op::GROUPS, args.listing.json, group_json, render)
 }
 
 /// LavaLite's listing: a header, a dash line as wide as each column (at

@@ -1,6 +1,8 @@
 //! `bhosts [--json]`, `bhosts -c|-o HOST` (admin).
 
-use super::{control_or_list, or_dash, parse_args, print_json, Align, Table, VERSION};
+use super::{
+    control_or_list, or_dash, parse_args, print_json, Align, ListingFlags, Table, VERSION,
+};
 use proto::mbd::{op, HostRow};
 use serde::Serialize;
 use std::process::ExitCode;
@@ -8,17 +10,14 @@ use std::process::ExitCode;
 #[derive(clap::Parser, Debug)]
 #[command(name = "bhosts", version = VERSION, disable_version_flag = true, about = "List or control batch hosts")]
 pub struct Args {
-    #[arg(short = 'v', long, action = clap::ArgAction::Version, help = "Print the version")]
-    version: Option<bool>,
+    #[command(flatten)]
+    listing: ListingFlags,
     /// Close HOST to new jobs
     #[arg(short = 'c', long, value_name = "HOST", conflicts_with = "open")]
     close: Option<String>,
     /// Open HOST
     #[arg(short = 'o', long, value_name = "HOST")]
     open: Option<String>,
-    /// Print JSON instead of the table
-    #[arg(long)]
-    json: bool,
 }
 
 pub fn main() -> ExitCode {
@@ -36,7 +35,7 @@ pub fn main() -> ExitCode {
         Ok(rows) => rows,
         Err(code) => return code,
     };
-    if args.json {
+    if args.listing.json {
         print_json(&rows.iter().map(HostJson::from).collect::<Vec<_>>());
     } else {
         print!("{}", render(&rows));

@@ -1,6 +1,9 @@
 //! `bjobs [-a] [-p] [-r] [-d] [-u USER] [--json] [job_ref]`.
 
-use super::{client, display_id, fail, or_dash, parse_args, parse_job_ref, print_json, TimeColumn};
+use super::{
+    client, display_id, fail, or_dash, parse_args, parse_job_ref, print_json, ListingFlags,
+    TimeColumn,
+};
 use super::{Align, Table, VERSION};
 use proto::mbd::{op, JobRow, JobState, JobsChunk, JobsRequest};
 use serde::Serialize;
@@ -9,8 +12,8 @@ use std::process::ExitCode;
 #[derive(clap::Parser, Debug)]
 #[command(name = "bjobs", version = VERSION, disable_version_flag = true, about = "List batch jobs")]
 pub struct Args {
-    #[arg(short = 'v', long, action = clap::ArgAction::Version, help = "Print the version")]
-    version: Option<bool>,
+    #[command(flatten)]
+    listing: ListingFlags,
     /// Pending, running and finished jobs
     #[arg(short = 'a', long)]
     all: bool,
@@ -26,9 +29,6 @@ pub struct Args {
     /// Only this user's jobs
     #[arg(short = 'u', long)]
     user: Option<String>,
-    /// Print JSON instead of the table
-    #[arg(long)]
-    json: bool,
     /// A job (N), an array (N) or one element (N[i]); extra operands are ignored
     job_ref: Vec<String>,
 }
@@ -51,7 +51,7 @@ pub fn main() -> ExitCode {
         Ok(chunks) => chunks.into_iter().flat_map(|c| c.jobs).collect(),
         Err(e) => return fail("bjobs", e.errno_text()),
     };
-    if args.json {
+    if args.listing.json {
         print_json(&rows.iter().map(JobJson::from).collect::<Vec<_>>());
     } else if rows.is_empty() {
         println!("No jobs found.");

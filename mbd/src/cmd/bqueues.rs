@@ -1,6 +1,6 @@
 //! `bqueues [-l] [--json]`, `bqueues -c|-o QUEUE` (admin).
 
-use super::{control_or_list, parse_args, print_json, Align, Table, VERSION};
+use super::{control_or_list, parse_args, print_json, Align, ListingFlags, Table, VERSION};
 use proto::mbd::{op, QueueRow};
 use serde::Serialize;
 use std::process::ExitCode;
@@ -8,8 +8,8 @@ use std::process::ExitCode;
 #[derive(clap::Parser, Debug)]
 #[command(name = "bqueues", version = VERSION, disable_version_flag = true, about = "List or control queues")]
 pub struct Args {
-    #[arg(short = 'v', long, action = clap::ArgAction::Version, help = "Print the version")]
-    version: Option<bool>,
+    #[command(flatten)]
+    listing: ListingFlags,
     /// One block per queue
     #[arg(short = 'l', long)]
     long: bool,
@@ -19,9 +19,6 @@ pub struct Args {
     /// Open QUEUE
     #[arg(short = 'o', long, value_name = "QUEUE")]
     open: Option<String>,
-    /// Print JSON instead of the table
-    #[arg(long)]
-    json: bool,
 }
 
 pub fn main() -> ExitCode {
@@ -39,7 +36,7 @@ pub fn main() -> ExitCode {
         Ok(rows) => rows,
         Err(code) => return code,
     };
-    if args.json {
+    if args.listing.json {
         print_json(&rows.iter().map(QueueJson::from).collect::<Vec<_>>());
     } else if args.long {
         print!("{}", render_long(&rows));

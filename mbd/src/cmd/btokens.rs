@@ -1,6 +1,6 @@
 //! `btokens [--json]`: the token pools and what running jobs hold.
 
-use super::{parse_args, print_list, Align, Table, VERSION};
+use super::{parse_args, print_list, Align, ListingFlags, Table, VERSION};
 use proto::mbd::{op, TokenRow};
 use serde::Serialize;
 use std::process::ExitCode;
@@ -8,11 +8,8 @@ use std::process::ExitCode;
 #[derive(clap::Parser, Debug)]
 #[command(name = "btokens", version = VERSION, disable_version_flag = true, about = "List the token pools")]
 pub struct Args {
-    #[arg(short = 'v', long, action = clap::ArgAction::Version, help = "Print the version")]
-    version: Option<bool>,
-    /// Print JSON instead of the table
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    listing: ListingFlags,
 }
 
 pub fn main() -> ExitCode {
@@ -20,7 +17,7 @@ pub fn main() -> ExitCode {
         Ok(args) => args,
         Err(code) => return code,
     };
-    print_list("btokens", op::TOKENS, args.json, pool_json, render)
+    print_list("btokens", op::TOKENS, args.listing.json, pool_json, render)
 }
 
 /// LavaLite's table, or its line for a cluster without pools.

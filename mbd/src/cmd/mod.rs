@@ -29,6 +29,16 @@ use std::process::ExitCode;
 /// The version every LavaLite command reports.
 pub use lim::cli::VERSION;
 
+/// The options every listing command has: `-v/--version` and `--json`.
+#[derive(clap::Args, Debug)]
+pub struct ListingFlags {
+    #[arg(short = 'v', long, action = clap::ArgAction::Version, help = "Print the version")]
+    version: Option<bool>,
+    /// Print JSON instead of the table
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Parses the process's arguments; help and version are printed here.
 pub fn parse_args<T: clap::Parser>() -> Result<T, ExitCode> {
     // `bjobs | head` ends quietly when head is done, as in LavaLite.
