@@ -18,43 +18,28 @@ use std::time::{Duration, Instant};
 
 /// Smallest read buffer a connection gets, so idle connections stay cheap.
 const MIN_READ_RESERVE: usize = 4096;
+/// Below this much free room a read first makes room again.
+const MIN_READ_SPARE: usize = MIN_READ_RESERVE / 2;
 /// Largest datagram UDP can carry.
 const MAX_DATAGRAM: usize = 65_536;
 /// An empty receive buffer larger than this is given back after use.
 const RX_SHRINK_ABOVE: usize = 256 << 10;
 
-/// A channel whose results are being handed out one per `next_event`,
-/// with the budget it has left for this wakeup.
+/// A channel whose results are being handed out one per `next_event`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Drain {
     /// Frames already read; bounded by the one read that brought them.
     Frames(ChanId),
-    Accepts {
-        id: ChanId,
-        left: usize,
-    },
-    Datagrams {
-        id: ChanId,
-        left: usize,
-    },
-    Signals {
-        id: ChanId,
-        left: usize,
-    },
+    /// One syscall per item, at most `left` more in this wakeup.
+    Batch { id: ChanId, of: Batch, left: usize },
 }
 
-impl Drain {
-    /// The drain after one more unit of work, or `None` if that was the
-    /// last its budget allowed.
-    fn spent(self) -> Option<Drain> {
-        let less = |left: usize| left.checked_sub(1).filter(|&l| l > 0);
-        match self {
-            Drain::Frames(id) => Some(Drain::Frames(id)),
-            Drain::Accepts { id, left } => less(left).map(|left| Drain::Accepts { id, left }),
-            Drain::Datagrams { id, left } => less(left).map(|left| Drain::Datagrams { id, left }),
-            Drain::Signals { id, left } => less(left).map(|left| Drain::Signals { id, left }),
-        }
-    }
+/// What a budgeted drain takes in, one syscall per item.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Batch {
+    Accepts,
+    Datagrams,
+    Signals,
 }
 
 /// What one step of a drain did.
@@ -149,13 +134,25 @@ impl Channels {
             if let Some(event) = self.queued.pop_front() {
                 return Some(event);
             }
-            if let Some(drain) = self.drain {
-                match self.continue_drain(drain) {
-                    Step::Event(event) => return Some(event),
-                    Step::Skip => {}
-                    Step::Done => self.drain = None,
+            match self.drain {
+                // The hot path of a server: no detour through `Step`.
+                Some(Drain::Frames(id)) => {
+                    let event = self.next_frame(id);
+                    if event.is_some() {
+                        return event;
+                    }
+                    self.drain = None;
+                    continue;
                 }
-                continue;
+                Some(Drain::Batch { id, of, left }) => {
+                    match self.continue_batch(id, of, left) {
+                        Step::Event(event) => return Some(event),
+                        Step::Skip => {}
+                        Step::Done => self.drain = None,
+                    }
+                    continue;
+                }
+                None => {}
             }
             if let Some(id) = self.carry.pop() {
                 self.drain = Some(Drain::Frames(id));
@@ -237,10 +234,7 @@ impl Channels {
         match chan.kind {
             Kind::Stream => self.stream_ready(id, flags),
             Kind::Connecting => self.connect_done(id),
-            Kind::Listener => self.start_drain(Drain::Accepts {
-                id,
-                left: self.config.accept_budget,
-            }),
+            Kind::Listener => self.start_batch(id, Batch::Accepts, self.config.accept_budget),
             Kind::Udp => {
                 if flags & EV_OUT != 0 {
                     self.queued.push_back(Event::Writable { id });
@@ -248,39 +242,35 @@ impl Channels {
                 if flags & (EV_IN | EV_ERR) == 0 {
                     return None;
                 }
-                self.start_drain(Drain::Datagrams {
-                    id,
-                    left: self.config.datagram_budget,
-                })
+                self.start_batch(id, Batch::Datagrams, self.config.datagram_budget)
             }
-            Kind::Signal => self.start_drain(Drain::Signals {
-                id,
-                left: self.config.datagram_budget,
-            }),
+            Kind::Signal => self.start_batch(id, Batch::Signals, self.config.datagram_budget),
             Kind::Timer | Kind::Waker => self.counter_ready(id, chan.kind),
         }
     }
 
-    fn start_drain(&mut self, drain: Drain) -> Option<Event> {
-        self.drain = Some(drain);
+    fn start_batch(&mut self, id: ChanId, of: Batch, left: usize) -> Option<Event> {
+        self.drain = Some(Drain::Batch { id, of, left });
         None
     }
 
-    /// One step of the current drain. A step that used budget moves the
-    /// drain on; an exhausted budget ends it (the kernel reports the rest
+    /// One item of the current batch. An item that used budget moves the
+    /// batch on; an exhausted budget ends it (the kernel reports the rest
     /// on the next wait, since we are level-triggered).
-    fn continue_drain(&mut self, drain: Drain) -> Step {
-        let step = match drain {
-            Drain::Frames(id) => return self.next_frame(id).map_or(Step::Done, Step::Event),
-            Drain::Accepts { id, .. } => self.next_accept(id),
-            Drain::Datagrams { id, .. } => self.next_datagram(id),
-            Drain::Signals { id, .. } => self.next_signal(id),
+    fn continue_batch(&mut self, id: ChanId, of: Batch, left: usize) -> Step {
+        let step = match of {
+            Batch::Accepts => self.next_accept(id),
+            Batch::Datagrams => self.next_datagram(id),
+            Batch::Signals => self.next_signal(id),
         };
         if !matches!(step, Step::Done) {
-            self.drain = drain.spent();
-            if self.drain.is_none() {
-                self.counters.budget_exhausted += 1;
-            }
+            self.drain = match left.saturating_sub(1) {
+                0 => {
+                    self.counters.budget_exhausted += 1;
+                    None
+                }
+                left => Some(Drain::Batch { id, of, left }),
+            };
         }
         step
     }
@@ -374,9 +364,11 @@ impl Channels {
         }
         // Room for the whole frame being received (so a large frame is
         // read without regrowing), or a small floor for idle connections.
-        let need = bytes_missing(&chan.rx).min(max_frame).max(MIN_READ_RESERVE);
-        if chan.rx.capacity() - chan.rx.len() < need.min(budget) {
-            chan.rx.reserve(need);
+        // Small frames are read into what is left of the buffer until that
+        // runs low: reclaiming it on every read costs more than the read.
+        let missing = bytes_missing(&chan.rx).min(max_frame);
+        if chan.rx.capacity() - chan.rx.len() < missing.min(budget).max(MIN_READ_SPARE) {
+            chan.rx.reserve(missing.max(MIN_READ_RESERVE));
         }
         self.counters.syscalls.read += 1;
         let outcome = sys::recv_into(chan.handle.fd(), &mut chan.rx, budget);

@@ -8,7 +8,9 @@
 //! variant of the 10,000-connection workload cannot run at all.
 
 use bench::baseline::{Buffers, Counts, ReadOutcome, MAX_BODY, OP_STATS};
-use bench::report::{stats_reply, thread_cpu_ns, thread_sleeps, ServerStats};
+use bench::report::{
+    stats_reply, thread_cpu_ns, thread_sleeps, thread_user_sys_ticks, ServerStats,
+};
 use chan::sys::CountingAllocator;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -18,13 +20,16 @@ static ALLOC: CountingAllocator = CountingAllocator::new();
 
 fn snapshot(messages: u64, syscalls: u64) -> ServerStats {
     // Reading /proc allocates: that is measuring, not serving.
-    let (cpu_ns, sleeps) = ALLOC.uncounted(|| (thread_cpu_ns(), thread_sleeps()));
+    let (cpu_ns, sleeps, (user_ticks, sys_ticks)) =
+        ALLOC.uncounted(|| (thread_cpu_ns(), thread_sleeps(), thread_user_sys_ticks()));
     ServerStats {
         messages,
         syscalls,
         allocations: ALLOC.allocations(),
         cpu_ns,
         sleeps,
+        user_ticks,
+        sys_ticks,
     }
 }
 
@@ -116,7 +121,10 @@ mod mio_server {
         let mut counts = Counts::default();
         loop {
             counts.syscalls += 1;
-            poll.poll(&mut events, None)?;
+            match poll.poll(&mut events, None) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                other => other?,
+            }
             for event in events.iter() {
                 if event.token() == LISTENER {
                     accept_all(&poll, &listener, &mut conns, &mut free, &mut counts);
@@ -244,7 +252,10 @@ mod poll_server {
                 });
             }
             counts.syscalls += 1;
-            chan::sys::poll(&mut fds, -1)?;
+            match chan::sys::poll(&mut fds, -1) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                other => other?,
+            };
             let mut i = conns.len();
             while i > 0 {
                 i -= 1;

@@ -198,6 +198,8 @@ impl Window {
             cpu_s_per_million: per_msg(server.cpu_ns) * 1e6 / 1e9,
             server_sleeps_per_msg: per_msg(server.sleeps),
             server_busy: server.cpu_ns as f64 / 1e9 / secs,
+            server_user_share: server.user_ticks as f64
+                / (server.user_ticks + server.sys_ticks).max(1) as f64,
             client_busy: client_cpu_s / secs,
         })
     }
@@ -225,6 +227,9 @@ struct Report {
     server_sleeps_per_msg: f64,
     /// Share of one core the server's thread used over the window.
     server_busy: f64,
+    /// Share of the server's CPU time spent in user space (the rest is
+    /// the kernel's): the most an engine's own code could win back.
+    server_user_share: f64,
     /// Share of one core this load generator used: near 1.0 means the
     /// client, not the server, may be what limits msgs/s.
     client_busy: f64,
