@@ -19,6 +19,9 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
+/// How long a daemon stopped after a failed `up` gets to exit on SIGTERM.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
 /// Stops every daemon that has a pid file in `DIR/run` (SIGTERM, then
 /// SIGKILL after `grace`); returns (stopped, killed) counts. Works from the
 /// pid files alone, so a cluster whose config was broken meanwhile can
@@ -125,8 +128,36 @@ impl LocalCluster {
 
     /// Starts every daemon that is not running, then waits until each lim
     /// answers and a master is elected. Returns the daemons it started.
+    ///
+    /// If one cannot start or the cluster does not come up, the daemons
+    /// this call started are stopped again, so a failed `up` leaves the
+    /// cluster as it found it (their logs stay for the reason).
     pub fn up(&self, bin_dir: &Path) -> anyhow::Result<Vec<DaemonSpec>> {
         let mut started: Vec<(DaemonSpec, Child)> = Vec::new();
+        let serving = self
+            .start_missing(bin_dir, &mut started)
+            .and_then(|()| self.wait_until_serving(&mut started));
+        if let Err(e) = serving {
+            let (stopped, unstoppable) = self.stop_started(&mut started);
+            let mut what =
+                format!("lavalite up failed; stopped the {stopped} daemons it had started");
+            if !unstoppable.is_empty() {
+                what += &format!(" (could not stop {})", unstoppable.join(", "));
+            }
+            return Err(if stopped + unstoppable.len() == 0 {
+                e
+            } else {
+                e.context(what)
+            });
+        }
+        Ok(started.into_iter().map(|(spec, _)| spec).collect())
+    }
+
+    fn start_missing(
+        &self,
+        bin_dir: &Path,
+        started: &mut Vec<(DaemonSpec, Child)>,
+    ) -> anyhow::Result<()> {
         for spec in &self.daemons {
             if spec.running_pid(&self.dir).is_some() {
                 continue;
@@ -137,8 +168,26 @@ impl LocalCluster {
             })?;
             started.push((spec.clone(), child));
         }
-        self.wait_until_serving(&mut started)?;
-        Ok(started.into_iter().map(|(spec, _)| spec).collect())
+        Ok(())
+    }
+
+    /// Stops what `up` started, last first (sbd before the mbd it talks
+    /// to). Returns how many were still running and were stopped, and the
+    /// ones that could not be signalled.
+    fn stop_started(&self, started: &mut [(DaemonSpec, Child)]) -> (usize, Vec<String>) {
+        let mut stopped = 0;
+        let mut unstoppable = Vec::new();
+        for (spec, child) in started.iter_mut().rev() {
+            let running = spec.running_pid(&self.dir).is_some();
+            match spec.stop(&self.dir, STOP_GRACE) {
+                Ok(_) if running => stopped += 1,
+                Ok(_) => {}
+                Err(e) => unstoppable.push(format!("{} for {}: {e}", spec.daemon, spec.host)),
+            }
+            // Reap it, so no zombie outlives this command.
+            let _ = child.try_wait();
+        }
+        (stopped, unstoppable)
     }
 
     fn wait_until_serving(&self, started: &mut [(DaemonSpec, Child)]) -> anyhow::Result<()> {

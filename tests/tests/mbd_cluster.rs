@@ -419,3 +419,54 @@ fn bsub_without_a_reply_says_the_job_may_exist_and_it_does() {
     });
     assert!(listed.is_some(), "the unanswered submission is a job");
 }
+
+#[test]
+fn a_failed_up_stops_the_daemons_it_started_and_names_the_cause() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let down = cluster.run(
+        "lavalite",
+        &[
+            "down".into(),
+            "--dir".into(),
+            cluster.dir.display().to_string(),
+        ],
+    );
+    assert!(down.status.success());
+    // mbd refuses this queue file at start; lim and sbd start fine.
+    let queues = cluster.dir.join("llb.queues");
+    let text = std::fs::read_to_string(&queues).expect("read llb.queues");
+    std::fs::write(
+        &queues,
+        text.replace("PRIORITY    = 30", "PRIORITY    = high"),
+    )
+    .expect("write llb.queues");
+    let up = cluster.run(
+        "lavalite",
+        &[
+            "up".into(),
+            "--dir".into(),
+            cluster.dir.display().to_string(),
+        ],
+    );
+    let err = String::from_utf8_lossy(&up.stderr);
+    assert!(
+        !up.status.success(),
+        "up succeeded with a broken llb.queues: {err}"
+    );
+    assert!(err.contains("PRIORITY"), "the cause is not named: {err}");
+    assert!(
+        err.contains("stopped the 2 daemons it had started"),
+        "{err}"
+    );
+    for daemon in ["lim", "mbd", "sbd"] {
+        let spec = lavalite::DaemonSpec {
+            daemon,
+            host: "host1".into(),
+        };
+        assert_eq!(
+            spec.running_pid(&cluster.dir),
+            None,
+            "{daemon} left running"
+        );
+    }
+}
