@@ -20,6 +20,7 @@ import argparse
 import datetime
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -268,6 +269,8 @@ def main():
     subprocess.run(["cargo", "build", "--release", "--locked", "-p", "bench"], cwd=ROOT, check=True)
     if args.server_bound:
         return server_bound(args)
+    if shutil.which("valgrind") is None:
+        sys.exit("valgrind not found: it counts the instructions per message (apt install valgrind)")
     results = {}
     for wl, wargs in WORKLOADS:
         samples = run_rounds(wargs, args)
