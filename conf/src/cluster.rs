@@ -3,6 +3,7 @@
 
 use crate::sections::sections;
 use crate::ConfError;
+use std::collections::HashSet;
 use std::net::IpAddr;
 
 /// One line of the `Host` section.
@@ -92,9 +93,11 @@ fn parse_hosts(no: usize, body: &[(usize, &str)]) -> Result<Vec<HostEntry>, Conf
         ));
     }
     let mut hosts: Vec<HostEntry> = Vec::new();
+    // A set, not a scan of `hosts`: 10,000 hosts made that 50M compares.
+    let mut seen = HashSet::new();
     for &(line_no, line) in rows {
         let host = parse_host(line).map_err(|reason| ConfError::syntax(line_no, reason))?;
-        if !hosts.iter().any(|h| h.name == host.name) {
+        if seen.insert(host.name.clone()) {
             hosts.push(host);
         }
     }

@@ -3,6 +3,7 @@
 
 use conf::{ClusterFile, ConfDir, ConfError, LlConf};
 use proto::auth::AuthKey;
+use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
@@ -71,6 +72,9 @@ pub struct Settings {
     pub key: Option<AuthKey>,
     /// `LL_AUTH_MAX_AGE`, seconds.
     pub auth_max_age: u64,
+    /// Each host's position by name: every datagram names its sender, and
+    /// a scan of 10,000 names per datagram was most of a master's CPU.
+    positions: HashMap<String, usize>,
 }
 
 impl Settings {
@@ -100,7 +104,14 @@ impl Settings {
             Some(ip) => SocketAddr::new(ip, port),
             None => SocketAddr::new(IpAddr::from([0, 0, 0, 0]), port),
         };
+        // The first entry wins, as with a scan (the parser refuses
+        // duplicates anyway).
+        let mut positions = HashMap::with_capacity(cluster.hosts.len());
+        for (i, h) in cluster.hosts.iter().enumerate().rev() {
+            positions.insert(h.name.clone(), i);
+        }
         Ok(Settings {
+            positions,
             cluster,
             me,
             addrs,
@@ -120,8 +131,7 @@ impl Settings {
 
     /// The host whose lim sends from `from` and calls itself `name`.
     pub fn sender(&self, name: &str, from: SocketAddr) -> Option<usize> {
-        self.cluster
-            .position(name)
+        (self.positions.get(name).copied())
             .filter(|&p| self.addrs.get(p).is_some_and(|a| a.ip() == from.ip()))
     }
 }
