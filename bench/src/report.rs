@@ -49,9 +49,15 @@ pub fn thread_cpu_ns() -> u64 {
 }
 
 /// User and system CPU time of the calling thread so far, in clock ticks
-/// (fields 14 and 15 of /proc/thread-self/stat; (0, 0) if unreadable).
+/// ((0, 0) if unreadable).
 pub fn thread_user_sys_ticks() -> (u64, u64) {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    user_sys_ticks("/proc/thread-self/stat")
+}
+
+/// User and system CPU time from a `/proc/.../stat` file (fields 14 and
+/// 15), in clock ticks; (0, 0) if unreadable.
+pub fn user_sys_ticks(stat_path: &str) -> (u64, u64) {
+    let stat = std::fs::read_to_string(stat_path).unwrap_or_default();
     // The command name (field 2) may hold spaces; fields after it are plain.
     let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let mut fields = after_name.split_whitespace().skip(11);

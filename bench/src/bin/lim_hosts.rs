@@ -7,7 +7,7 @@
 //! a one-line answer) as the baseline.
 
 use anyhow::Context;
-use bench::report::quantile_ms;
+use bench::report::{quantile_ms, user_sys_ticks};
 use lavalite::{DaemonSpec, DefaultConfig};
 use lim::datagram::{Datagram, DatagramCodec};
 use proto::auth::Credentials;
@@ -96,10 +96,10 @@ fn measure(
     let tick = Duration::from_secs_f64(o.tick);
     // One whole tick first, so every host is known before counting.
     hosts.run(tick, Instant::now() + tick)?;
-    let cpu_before = process_cpu_s(pid)?;
+    let cpu_before = process_cpu_s(pid);
     let start = Instant::now();
     let sent = hosts.run(tick, start + Duration::from_secs_f64(o.secs))?;
-    let cpu = process_cpu_s(pid)? - cpu_before;
+    let cpu = process_cpu_s(pid) - cpu_before;
     let window = start.elapsed().as_secs_f64();
     let lsload = timings(bins, dir, "lsload", 20)?;
     let lsid = timings(bins, dir, "lsid", 20)?;
@@ -192,21 +192,10 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// User plus system CPU of a process, in seconds (/proc/PID/stat, ticks of 10 ms).
-fn process_cpu_s(pid: u32) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields
-        .get(11..13)
-        .context("short /proc stat")?
-        .iter()
-        .map(|f| f.parse::<u64>().unwrap_or(0))
-        .sum();
-    Ok(ticks as f64 / 100.0)
+/// User plus system CPU of a process, in seconds (clock ticks of 10 ms).
+fn process_cpu_s(pid: u32) -> f64 {
+    let (user, sys) = user_sys_ticks(&format!("/proc/{pid}/stat"));
+    (user + sys) as f64 / 100.0
 }
 
 fn timings(bins: &Path, dir: &Path, command: &str, runs: usize) -> anyhow::Result<Vec<Duration>> {
