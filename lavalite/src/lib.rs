@@ -139,8 +139,9 @@ impl LocalCluster {
             .and_then(|()| self.wait_until_serving(&mut started));
         if let Err(e) = serving {
             let (stopped, unstoppable) = self.stop_started(&mut started);
+            let daemons = if stopped == 1 { "daemon" } else { "daemons" };
             let mut what =
-                format!("lavalite up failed; stopped the {stopped} daemons it had started");
+                format!("lavalite up failed; stopped the {stopped} {daemons} it had started");
             if !unstoppable.is_empty() {
                 what += &format!(" (could not stop {})", unstoppable.join(", "));
             }
@@ -173,19 +174,16 @@ impl LocalCluster {
 
     /// Stops what `up` started, last first (sbd before the mbd it talks
     /// to). Returns how many were still running and were stopped, and the
-    /// ones that could not be signalled.
+    /// ones that could not be stopped.
     fn stop_started(&self, started: &mut [(DaemonSpec, Child)]) -> (usize, Vec<String>) {
         let mut stopped = 0;
         let mut unstoppable = Vec::new();
         for (spec, child) in started.iter_mut().rev() {
-            let running = spec.running_pid(&self.dir).is_some();
-            match spec.stop(&self.dir, STOP_GRACE) {
-                Ok(_) if running => stopped += 1,
-                Ok(_) => {}
+            match spec.stop_child(&self.dir, child, STOP_GRACE) {
+                Ok(true) => stopped += 1,
+                Ok(false) => {}
                 Err(e) => unstoppable.push(format!("{} for {}: {e}", spec.daemon, spec.host)),
             }
-            // Reap it, so no zombie outlives this command.
-            let _ = child.try_wait();
         }
         (stopped, unstoppable)
     }
@@ -200,17 +198,9 @@ impl LocalCluster {
         let deadline =
             Instant::now() + (tick * (lim::settings::MISS_TICKS + 5)).max(Duration::from_secs(10));
         loop {
-            for (spec, child) in started.iter_mut() {
-                if let Some(status) = child.try_wait()? {
-                    let log = spec.log_file(&self.log_dir);
-                    anyhow::bail!(
-                        "{} for {} exited ({status}); log {}:\n{}",
-                        spec.daemon,
-                        spec.host,
-                        log.display(),
-                        log_tail(&log, 5)
-                    );
-                }
+            let exited = self.exited(started)?;
+            if !exited.is_empty() {
+                anyhow::bail!("{}", exited.join("\n"));
             }
             let pending = self
                 .not_answering(&client, started)
@@ -232,6 +222,24 @@ impl LocalCluster {
                 _ => std::thread::sleep(Duration::from_millis(50)),
             }
         }
+    }
+
+    /// Each started daemon that has exited, with its status and log tail.
+    fn exited(&self, started: &mut [(DaemonSpec, Child)]) -> anyhow::Result<Vec<String>> {
+        let mut exited = Vec::new();
+        for (spec, child) in started.iter_mut() {
+            if let Some(status) = child.try_wait()? {
+                let log = spec.log_file(&self.log_dir);
+                exited.push(format!(
+                    "{} for {} exited ({status}); log {}:\n{}",
+                    spec.daemon,
+                    spec.host,
+                    log.display(),
+                    log_tail(&log, 5)
+                ));
+            }
+        }
+        Ok(exited)
     }
 
     /// Why mbd does not serve yet, if it does not: it does not answer, or

@@ -86,34 +86,69 @@ impl DaemonSpec {
         Ok(child)
     }
 
-    /// SIGTERM, wait up to `grace`, then SIGKILL. Returns whether it had
-    /// to be killed.
+    /// Stops the daemon its pid file names (SIGTERM, then SIGKILL after
+    /// `grace`) and removes the pid file. Returns whether it had to be
+    /// killed.
     pub fn stop(&self, dir: &Path, grace: Duration) -> io::Result<bool> {
-        let Some(pid) = self.running_pid(dir) else {
-            let _ = fs::remove_file(self.pid_file(dir));
-            return Ok(false);
+        let killed = match self.running_pid(dir) {
+            Some(pid) => terminate(pid, self.daemon, grace)?,
+            None => false,
         };
-        chan::sys::signal_process(pid, libc::SIGTERM)?;
-        let deadline = Instant::now() + grace;
-        while Instant::now() < deadline {
-            if !is_alive(pid, self.daemon) {
-                let _ = fs::remove_file(self.pid_file(dir));
-                return Ok(false);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // Gone in between is fine: ESRCH.
-        let _ = chan::sys::signal_process(pid, libc::SIGKILL);
         let _ = fs::remove_file(self.pid_file(dir));
-        Ok(true)
+        Ok(killed)
+    }
+
+    /// Stops a daemon this process started as `child`, going by the
+    /// handle rather than the pid file: right after the start its command
+    /// line can still read empty (exec not finished), and an unreaped
+    /// child's pid cannot have been reused. Reaps it and removes the pid
+    /// file. Returns whether it was still running.
+    pub fn stop_child(&self, dir: &Path, child: &mut Child, grace: Duration) -> io::Result<bool> {
+        let running = child.try_wait()?.is_none();
+        if running {
+            terminate(child.id(), self.daemon, grace)?;
+            child.wait()?;
+        }
+        let _ = fs::remove_file(self.pid_file(dir));
+        Ok(running)
     }
 }
 
-/// Whether `pid` runs `binary` and is not a zombie.
+/// SIGTERM, up to `grace` to exit, then SIGKILL; returns once `pid` has
+/// finished exiting (its ports and locks are free for the next start).
+/// Returns whether it had to be killed.
+fn terminate(pid: u32, daemon: &str, grace: Duration) -> io::Result<bool> {
+    chan::sys::signal_process(pid, libc::SIGTERM)?;
+    if wait_exited(pid, grace) {
+        return Ok(false);
+    }
+    // Gone in between is fine: ESRCH.
+    let _ = chan::sys::signal_process(pid, libc::SIGKILL);
+    if wait_exited(pid, grace) {
+        Ok(true)
+    } else {
+        Err(io::Error::other(format!(
+            "{daemon} (pid {pid}) has not exited {grace:?} after SIGKILL"
+        )))
+    }
+}
+
+/// Waits up to `limit` for `pid` to finish exiting; whether it did.
+fn wait_exited(pid: u32, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while !chan::sys::process_exited(pid) {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+/// Whether `pid` runs `binary` and has not exited (a process that is
+/// exiting still counts: it still holds its ports and locks).
 pub fn is_alive(pid: u32, binary: &str) -> bool {
-    chan::sys::live_process_args(pid)
-        .and_then(|args| args.into_iter().next())
-        .is_some_and(|argv0| argv0.rsplit('/').next() == Some(binary))
+    chan::sys::process_name(pid).is_some_and(|name| name == binary)
 }
 
 /// The last `n` lines of a log, to show why a daemon did not come up.

@@ -239,9 +239,21 @@ impl TestCluster {
     pub fn kill_daemon(&self, pid: u32, daemon: &str) {
         chan::sys::signal_process(pid, libc::SIGKILL).expect("kill -9");
         wait_for(Duration::from_secs(10), || {
-            (!lavalite::is_alive(pid, daemon)).then_some(())
+            chan::sys::process_exited(pid).then_some(())
         })
         .unwrap_or_else(|| panic!("{daemon} {pid} survives SIGKILL"));
+    }
+
+    /// Every live process started on this cluster's directory (a daemon
+    /// or a job runner): pid and command line.
+    pub fn processes(&self) -> Vec<(u32, String)> {
+        let dir = self.dir.display().to_string();
+        let pids = std::fs::read_dir("/proc").expect("list /proc").flatten();
+        pids.filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter_map(|pid| Some((pid, chan::sys::live_process_args(pid)?)))
+            .filter(|(_, args)| args.contains(&dir))
+            .map(|(pid, args)| (pid, args.join(" ")))
+            .collect()
     }
 
     /// mbd's log so far.

@@ -9,8 +9,8 @@ mod process;
 
 pub use alloc::CountingAllocator;
 pub use process::{
-    become_user, block_signals, effective_uid, reap_child, set_umask, signal_group, take_pending,
-    wait_child, ChildExit,
+    become_user, block_signals, effective_uid, live_process_args, process_exited, process_name,
+    reap_child, set_umask, signal_group, take_pending, wait_child, ChildExit,
 };
 
 use bytes::BytesMut;
@@ -606,23 +606,6 @@ pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-/// The command line of process `pid` if it is alive and not a zombie.
-pub fn live_process_args(pid: u32) -> Option<Vec<String>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Field 3 follows the parenthesised command name, which may hold spaces.
-    let state = stat.rsplit_once(')')?.1.split_whitespace().next()?;
-    if matches!(state, "Z" | "X") {
-        return None;
-    }
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    Some(
-        (cmdline.split(|b| *b == 0))
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect(),
-    )
 }
 
 /// This machine's host name (first component kept as the kernel has it).

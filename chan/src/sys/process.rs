@@ -1,5 +1,6 @@
-//! Child processes and identities, for the execution daemon: reaping with
-//! resource usage, signal masks, and switching to a job's user.
+//! Processes and identities: whether a process runs or has exited, and,
+//! for the execution daemon, reaping with resource usage, signal masks,
+//! and switching to a job's user.
 
 use super::{cvt, sigset};
 use std::ffi::CString;
@@ -152,10 +153,79 @@ pub fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// The name (the kernel's `comm`: the executable's file name, cut to 15
+/// bytes) and state letter (`R`, `S`, `Z`, ...) of process `pid`.
+fn name_and_state(pid: u32) -> Option<(String, char)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The name is parenthesised and may itself hold spaces or `)`.
+    let (head, tail) = stat.rsplit_once(')')?;
+    let name = head.split_once('(')?.1;
+    Some((name.to_owned(), tail.trim_start().chars().next()?))
+}
+
+/// Whether process `pid` has finished exiting: gone, or a zombie. Only
+/// then are its sockets closed and its locks released; while it is still
+/// in exit its command line already reads empty.
+pub fn process_exited(pid: u32) -> bool {
+    name_and_state(pid).is_none_or(|(_, state)| matches!(state, 'Z' | 'X'))
+}
+
+/// The name of process `pid` if it has not exited. Unlike the command
+/// line, the name is there all through the process's exit, and from
+/// early in its exec.
+pub fn process_name(pid: u32) -> Option<String> {
+    name_and_state(pid)
+        .filter(|(_, state)| !matches!(state, 'Z' | 'X'))
+        .map(|(name, _)| name)
+}
+
+/// The command line of process `pid` if it is alive and not a zombie
+/// (empty while it is exiting).
+pub fn live_process_args(pid: u32) -> Option<Vec<String>> {
+    if process_exited(pid) {
+        return None;
+    }
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some(
+        (cmdline.split(|b| *b == 0))
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::process::Command;
+
+    #[test]
+    fn a_process_has_exited_once_it_is_a_zombie_or_gone() {
+        let me = std::process::id();
+        assert!(!process_exited(me));
+        let exe = std::env::current_exe().expect("current exe");
+        let name = exe.file_name().map(|n| n.to_string_lossy().into_owned());
+        assert_eq!(
+            process_name(me).as_deref(),
+            name.as_deref().map(|n| &n[..n.len().min(15)])
+        );
+        assert!(live_process_args(me).is_some_and(|args| !args.is_empty()));
+        let mut child = Command::new("/bin/sh")
+            .args(["-c", "exit 0"])
+            .spawn()
+            .expect("spawn sh");
+        let pid = child.id();
+        // Unreaped, it stays a zombie: exited, with no command line.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !process_exited(pid) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(process_exited(pid), "sh {pid} never exited");
+        assert_eq!(live_process_args(pid), None);
+        assert_eq!(process_name(pid), None);
+        let _ = child.wait();
+        assert!(process_exited(pid), "a reaped pid is gone");
+    }
 
     #[test]
     fn a_child_s_exit_code_and_signal_are_reported() {
