@@ -92,29 +92,42 @@ fn parse_hosts(no: usize, body: &[(usize, &str)]) -> Result<Vec<HostEntry>, Conf
             "Host section must start with `Hostname Resources Master`",
         ));
     }
-    let mut hosts: Vec<HostEntry> = Vec::new();
+    let mut hosts: Vec<HostEntry> = Vec::with_capacity(rows.len());
     // A set, not a scan of `hosts`: 10,000 hosts made that 50M compares.
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::with_capacity(rows.len());
     for &(line_no, line) in rows {
         let host = parse_host(line).map_err(|reason| ConfError::syntax(line_no, reason))?;
-        if seen.insert(host.name.clone()) {
-            hosts.push(host);
+        if seen.insert(host.name) {
+            hosts.push(HostEntry {
+                name: host.name.to_owned(),
+                resources: host.resources.to_owned(),
+                candidate: host.candidate,
+                addr: host.addr,
+            });
         }
     }
     Ok(hosts)
 }
 
-fn parse_host(line: &str) -> Result<HostEntry, String> {
+/// A host line's fields, borrowed from the file's text.
+struct HostLine<'a> {
+    name: &'a str,
+    resources: &'a str,
+    candidate: bool,
+    addr: Option<IpAddr>,
+}
+
+fn parse_host(line: &str) -> Result<HostLine<'_>, String> {
     let (name, rest) = line
-        .split_once(|c: char| c.is_whitespace())
+        .split_once(|c: char| c.is_ascii_whitespace())
         .ok_or_else(|| format!("host line {line:?} needs `<name> (<resources>) <Y|->`"))?;
-    let rest = rest.trim_start();
+    let rest = rest.trim_ascii_start();
     let inner = rest
         .strip_prefix('(')
         .and_then(|r| r.split_once(')'))
         .ok_or_else(|| format!("host {name}: resources must be in parentheses"))?;
     let (resources, tail) = inner;
-    let mut words = tail.split_whitespace();
+    let mut words = tail.split_ascii_whitespace();
     let candidate = match words.next() {
         Some("Y" | "y") => true,
         Some("-") => false,
@@ -136,9 +149,9 @@ fn parse_host(line: &str) -> Result<HostEntry, String> {
             "host {name}: unexpected {extra:?} after the address"
         ));
     }
-    Ok(HostEntry {
-        name: name.to_owned(),
-        resources: resources.trim().to_owned(),
+    Ok(HostLine {
+        name,
+        resources: resources.trim_ascii(),
         candidate,
         addr,
     })

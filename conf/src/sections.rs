@@ -41,7 +41,7 @@ pub(crate) fn sections(text: &str) -> Result<Vec<Section<'_>>, ConfError> {
     let mut lines = text
         .lines()
         .enumerate()
-        .map(|(i, l)| (i + 1, l.trim()))
+        .map(|(i, l)| (i + 1, l.trim_ascii()))
         .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
     let mut out = Vec::new();
     while let Some((no, line)) = lines.next() {
@@ -80,17 +80,22 @@ pub(crate) fn sections(text: &str) -> Result<Vec<Section<'_>>, ConfError> {
 }
 
 fn begin_keyword(line: &str) -> Option<&str> {
-    let mut words = line.split_whitespace();
-    match (words.next(), words.next()) {
-        (Some(b), Some(kw)) if b.eq_ignore_ascii_case("begin") => Some(kw),
-        _ => None,
+    let (first, rest) = first_word(line);
+    match first.eq_ignore_ascii_case("begin") {
+        true => rest.split_whitespace().next(),
+        false => None,
     }
 }
 
 fn first_word_is(line: &str, word: &str) -> bool {
-    line.split_whitespace()
-        .next()
-        .is_some_and(|w| w.eq_ignore_ascii_case(word))
+    first_word(line).0.eq_ignore_ascii_case(word)
+}
+
+/// A trimmed line's first word and the rest. Every line of a 10,000-host
+/// file is checked for `Begin` and `End`: only its first word is read.
+fn first_word(line: &str) -> (&str, &str) {
+    line.split_once(|c: char| c.is_ascii_whitespace())
+        .unwrap_or((line, ""))
 }
 
 /// Checks a header row token by token: the first tokens must be `expected`

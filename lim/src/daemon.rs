@@ -65,6 +65,9 @@ pub struct Lim {
     stats: LimStats,
     /// Open query connections, oldest first, with when they were accepted.
     queries: VecDeque<(ChanId, Instant)>,
+    /// Replies are encoded here; kept, so a 10,000-host answer does not
+    /// grow a fresh buffer through every power of two each time.
+    reply_buf: BytesMut,
 }
 
 impl Lim {
@@ -127,6 +130,7 @@ impl Lim {
             load: None,
             stats: LimStats::default(),
             queries: VecDeque::new(),
+            reply_buf: BytesMut::new(),
         })
     }
 
@@ -332,8 +336,12 @@ impl Lim {
                 self.reply(id, &header, status::OK, &info)
             }
             op::HOSTS if self.election.is_master() => {
+                // Encoded from the table as it stands, nothing copied.
                 let records = self.table.records(now);
-                self.reply(id, &header, status::OK, &records)
+                self.reply_buf.clear();
+                let reply = header.reply(status::OK, 0);
+                proto::encode_frame(reply, records.as_slice(), &mut self.reply_buf);
+                self.send_reply(id)
             }
             op::HOSTS => {
                 let info = self.cluster_info(now);
@@ -365,9 +373,13 @@ impl Lim {
     }
 
     fn reply<T: Encode + ?Sized>(&mut self, id: ChanId, request: &Header, status: u32, body: &T) {
-        let mut out = BytesMut::new();
-        proto::encode_frame(request.reply(status, 0), body, &mut out);
-        if let Err(e) = self.chans.send(id, &out) {
+        self.reply_buf.clear();
+        proto::encode_frame(request.reply(status, 0), body, &mut self.reply_buf);
+        self.send_reply(id)
+    }
+
+    fn send_reply(&mut self, id: ChanId) {
+        if let Err(e) = self.chans.send(id, &self.reply_buf) {
             self.close(id, Some(&e));
         }
     }

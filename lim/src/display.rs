@@ -1,5 +1,6 @@
 //! What lsid, lsload and lshosts print: LavaLite's layouts, and `--json`.
 
+use crate::cells::{push_cell, push_fixed, Align};
 use proto::lim::{ClusterInfo, HostRecord, LoadVector, INDEX_NAMES};
 use serde::Serialize;
 use std::fmt::Write;
@@ -35,52 +36,90 @@ pub fn lsclusterinfo(info: &ClusterInfo, admin: Option<&str>) -> String {
     )
 }
 
+/// One load index column of `lsload`.
+struct LoadColumn {
+    header: &'static str,
+    index: usize,
+    width: usize,
+    decimals: usize,
+    /// Printed after the number.
+    unit: &'static str,
+    /// The index's value is divided by this (memory: MB sent, GB shown).
+    divisor: f64,
+}
+
+const fn column(header: &'static str, index: usize, decimals: usize) -> LoadColumn {
+    LoadColumn {
+        header,
+        index,
+        width: 6,
+        decimals,
+        unit: "",
+        divisor: 1.0,
+    }
+}
+
+const fn memory(header: &'static str, index: usize) -> LoadColumn {
+    LoadColumn {
+        unit: "G",
+        divisor: 1024.0,
+        ..column(header, index, 0)
+    }
+}
+
+/// `lsload`'s columns after HOST_NAME and status; [`LONG`] go before
+/// [`MEMORY`] with `-l`.
+const LOADS: [LoadColumn; 4] = [
+    column("r15s", LoadVector::R15S, 1),
+    column("r1m", LoadVector::R1M, 1),
+    column("r15m", LoadVector::R15M, 1),
+    LoadColumn {
+        width: 4,
+        unit: "%",
+        ..column("ut", LoadVector::UT, 0)
+    },
+];
+const LONG: [LoadColumn; 4] = [
+    column("pg", LoadVector::PG, 1),
+    column("io", LoadVector::IO, 1),
+    column("ls", LoadVector::LS, 1),
+    column("it", LoadVector::IT, 0),
+];
+const MEMORY: [LoadColumn; 3] = [
+    memory("mem", LoadVector::MEM),
+    memory("swp", LoadVector::SWP),
+    memory("tmp", LoadVector::TMP),
+];
+
 /// `lsload [-l]`: one row per host in cluster-file order.
 pub fn lsload(hosts: &[HostRecord], long: bool) -> String {
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "{:<16} {:<8} {:>6} {:>6} {:>6} {:>4}",
-        "HOST_NAME", "status", "r15s", "r1m", "r15m", "ut"
-    );
-    if long {
-        let _ = write!(out, " {:>6} {:>6} {:>6} {:>6}", "pg", "io", "ls", "it");
+    let long: &[LoadColumn] = if long { &LONG } else { &[] };
+    let columns: Vec<&LoadColumn> = LOADS.iter().chain(long).chain(&MEMORY).collect();
+    // ~80 bytes a row: one allocation for the whole listing.
+    let mut out = String::with_capacity(100 * (hosts.len() + 1));
+    push_cell(&mut out, "HOST_NAME", 16, Align::Left);
+    push_cell(&mut out, "status", 8, Align::Left);
+    for c in &columns {
+        push_cell(&mut out, c.header, c.width, Align::Right);
     }
-    let _ = writeln!(out, " {:>6} {:>6} {:>6}", "mem", "swp", "tmp");
+    out.push('\n');
+    let mut number = String::new();
     for host in hosts {
+        push_cell(&mut out, &host.name, 16, Align::Left);
         if !host.available {
-            let _ = writeln!(out, "{:<16} {:<8} -", host.name, "unavail");
+            push_cell(&mut out, "unavail", 8, Align::Left);
+            out.push_str(" -\n");
             continue;
         }
-        let v = &host.load.0;
-        let _ = write!(
-            out,
-            "{:<16} {:<8} {:>6.1} {:>6.1} {:>6.1} {:>4}",
-            host.name,
-            "ok",
-            v[LoadVector::R15S],
-            v[LoadVector::R1M],
-            v[LoadVector::R15M],
-            format!("{:.0}%", v[LoadVector::UT]),
-        );
-        if long {
-            let _ = write!(
-                out,
-                " {:>6.1} {:>6.1} {:>6.1} {:>6.0}",
-                v[LoadVector::PG],
-                v[LoadVector::IO],
-                v[LoadVector::LS],
-                v[LoadVector::IT],
-            );
+        push_cell(&mut out, "ok", 8, Align::Left);
+        for c in &columns {
+            let value = host.load.0[c.index];
+            number.clear();
+            push_fixed(&mut number, value / c.divisor, c.decimals);
+            number.push_str(c.unit);
+            push_cell(&mut out, &number, c.width, Align::Right);
         }
-        let gb = |mb: f64| format!("{:.0}G", mb / 1024.0);
-        let _ = writeln!(
-            out,
-            " {:>6} {:>6} {:>6}",
-            gb(v[LoadVector::MEM]),
-            gb(v[LoadVector::SWP]),
-            gb(v[LoadVector::TMP])
-        );
+        out.push('\n');
     }
     out
 }

@@ -11,6 +11,7 @@
 //! [`client`] is the commands' blocking query side. The wire messages are
 //! in `proto::lim`; the configuration files are read by `conf`.
 
+mod cells;
 pub mod cli;
 pub mod client;
 pub mod daemon;

@@ -3,7 +3,7 @@
 //! parameter.
 
 use conf::ClusterFile;
-use proto::lim::{HostRecord, LoadVector, StaticInfo};
+use proto::lim::{HostRecordRef, LoadVector, StaticInfo};
 use std::time::{Duration, Instant};
 
 #[derive(Debug)]
@@ -64,16 +64,16 @@ impl LoadTable {
     }
 
     /// Every host in file order, as the HOSTS query returns them.
-    pub fn records(&self, now: Instant) -> Vec<HostRecord> {
+    pub fn records(&self, now: Instant) -> Vec<HostRecordRef<'_>> {
         self.slots
             .iter()
             .enumerate()
-            .map(|(i, s)| HostRecord {
-                name: s.name.clone(),
+            .map(|(i, s)| HostRecordRef {
+                name: &s.name,
                 candidate: s.candidate,
                 available: self.is_available(i, now),
-                static_info: s.static_info.clone(),
-                load: s.load,
+                static_info: &s.static_info,
+                load: &s.load,
             })
             .collect()
     }
@@ -106,13 +106,10 @@ mod tests {
         table.record(1, &info, load, t0);
         table.record(9, &info, load, t0); // unknown position: ignored
         let rows = table.records(t0 + tick * 3 - Duration::from_millis(1));
-        let names: Vec<_> = rows
-            .iter()
-            .map(|r| (r.name.as_str(), r.available))
-            .collect();
+        let names: Vec<_> = rows.iter().map(|r| (r.name, r.available)).collect();
         assert_eq!(names, [("a", false), ("b", true), ("c", false)]);
         assert_eq!(
-            (rows[1].load, rows[1].static_info.ncpus, rows[0].candidate),
+            (*rows[1].load, rows[1].static_info.ncpus, rows[0].candidate),
             (load, 4, true)
         );
         assert!(!table.is_available(1, t0 + tick * 3));

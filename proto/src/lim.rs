@@ -215,7 +215,36 @@ pub struct HostRecord {
     pub load: LoadVector,
 }
 
+impl HostRecord {
+    pub fn as_ref(&self) -> HostRecordRef<'_> {
+        HostRecordRef {
+            name: &self.name,
+            candidate: self.candidate,
+            available: self.available,
+            static_info: &self.static_info,
+            load: &self.load,
+        }
+    }
+}
+
 impl Encode for HostRecord {
+    fn encode<B: BufMut>(&self, out: &mut B) {
+        self.as_ref().encode(out);
+    }
+}
+
+/// A [`HostRecord`] to encode from borrowed parts: the master answers a
+/// query from its table without copying 10,000 hosts' strings first.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HostRecordRef<'a> {
+    pub name: &'a str,
+    pub candidate: bool,
+    pub available: bool,
+    pub static_info: &'a StaticInfo,
+    pub load: &'a LoadVector,
+}
+
+impl Encode for HostRecordRef<'_> {
     fn encode<B: BufMut>(&self, out: &mut B) {
         self.name.encode(out);
         self.candidate.encode(out);

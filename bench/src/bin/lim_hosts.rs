@@ -101,8 +101,7 @@ fn measure(
     let sent = hosts.run(tick, start + Duration::from_secs_f64(o.secs))?;
     let cpu = process_cpu_s(pid) - cpu_before;
     let window = start.elapsed().as_secs_f64();
-    let lsload = timings(bins, dir, "lsload", 20)?;
-    let lsid = timings(bins, dir, "lsid", 20)?;
+    let (lsload, lsid) = timings(bins, dir, ["lsload", "lsid"], 30)?;
     let ok = listed_ok(bins, dir)?;
     println!(
         "{} hosts, tick {} s: {} reports in {:.1} s ({:.0}/s); lim master CPU {:.3} s = {:.2}% of one core",
@@ -198,20 +197,31 @@ fn process_cpu_s(pid: u32) -> f64 {
     (user + sys) as f64 / 100.0
 }
 
-fn timings(bins: &Path, dir: &Path, command: &str, runs: usize) -> anyhow::Result<Vec<Duration>> {
-    let mut times = Vec::with_capacity(runs);
+/// Times `runs` runs of each of two commands, alternating, so that the
+/// machine's slow and fast moments fall on both alike.
+fn timings(
+    bins: &Path,
+    dir: &Path,
+    commands: [&str; 2],
+    runs: usize,
+) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
+    let mut times = [Vec::with_capacity(runs), Vec::with_capacity(runs)];
     for _ in 0..runs {
-        let start = Instant::now();
-        let out = run(bins, dir, command)?;
-        times.push(start.elapsed());
-        anyhow::ensure!(
-            out.status.success(),
-            "{command} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        for (command, times) in commands.iter().zip(&mut times) {
+            let start = Instant::now();
+            let out = run(bins, dir, command)?;
+            times.push(start.elapsed());
+            anyhow::ensure!(
+                out.status.success(),
+                "{command} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
-    times.sort();
-    Ok(times)
+    let [mut first, mut second] = times;
+    first.sort();
+    second.sort();
+    Ok((first, second))
 }
 
 fn listed_ok(bins: &Path, dir: &Path) -> anyhow::Result<usize> {
