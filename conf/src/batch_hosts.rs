@@ -119,7 +119,7 @@ fn rows<'a>(
     check_header(first, header)?;
     Ok(section.body[1..]
         .iter()
-        .map(|&(no, l)| (no, l.split_whitespace().collect())))
+        .map(|&(no, l)| (no, l.split_ascii_whitespace().collect())))
 }
 
 fn column<'a>(cols: &[&'a str], i: usize, name: &str) -> Result<&'a str, String> {
@@ -212,16 +212,19 @@ fn parse_pool(cols: &[&str]) -> Result<TokenPool, String> {
 
 fn parse_group(line: &str) -> Result<HostGroup, String> {
     let (name, rest) = line
-        .split_once(char::is_whitespace)
+        .split_once(|c: char| c.is_ascii_whitespace())
         .ok_or_else(|| format!("group line {line:?} needs `<group> (<host> ...)`"))?;
     let members = rest
-        .trim()
+        .trim_ascii()
         .strip_prefix('(')
         .and_then(|r| r.strip_suffix(')'))
         .ok_or_else(|| format!("group {name}: members must be in parentheses"))?;
     Ok(HostGroup {
         name: name.to_owned(),
-        members: members.split_whitespace().map(str::to_owned).collect(),
+        members: members
+            .split_ascii_whitespace()
+            .map(str::to_owned)
+            .collect(),
     })
 }
 

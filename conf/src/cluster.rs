@@ -195,6 +195,15 @@ End Host
     }
 
     #[test]
+    fn words_are_split_at_ascii_whitespace_only_as_in_lavalite() {
+        let text = "Begin Cluster\nClusterName\nc\nEnd Cluster\nBegin Host\n\
+                    Hostname Resources Master\n\tnode\u{a0}1\t()\tY \r\nEnd Host\n";
+        let f = ClusterFile::parse(text).unwrap();
+        assert_eq!(f.hosts[0].name, "node\u{a0}1");
+        assert!(f.hosts[0].candidate);
+    }
+
+    #[test]
     fn errors_name_the_line() {
         let bad_flag = EXAMPLE.replace("node07    ()         -", "node07 () X");
         let err = ClusterFile::parse(&bad_flag).unwrap_err().to_string();

@@ -21,7 +21,7 @@ impl LlConf {
             .map(str::trim)
             .filter(|line| !line.is_empty() && !line.starts_with('#'))
             .filter_map(|line| line.split_once('='))
-            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .map(|(k, v)| (k.trim_ascii().to_owned(), v.trim_ascii().to_owned()))
             .collect();
         LlConf { values }
     }

@@ -42,13 +42,13 @@ pub fn parse_queues(text: &str) -> Result<Vec<Queue>, ConfError> {
         for &(no, line) in &section.body {
             let (key, value) = line
                 .split_once('=')
-                .map(|(k, v)| (k.trim().to_ascii_uppercase(), v.trim()))
+                .map(|(k, v)| (k.trim_ascii().to_ascii_uppercase(), v.trim_ascii()))
                 .ok_or_else(|| {
                     ConfError::syntax(no, format!("expected KEY = VALUE, got {line:?}"))
                 })?;
             let words = || {
                 value
-                    .split_whitespace()
+                    .split_ascii_whitespace()
                     .map(str::to_owned)
                     .collect::<Vec<_>>()
             };

@@ -58,7 +58,7 @@ pub(crate) fn sections(text: &str) -> Result<Vec<Section<'_>>, ConfError> {
                     ))
                 }
                 Some((_, l)) if first_word_is(l, "end") => {
-                    break l.split_whitespace().nth(1).unwrap_or("");
+                    break l.split_ascii_whitespace().nth(1).unwrap_or("");
                 }
                 Some((at, l)) if begin_keyword(l).is_some() => {
                     return Err(ConfError::syntax(
@@ -82,7 +82,7 @@ pub(crate) fn sections(text: &str) -> Result<Vec<Section<'_>>, ConfError> {
 fn begin_keyword(line: &str) -> Option<&str> {
     let (first, rest) = first_word(line);
     match first.eq_ignore_ascii_case("begin") {
-        true => rest.split_whitespace().next(),
+        true => rest.split_ascii_whitespace().next(),
         false => None,
     }
 }
@@ -101,7 +101,7 @@ fn first_word(line: &str) -> (&str, &str) {
 /// Checks a header row token by token: the first tokens must be `expected`
 /// (case-insensitive); extra trailing tokens are tolerated.
 pub(crate) fn check_header(line: (usize, &str), expected: &[&str]) -> Result<(), ConfError> {
-    let mut got = line.1.split_whitespace();
+    let mut got = line.1.split_ascii_whitespace();
     for want in expected {
         match got.next() {
             Some(g) if g.eq_ignore_ascii_case(want) => {}
