@@ -137,7 +137,10 @@ impl Sbd {
                 dir: entry.dir,
             };
             if job.finished.is_none() && !runner_alive(job.pgid) {
-                job.finished = Some(lost(entry.key));
+                // It may have written its result and exited since the
+                // spool was read: look once more before calling it lost.
+                let result = spool::read_result(&job.dir);
+                job.finished = Some(result.unwrap_or_else(|| lost(entry.key)));
             }
             log::info!(
                 "found job {} attempt {} from a previous sbd: {}",
