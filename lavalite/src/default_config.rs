@@ -5,7 +5,7 @@ use std::fmt::Write;
 use std::io;
 use std::net::Ipv4Addr;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const LL_CONF: &str = include_str!("default/ll.conf");
 const LL_CLUSTER: &str = include_str!("default/ll.cluster");
@@ -106,6 +106,10 @@ impl DefaultConfig {
                 .replace("{sbd_port}", &(self.port + 2).to_string())
                 .replace("{tick}", &self.tick.to_string())
                 .replace("{heartbeat}", &self.heartbeat.to_string())
+                .replace(
+                    "{cgroup_root}",
+                    &local_cgroup_root(dir).display().to_string(),
+                )
                 .replace("{admin}", &admin)
                 .replace("{hosts}", &hosts)
                 .replace("{batch_hosts}", &batch_hosts)
@@ -149,6 +153,37 @@ impl DefaultConfig {
     }
 }
 
+/// The parent of every local cluster's cgroup root.
+const LOCAL_CGROUPS: &str = "lavalite.local";
+
+/// A cgroup root of this cluster's own, so that local clusters (tests
+/// run many at once) never share job cgroups: `<cgroup2 mount>/
+/// lavalite.local/<dir name>-<hash of the dir's path>`.
+fn local_cgroup_root(dir: &Path) -> PathBuf {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mount = (std::fs::read_to_string("/proc/self/mountinfo").ok())
+        .and_then(|info| sbd::cgroup::cgroup2_mounts(&info).into_iter().next())
+        .unwrap_or_else(|| PathBuf::from("/sys/fs/cgroup"));
+    let name: String = (dir.file_name().unwrap_or_default().to_string_lossy())
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '_' | '-' => c,
+            _ => '_',
+        })
+        .collect();
+    let mut hasher = DefaultHasher::new();
+    dir.hash(&mut hasher);
+    let hash = hasher.finish() as u32;
+    mount.join(LOCAL_CGROUPS).join(format!("{name}-{hash:08x}"))
+}
+
+/// Whether `path` is a cgroup root `lavalite up` made for one cluster.
+pub(crate) fn is_local_cgroup_root(path: &Path) -> bool {
+    path.parent()
+        .and_then(Path::file_name)
+        .is_some_and(|name| name == LOCAL_CGROUPS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,6 +216,15 @@ mod tests {
             .any(|q| Some(q.name.as_str()) == ll.get("LL_DEFAULT_QUEUE")));
         assert_eq!(ll.get("LL_CLUSTER_NAME"), Some(CLUSTER_NAME));
         assert_eq!(ll.get("LL_STATE_DIR"), Some("/tmp/x/state"));
+        let cgroups = PathBuf::from(ll.get("LL_CGROUP_ROOT").unwrap());
+        assert!(is_local_cgroup_root(&cgroups), "{}", cgroups.display());
+        let name = cgroups.file_name().unwrap().to_string_lossy();
+        assert!(name.starts_with("x-") && name.len() == 10, "{name}");
+        assert_ne!(
+            local_cgroup_root(Path::new("/a/x")),
+            local_cgroup_root(Path::new("/b/x")),
+            "clusters in directories of the same name get their own"
+        );
         assert_eq!(ll.port("LL_MBD_PORT", 0).unwrap(), 33124);
         assert_eq!(
             mbd::settings::sbd_heartbeat(&ll).unwrap(),

@@ -47,16 +47,29 @@ pub fn down(dir: &Path, grace: Duration) -> anyhow::Result<(usize, usize)> {
     Ok(counts)
 }
 
-/// Kills the process group of every job still running from an sbd spool
-/// of the cluster in `dir` (jobs outlive sbd by design; a local cluster
-/// torn down must not leave them behind). Returns how many.
+/// Kills every job still running from the cluster in `dir` (jobs outlive
+/// sbd by design; a local cluster torn down must not leave them behind):
+/// each runner's process group, and each job cgroup with all in it (a
+/// cgroup root of the cluster's own), which is then removed. Returns how
+/// many runners were signalled.
 pub fn kill_jobs(dir: &Path) -> usize {
-    let state = ConfDir::new(dir)
-        .ll_conf()
-        .ok()
+    let ll = ConfDir::new(dir).ll_conf().ok();
+    let state = (ll.as_ref())
         .and_then(|ll| ll.get("LL_STATE_DIR").map(PathBuf::from))
         .unwrap_or_else(|| dir.join("state"));
-    let Ok(spools) = std::fs::read_dir(&state) else {
+    let killed = kill_runners(&state);
+    // Only a root `lavalite up` made for this cluster: another (LavaLite's
+    // default, from an older or hand-written ll.conf) may hold the jobs
+    // of a real sbd on this machine.
+    let root = ll.as_ref().and_then(sbd::cgroup::configured_root);
+    if let Some(root) = root.filter(|r| default_config::is_local_cgroup_root(r)) {
+        remove_job_cgroups(&root);
+    }
+    killed
+}
+
+fn kill_runners(state: &Path) -> usize {
+    let Ok(spools) = std::fs::read_dir(state) else {
         return 0;
     };
     let runners = (spools.flatten())
@@ -65,11 +78,33 @@ pub fn kill_jobs(dir: &Path) -> usize {
         .flat_map(|runs| runs.flatten())
         .filter_map(|run| std::fs::read_to_string(run.path().join("pid")).ok())
         .filter_map(|pid| pid.trim().parse::<u32>().ok())
-        // A job's runner is the sbd binary; a reused pid is left alone.
-        .filter(|pid| is_alive(*pid, "sbd"));
+        // A reused pid is left alone.
+        .filter(|pid| sbd::launch::is_runner(*pid));
     runners
         .filter(|pid| chan::sys::signal_group(*pid, libc::SIGKILL).is_ok())
         .count()
+}
+
+/// Kills what is in each job cgroup under `root`, removes them, and
+/// `root`.
+fn remove_job_cgroups(root: &Path) {
+    let root = sbd::cgroup::CgroupRoot {
+        path: root.to_owned(),
+        controllers: Default::default(),
+    };
+    let mut left = root.jobs();
+    for cg in &left {
+        let _ = cg.kill();
+    }
+    // Killed processes take a moment to exit; rmdir fails until then.
+    let deadline = Instant::now() + STOP_GRACE;
+    while !left.is_empty() && Instant::now() < deadline {
+        left.retain(|cg| cg.remove().is_err());
+        if !left.is_empty() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let _ = std::fs::remove_dir(&root.path);
 }
 
 /// A cluster configured in a directory.

@@ -126,6 +126,9 @@ xdr_struct! {
         pub hosts: Vec<HostSlot>,
         /// GPU ids assigned on this host.
         pub gpus: Vec<u32>,
+        /// `--mem`, MB per host (0: none); sbd makes it the job's
+        /// `memory.max`.
+        pub mem_mb: u64,
     }
 }
 

@@ -1,6 +1,8 @@
 //! sbd's event loop: the link to mbd, the job table, SIGCHLD through a
 //! signalfd, and a tick for `--terminate` and reconnecting.
 
+use crate::cgroup::{CgroupRoot, JobCgroup, Limits};
+use crate::job::{collect_cgroup, enforce_terminate, lost, LocalJob};
 use crate::launch::{self, CANNOT_START};
 use crate::settings::Settings;
 use crate::spool::{self, Spool};
@@ -25,8 +27,6 @@ const TICK: Duration = Duration::from_millis(250);
 const BACKOFF_FIRST: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// After `--terminate`'s SIGUSR2, how long before SIGKILL.
-const TERMINATE_GRACE: u64 = 60;
 /// The running program, as the kernel keeps it.
 const SELF_EXE: &str = "/proc/self/exe";
 /// Largest frame mbd sends (a job with a big environment fits).
@@ -47,24 +47,6 @@ enum Link {
     },
 }
 
-/// One job run this sbd holds.
-#[derive(Debug)]
-struct LocalJob {
-    /// The runner's pid, which is the job's process group.
-    pgid: u32,
-    /// Started by this sbd process (reaped through SIGCHLD); adopted runs
-    /// from a previous sbd are polled instead.
-    own_child: bool,
-    suspended: bool,
-    terminate: u64,
-    usr2_sent: Option<u64>,
-    /// Why sbd ended it, if it did.
-    note: String,
-    /// Set once it ended; kept until mbd acknowledges it.
-    finished: Option<Finished>,
-    dir: PathBuf,
-}
-
 pub struct Sbd {
     chans: Channels,
     settings: Settings,
@@ -79,6 +61,10 @@ pub struct Sbd {
     /// The last tick, to tell mbd's silence from this sbd's own pause.
     last_tick: Instant,
     jobs: BTreeMap<JobKey, LocalJob>,
+    /// `LL_CGROUP_ROOT`, when cgroups work here.
+    cgroups: Option<CgroupRoot>,
+    /// Cgroups of acknowledged jobs whose last processes are still exiting.
+    cgroups_to_remove: Vec<JobCgroup>,
 }
 
 impl Sbd {
@@ -117,6 +103,15 @@ impl Sbd {
             next_beat: Instant::now(),
             last_tick: Instant::now(),
             jobs: BTreeMap::new(),
+            cgroups: None,
+            cgroups_to_remove: Vec::new(),
+        };
+        sbd.cgroups = match sbd.settings.cgroup_root.as_deref() {
+            Some(path) => open_cgroups(path),
+            None => {
+                log::info!("cgroups off (LL_CGROUP_ROOT = none): {NO_CGROUPS}");
+                None
+            }
         };
         sbd.adopt()?;
         Ok(sbd)
@@ -126,21 +121,29 @@ impl Sbd {
     fn adopt(&mut self) -> anyhow::Result<()> {
         for entry in self.spool.entries()? {
             let start = entry.start.unwrap_or_default();
+            let cgroup = (self.cgroups.as_ref())
+                .map(|root| root.job(entry.key))
+                .filter(JobCgroup::exists);
             let mut job = LocalJob {
                 pgid: entry.pid.unwrap_or(0),
                 own_child: false,
-                suspended: false,
+                // A frozen cgroup is a job that STOP suspended.
+                suspended: cgroup
+                    .as_ref()
+                    .is_some_and(|cg| cg.frozen().unwrap_or(false)),
                 terminate: start.terminate,
                 usr2_sent: None,
                 note: String::new(),
                 finished: entry.result,
                 dir: entry.dir,
+                cgroup,
+                killed: false,
             };
-            if job.finished.is_none() && !runner_alive(job.pgid) {
+            if job.finished.is_none() && !launch::is_runner(job.pgid) {
                 // It may have written its result and exited since the
                 // spool was read: look once more before calling it lost.
                 let result = spool::read_result(&job.dir);
-                job.finished = Some(result.unwrap_or_else(|| lost(entry.key)));
+                job.finished = Some(result.unwrap_or_else(|| lost(entry.key, false)));
             }
             log::info!(
                 "found job {} attempt {} from a previous sbd: {}",
@@ -400,17 +403,21 @@ impl Sbd {
             }
             return;
         }
-        let (job, pid) = match self.launch(&start) {
+        let cgroup = self.job_cgroup(&start);
+        let (job, pid) = match self.launch(&start, cgroup.as_ref()) {
             Ok((dir, pid)) => {
                 log::info!("job {} started (process group {pid})", start.job.id);
-                (self.local_job(&start, pid, dir, None), pid)
+                (self.local_job(&start, pid, dir, None, cgroup), pid)
             }
             Err(why) => {
                 log::error!("job {}: {why}", start.job.id);
                 let f = launch::finished(start.job, CANNOT_START, 0, Usage::default(), why);
                 let dir = self.spool.job_dir(start.job);
                 let _ = spool::write_result(&dir, &f);
-                (self.local_job(&start, 0, dir, Some(f)), 0)
+                if let Some(cg) = cgroup {
+                    let _ = cg.remove();
+                }
+                (self.local_job(&start, 0, dir, Some(f), None), 0)
             }
         };
         let finished = job.finished.clone();
@@ -433,6 +440,7 @@ impl Sbd {
         pgid: u32,
         dir: PathBuf,
         finished: Option<Finished>,
+        cgroup: Option<JobCgroup>,
     ) -> LocalJob {
         LocalJob {
             pgid,
@@ -443,11 +451,32 @@ impl Sbd {
             note: String::new(),
             finished,
             dir,
+            cgroup,
+            killed: false,
+        }
+    }
+
+    /// A new cgroup for the run, limited to its memory and CPU slots.
+    fn job_cgroup(&self, start: &JobStart) -> Option<JobCgroup> {
+        let limits = Limits {
+            mem_mb: start.mem_mb,
+            cpus: start.hosts.first().map_or(0, |h| h.cpus),
+        };
+        match self.cgroups.as_ref()?.create_job(start.job, limits) {
+            Ok(cg) => Some(cg),
+            Err(e) => {
+                log::warn!("job {}: runs without a cgroup: {e}", start.job.id);
+                None
+            }
         }
     }
 
     /// Spools the job and starts its runner in a new process group.
-    fn launch(&self, start: &JobStart) -> Result<(PathBuf, u32), String> {
+    fn launch(
+        &self,
+        start: &JobStart,
+        cgroup: Option<&JobCgroup>,
+    ) -> Result<(PathBuf, u32), String> {
         let dir = self
             .spool
             .create(start)
@@ -457,14 +486,19 @@ impl Sbd {
         // sbd that wrote the spool. `current_exe()` would name a path
         // that no longer exists.
         let name = std::env::args_os().next().unwrap_or_else(|| "sbd".into());
-        let child = Command::new(SELF_EXE)
+        let mut runner = Command::new(SELF_EXE);
+        runner
             .arg0(name)
             .arg("--run-job")
             .arg(&dir)
             .arg("-c")
             .arg(&self.settings.conf_dir)
             .arg("--host")
-            .arg(&self.settings.host)
+            .arg(&self.settings.host);
+        if let Some(cg) = cgroup {
+            runner.arg("--cgroup").arg(&cg.path);
+        }
+        let child = runner
             .stdin(Stdio::null())
             .process_group(0)
             .spawn()
@@ -480,10 +514,7 @@ impl Sbd {
             return;
         }
         let signo = s.signal as i32;
-        match chan::sys::signal_group(job.pgid, signo) {
-            Ok(()) => log::info!("job {}: signal {signo} delivered", s.job.id),
-            Err(e) => log::warn!("job {}: cannot deliver signal {signo}: {e}", s.job.id),
-        }
+        job.deliver(s.job.id, signo);
         match signo {
             libc::SIGSTOP | libc::SIGTSTP => job.suspended = true,
             libc::SIGCONT => job.suspended = false,
@@ -492,9 +523,28 @@ impl Sbd {
     }
 
     fn on_finish_ack(&mut self, key: JobKey) {
-        if self.jobs.get(&key).is_some_and(|j| j.finished.is_some()) {
-            self.jobs.remove(&key);
-            self.spool.remove(key);
+        if self.jobs.get(&key).is_none_or(|j| j.finished.is_none()) {
+            return;
+        }
+        let cgroup = self.jobs.remove(&key).and_then(|j| j.cgroup);
+        self.spool.remove(key);
+        if let Some(cg) = cgroup {
+            self.remove_cgroup(cg);
+        }
+    }
+
+    /// Removes an ended job's cgroup, or retries on later ticks while
+    /// what is left in it exits.
+    fn remove_cgroup(&mut self, cg: JobCgroup) {
+        if cg.populated().unwrap_or(false) {
+            let _ = cg.kill();
+        }
+        match cg.remove() {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ResourceBusy => {
+                self.cgroups_to_remove.push(cg)
+            }
+            Err(e) => log::warn!("cannot remove {}: {e}", cg.path.display()),
         }
     }
 
@@ -533,6 +583,10 @@ impl Sbd {
         let Some(job) = self.jobs.get_mut(&key) else {
             return;
         };
+        let mut f = f;
+        if let Some(cg) = &job.cgroup {
+            collect_cgroup(key, cg, &mut f);
+        }
         if let Err(e) = spool::write_result(&job.dir, &f) {
             log::warn!("job {}: cannot record its result: {e}", key.id);
         }
@@ -548,6 +602,7 @@ impl Sbd {
     fn on_tick(&mut self) {
         self.connect_if_due();
         self.keep_link_alive();
+        self.cgroups_to_remove.retain(|cg| cg.remove().is_err());
         let now = unix_now();
         let mut ended = Vec::new();
         for (key, job) in self.jobs.iter_mut().filter(|(_, j)| j.finished.is_none()) {
@@ -560,40 +615,14 @@ impl Sbd {
                         f.note
                     };
                     ended.push((*key, f));
-                } else if !runner_alive(job.pgid) {
-                    ended.push((*key, lost(*key)));
+                } else if !launch::is_runner(job.pgid) {
+                    ended.push((*key, lost(*key, job.killed)));
                 }
             }
         }
         for (key, f) in ended {
             self.finish(key, f);
         }
-    }
-}
-
-/// `--terminate`: SIGUSR2 to the job's group at the deadline, SIGKILL a
-/// grace period later.
-fn enforce_terminate(key: JobKey, job: &mut LocalJob, now: u64) {
-    if job.terminate == 0 || now < job.terminate {
-        return;
-    }
-    let signo = match job.usr2_sent {
-        None => libc::SIGUSR2,
-        Some(at) if now >= at + TERMINATE_GRACE => libc::SIGKILL,
-        Some(_) => return,
-    };
-    log::info!(
-        "job {}: --terminate time reached, sending signal {signo}",
-        key.id
-    );
-    job.note = "Terminated: the --terminate time was reached".into();
-    if let Err(e) = chan::sys::signal_group(job.pgid, signo) {
-        log::warn!("job {}: cannot deliver signal {signo}: {e}", key.id);
-    }
-    if signo == libc::SIGUSR2 {
-        job.usr2_sent = Some(now);
-    } else {
-        job.terminate = 0;
     }
 }
 
@@ -607,17 +636,32 @@ fn refusal(header: &proto::Header, body: &[u8]) -> Option<String> {
     String::from_body(body).ok()
 }
 
-/// A run whose runner is gone without leaving a result.
-fn lost(key: JobKey) -> Finished {
-    let note = "Lost: the job's runner ended without recording a result".into();
-    launch::finished(key, -1, 0, Usage::default(), note)
-}
+const NO_CGROUPS: &str = "jobs run as process groups, --mem and CPU slots are not enforced";
 
-/// Whether `pid` is a live job runner (a reused pid does not count).
-fn runner_alive(pid: u32) -> bool {
-    pid != 0
-        && chan::sys::live_process_args(pid)
-            .is_some_and(|args| args.iter().any(|a| a == "--run-job"))
+/// `LL_CGROUP_ROOT` set up, or why jobs run without cgroups.
+fn open_cgroups(path: &std::path::Path) -> Option<CgroupRoot> {
+    match CgroupRoot::open(path) {
+        Ok(root) => {
+            let on = |yes| {
+                if yes {
+                    "enforced"
+                } else {
+                    "not enforced (no controller)"
+                }
+            };
+            log::info!(
+                "jobs run in cgroups under {}: --mem {}, CPU slots {}",
+                root.path.display(),
+                on(root.controllers.memory),
+                on(root.controllers.cpu)
+            );
+            Some(root)
+        }
+        Err(e) => {
+            log::warn!("cgroups off: {e}; {NO_CGROUPS}");
+            None
+        }
+    }
 }
 
 fn decode<T: Decode>(body: &[u8]) -> Result<T, String> {
@@ -640,29 +684,5 @@ mod tests {
         );
         assert_eq!(refusal(&request.reply(status::OK, 0), &body), None);
         assert_eq!(refusal(&refused, b"\xff"), None, "not a string: no reason");
-    }
-
-    #[test]
-    fn terminate_sends_usr2_at_the_deadline_and_kill_a_grace_period_later() {
-        let key = JobKey { id: 1, attempt: 1 };
-        let mut job = LocalJob {
-            pgid: 0, // no process group: the signals fail harmlessly
-            own_child: true,
-            suspended: false,
-            terminate: 100,
-            usr2_sent: None,
-            note: String::new(),
-            finished: None,
-            dir: PathBuf::new(),
-        };
-        enforce_terminate(key, &mut job, 99);
-        assert_eq!((job.usr2_sent, job.note.is_empty()), (None, true));
-        enforce_terminate(key, &mut job, 100);
-        assert_eq!(job.usr2_sent, Some(100));
-        assert!(job.note.starts_with("Terminated"));
-        enforce_terminate(key, &mut job, 100 + TERMINATE_GRACE - 1);
-        assert_eq!(job.terminate, 100, "still in the grace period");
-        enforce_terminate(key, &mut job, 100 + TERMINATE_GRACE);
-        assert_eq!(job.terminate, 0, "killed; nothing more to enforce");
     }
 }

@@ -5,6 +5,7 @@
 //! the runner too: it blocks the catchable ones and stays to collect the
 //! status (a SIGKILL for the job kills it as well, and sbd reports that).
 
+use crate::cgroup::JobCgroup;
 use crate::spool;
 use proto::sbd::{Finished, JobKey, JobStart, Usage};
 use std::fs::{File, OpenOptions};
@@ -29,9 +30,25 @@ const RUNNER_BLOCKS: [i32; 10] = [
     libc::SIGALRM,
 ];
 
-/// Runs the job spooled in `dir`; returns the runner's exit code (0 once
-/// a result is written).
-pub fn run_job(dir: &Path, conf_dir: &Path, host: &str) -> i32 {
+/// Whether `pid` is a live job runner (a reused pid does not count). By
+/// its arguments: started through /proc/self/exe, a runner's process
+/// name is `exe`. Reliable for pids from the spool, which each runner
+/// writes once running.
+pub fn is_runner(pid: u32) -> bool {
+    pid != 0
+        && chan::sys::live_process_args(pid)
+            .is_some_and(|args| args.iter().any(|a| a == "--run-job"))
+}
+
+/// Runs the job spooled in `dir` (in `cgroup`, when sbd made one);
+/// returns the runner's exit code (0 once a result is written).
+pub fn run_job(dir: &Path, cgroup: Option<&JobCgroup>, conf_dir: &Path, host: &str) -> i32 {
+    // First, while still root: everything the job starts inherits it, and
+    // the job's user cannot move out of it. The runner's own few hundred
+    // KB and its CPU time are counted as the job's.
+    if let Some(e) = cgroup.and_then(|cg| cg.enter().err()) {
+        eprintln!("sbd job runner: job runs outside its cgroup: {e}");
+    }
     if let Err(e) = chan::sys::block_signals(&RUNNER_BLOCKS) {
         eprintln!("sbd job runner: cannot block signals: {e}");
     }

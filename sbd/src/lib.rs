@@ -8,7 +8,9 @@
 //! the job's spool directory. So a restarted sbd finds every job it ran,
 //! still running or finished, and reports the true outcome.
 
+pub mod cgroup;
 pub mod daemon;
+mod job;
 pub mod launch;
 pub mod settings;
 pub mod spool;

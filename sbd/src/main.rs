@@ -24,6 +24,10 @@ struct Args {
     /// Internal: run the job spooled in DIR (sbd starts one runner per job).
     #[arg(long = "run-job", value_name = "DIR", hide = true)]
     run_job: Option<PathBuf>,
+    /// Internal, with --run-job: the job's cgroup, which the runner enters
+    /// before it starts the job.
+    #[arg(long, value_name = "DIR", hide = true, requires = "run_job")]
+    cgroup: Option<PathBuf>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -31,7 +35,11 @@ fn main() -> std::process::ExitCode {
     if let Some(job_dir) = &args.run_job {
         let conf = args.confdir.clone().unwrap_or_default();
         let host = args.host.clone().unwrap_or_else(chan::sys::host_name);
-        let code = sbd::launch::run_job(job_dir, &conf, &host);
+        let cgroup = args
+            .cgroup
+            .clone()
+            .map(|path| sbd::cgroup::JobCgroup { path });
+        let code = sbd::launch::run_job(job_dir, cgroup.as_ref(), &conf, &host);
         return std::process::ExitCode::from(code as u8);
     }
     let host = args.host.clone().unwrap_or_else(chan::sys::host_name);

@@ -17,6 +17,8 @@ pub struct Settings {
     pub heartbeat: Duration,
     /// `LL_AUTH_MAX_AGE`, seconds.
     pub auth_max_age: u64,
+    /// `LL_CGROUP_ROOT` (LavaLite's default unless set; `none`: off).
+    pub cgroup_root: Option<PathBuf>,
 }
 
 impl Settings {
@@ -38,6 +40,7 @@ impl Settings {
             conf_dir,
             heartbeat: sbd_heartbeat(&ll)?,
             auth_max_age: ll.auth_max_age()?,
+            cgroup_root: crate::cgroup::configured_root(&ll),
         })
     }
 }

@@ -65,6 +65,7 @@ impl State {
                 .first()
                 .map(|a| a.gpus.clone())
                 .unwrap_or_default(),
+            mem_mb: r.mem_mb,
         };
         Some((host, start))
     }

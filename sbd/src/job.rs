@@ -1,0 +1,167 @@
+//! One job run as sbd holds it: its process group and cgroup, how
+//! signals reach it, `--terminate`, and how its end is recorded.
+
+use crate::cgroup::JobCgroup;
+use crate::launch;
+use proto::sbd::{Finished, JobKey, Usage};
+use std::path::PathBuf;
+
+/// After `--terminate`'s SIGUSR2, how long before SIGKILL.
+const TERMINATE_GRACE: u64 = 60;
+
+/// One job run this sbd holds.
+#[derive(Debug)]
+pub(crate) struct LocalJob {
+    /// The runner's pid, which is the job's process group.
+    pub(crate) pgid: u32,
+    /// Started by this sbd process (reaped through SIGCHLD); adopted runs
+    /// from a previous sbd are polled instead.
+    pub(crate) own_child: bool,
+    pub(crate) suspended: bool,
+    pub(crate) terminate: u64,
+    pub(crate) usr2_sent: Option<u64>,
+    /// Why sbd ended it, if it did.
+    pub(crate) note: String,
+    /// Set once it ended; kept until mbd acknowledges it.
+    pub(crate) finished: Option<Finished>,
+    pub(crate) dir: PathBuf,
+    /// Its cgroup, when it runs in one.
+    pub(crate) cgroup: Option<JobCgroup>,
+    /// sbd sent it SIGKILL (so a runner gone without a result was killed
+    /// with it, not lost).
+    pub(crate) killed: bool,
+}
+
+/// `--terminate`: SIGUSR2 to the job's group at the deadline, SIGKILL a
+/// grace period later.
+pub(crate) fn enforce_terminate(key: JobKey, job: &mut LocalJob, now: u64) {
+    if job.terminate == 0 || now < job.terminate {
+        return;
+    }
+    let signo = match job.usr2_sent {
+        None => libc::SIGUSR2,
+        Some(at) if now >= at + TERMINATE_GRACE => libc::SIGKILL,
+        Some(_) => return,
+    };
+    log::info!(
+        "job {}: --terminate time reached, sending signal {signo}",
+        key.id
+    );
+    job.note = "Terminated: the --terminate time was reached".into();
+    job.deliver(key.id, signo);
+    if signo == libc::SIGUSR2 {
+        job.usr2_sent = Some(now);
+    } else {
+        job.terminate = 0;
+    }
+}
+
+/// A run whose runner is gone without leaving a result: killed with
+/// the job by sbd's SIGKILL (as a reaped runner would report it), or lost.
+pub(crate) fn lost(key: JobKey, killed: bool) -> Finished {
+    if killed {
+        let kill = libc::SIGKILL;
+        return launch::finished(
+            key,
+            128 + kill,
+            kill as u32,
+            Usage::default(),
+            String::new(),
+        );
+    }
+    let note = "Lost: the job's runner ended without recording a result".into();
+    launch::finished(key, -1, 0, Usage::default(), note)
+}
+
+impl LocalJob {
+    /// Sends `signo` to the whole job. With a cgroup, KILL and STOP act on
+    /// the cgroup (`cgroup.kill`, `cgroup.freeze`: processes that left the
+    /// job's process group included) and CONT thaws it and also goes to
+    /// the group (for what TSTP stopped); otherwise the process group.
+    pub(crate) fn deliver(&mut self, id: u32, signo: i32) {
+        self.killed |= signo == libc::SIGKILL;
+        // An empty cgroup while the job runs: its runner could not enter
+        // it (and said so); the process group is all there is.
+        let cgroup = (self.cgroup.as_ref()).filter(|cg| cg.populated().unwrap_or(false));
+        let by_cgroup = cgroup.and_then(|cg| match signo {
+            libc::SIGKILL => Some(("cgroup.kill", cg.kill())),
+            libc::SIGSTOP => Some(("cgroup.freeze", cg.set_frozen(true))),
+            libc::SIGCONT => Some(("cgroup.freeze", cg.set_frozen(false))),
+            _ => None,
+        });
+        let done = match by_cgroup {
+            Some((_, Ok(()))) => signo != libc::SIGCONT,
+            Some((file, Err(e))) => {
+                log::warn!("job {id}: {file} failed ({e}); signalling its process group");
+                false
+            }
+            None => false,
+        };
+        let sent = if done {
+            Ok(())
+        } else {
+            chan::sys::signal_group(self.pgid, signo)
+        };
+        match sent {
+            Ok(()) => log::info!("job {id}: signal {signo} delivered"),
+            Err(e) => log::warn!("job {id}: cannot deliver signal {signo}: {e}"),
+        }
+    }
+}
+
+/// The cgroup's CPU time and peak memory into `f` (they count processes
+/// the job's shell did not wait for), then SIGKILL to whatever the job
+/// left running: a job's processes end with it.
+pub(crate) fn collect_cgroup(key: JobKey, cg: &JobCgroup, f: &mut Finished) {
+    match cg.usage() {
+        Ok(usage) => f.usage = usage.over(f.usage),
+        Err(e) => log::debug!("job {}: no cgroup usage: {e}", key.id),
+    }
+    let oom_kills = cg.oom_kills();
+    if oom_kills > 0 && f.note.is_empty() && (f.exit_code != 0 || f.signal != 0) {
+        f.note = format!(
+            "Out of memory: the kernel killed {oom_kills} of the job's processes at its --mem limit"
+        );
+    }
+    if cg.populated().unwrap_or(false) {
+        log::info!("job {}: killing the processes it left running", key.id);
+        if let Err(e) = cg.kill() {
+            log::warn!(
+                "job {}: cannot kill what is left in {}: {e}",
+                key.id,
+                cg.path.display()
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminate_sends_usr2_at_the_deadline_and_kill_a_grace_period_later() {
+        let key = JobKey { id: 1, attempt: 1 };
+        let mut job = LocalJob {
+            pgid: 0, // no process group: the signals fail harmlessly
+            own_child: true,
+            suspended: false,
+            terminate: 100,
+            usr2_sent: None,
+            note: String::new(),
+            finished: None,
+            dir: PathBuf::new(),
+            cgroup: None,
+            killed: false,
+        };
+        enforce_terminate(key, &mut job, 99);
+        assert_eq!((job.usr2_sent, job.note.is_empty()), (None, true));
+        enforce_terminate(key, &mut job, 100);
+        assert_eq!(job.usr2_sent, Some(100));
+        assert!(job.note.starts_with("Terminated"));
+        enforce_terminate(key, &mut job, 100 + TERMINATE_GRACE - 1);
+        assert_eq!(job.terminate, 100, "still in the grace period");
+        enforce_terminate(key, &mut job, 100 + TERMINATE_GRACE);
+        assert_eq!(job.terminate, 0, "killed; nothing more to enforce");
+    }
+}
