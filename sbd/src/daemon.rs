@@ -503,6 +503,11 @@ impl Sbd {
             .process_group(0)
             .spawn()
             .map_err(|e| format!("cannot start the job runner: {e}"))?;
+        // Written here, not by the runner: a new sbd must find the run's
+        // runner even when this one dies before the runner is under way.
+        if let Err(e) = spool::write_pid(&dir, child.id()) {
+            log::warn!("job {}: {}: {e}", start.job.id, dir.display());
+        }
         Ok((dir, child.id()))
     }
 

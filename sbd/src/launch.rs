@@ -30,14 +30,14 @@ const RUNNER_BLOCKS: [i32; 10] = [
     libc::SIGALRM,
 ];
 
-/// Whether `pid` is a live job runner (a reused pid does not count). By
-/// its arguments: started through /proc/self/exe, a runner's process
-/// name is `exe`. Reliable for pids from the spool, which each runner
-/// writes once running.
+/// Whether the runner sbd recorded as `pid` is alive (a reused pid does
+/// not count). By its arguments: started through /proc/self/exe, a
+/// runner's process name is `exe`. None while it is still in exec or
+/// already in exit: alive, for the moment.
 pub fn is_runner(pid: u32) -> bool {
     pid != 0
         && chan::sys::live_process_args(pid)
-            .is_some_and(|args| args.iter().any(|a| a == "--run-job"))
+            .is_some_and(|args| args.is_empty() || args.iter().any(|a| a == "--run-job"))
 }
 
 /// Runs the job spooled in `dir` (in `cgroup`, when sbd made one);
@@ -56,9 +56,6 @@ pub fn run_job(dir: &Path, cgroup: Option<&JobCgroup>, conf_dir: &Path, host: &s
         eprintln!("sbd job runner: no readable job in {}", dir.display());
         return 1;
     };
-    if let Err(e) = spool::write_pid(dir, std::process::id()) {
-        eprintln!("sbd job runner: {}: {e}", dir.display());
-    }
     // Opened before giving up root: the spool is sbd's, not the user's.
     // sbd reads it only once it decodes whole, so no rename is needed.
     let result_file = match File::create(dir.join("result")) {
