@@ -192,6 +192,18 @@ impl TestCluster {
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
+    /// `lavalite down` (stops the daemons, kills the jobs): its output.
+    pub fn down(&self) -> Output {
+        self.run(
+            "lavalite",
+            &[
+                "down".into(),
+                "--dir".into(),
+                self.dir.display().to_string(),
+            ],
+        )
+    }
+
     /// Host i's (from 1) lim address.
     pub fn lim_addr(&self, i: usize) -> SocketAddr {
         SocketAddr::from((Ipv4Addr::from(u32::from(self.base) + i as u32), self.port))

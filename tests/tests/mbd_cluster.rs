@@ -424,14 +424,7 @@ fn bsub_without_a_reply_says_the_job_may_exist_and_it_does() {
 fn a_failed_up_stops_the_daemons_it_started_and_names_the_cause() {
     let cluster = TestCluster::up(1, TICK, None);
     assert_eq!(cluster.processes().len(), 3, "lim, mbd and sbd run");
-    let down = cluster.run(
-        "lavalite",
-        &[
-            "down".into(),
-            "--dir".into(),
-            cluster.dir.display().to_string(),
-        ],
-    );
+    let down = cluster.down();
     assert!(down.status.success());
     // mbd refuses this queue file at start; lim and sbd start fine.
     let queues = cluster.dir.join("llb.queues");

@@ -99,14 +99,7 @@ fn a_job_is_frozen_killed_and_removed_whole_through_its_cgroup() {
     wait_for(LIMIT, || chan::sys::process_exited(pid).then_some(()))
         .expect("KILL reaches the process that left the job's process group");
     wait_for(LIMIT, || (!job.exists()).then_some(())).expect("the ended job's cgroup is removed");
-    let out = cluster.run(
-        "lavalite",
-        &[
-            "down".into(),
-            "--dir".into(),
-            cluster.dir.display().to_string(),
-        ],
-    );
+    let out = cluster.down();
     assert!(out.status.success());
     assert!(!root.exists(), "down removes the cluster's own cgroup root");
 }
@@ -126,14 +119,7 @@ fn lavalite_down_kills_the_jobs_still_running_without_cgroups() {
         cluster.log("sbd", "host1").contains("cgroups off"),
         "the restarted sbd runs jobs without cgroups"
     );
-    let out = cluster.run(
-        "lavalite",
-        &[
-            "down".into(),
-            "--dir".into(),
-            cluster.dir.display().to_string(),
-        ],
-    );
+    let out = cluster.down();
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("and 1 running jobs"), "{said}");
     wait_for(LIMIT, || chan::sys::process_exited(runner).then_some(()))
