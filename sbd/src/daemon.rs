@@ -124,21 +124,11 @@ impl Sbd {
             let cgroup = (self.cgroups.as_ref())
                 .map(|root| root.job(entry.key))
                 .filter(JobCgroup::exists);
-            let mut job = LocalJob {
-                pgid: entry.pid.unwrap_or(0),
-                own_child: false,
-                // A frozen cgroup is a job that STOP suspended.
-                suspended: cgroup
-                    .as_ref()
-                    .is_some_and(|cg| cg.frozen().unwrap_or(false)),
-                terminate: start.terminate,
-                usr2_sent: None,
-                note: String::new(),
-                finished: entry.result,
-                dir: entry.dir,
-                cgroup,
-                killed: false,
-            };
+            let mut job = LocalJob::new(entry.pid.unwrap_or(0), start.terminate, entry.dir, cgroup);
+            job.own_child = false;
+            // A frozen cgroup is a job that STOP suspended.
+            job.suspended = (job.cgroup.as_ref()).is_some_and(|cg| cg.frozen().unwrap_or(false));
+            job.finished = entry.result;
             if job.finished.is_none() && !launch::is_runner(job.pgid) {
                 // It may have written its result and exited since the
                 // spool was read: look once more before calling it lost.
@@ -407,7 +397,7 @@ impl Sbd {
         let (job, pid) = match self.launch(&start, cgroup.as_ref()) {
             Ok((dir, pid)) => {
                 log::info!("job {} started (process group {pid})", start.job.id);
-                (self.local_job(&start, pid, dir, None, cgroup), pid)
+                (LocalJob::new(pid, start.terminate, dir, cgroup), pid)
             }
             Err(why) => {
                 log::error!("job {}: {why}", start.job.id);
@@ -417,7 +407,9 @@ impl Sbd {
                 if let Some(cg) = cgroup {
                     let _ = cg.remove();
                 }
-                (self.local_job(&start, 0, dir, Some(f), None), 0)
+                let mut job = LocalJob::new(0, start.terminate, dir, None);
+                job.finished = Some(f);
+                (job, 0)
             }
         };
         let finished = job.finished.clone();
@@ -431,28 +423,6 @@ impl Sbd {
         );
         if let Some(f) = finished {
             self.send(op::FINISHED, &f);
-        }
-    }
-
-    fn local_job(
-        &self,
-        start: &JobStart,
-        pgid: u32,
-        dir: PathBuf,
-        finished: Option<Finished>,
-        cgroup: Option<JobCgroup>,
-    ) -> LocalJob {
-        LocalJob {
-            pgid,
-            own_child: true,
-            suspended: false,
-            terminate: start.terminate,
-            usr2_sent: None,
-            note: String::new(),
-            finished,
-            dir,
-            cgroup,
-            killed: false,
         }
     }
 
@@ -538,19 +508,26 @@ impl Sbd {
         }
     }
 
-    /// Removes an ended job's cgroup, or retries on later ticks while
-    /// what is left in it exits.
+    /// Removes an ended job's cgroup (killing what is left in it).
     fn remove_cgroup(&mut self, cg: JobCgroup) {
         if cg.populated().unwrap_or(false) {
             let _ = cg.kill();
         }
-        match cg.remove() {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::ResourceBusy => {
-                self.cgroups_to_remove.push(cg)
+        self.cgroups_to_remove.push(cg);
+        self.sweep_cgroups();
+    }
+
+    /// Removes the cgroups waiting for their last processes to exit;
+    /// keeps for the next tick those still busy.
+    fn sweep_cgroups(&mut self) {
+        self.cgroups_to_remove.retain(|cg| match cg.remove() {
+            Ok(()) => false,
+            Err(e) if e.kind() == std::io::ErrorKind::ResourceBusy => true,
+            Err(e) => {
+                log::warn!("cannot remove {}: {e}", cg.path.display());
+                false
             }
-            Err(e) => log::warn!("cannot remove {}: {e}", cg.path.display()),
-        }
+        });
     }
 
     /// Reaps every ended runner (SIGCHLD is coalesced by the signalfd).
@@ -584,11 +561,10 @@ impl Sbd {
 
     /// Records how a job ended and tells mbd (again after reconnecting,
     /// until it acknowledges).
-    fn finish(&mut self, key: JobKey, f: Finished) {
+    fn finish(&mut self, key: JobKey, mut f: Finished) {
         let Some(job) = self.jobs.get_mut(&key) else {
             return;
         };
-        let mut f = f;
         if let Some(cg) = &job.cgroup {
             collect_cgroup(key, cg, &mut f);
         }
@@ -607,7 +583,7 @@ impl Sbd {
     fn on_tick(&mut self) {
         self.connect_if_due();
         self.keep_link_alive();
-        self.cgroups_to_remove.retain(|cg| cg.remove().is_err());
+        self.sweep_cgroups();
         let now = unix_now();
         let mut ended = Vec::new();
         for (key, job) in self.jobs.iter_mut().filter(|(_, j)| j.finished.is_none()) {

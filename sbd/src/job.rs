@@ -32,6 +32,24 @@ pub(crate) struct LocalJob {
     pub(crate) killed: bool,
 }
 
+impl LocalJob {
+    /// A run this sbd started (adoption and failed starts adjust it).
+    pub(crate) fn new(pgid: u32, terminate: u64, dir: PathBuf, cgroup: Option<JobCgroup>) -> Self {
+        LocalJob {
+            pgid,
+            own_child: true,
+            suspended: false,
+            terminate,
+            usr2_sent: None,
+            note: String::new(),
+            finished: None,
+            dir,
+            cgroup,
+            killed: false,
+        }
+    }
+}
+
 /// `--terminate`: SIGUSR2 to the job's group at the deadline, SIGKILL a
 /// grace period later.
 pub(crate) fn enforce_terminate(key: JobKey, job: &mut LocalJob, now: u64) {
@@ -142,18 +160,8 @@ mod tests {
     #[test]
     fn terminate_sends_usr2_at_the_deadline_and_kill_a_grace_period_later() {
         let key = JobKey { id: 1, attempt: 1 };
-        let mut job = LocalJob {
-            pgid: 0, // no process group: the signals fail harmlessly
-            own_child: true,
-            suspended: false,
-            terminate: 100,
-            usr2_sent: None,
-            note: String::new(),
-            finished: None,
-            dir: PathBuf::new(),
-            cgroup: None,
-            killed: false,
-        };
+        // No process group: the signals fail harmlessly.
+        let mut job = LocalJob::new(0, 100, PathBuf::new(), None);
         enforce_terminate(key, &mut job, 99);
         assert_eq!((job.usr2_sent, job.note.is_empty()), (None, true));
         enforce_terminate(key, &mut job, 100);
