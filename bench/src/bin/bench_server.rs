@@ -12,6 +12,7 @@ use bench::report::{
     stats_reply, thread_cpu_ns, thread_sleeps, thread_user_sys_ticks, ServerStats,
 };
 use chan::sys::CountingAllocator;
+use clap::{Parser, ValueEnum};
 use std::io::Write;
 use std::net::SocketAddr;
 
@@ -48,17 +49,32 @@ fn announce(addr: SocketAddr) -> anyhow::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (engine, addr) = match args.as_slice() {
-        [engine, addr] => (engine.as_str(), addr.parse()?),
-        _ => anyhow::bail!("usage: bench_server chan|mio|poll IP:PORT"),
-    };
-    match engine {
-        "chan" => chan_server(addr),
-        "mio" => mio_server::run(addr),
-        "poll" => poll_server::run(addr),
-        other => anyhow::bail!("unknown engine {other:?}: use chan, mio or poll"),
+    let args = Args::parse();
+    match args.engine {
+        Engine::Chan => chan_server(args.addr),
+        Engine::Mio => mio_server::run(args.addr),
+        Engine::Poll => poll_server::run(args.addr),
     }
+}
+
+/// A single-threaded echo server for `loadgen`, on one of three engines.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// The event loop to serve with.
+    engine: Engine,
+    /// Address to listen on (port 0: any free port, printed at start).
+    addr: SocketAddr,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Engine {
+    /// The channel library.
+    Chan,
+    /// mio, the baseline chan is compared against.
+    Mio,
+    /// poll(2), standing in for the legacy select() loop.
+    Poll,
 }
 
 fn chan_server(addr: SocketAddr) -> anyhow::Result<()> {

@@ -5,28 +5,29 @@
 //! baseline measured in the same run, then N; prints JSON with both rates,
 //! their ratio, round-trip percentiles and mbd's fdatasync count.
 
-use anyhow::Context;
 use bench::report::quantile_ms;
+use clap::Parser;
 use mbd::client::BatchClient;
 use proto::mbd::{op, SubmitReply, SubmitRequest};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Durable submission acknowledgements per second against `$LL_CONF_DIR`'s mbd.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Concurrent clients (threads) in the second run; the first has one.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
+    clients: u16,
+    /// Seconds each run lasts.
+    #[arg(long, default_value_t = 5)]
+    secs: u64,
+}
+
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |flag: &str, default: u64| -> anyhow::Result<u64> {
-        match args.iter().position(|a| a == flag) {
-            Some(i) => args
-                .get(i + 1)
-                .context("missing value")?
-                .parse()
-                .context(flag.to_owned()),
-            None => Ok(default),
-        }
-    };
-    let clients = value("--clients", 64)? as usize;
-    let secs = Duration::from_secs(value("--secs", 5)?);
+    let args = Args::parse();
+    let (clients, secs) = (usize::from(args.clients), Duration::from_secs(args.secs));
     let serial = storm(1, secs)?;
     let parallel = storm(clients, secs)?;
     let report = serde_json::json!({

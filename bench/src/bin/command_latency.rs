@@ -8,24 +8,25 @@
 
 use anyhow::{bail, Context};
 use bench::report::quantile_ms;
+use clap::Parser;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Wall time of a whole command against `/bin/true`'s, run for run.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Runs of the command (each paired with a run of `/bin/true`).
+    #[arg(long, default_value_t = 100)]
+    runs: usize,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true)]
+    command: Vec<String>,
+}
+
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let split = args
-        .iter()
-        .position(|a| a == "--")
-        .context("usage: command_latency [--runs N] -- CMD [ARGS...]")?;
-    let (options, command) = (&args[..split], &args[split + 1..]);
-    let runs: usize = match options {
-        [] => 100,
-        [flag, n] if flag == "--runs" => n.parse().context("--runs")?,
-        _ => bail!("usage: command_latency [--runs N] -- CMD [ARGS...]"),
-    };
-    let Some((program, program_args)) = command.split_first() else {
-        bail!("no command given");
-    };
+    let Args { runs, command } = Args::parse();
+    let (program, program_args) = command.split_first().context("no command given")?;
     let mut measured = Vec::with_capacity(runs);
     let mut baseline = Vec::with_capacity(runs);
     for _ in 0..runs {

@@ -6,7 +6,7 @@
 //! time as the cluster has CPU slots. Prints JSON with both rates and
 //! their ratio.
 
-use anyhow::Context;
+use clap::Parser;
 use mbd::client::BatchClient;
 use proto::mbd::{
     op, ArraySpec, HostRow, JobRef, JobState, JobsChunk, JobsRequest, SignalRequest, SubmitReply,
@@ -15,12 +15,17 @@ use proto::mbd::{
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// Short `true` jobs per second through `$LL_CONF_DIR`'s cluster.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Jobs to run (one held array, released at once).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    jobs: u32,
+}
+
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let jobs: u32 = match args.iter().position(|a| a == "--jobs") {
-        Some(i) => args.get(i + 1).context("--jobs N")?.parse()?,
-        None => 500,
-    };
+    let jobs = Args::parse().jobs;
     let client = BatchClient::from_env()?;
     let hosts: Vec<HostRow> = client.call(op::HOSTS, &())?;
     let slots: u32 = hosts.iter().filter(|h| h.sbd).map(|h| h.ncpu).sum();

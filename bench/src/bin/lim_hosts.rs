@@ -8,6 +8,7 @@
 
 use anyhow::Context;
 use bench::report::{quantile_ms, user_sys_ticks};
+use clap::Parser;
 use lavalite::{DaemonSpec, DefaultConfig};
 use lim::datagram::{Datagram, DatagramCodec};
 use proto::auth::Credentials;
@@ -17,34 +18,23 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// A lim master's CPU share and `lsload` time with N simulated hosts.
+#[derive(Parser)]
+#[command(version)]
 struct Options {
-    hosts: usize,
+    /// Hosts in the cluster: the master and N-1 simulated ones.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(2..))]
+    hosts: u32,
+    /// Seconds to measure.
+    #[arg(long, default_value_t = 30.0)]
     secs: f64,
+    /// Seconds between each host's load reports.
+    #[arg(long, default_value_t = 5.0)]
     tick: f64,
 }
 
-fn options() -> anyhow::Result<Options> {
-    let mut o = Options {
-        hosts: 10_000,
-        secs: 30.0,
-        tick: 5.0,
-    };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    for pair in args.chunks(2) {
-        let value = pair.get(1).context("every option takes a value")?;
-        match pair[0].as_str() {
-            "--hosts" => o.hosts = value.parse()?,
-            "--secs" => o.secs = value.parse()?,
-            "--tick" => o.tick = value.parse()?,
-            other => anyhow::bail!("unknown option {other}: use --hosts, --secs, --tick"),
-        }
-    }
-    anyhow::ensure!(o.hosts >= 2, "--hosts must be at least 2");
-    Ok(o)
-}
-
 fn main() -> anyhow::Result<()> {
-    let o = options()?;
+    let o = Options::parse();
     chan::sys::raise_nofile_limit()?;
     let bins = std::env::current_exe()?
         .parent()
@@ -52,7 +42,7 @@ fn main() -> anyhow::Result<()> {
         .to_owned();
     let dir = std::env::temp_dir().join(format!("lim-hosts-{}", std::process::id()));
     let config = DefaultConfig {
-        hosts: o.hosts,
+        hosts: o.hosts as usize,
         base_addr: Ipv4Addr::new(127, 1, 0, 0),
         port: free_port()?,
         tick: o.tick,
@@ -92,7 +82,7 @@ fn measure(
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let mut hosts = SimulatedHosts::new(config, dir, o.hosts)?;
+    let mut hosts = SimulatedHosts::new(config, dir, o.hosts as usize)?;
     let tick = Duration::from_secs_f64(o.tick);
     // One whole tick first, so every host is known before counting.
     hosts.run(tick, Instant::now() + tick)?;

@@ -11,9 +11,10 @@
 //! idle. `--churn` instead connects, does one round trip and closes, over
 //! and over, on `--conns` slots at once.
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use bench::baseline::OP_STATS;
 use bench::report::{parse_stats, thread_cpu_ns, ServerStats};
+use clap::Parser;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use proto::{Header, HEADER_LEN};
@@ -23,54 +24,52 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+/// Load for one of the bench servers; prints one JSON line.
+#[derive(Parser)]
+#[command(version)]
 struct Options {
+    /// The server's address.
+    #[arg(long, default_value = "127.0.0.1:7000")]
     addr: SocketAddr,
+    /// Connections to open (with --churn: connection slots).
+    #[arg(long, default_value_t = 1)]
     conns: usize,
-    active: usize,
+    /// Connections that send; the others stay open and idle (default: all).
+    #[arg(long)]
+    active: Option<usize>,
+    /// Bytes per request, the 20-byte header included.
+    #[arg(long, default_value_t = 64, value_parser = frame_size)]
     size: usize,
-    depth: usize,
+    /// Requests each active connection keeps in flight.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    depth: u32,
+    /// Measured seconds.
+    #[arg(long, default_value_t = 2.0)]
     secs: f64,
+    /// Seconds of load before the measured window.
+    #[arg(long, default_value_t = 0.5)]
     warmup: f64,
+    /// Connect, do one round trip and close, over and over.
+    #[arg(long)]
     churn: bool,
 }
 
-fn parse_options() -> anyhow::Result<Options> {
-    let mut o = Options {
-        addr: "127.0.0.1:7000".parse()?,
-        conns: 1,
-        active: usize::MAX,
-        size: 64,
-        depth: 1,
-        secs: 2.0,
-        warmup: 0.5,
-        churn: false,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        if flag == "--churn" {
-            o.churn = true;
-            continue;
-        }
-        let value = args
-            .next()
-            .with_context(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--addr" => o.addr = value.parse()?,
-            "--conns" => o.conns = value.parse()?,
-            "--active" => o.active = value.parse()?,
-            "--size" => o.size = value.parse()?,
-            "--depth" => o.depth = value.parse()?,
-            "--secs" => o.secs = value.parse()?,
-            "--warmup" => o.warmup = value.parse()?,
-            other => bail!("unknown option {other}"),
-        }
+impl Options {
+    fn active(&self) -> usize {
+        self.active.unwrap_or(self.conns).min(self.conns)
     }
-    if o.size < HEADER_LEN {
-        bail!("--size must be at least {HEADER_LEN} (the header)");
+
+    fn depth(&self) -> usize {
+        self.depth as usize
     }
-    o.active = o.active.min(o.conns);
-    o.depth = o.depth.max(1);
-    Ok(o)
+}
+
+fn frame_size(s: &str) -> Result<usize, String> {
+    let size: usize = s.parse().map_err(|e| format!("{e}"))?;
+    if size < HEADER_LEN {
+        return Err(format!("at least {HEADER_LEN} (the header)"));
+    }
+    Ok(size)
 }
 
 /// Latencies in 1 µs buckets up to 100 ms, plus one overflow bucket.
@@ -183,9 +182,9 @@ impl Window {
         let per_msg = |x: u64| x as f64 / server.messages.max(1) as f64;
         Ok(Report {
             conns: o.conns,
-            active: o.active,
+            active: o.active(),
             size: o.size,
-            depth: o.depth,
+            depth: o.depth(),
             churn: o.churn,
             messages: self.messages,
             secs,
@@ -236,7 +235,7 @@ struct Report {
 }
 
 fn main() -> anyhow::Result<()> {
-    let o = parse_options()?;
+    let o = Options::parse();
     chan::sys::raise_nofile_limit()?;
     let mut control = std::net::TcpStream::connect(o.addr).context("control connection")?;
     control.set_nodelay(true)?;
@@ -265,7 +264,7 @@ fn connect_all(o: &Options, poll: &Poll) -> anyhow::Result<Vec<Conn>> {
             Ok(Conn {
                 stream,
                 partial: 0,
-                sent_at: VecDeque::with_capacity(o.depth),
+                sent_at: VecDeque::with_capacity(o.depth()),
                 unsent: 0,
             })
         })
@@ -276,13 +275,13 @@ fn connect_all(o: &Options, poll: &Poll) -> anyhow::Result<Vec<Conn>> {
 fn steady(o: &Options, control: &mut std::net::TcpStream) -> anyhow::Result<Report> {
     let mut poll = Poll::new()?;
     let mut conns = connect_all(o, &poll)?;
-    let batch = requests(o.size, o.depth);
+    let batch = requests(o.size, o.depth());
     let mut scratch = vec![0u8; 256 << 10];
     let mut events = Events::with_capacity(1024);
     let mut now = Instant::now();
-    for c in conns.iter_mut().take(o.active) {
+    for c in conns.iter_mut().take(o.active()) {
         c.unsent = batch.len();
-        c.sent_at.extend(std::iter::repeat_n(now, o.depth));
+        c.sent_at.extend(std::iter::repeat_n(now, o.depth()));
         push(c, &batch)?;
     }
     let mut window = Window::new(o);

@@ -7,6 +7,7 @@
 //! run is reading the same file's bytes. The cluster is `$LL_CONF_DIR`'s.
 
 use anyhow::Context;
+use clap::Parser;
 use mbd::change::{AllocRecord, Change, Dispatched, Ended, Forked, Submitted};
 use mbd::event_log::EventLog;
 use mbd::state::State;
@@ -15,17 +16,22 @@ use proto::sbd::Usage;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// How fast mbd opens and replays an event log of N finished jobs.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Jobs in the log (4 records each).
+    #[arg(long, default_value_t = 250_000)]
+    jobs: u32,
+    /// Directory to write the log in (default: a new one under the temp dir).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |flag: &str| args.iter().position(|a| a == flag).map(|i| args.get(i + 1));
-    let jobs: u32 = match value("--jobs") {
-        Some(v) => v.context("--jobs needs a value")?.parse()?,
-        None => 250_000,
-    };
-    let dir = match value("--dir") {
-        Some(v) => PathBuf::from(v.context("--dir needs a value")?),
-        None => std::env::temp_dir().join(format!("replay-log-{}", std::process::id())),
-    };
+    let Args { jobs, dir } = Args::parse();
+    let dir = dir
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("replay-log-{}", std::process::id())));
     let conf = conf::ConfDir::from_env().context("LL_CONF_DIR")?;
     let (cluster, _) = mbd::settings::history_sources(&conf)?;
     let host = cluster.hosts.first().context("no hosts")?.name.clone();

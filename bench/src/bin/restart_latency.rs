@@ -8,50 +8,45 @@
 
 use anyhow::{bail, Context};
 use bench::report::quantile_ms;
+use clap::Parser;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A daemon that has not answered after this long counts as failed.
 const GIVE_UP: Duration = Duration::from_secs(30);
 
+/// Restart to serving: spawn DAEMON, time until the probe first succeeds.
+#[derive(Parser)]
+#[command(version)]
 struct Options {
-    runs: usize,
-    probe: Vec<String>,
+    /// Restarts to time.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    runs: u32,
+    /// The probe command, split on whitespace (e.g. "bqueues").
+    #[arg(long, value_parser = words)]
+    probe: Words,
+    /// The daemon and its arguments, after `--`.
+    #[arg(last = true, required = true)]
     daemon: Vec<String>,
 }
 
-fn parse(args: &[String]) -> anyhow::Result<Options> {
-    const USAGE: &str =
-        "usage: restart_latency [--runs N] --probe \"CMD ARGS\" -- DAEMON [ARGS...]";
-    let split = args.iter().position(|a| a == "--").context(USAGE)?;
-    let (mut options, daemon) = (&args[..split], &args[split + 1..]);
-    let (mut runs, mut probe) = (5, Vec::new());
-    while let [flag, value, rest @ ..] = options {
-        match flag.as_str() {
-            "--runs" => runs = value.parse().context("--runs")?,
-            "--probe" => probe = value.split_whitespace().map(String::from).collect(),
-            _ => bail!(USAGE),
-        }
-        options = rest;
+type Words = Vec<String>;
+
+fn words(s: &str) -> Result<Words, String> {
+    let words: Words = s.split_whitespace().map(String::from).collect();
+    if words.is_empty() {
+        return Err("empty command".into());
     }
-    if !options.is_empty() || probe.is_empty() || daemon.is_empty() {
-        bail!(USAGE);
-    }
-    Ok(Options {
-        runs,
-        probe,
-        daemon: daemon.to_vec(),
-    })
+    Ok(words)
 }
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let o = parse(&args)?;
+    let o = Options::parse();
     if probe_ok(&o.probe)? {
         bail!("the probe already succeeds: stop the running daemon first");
     }
-    let mut serving = Vec::with_capacity(o.runs);
-    let mut probe_alone = Vec::with_capacity(o.runs);
+    let mut serving = Vec::with_capacity(o.runs as usize);
+    let mut probe_alone = Vec::with_capacity(o.runs as usize);
     for _ in 0..o.runs {
         let mut daemon = spawn(&o.daemon)?;
         let result = time_to_serving(&o.probe, &mut daemon);

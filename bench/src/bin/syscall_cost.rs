@@ -5,18 +5,22 @@
 //! `getppid`s (the cheapest syscall: the price of entering the kernel).
 //! Pin it to a core (`taskset -c 0`) for a steady figure.
 
-use anyhow::Context;
+use clap::Parser;
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::time::Instant;
 
+/// What an empty `recv` costs on this machine, against `getppid`.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Calls of each kind to time.
+    #[arg(long, default_value_t = 2_000_000, value_parser = clap::value_parser!(u32).range(1..))]
+    calls: u32,
+}
+
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let calls: u32 = match args.as_slice() {
-        [] => 2_000_000,
-        [flag, n] if flag == "--calls" => n.parse().context("--calls")?,
-        _ => anyhow::bail!("usage: syscall_cost [--calls N]"),
-    };
+    let calls = Args::parse().calls;
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let _client = TcpStream::connect(listener.local_addr()?)?;
     let (mut server, _) = listener.accept()?;
