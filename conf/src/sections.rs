@@ -1,5 +1,5 @@
 //! The `Begin <Kw>` ... `End <Kw>` layout shared by LavaLite's sectioned
-//! files (ll.cluster.<name>, llb.hosts, llb.queues).
+//! files (`ll.cluster.<name>`, `llb.hosts`, `llb.queues`).
 
 use crate::ConfError;
 

@@ -72,14 +72,26 @@ pub struct Args {
     /// Submit held (release with bkill -s CONT)
     #[arg(short = 'H', long)]
     pub hold: bool,
-    /// Job array S-E[:K]
-    #[arg(short = 'a', long, allow_hyphen_values = true)]
+    #[arg(
+        short = 'a',
+        long,
+        allow_hyphen_values = true,
+        help = "Job array S-E[:K]"
+    )]
     pub array: Option<String>,
-    /// Start no earlier than [[month:]day:]hour:minute
-    #[arg(short = 'b', long, allow_hyphen_values = true)]
+    #[arg(
+        short = 'b',
+        long,
+        allow_hyphen_values = true,
+        help = "Start no earlier than [[month:]day:]hour:minute"
+    )]
     pub begin: Option<String>,
-    /// Terminate at [[month:]day:]hour:minute
-    #[arg(short = 't', long, allow_hyphen_values = true)]
+    #[arg(
+        short = 't',
+        long,
+        allow_hyphen_values = true,
+        help = "Terminate at [[month:]day:]hour:minute"
+    )]
     pub terminate: Option<String>,
     /// Dependency expression, e.g. "done(12) && exit(13)"
     #[arg(short = 'w', long, allow_hyphen_values = true)]

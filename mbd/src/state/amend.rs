@@ -33,7 +33,7 @@ impl State {
         check_owner(who, job)?;
         // As at submission: the owner must be admitted, unless the admin
         // moves their own job.
-        let admitted = super::queue_admits(&self.cluster.queues[to], &job.spec.user)
+        let admitted = super::request::queue_admits(&self.cluster.queues[to], &job.spec.user)
             || (who.admin && who.uid == job.spec.uid);
         if !admitted {
             return Err(Refusal::new(

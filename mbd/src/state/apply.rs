@@ -1,0 +1,299 @@
+//! Applying logged changes to the state, live and at replay: the one path
+//! both take, so a restarted mbd rebuilds exactly what it acknowledged.
+
+use super::execution::apply_ended;
+use super::State;
+use crate::change::{
+    AllocRecord, BadRecord, Change, Checkpoint, Dispatched, JobImage, JobOfSpec, SpecImage,
+    Submitted,
+};
+use crate::depend::Dep;
+use crate::event_log::Record;
+use crate::job::{Alloc, Job, Spec};
+use crate::shape::Shape;
+use crate::Cluster;
+use proto::mbd::{event, HistEvent, JobState, SubmitRequest};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+impl State {
+    /// The state `records` (an event log's, in order) leave behind; an
+    /// undecodable record is an error naming its 1-based position.
+    pub fn replay(cluster: Cluster, records: &[Record]) -> Result<State, (usize, BadRecord)> {
+        let mut state = State::new(cluster);
+        for (n, record) in records.iter().enumerate() {
+            state.apply_owned(Change::from_record(record).map_err(|e| (n + 1, e))?);
+        }
+        state.snapshot_specs.clear();
+        Ok(state)
+    }
+
+    /// [`State::apply`] for a change nobody else needs: a job's request
+    /// is kept without copying its environment first.
+    fn apply_owned(&mut self, mut change: Change) {
+        let env = match &mut change {
+            Change::Submitted(s) => std::mem::take(&mut s.request.env),
+            Change::JobImage(i) => std::mem::take(&mut i.request.env),
+            Change::SpecImage(i) => std::mem::take(&mut i.request.env),
+            _ => return self.apply(&change),
+        };
+        match &change {
+            Change::Submitted(s) => self.apply_submitted(s, &env),
+            Change::JobImage(i) => self.apply_image(i, &env),
+            Change::SpecImage(i) => self.apply_spec_image(i, &env),
+            _ => {}
+        }
+    }
+
+    /// Applies one logged change. Records that name jobs mbd no longer
+    /// holds are skipped with a log line.
+    pub fn apply(&mut self, change: &Change) {
+        match change {
+            Change::Submitted(s) => self.apply_submitted(s, &s.request.env),
+            Change::StateChanged(c) => self.update(c.id, |job| {
+                job.transition(c.state, c.time, c.signal, c.exit_code)
+            }),
+            Change::Dispatched(d) => self.apply_dispatched(d),
+            Change::Forked(f) => self.update(f.id, |job| {
+                job.pid = f.pid;
+                job.record(f.time, event::FORKED, f.pid as i32);
+            }),
+            Change::Ended(e) => self.update(e.id, |job| apply_ended(job, e)),
+            Change::QueueControlled(c) => {
+                if let Some(q) = self.cluster.queue(&c.name) {
+                    self.queue_open[q] = c.open;
+                }
+            }
+            Change::HostControlled(c) => {
+                if let Some(h) = self.cluster.host(&c.name) {
+                    self.host_open[h] = c.open;
+                }
+            }
+            Change::JobImage(image) => self.apply_image(image, &image.request.env),
+            Change::Checkpoint(c) => self.apply_checkpoint(c),
+            Change::SpecImage(i) => self.apply_spec_image(i, &i.request.env),
+            Change::JobOfSpec(j) => self.apply_job_of_spec(j),
+            Change::Moved(m) => self.apply_moved(m),
+            Change::Reprioritized(r) => self.apply_reprioritized(r),
+        }
+    }
+
+    /// Changes job `id` with `f`, keeping the finished count right.
+    pub(super) fn update(&mut self, id: u32, f: impl FnOnce(&mut Job)) {
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return log::warn!("change for unknown job {id} skipped");
+        };
+        let was = job.state.is_finished();
+        f(job);
+        let is = job.state.is_finished();
+        self.finished = self.finished + usize::from(is && !was) - usize::from(was && !is);
+        index_alloc(&mut self.allocated, job);
+    }
+
+    /// The jobs that hold hosts.
+    pub fn allocated_jobs(&self) -> impl Iterator<Item = &Job> {
+        self.allocated.iter().filter_map(|id| self.jobs.get(id))
+    }
+
+    fn allocs(&self, records: &[AllocRecord]) -> Vec<Alloc> {
+        (records.iter())
+            .filter_map(|r| match self.cluster.host(&r.host) {
+                Some(host) => Some(Alloc {
+                    host,
+                    cpus: r.cpus,
+                    gpus: r.gpus.clone(),
+                }),
+                None => {
+                    log::warn!(
+                        "host {} is no longer configured; its share of a job is dropped",
+                        r.host
+                    );
+                    None
+                }
+            })
+            .collect()
+    }
+
+    fn apply_dispatched(&mut self, d: &Dispatched) {
+        let alloc = self.allocs(&d.allocs);
+        self.reasons.remove(&d.id);
+        self.update(d.id, |job| {
+            job.attempt = d.attempt;
+            job.pid = 0;
+            job.state = JobState::Run;
+            let gpus: Vec<String> = (alloc.iter())
+                .flat_map(|a| a.gpus.iter().map(u32::to_string))
+                .collect();
+            job.events.push(HistEvent {
+                time: d.time,
+                what: event::DISPATCHED,
+                code: 0,
+                hosts: d.allocs.iter().map(|a| a.host.clone()).collect(),
+                text: gpus.join(","),
+            });
+            job.alloc = alloc;
+        });
+    }
+
+    fn spec(
+        &mut self,
+        user: &str,
+        uid: u32,
+        queue: &str,
+        time: u64,
+        request: &SubmitRequest,
+        env: &[String],
+    ) -> Spec {
+        let dep = (!request.dependency.is_empty())
+            .then(|| Dep::parse(&request.dependency).ok())
+            .flatten();
+        let machines = (request.machines.iter())
+            .filter_map(|name| self.cluster.expand_hosts(std::slice::from_ref(name)).ok())
+            .flatten()
+            .collect();
+        let shape = Shape::new(self.cluster.queue(queue), machines, request);
+        Spec {
+            user: user.to_owned(),
+            uid,
+            queue: queue.to_owned(),
+            shape: self.shapes.intern(shape),
+            submit_time: time,
+            // Cheap at replay, where the environment was moved out.
+            request: SubmitRequest {
+                env: Vec::new(),
+                ..request.clone()
+            },
+            env: self.env_pool.intern(env),
+            dep,
+        }
+    }
+
+    /// A submission; `env` is its environment (`s.request.env`, unless
+    /// that was moved out).
+    fn apply_submitted(&mut self, s: &Submitted, env: &[String]) {
+        let spec = Arc::new(self.spec(&s.user, s.uid, &s.queue, s.time, &s.request, env));
+        let array = s.request.array.is_array();
+        let state = if s.request.hold {
+            JobState::Held
+        } else {
+            JobState::Pend
+        };
+        let mut id = s.first_id;
+        for index in s.request.array.indices() {
+            let mut job = Job {
+                id,
+                array_id: if array { s.first_id } else { 0 },
+                index,
+                spec: Arc::clone(&spec),
+                state,
+                priority: s.priority,
+                alloc: Vec::new(),
+                ran_on: Vec::new(),
+                attempt: 0,
+                pid: 0,
+                events: Vec::new(),
+            };
+            job.record(s.time, event::SUBMITTED, 0);
+            self.jobs.insert(id, job);
+            id += 1;
+        }
+        self.next_id = self.next_id.max(id);
+    }
+
+    fn apply_image(&mut self, i: &JobImage, env: &[String]) {
+        let spec = Arc::new(self.spec(&i.user, i.uid, &i.queue, i.submit_time, &i.request, env));
+        let job = Job {
+            id: i.id,
+            array_id: i.array_id,
+            index: i.index,
+            spec,
+            state: i.state,
+            priority: i.priority,
+            alloc: Vec::new(),
+            ran_on: Vec::new(),
+            attempt: i.attempt,
+            pid: i.pid,
+            events: i.events.clone(),
+        };
+        self.insert_image(job, &i.allocs);
+    }
+
+    fn apply_spec_image(&mut self, i: &SpecImage, env: &[String]) {
+        let spec = self.spec(&i.user, i.uid, &i.queue, i.submit_time, &i.request, env);
+        self.snapshot_specs.insert(i.spec_id, Arc::new(spec));
+    }
+
+    fn apply_job_of_spec(&mut self, j: &JobOfSpec) {
+        let Some(spec) = self.snapshot_specs.get(&j.spec_id) else {
+            return log::warn!(
+                "job {} names unknown specification {}: skipped",
+                j.id,
+                j.spec_id
+            );
+        };
+        let job = Job {
+            id: j.id,
+            array_id: j.array_id,
+            index: j.index,
+            spec: Arc::clone(spec),
+            state: j.state,
+            priority: j.priority,
+            alloc: Vec::new(),
+            ran_on: Vec::new(),
+            attempt: j.attempt,
+            pid: j.pid,
+            events: j.events.clone(),
+        };
+        self.insert_image(job, &j.allocs);
+    }
+
+    /// Puts a job from a snapshot in place (replacing any of its id).
+    fn insert_image(&mut self, mut job: Job, allocs: &[AllocRecord]) {
+        // A snapshot holds a finished job's last hosts the way it holds a
+        // running job's: where they belong depends on the state.
+        let hosts = self.allocs(allocs);
+        if job.state.is_finished() {
+            job.ran_on = hosts;
+        } else {
+            job.alloc = hosts;
+        }
+        let id = job.id;
+        self.finished += usize::from(job.state.is_finished());
+        index_alloc(&mut self.allocated, &job);
+        if let Some(old) = self.jobs.insert(id, job) {
+            self.finished -= usize::from(old.state.is_finished());
+        }
+        self.next_id = self.next_id.max(id + 1);
+    }
+
+    fn apply_checkpoint(&mut self, c: &Checkpoint) {
+        // A new snapshot: its specifications count from 0 again.
+        self.snapshot_specs.clear();
+        self.next_id = self.next_id.max(c.next_id);
+        for (i, q) in self.cluster.queues.iter().enumerate() {
+            self.queue_open[i] = !c.closed_queues.contains(&q.name);
+        }
+        for (i, h) in self.cluster.hosts.iter().enumerate() {
+            self.host_open[i] = !c.closed_hosts.contains(&h.name);
+        }
+    }
+
+    pub(super) fn alloc_records(&self, alloc: &[Alloc]) -> Vec<AllocRecord> {
+        (alloc.iter())
+            .map(|a| AllocRecord {
+                host: self.cluster.hosts[a.host].name.clone(),
+                cpus: a.cpus,
+                gpus: a.gpus.clone(),
+            })
+            .collect()
+    }
+}
+
+/// Keeps the index of jobs holding hosts in step with `job`.
+fn index_alloc(allocated: &mut BTreeSet<u32>, job: &Job) {
+    if job.alloc.is_empty() {
+        allocated.remove(&job.id);
+    } else {
+        allocated.insert(job.id);
+    }
+}

@@ -1,0 +1,77 @@
+//! Compaction: forgetting old finished jobs and the changes that rebuild
+//! what is left as the first records of a fresh log.
+
+use super::State;
+use crate::change::{Change, Checkpoint, JobOfSpec, SpecImage};
+use crate::job::Spec;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+impl State {
+    /// The finished jobs `compact(keep)` forgets, oldest first, with
+    /// their array ids: what the archive it leaves behind is the last
+    /// record of.
+    pub fn droppable(&self, keep: usize) -> Vec<(u32, u32)> {
+        let drop = self.finished.saturating_sub(keep);
+        (self.jobs.values())
+            .filter(|j| j.state.is_finished())
+            .take(drop)
+            .map(|j| (j.id, j.array_id))
+            .collect()
+    }
+
+    /// Forgets all but the newest `keep` finished jobs and returns the
+    /// changes that rebuild what is left: the first records of a fresh log.
+    pub fn compact(&mut self, keep: usize) -> Vec<Change> {
+        let dropped = self.droppable(keep);
+        for (id, _) in &dropped {
+            self.jobs.remove(id);
+            self.reasons.remove(id);
+            self.allocated.remove(id);
+        }
+        self.finished -= dropped.len();
+        self.env_pool.sweep();
+        self.shapes.sweep();
+        let closed = |open: &[bool], name: &dyn Fn(usize) -> String| -> Vec<String> {
+            (open.iter().enumerate())
+                .filter(|(_, o)| !**o)
+                .map(|(i, _)| name(i))
+                .collect()
+        };
+        let mut out = vec![Change::Checkpoint(Checkpoint {
+            next_id: self.next_id,
+            closed_queues: closed(&self.queue_open, &|i| self.cluster.queues[i].name.clone()),
+            closed_hosts: closed(&self.host_open, &|i| self.cluster.hosts[i].name.clone()),
+        })];
+        // Each specification once, before the first job of it: an array's
+        // elements (or any jobs sharing one) cost a few bytes each.
+        let mut spec_ids: HashMap<*const Spec, u32> = HashMap::new();
+        for j in self.jobs.values() {
+            let next = spec_ids.len() as u32;
+            let spec_id = *spec_ids.entry(Arc::as_ptr(&j.spec)).or_insert_with(|| {
+                out.push(Change::SpecImage(Box::new(SpecImage {
+                    spec_id: next,
+                    user: j.spec.user.clone(),
+                    uid: j.spec.uid,
+                    queue: j.spec.queue.clone(),
+                    submit_time: j.spec.submit_time,
+                    request: j.spec.full_request(),
+                })));
+                next
+            });
+            out.push(Change::JobOfSpec(Box::new(JobOfSpec {
+                id: j.id,
+                array_id: j.array_id,
+                index: j.index,
+                spec_id,
+                priority: j.priority,
+                state: j.state,
+                events: j.events.clone(),
+                attempt: j.attempt,
+                pid: j.pid,
+                allocs: self.alloc_records(j.hosts_shown()),
+            })));
+        }
+        out
+    }
+}

@@ -1,0 +1,200 @@
+//! What the query commands list: `bjobs`, `bhist`, `bqueues`, `btokens`,
+//! `bgroups` and `bhosts` rows, filtered by who asks.
+
+use super::{Caller, Refusal, State};
+use crate::job::Job;
+use crate::sched::{HostStatus, PendReason};
+use proto::mbd::{
+    status, GroupRow, HistoryRequest, HostRow, JobHistory, JobRef, JobRow, JobState, JobsRequest,
+    QueueRow, TokenRow,
+};
+
+impl State {
+    fn visible(&self, who: &Caller, user_filter: &str, job: &Job) -> bool {
+        who.may_act_on(job) && (user_filter.is_empty() || job.spec.user == user_filter)
+    }
+
+    /// The jobs a listing shows: the named job (checked for permission),
+    /// or the caller's visible jobs matching the filters.
+    fn listed(
+        &self,
+        who: &Caller,
+        named: JobRef,
+        user: &str,
+        lists: [bool; 3],
+    ) -> Result<Vec<&Job>, Refusal> {
+        if named.id != 0 {
+            let jobs = self.resolve(named)?;
+            if jobs.iter().all(|j| !self.visible(who, "", j)) {
+                return Err(Refusal::new(status::EPERM, "not your job"));
+            }
+            return Ok(jobs
+                .into_iter()
+                .filter(|j| self.visible(who, "", j))
+                .collect());
+        }
+        let [pend, run, done] = lists;
+        let mut out = Vec::new();
+        if pend {
+            out.extend(self.pending_in_order());
+        }
+        if run {
+            out.extend(
+                (self.jobs.values()).filter(|j| !j.state.is_pending() && !j.state.is_finished()),
+            );
+        }
+        if done {
+            out.extend(self.jobs.values().filter(|j| j.state.is_finished()));
+        }
+        out.retain(|j| self.visible(who, user, j));
+        Ok(out)
+    }
+
+    /// `bjobs` rows, in mbd's list order.
+    pub fn job_rows(
+        &self,
+        who: &Caller,
+        req: &JobsRequest,
+    ) -> Result<impl Iterator<Item = JobRow> + '_, Refusal> {
+        let no_flag = !(req.pend || req.run || req.done);
+        let lists = [req.pend || no_flag, req.run || no_flag, req.done];
+        let jobs = self.listed(who, req.job, &req.user, lists)?;
+        Ok(jobs.into_iter().map(|j| self.row(j)))
+    }
+
+    fn row(&self, job: &Job) -> JobRow {
+        let pend_reason = match job.state {
+            JobState::Pend => (self.reasons.get(&job.id))
+                .unwrap_or(&PendReason::Scheduling)
+                .as_str()
+                .to_owned(),
+            _ => String::new(),
+        };
+        JobRow {
+            id: job.id,
+            array_id: job.array_id,
+            index: job.index,
+            user: job.spec.user.clone(),
+            state: self.shown_state(job),
+            queue: job.spec.queue.clone(),
+            priority: job.priority,
+            hosts: job.slots(|h| self.cluster.hosts[h].name.clone()),
+            name: job.spec.request.name.clone(),
+            submit_time: job.spec.submit_time,
+            pend_reason,
+        }
+    }
+
+    /// `bhist` jobs, by job id.
+    pub fn history(
+        &self,
+        who: &Caller,
+        req: &HistoryRequest,
+    ) -> Result<impl Iterator<Item = JobHistory> + '_, Refusal> {
+        let mut jobs = self.listed(who, req.job, &req.user, [true, true, true])?;
+        jobs.sort_by_key(|j| j.id);
+        Ok(jobs.into_iter().map(|j| JobHistory {
+            row: self.row(j),
+            spec: j.spec.full_request(),
+            events: j.events.clone(),
+        }))
+    }
+
+    pub fn queue_rows(&self) -> Vec<QueueRow> {
+        let mut rows: Vec<QueueRow> = (self.cluster.queues.iter().enumerate())
+            .map(|(i, q)| QueueRow {
+                name: q.name.clone(),
+                priority: q.priority,
+                open: self.queue_open(i),
+                description: q.description.clone(),
+                users: q.users_text.clone(),
+                hosts: q.hosts_text.clone(),
+                pend: 0,
+                held: 0,
+                run: 0,
+                susp: 0,
+                used_cpus: 0,
+                used_hosts: 0,
+            })
+            .collect();
+        for job in self.jobs.values() {
+            let Some(row) = job.spec.shape.queue_pos.and_then(|q| rows.get_mut(q)) else {
+                continue;
+            };
+            match job.state {
+                JobState::Pend => row.pend += 1,
+                JobState::Held => row.held += 1,
+                JobState::Run | JobState::Unknown => row.run += 1,
+                JobState::Susp => row.susp += 1,
+                JobState::Done | JobState::Exit => continue,
+            }
+            row.used_cpus += job.alloc.iter().map(|a| a.cpus).sum::<u32>();
+            row.used_hosts += job.alloc.len() as u32;
+        }
+        rows
+    }
+
+    /// `btokens` rows: each pool, and what running jobs hold of it.
+    pub fn token_rows(&self) -> Vec<TokenRow> {
+        let free = crate::sched::free_tokens(self);
+        (self.cluster.pools.iter().zip(free))
+            .map(|(p, free)| TokenRow {
+                name: p.name.clone(),
+                total: p.available,
+                used: p.available - free,
+            })
+            .collect()
+    }
+
+    /// `bgroups` rows, in configuration order.
+    pub fn group_rows(&self) -> Vec<GroupRow> {
+        (self.cluster.groups.iter())
+            .map(|g| GroupRow {
+                name: g.name.clone(),
+                members: g.members.clone(),
+            })
+            .collect()
+    }
+
+    pub fn host_rows(&self, status: &[HostStatus]) -> Vec<HostRow> {
+        let mut rows: Vec<HostRow> = (self.cluster.hosts.iter().enumerate())
+            .map(|(i, h)| HostRow {
+                name: h.name.clone(),
+                available: status.get(i).copied().unwrap_or_default().up,
+                sbd: self.sbd_up(i),
+                closed: !self.host_open(i),
+                ncpu: h.cpus,
+                mem_mb: h.mem_mb,
+                storage_mb: h.storage_mb,
+                ngpu: h.gpu_ids.len() as u32,
+                njobs: 0,
+                run: 0,
+                susp: 0,
+                used_cpu: 0,
+                used_mb: 0,
+                used_storage_mb: 0,
+                used_gpu: 0,
+                gpu_model: h.gpu_model.clone().unwrap_or_default(),
+                gpu_ids: h.gpu_ids_text.clone(),
+            })
+            .collect();
+        for job in self.allocated_jobs() {
+            for a in &job.alloc {
+                let Some(row) = rows.get_mut(a.host) else {
+                    continue;
+                };
+                row.njobs += 1;
+                if job.state == JobState::Susp {
+                    row.susp += 1;
+                } else {
+                    row.run += 1;
+                }
+                row.used_cpu += a.cpus;
+                row.used_mb += job.spec.request.mem_mb;
+                row.used_storage_mb += job.spec.request.storage_mb;
+                row.used_gpu += a.gpus.len() as u32;
+            }
+        }
+        rows
+    }
+}

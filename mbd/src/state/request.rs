@@ -1,0 +1,246 @@
+//! Requests checked against the state and turned into the changes they
+//! make (submit, signal, queue and host control), or refused with
+//! LavaLite's errno.
+
+use super::{sig, Caller, Refusal, State, MAX_ARRAY};
+use crate::change::{Change, Controlled, StateChanged, Submitted};
+use crate::depend::Dep;
+use crate::job::Job;
+use crate::QueueConf;
+use proto::mbd::{status, Control, JobRef, JobState, SubmitRequest};
+
+impl State {
+    /// Checks a submission; the change it makes, or why not.
+    pub fn submit(
+        &self,
+        who: &Caller,
+        mut request: SubmitRequest,
+        now: u64,
+    ) -> Result<Change, Refusal> {
+        let einval = |m: String| Refusal::new(status::EINVAL, m);
+        if request.queue.is_empty() {
+            request.queue = self.cluster.default_queue.clone();
+        }
+        let q = (self.cluster.queue(&request.queue))
+            .ok_or_else(|| einval(format!("unknown queue {}", request.queue)))?;
+        let queue = &self.cluster.queues[q];
+        if !who.admin && !queue_admits(queue, &who.user) {
+            return Err(Refusal::new(
+                status::EPERM,
+                format!("user {} may not use queue {}", who.user, queue.name),
+            ));
+        }
+        check_request(&request).map_err(einval)?;
+        if let Err(name) = self.cluster.expand_hosts(&request.machines) {
+            return Err(einval(format!("unknown host or group {name}")));
+        }
+        if let Some(t) = (request.tokens.iter()).find(|t| self.cluster.pool(&t.pool).is_none()) {
+            return Err(einval(format!("unknown token pool {}", t.pool)));
+        }
+        if !request.dependency.is_empty() {
+            let dep = Dep::parse(&request.dependency)
+                .map_err(|_| einval(format!("bad dependency {}", request.dependency)))?;
+            if let Some(id) = dep.ids().into_iter().find(|id| !self.jobs.contains_key(id)) {
+                return Err(einval(format!("dependency on unknown job {id}")));
+            }
+        }
+        let elements = request.array.indices().len() as u32;
+        if self.next_id.checked_add(elements).is_none() {
+            return Err(einval("job ids exhausted".into()));
+        }
+        Ok(Change::Submitted(Box::new(Submitted {
+            first_id: self.next_id,
+            time: now,
+            user: who.user.clone(),
+            uid: who.uid,
+            queue: request.queue.clone(),
+            priority: queue.priority,
+            request,
+        })))
+    }
+
+    /// The jobs a reference names: `N[i]`, every element of array `N`,
+    /// or job `N`.
+    pub(super) fn resolve(&self, r: JobRef) -> Result<Vec<&Job>, Refusal> {
+        let no_such = || Refusal::new(status::ESRCH, format!("no job {}", show_ref(r)));
+        let jobs: Vec<&Job> = if r.index > 0 {
+            (self.elements(r.id))
+                .filter(|j| j.index == r.index)
+                .collect()
+        } else {
+            self.named(r.id)
+        };
+        if jobs.is_empty() {
+            return Err(no_such());
+        }
+        Ok(jobs)
+    }
+
+    /// Checks a bkill; the changes it makes. A pending job's change is
+    /// immediate; a running job's signal needs its host's sbd.
+    pub fn signal(
+        &self,
+        who: &Caller,
+        target: JobRef,
+        signal: u32,
+        now: u64,
+    ) -> Result<Vec<Change>, Refusal> {
+        if target.id == 0 {
+            let mine = (self.jobs.values()).filter(|j| !j.state.is_finished() && who.may_act_on(j));
+            return Ok(mine
+                .filter_map(|j| signal_one(j, signal, now, self.reachable(j)).ok().flatten())
+                .collect());
+        }
+        let jobs = self.resolve(target)?;
+        let several = jobs.len() > 1;
+        let mut changes = Vec::new();
+        let mut first_error = None;
+        for job in jobs {
+            let result = if who.may_act_on(job) {
+                signal_one(job, signal, now, self.reachable(job))
+            } else {
+                Err(Refusal::new(status::EPERM, "not your job"))
+            };
+            match result {
+                Ok(change) => changes.extend(change),
+                Err(e) if !several => return Err(e),
+                // An array's finished elements are skipped, not errors,
+                // unless every element has finished.
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) if changes.is_empty() => Err(e),
+            _ => Ok(changes),
+        }
+    }
+
+    pub fn control_queue(&self, who: &Caller, c: &Control, now: u64) -> Result<Change, Refusal> {
+        require_admin(who)?;
+        self.cluster
+            .queue(&c.name)
+            .ok_or_else(|| Refusal::new(status::ESRCH, format!("no queue {}", c.name)))?;
+        Ok(Change::QueueControlled(controlled(c, now)))
+    }
+
+    pub fn control_host(&self, who: &Caller, c: &Control, now: u64) -> Result<Change, Refusal> {
+        require_admin(who)?;
+        self.cluster
+            .host(&c.name)
+            .ok_or_else(|| Refusal::new(status::EINVAL, format!("no host {}", c.name)))?;
+        Ok(Change::HostControlled(controlled(c, now)))
+    }
+}
+
+/// Checks what needs no state: counts, array spec, times, GPU options.
+fn check_request(r: &SubmitRequest) -> Result<(), String> {
+    if r.command.trim().is_empty() {
+        return Err("no command".into());
+    }
+    if r.cpus == 0 || r.nhosts == 0 {
+        return Err("--cpus and --nhosts must be positive".into());
+    }
+    if !r.machines.is_empty() && r.nhosts > 1 {
+        return Err("--nhosts and --machines are mutually exclusive".into());
+    }
+    if !r.gpu_model.is_empty() && r.gpus == 0 {
+        return Err("--gpu-model requires --gpus".into());
+    }
+    if r.tokens.iter().any(|t| t.count == 0) {
+        return Err("token counts must be positive".into());
+    }
+    let a = r.array;
+    if a.is_array() && (a.end < a.start || a.step == 0 || (a.end - a.start) / a.step >= MAX_ARRAY) {
+        return Err(format!(
+            "bad array {}-{}:{} (at most {MAX_ARRAY} elements)",
+            a.start, a.end, a.step
+        ));
+    }
+    if r.begin != 0 && r.terminate != 0 && r.begin >= r.terminate {
+        return Err("--begin must be before --terminate".into());
+    }
+    Ok(())
+}
+
+/// What a signal does to one job (LavaLite's rules, interface.md 4.6).
+/// A running job's signal goes to its sbd (`reachable`: connected) and is
+/// logged as a change of the state it leaves the job in.
+fn signal_one(
+    job: &Job,
+    signal: u32,
+    now: u64,
+    reachable: bool,
+) -> Result<Option<Change>, Refusal> {
+    let to = |state| {
+        Some(Change::StateChanged(StateChanged {
+            id: job.id,
+            time: now,
+            state,
+            signal,
+            exit_code: if state == JobState::Exit {
+                128 + signal as i32
+            } else {
+                0
+            },
+        }))
+    };
+    let einval = |m: &str| Err(Refusal::new(status::EINVAL, m));
+    match job.state {
+        JobState::Done | JobState::Exit => einval("job has finished"),
+        JobState::Pend | JobState::Held => match signal {
+            sig::TERM | sig::INT | sig::KILL => Ok(to(JobState::Exit)),
+            sig::STOP | sig::TSTP if job.state == JobState::Pend => Ok(to(JobState::Held)),
+            sig::CONT if job.state == JobState::Held => Ok(to(JobState::Pend)),
+            sig::STOP | sig::TSTP | sig::CONT => Ok(None),
+            _ => einval("signal not supported for a pending job"),
+        },
+        _ if !reachable => Err(Refusal::new(
+            status::EAGAIN,
+            "the job's execution host is not connected",
+        )),
+        JobState::Run | JobState::Unknown => match signal {
+            sig::STOP | sig::TSTP => Ok(to(JobState::Susp)),
+            sig::CONT => Ok(None),
+            _ => Ok(to(job.state)),
+        },
+        JobState::Susp => match signal {
+            sig::CONT => Ok(to(JobState::Run)),
+            sig::STOP | sig::TSTP => Ok(None),
+            _ => Ok(to(job.state)),
+        },
+    }
+}
+
+/// Whether `user` may have jobs in `queue` (its USERS line).
+pub(super) fn queue_admits(queue: &QueueConf, user: &str) -> bool {
+    (queue.users.as_ref()).is_none_or(|users| users.iter().any(|u| u == user))
+}
+
+fn require_admin(who: &Caller) -> Result<(), Refusal> {
+    if who.admin {
+        Ok(())
+    } else {
+        Err(Refusal::new(
+            status::EPERM,
+            "only the cluster admin may do that",
+        ))
+    }
+}
+
+fn controlled(c: &Control, now: u64) -> Controlled {
+    Controlled {
+        name: c.name.clone(),
+        open: c.open,
+        time: now,
+    }
+}
+
+fn show_ref(r: JobRef) -> String {
+    if r.index > 0 {
+        format!("{}[{}]", r.id, r.index)
+    } else {
+        r.id.to_string()
+    }
+}
