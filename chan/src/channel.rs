@@ -68,10 +68,12 @@ pub(crate) struct Channel {
     /// Reported once the buffered frames have been handed out.
     pub(crate) eof_pending: bool,
     pub(crate) error_pending: Option<ChanError>,
+    /// Largest frame body accepted (for a listener: by what it accepts).
+    pub(crate) max_body: u32,
 }
 
 impl Channel {
-    pub(crate) fn new(handle: Handle, kind: Kind) -> Channel {
+    pub(crate) fn new(handle: Handle, kind: Kind, max_body: u32) -> Channel {
         Channel {
             handle,
             kind,
@@ -85,6 +87,7 @@ impl Channel {
             close_when_flushed: false,
             eof_pending: false,
             error_pending: None,
+            max_body,
         }
     }
 

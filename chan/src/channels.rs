@@ -178,7 +178,8 @@ impl Channels {
         kind: Kind,
         interest: Interest,
     ) -> Result<ChanId, ChanError> {
-        let id = match self.table.insert(Channel::new(handle, kind)) {
+        let channel = Channel::new(handle, kind, self.config.max_frame_body);
+        let id = match self.table.insert(channel) {
             Ok(id) => id,
             Err(_dropped_and_closed) => {
                 self.counters.table_full += 1;
@@ -317,6 +318,33 @@ impl Channels {
         sock.listen(1024)?;
         self.counters.syscalls.other += 4;
         self.open(Handle::Socket(sock), Kind::Listener, Interest::READ)
+    }
+
+    /// A Unix-domain stream listener bound to `path` (which must not
+    /// exist), watched for connections like a TCP one; [`Channels::peer_cred`]
+    /// tells who connected.
+    pub fn unix_listen(&mut self, path: &std::path::Path) -> Result<ChanId, ChanError> {
+        let sock = Self::socket(Domain::UNIX, Type::STREAM, Protocol::from(0))?;
+        sock.bind(&socket2::SockAddr::unix(path)?)?;
+        sock.listen(1024)?;
+        self.counters.syscalls.other += 3;
+        self.open(Handle::Socket(sock), Kind::Listener, Interest::READ)
+    }
+
+    /// The largest frame body `id` accepts, instead of
+    /// [`Config::max_frame_body`]; a listener passes it on to the
+    /// connections it accepts, so one table can serve peers with different
+    /// needs (lim's tiny network queries and its local signing requests).
+    pub fn set_max_frame_body(&mut self, id: ChanId, max: u32) -> Result<(), ChanError> {
+        self.chan_mut(id)?.max_body = max;
+        Ok(())
+    }
+
+    /// The pid, uid and gid of the process at the other end of a Unix-domain
+    /// stream, from the kernel (`SO_PEERCRED`).
+    pub fn peer_cred(&self, id: ChanId) -> Result<sys::PeerCred, ChanError> {
+        let fd = self.chan(id)?.handle.fd();
+        Ok(sys::peer_cred(fd)?)
     }
 
     /// Starts a non-blocking TCP connect. [`Event::Connected`] follows, or

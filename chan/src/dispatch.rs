@@ -341,10 +341,10 @@ impl Channels {
     /// errors are recorded on the channel and reported after its frames.
     fn read_stream(&mut self, id: ChanId, flags: u32) {
         let budget = self.config.read_budget;
-        let max_frame = HEADER_LEN + self.config.max_frame_body as usize;
         let Some(chan) = self.table.get_mut(id) else {
             return;
         };
+        let max_frame = HEADER_LEN + chan.max_body as usize;
         if chan.read_closed || chan.paused {
             // Input is not wanted now. An EPOLLIN reported before that
             // changed (earlier in this batch) is ignored; HUP or ERR means
@@ -411,8 +411,8 @@ impl Channels {
 
     /// The next whole frame buffered on `id`, then its EOF or error.
     fn next_frame(&mut self, id: ChanId) -> Option<Event> {
-        let max = self.config.max_frame_body;
         let chan = self.table.get_mut(id)?;
+        let max = chan.max_body;
         if chan.close_when_flushed {
             // Nobody wants this input; it is read only to see the EOF.
             chan.rx.clear();
@@ -463,10 +463,10 @@ impl Channels {
         let Some(chan) = self.table.get(listener) else {
             return Step::Done;
         };
-        let fd = chan.handle.fd();
+        let (fd, max_body) = (chan.handle.fd(), chan.max_body);
         self.counters.syscalls.accept += 1;
-        let sock = match sys::accept(fd) {
-            Ok(sock) => sock,
+        let accepted = match sys::accept(fd) {
+            Ok(accepted) => accepted,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Done,
             Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
                 self.shed_backlog(listener, fd);
@@ -479,13 +479,21 @@ impl Channels {
                 return Step::Skip;
             }
         };
-        // Request/response traffic must not wait for Nagle.
-        self.counters.syscalls.other += 1;
-        if let Err(e) = sock.set_nodelay(true) {
-            log::debug!("TCP_NODELAY on a connection from {listener}: {e}");
+        let sock = accepted.sock;
+        // Request/response traffic must not wait for Nagle (TCP only).
+        if !accepted.unix {
+            self.counters.syscalls.other += 1;
+            if let Err(e) = sock.set_nodelay(true) {
+                log::debug!("TCP_NODELAY on a connection from {listener}: {e}");
+            }
         }
         match self.open(Handle::Socket(sock), Kind::Stream, Interest::READ) {
-            Ok(id) => Step::Event(Event::Accepted { listener, id }),
+            Ok(id) => {
+                if let Some(chan) = self.table.get_mut(id) {
+                    chan.max_body = max_body;
+                }
+                Step::Event(Event::Accepted { listener, id })
+            }
             Err(ChanError::TableFull { capacity }) => {
                 self.counters.shed_connections += 1;
                 log::warn!(

@@ -7,6 +7,10 @@
 //! or [`LimStats`]. A non-master answers a host query with status
 //! [`status::NOT_MASTER`] and a [`ClusterInfo`] naming the master, and the
 //! client asks there.
+//!
+//! On its local Unix socket a lim signs batch requests for users who
+//! cannot read the cluster key: [`SignRequest`] in, the signed frame out,
+//! with the identity the kernel gives the socket's peer.
 
 use crate::xdr::{DecodeError, Reader};
 use crate::{Decode, Encode};
@@ -24,6 +28,9 @@ pub mod op {
     pub const HOSTS: u32 = 0x0111;
     /// TCP query -> [`super::LimStats`] (any lim answers).
     pub const STATS: u32 = 0x0112;
+    /// Local Unix socket: [`super::SignRequest`] -> the signed frame, as an
+    /// [`crate::xdr::Opaque`].
+    pub const SIGN: u32 = 0x0120;
 }
 
 /// Reply statuses (the header's `status`).
@@ -140,6 +147,33 @@ impl Decode for LoadReport {
             host: String::decode(r)?,
             static_info: StaticInfo::decode(r)?,
             load: LoadVector::decode(r)?,
+        })
+    }
+}
+
+/// A request for mbd that a user wants signed as themselves: the frame's
+/// header fields and body; the auth block is the signer's to write.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SignRequest {
+    pub sequence: u32,
+    pub operation: u32,
+    pub body: Vec<u8>,
+}
+
+impl Encode for SignRequest {
+    fn encode<B: BufMut>(&self, out: &mut B) {
+        self.sequence.encode(out);
+        self.operation.encode(out);
+        crate::xdr::put_opaque(out, &self.body);
+    }
+}
+
+impl Decode for SignRequest {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(SignRequest {
+            sequence: r.u32()?,
+            operation: r.u32()?,
+            body: r.opaque()?.to_vec(),
         })
     }
 }
@@ -357,6 +391,11 @@ mod tests {
         round_trip(LimStats {
             dropped_auth: 4,
             ..LimStats::default()
+        });
+        round_trip(SignRequest {
+            sequence: 1,
+            operation: 0x0200,
+            body: b"odd-sized".to_vec(),
         });
     }
 }

@@ -177,12 +177,55 @@ pub(crate) fn send_vectored(fd: RawFd, parts: &[&[u8]]) -> io::Result<usize> {
 }
 
 /// `accept4` with NONBLOCK|CLOEXEC; the peer address is fetched on demand.
-pub(crate) fn accept(fd: RawFd) -> io::Result<Socket> {
+pub(crate) fn accept(fd: RawFd) -> io::Result<Accepted> {
     let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
-    // SAFETY: null address pointers are allowed by accept4.
-    let fd =
-        owned(unsafe { libc::accept4(fd, std::ptr::null_mut(), std::ptr::null_mut(), flags) })?;
-    Ok(Socket::from(fd))
+    // SAFETY: sockaddr_storage is plain old data; all-zero is valid.
+    let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let storage = std::ptr::addr_of_mut!(addr).cast::<libc::sockaddr>();
+    // SAFETY: `storage` points at a sockaddr_storage of `len` bytes, which
+    // holds any address family's address.
+    let fd = owned(unsafe { libc::accept4(fd, storage, &mut len, flags) })?;
+    Ok(Accepted {
+        sock: Socket::from(fd),
+        unix: i32::from(addr.ss_family) == libc::AF_UNIX,
+    })
+}
+
+/// A connection `accept` returned, and whether it is a Unix-domain one.
+pub(crate) struct Accepted {
+    pub(crate) sock: Socket,
+    pub(crate) unix: bool,
+}
+
+/// Who is at the other end of a Unix-domain stream, as the kernel saw the
+/// peer when it connected (`SO_PEERCRED`): it cannot be claimed, only had.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerCred {
+    pub pid: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+pub(crate) fn peer_cred(fd: RawFd) -> io::Result<PeerCred> {
+    // SAFETY: ucred is plain old data; all-zero is valid.
+    let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `cred`, a ucred.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            std::ptr::addr_of_mut!(cred).cast(),
+            &mut len,
+        )
+    })?;
+    Ok(PeerCred {
+        pid: cred.pid as u32,
+        uid: cred.uid,
+        gid: cred.gid,
+    })
 }
 
 /// One `recvfrom` into `buf`'s spare capacity (which must hold a whole
