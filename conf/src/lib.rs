@@ -88,6 +88,23 @@ impl ConfDir {
             .map_err(|e| e.in_file(&path))
     }
 
+    /// A warning when the key file can be read by users other than its
+    /// owner: each of them can then sign requests as any user, root
+    /// included. `None` when it cannot (or there is no key file).
+    pub fn auth_key_exposure(&self) -> Option<String> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.path.join(AUTH_KEY_FILE);
+        let mode = std::fs::metadata(&path).ok()?.permissions().mode();
+        (mode & 0o044 != 0).then(|| {
+            format!(
+                "{} is readable by other users (mode {:03o}): anyone who can read it can act as any user, root included. \
+                 chmod 600 it: users' commands then have their requests signed by their host's lim",
+                path.display(),
+                mode & 0o777
+            )
+        })
+    }
+
     /// The cluster key, or `None` when there is no key file.
     pub fn auth_key(&self) -> Result<Option<proto::auth::AuthKey>, ConfError> {
         let path = self.path.join(AUTH_KEY_FILE);

@@ -6,14 +6,18 @@ use crate::election::{Change, Election, ElectionConfig};
 use crate::load_table::LoadTable;
 use crate::probe::{HostProbe, ProbeError};
 use crate::settings::{Settings, MISS_TICKS};
+use crate::sign;
 use bytes::BytesMut;
 use chan::sys::unix_now;
 use chan::{ChanError, ChanId, Channels, Config, Event, Frame};
 use proto::auth::Credentials;
-use proto::lim::{op, status, Beacon, ClusterInfo, LimStats, LoadReport, LoadVector, StaticInfo};
-use proto::{Encode, Header};
-use std::collections::VecDeque;
+use proto::lim::{
+    op, status, Beacon, ClusterInfo, LimStats, LoadReport, LoadVector, SignRequest, StaticInfo,
+};
+use proto::{Decode, Encode, Header};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Query frames are empty; anything bigger is not a lim client.
@@ -33,6 +37,8 @@ pub enum DaemonError {
         source: ChanError,
     },
     Probe(ProbeError),
+    /// Another lim for this host is running: its signing socket answers.
+    AlreadyRunning(PathBuf),
 }
 
 impl std::fmt::Display for DaemonError {
@@ -40,6 +46,11 @@ impl std::fmt::Display for DaemonError {
         match self {
             DaemonError::Chan { what, source } => write!(f, "{what}: {source}"),
             DaemonError::Probe(e) => write!(f, "cannot read host information: {e}"),
+            DaemonError::AlreadyRunning(path) => write!(
+                f,
+                "another lim for this host is running: {} answers",
+                path.display()
+            ),
         }
     }
 }
@@ -65,6 +76,12 @@ pub struct Lim {
     stats: LimStats,
     /// Open query connections, oldest first, with when they were accepted.
     queries: VecDeque<(ChanId, Instant)>,
+    /// The local signing socket: its listener and path.
+    signer: Option<(ChanId, PathBuf)>,
+    /// Open connections accepted on it.
+    signing: HashSet<ChanId>,
+    /// User names by uid (NSS lookups are not free; SIGHUP forgets them).
+    user_names: HashMap<u32, String>,
     /// Replies are encoded here; kept, so a 10,000-host answer does not
     /// grow a fresh buffer through every power of two each time.
     reply_buf: BytesMut,
@@ -118,6 +135,7 @@ impl Lim {
         let codec =
             DatagramCodec::new(settings.key.clone(), who).with_max_age(settings.auth_max_age);
         let static_info = HostProbe::static_info().map_err(DaemonError::Probe)?;
+        let signer = listen_for_signing(&mut chans, &settings)?;
         Ok(Lim {
             chans,
             udp,
@@ -130,6 +148,9 @@ impl Lim {
             load: None,
             stats: LimStats::default(),
             queries: VecDeque::new(),
+            signer,
+            signing: HashSet::new(),
+            user_names: HashMap::new(),
             reply_buf: BytesMut::new(),
         })
     }
@@ -161,18 +182,30 @@ impl Lim {
             while let Some(event) = self.chans.next_event() {
                 match event {
                     Event::Datagram { from, data, .. } => self.on_datagram(from, &data),
+                    Event::Frame { id, frame } if self.signing.contains(&id) => {
+                        self.on_sign(id, &frame)
+                    }
                     Event::Frame { id, frame } => self.on_query(id, &frame),
                     Event::Timer { .. } => self.on_tick(),
                     Event::Eof { id } => self.close(id, None),
                     Event::Error { id, error } => self.close(id, Some(&error)),
                     Event::Signal { info, .. } if info.signo == libc::SIGHUP => {
+                        self.user_names.clear();
                         crate::log_file::hangup("lim")
                     }
                     Event::Signal { info, .. } => {
                         log::info!("signal {} received: stopping; {:?}", info.signo, self.stats);
+                        if let Some((_, path)) = &self.signer {
+                            let _ = std::fs::remove_file(path);
+                        }
                         return Ok(());
                     }
-                    Event::Accepted { id, .. } => self.queries.push_back((id, Instant::now())),
+                    Event::Accepted { listener, id } => {
+                        if self.signer.as_ref().is_some_and(|(l, _)| *l == listener) {
+                            self.signing.insert(id);
+                        }
+                        self.queries.push_back((id, Instant::now()))
+                    }
                     Event::Connected { .. } => {}
                     Event::Writable { .. } | Event::Wake { .. } => {}
                 }
@@ -204,6 +237,7 @@ impl Lim {
                 break;
             }
             self.queries.pop_front();
+            self.signing.remove(&id);
             // The id's generation makes this a no-op for a finished query
             // whose slot was reused.
             if self.chans.is_open(id) {
@@ -358,6 +392,53 @@ impl Lim {
         }
     }
 
+    /// A local user's request for mbd, signed as whoever the kernel says
+    /// is at the other end of the socket.
+    fn on_sign(&mut self, id: ChanId, frame: &Frame) {
+        let header = *frame.header();
+        let signed = self.sign_for_peer(id, &header, frame.body());
+        if let Err(why) = &signed {
+            log::warn!("signing request on connection {id} refused: {why}");
+        }
+        self.reply_buf.clear();
+        sign::reply(&header, signed, &mut self.reply_buf);
+        self.send_reply(id);
+    }
+
+    fn sign_for_peer(
+        &mut self,
+        id: ChanId,
+        header: &Header,
+        body: &[u8],
+    ) -> Result<BytesMut, String> {
+        header.check_version().map_err(|e| e.to_string())?;
+        if header.operation != op::SIGN {
+            return Err(format!("unknown operation {:#x}", header.operation));
+        }
+        let key = self.settings.key.as_ref().ok_or("this lim has no key")?;
+        let request = SignRequest::from_body(body).map_err(|e| e.to_string())?;
+        let peer = self.chans.peer_cred(id).map_err(|e| e.to_string())?;
+        let user = (self.user_names.entry(peer.uid))
+            .or_insert_with(|| {
+                chan::sys::user_by_uid(peer.uid).map_or_else(|| peer.uid.to_string(), |u| u.name)
+            })
+            .clone();
+        log::debug!(
+            "signing {:#06x} for {user} (uid {}, pid {})",
+            request.operation,
+            peer.uid,
+            peer.pid
+        );
+        let who = Credentials {
+            uid: peer.uid,
+            gid: peer.gid,
+            user,
+            timestamp: unix_now(),
+            nonce: chan::sys::random_u64(),
+        };
+        sign::sign(&request, &who, key)
+    }
+
     fn cluster_info(&self, now: Instant) -> ClusterInfo {
         let master = self.election.master(now);
         ClusterInfo {
@@ -385,6 +466,7 @@ impl Lim {
     }
 
     fn close(&mut self, id: ChanId, why: Option<&ChanError>) {
+        self.signing.remove(&id);
         if let Some(why) = why {
             log::debug!("closing query connection {id}: {why}");
             let _ = self.chans.close(id);
@@ -393,6 +475,55 @@ impl Lim {
             let _ = self.chans.close_when_flushed(id);
         }
     }
+}
+
+/// The Unix socket on which local users' commands have their requests
+/// signed (`LL_STATE_DIR/lim.<host>.sock`), when this lim has a key and a
+/// state directory. A failure to open it is logged, not fatal: lim's load
+/// service does not depend on it.
+fn listen_for_signing(
+    chans: &mut Channels,
+    settings: &Settings,
+) -> Result<Option<(ChanId, PathBuf)>, DaemonError> {
+    let (Some(_), Some(dir)) = (&settings.key, &settings.state_dir) else {
+        return Ok(None);
+    };
+    let path = sign::socket_path(dir, settings.host_name(settings.me));
+    if std::os::unix::net::UnixStream::connect(&path).is_ok() {
+        return Err(DaemonError::AlreadyRunning(path));
+    }
+    match open_sign_socket(chans, dir, &path) {
+        Ok(listener) => {
+            log::info!("signing requests for local users on {}", path.display());
+            Ok(Some((listener, path)))
+        }
+        Err(e) => {
+            log::error!(
+                "cannot open the signing socket {}: {e}; users who cannot read ll.auth.key cannot use the batch commands on this host",
+                path.display()
+            );
+            Ok(None)
+        }
+    }
+}
+
+fn open_sign_socket(chans: &mut Channels, dir: &Path, path: &Path) -> Result<ChanId, String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    // Left by a lim that did not stop cleanly (nothing answered above).
+    match std::fs::remove_file(path) {
+        Ok(()) => log::info!("removed the stale socket {}", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e.to_string()),
+    }
+    let listener = chans.unix_listen(path).map_err(|e| e.to_string())?;
+    chans
+        .set_max_frame_body(listener, sign::MAX_SIGN_BODY)
+        .map_err(|e| e.to_string())?;
+    // Every local user may connect; who they are comes from the kernel.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
+        .map_err(|e| e.to_string())?;
+    Ok(listener)
 }
 
 /// Logs drops at 1, 2, 4, 8, ... so a flood cannot fill the log.

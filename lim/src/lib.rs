@@ -23,6 +23,7 @@ pub mod load_table;
 pub mod log_file;
 pub mod probe;
 pub mod settings;
+pub mod sign;
 
 pub use client::{ClientError, LimClient};
 pub use settings::Settings;

@@ -33,6 +33,9 @@ fn run(confdir: Option<PathBuf>, host: String) -> anyhow::Result<()> {
     let dir = ConfDir::from_arg_or_env(confdir)?;
     let settings = Settings::load(&dir, &host)
         .with_context(|| format!("bad configuration in {}", dir.path.display()))?;
+    if let Some(warning) = dir.auth_key_exposure() {
+        log::warn!("{warning}");
+    }
     Lim::bind(settings)?.run()?;
     Ok(())
 }

@@ -6,6 +6,7 @@ use proto::auth::AuthKey;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// LavaLite's default lim port (UDP and TCP).
@@ -72,6 +73,8 @@ pub struct Settings {
     pub key: Option<AuthKey>,
     /// `LL_AUTH_MAX_AGE`, seconds.
     pub auth_max_age: u64,
+    /// `LL_STATE_DIR`: where this lim's signing socket goes.
+    pub state_dir: Option<PathBuf>,
     /// Each host's position by name: every datagram names its sender, and
     /// a scan of 10,000 names per datagram was most of a master's CPU.
     positions: HashMap<String, usize>,
@@ -119,6 +122,7 @@ impl Settings {
             tick,
             key,
             auth_max_age: ll.auth_max_age()?,
+            state_dir: ll.get("LL_STATE_DIR").map(PathBuf::from),
         })
     }
 

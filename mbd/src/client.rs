@@ -1,10 +1,11 @@
 //! The batch commands' side: one signed request per connection, blocking,
 //! with LavaLite's connect and reply timeouts.
 
-use crate::settings::{Endpoint, SettingsError};
+use crate::settings::{Endpoint, SettingsError, Signing};
 use bytes::BytesMut;
 use conf::ConfDir;
 use proto::auth::{encode_signed, Credentials};
+use proto::lim::SignRequest;
 use proto::mbd::status;
 use proto::{Decode, Encode, Header};
 use std::fmt;
@@ -19,6 +20,8 @@ pub enum ClientError {
     Settings(SettingsError),
     /// mbd could not be reached (nothing was sent).
     Unreachable(String),
+    /// The request could not be signed (nothing was sent).
+    NotSigned(String),
     /// The request was sent but no whole reply came back (reply timeout,
     /// or the connection broke): mbd may still have carried it out.
     NoReply(String),
@@ -52,6 +55,7 @@ impl fmt::Display for ClientError {
         match self {
             ClientError::Settings(e) => e.fmt(f),
             ClientError::Unreachable(why) => write!(f, "cannot reach mbd: {why}"),
+            ClientError::NotSigned(why) => write!(f, "cannot sign the request: {why}"),
             ClientError::NoReply(why) => write!(f, "no reply from mbd: {why}"),
             ClientError::Refused { status, message } => {
                 write!(f, "{} ({message})", status::text(*status))
@@ -67,6 +71,7 @@ impl std::error::Error for ClientError {}
 #[derive(Debug)]
 pub struct BatchClient {
     pub endpoint: Endpoint,
+    pub signing: Signing,
     pub uid: u32,
     pub gid: u32,
     pub user: String,
@@ -81,11 +86,14 @@ impl BatchClient {
 
     /// The cluster configured in `dir`, as the process's user.
     pub fn for_dir(dir: &ConfDir) -> Result<BatchClient, ClientError> {
-        let endpoint = Endpoint::load(dir).map_err(ClientError::Settings)?;
+        let ll = dir.ll_conf().map_err(|e| ClientError::Settings(e.into()))?;
+        let endpoint = Endpoint::new(dir, &ll).map_err(ClientError::Settings)?;
+        let signing = Signing::load(dir, &ll).map_err(ClientError::Settings)?;
         let (uid, gid) = chan::sys::user_ids();
         let user = chan::sys::user_by_uid(uid).map_or_else(|| uid.to_string(), |u| u.name);
         Ok(BatchClient {
             endpoint,
+            signing,
             uid,
             gid,
             user,
@@ -131,21 +139,41 @@ impl BatchClient {
         let unreachable = |err: std::io::Error| {
             ClientError::Unreachable(format!("{} ({}): {err}", e.host, e.addr))
         };
+        let frame = self.signed(op, request)?;
         let mut stream = chan::blocking::connect(e.addr, e.connect_timeout, e.reply_timeout)
             .map_err(unreachable)?;
-        let mut body = Vec::new();
-        request.encode(&mut body);
-        let creds = Credentials {
-            uid: self.uid,
-            gid: self.gid,
-            user: self.user.clone(),
-            timestamp: chan::sys::unix_now(),
-            nonce: chan::sys::random_u64(),
-        };
-        let mut frame = BytesMut::new();
-        encode_signed(Header::request(1, op, 0), &creds, &body, &e.key, &mut frame);
         stream.write_all(&frame).map_err(unreachable)?;
         Ok(stream)
+    }
+
+    /// The request's frame, signed as this user.
+    fn signed<Q: Encode + ?Sized>(&self, op: u32, request: &Q) -> Result<Vec<u8>, ClientError> {
+        let mut body = Vec::new();
+        request.encode(&mut body);
+        match &self.signing {
+            Signing::Key(key) => {
+                let creds = Credentials {
+                    uid: self.uid,
+                    gid: self.gid,
+                    user: self.user.clone(),
+                    timestamp: chan::sys::unix_now(),
+                    nonce: chan::sys::random_u64(),
+                };
+                let mut frame = BytesMut::new();
+                encode_signed(Header::request(1, op, 0), &creds, &body, key, &mut frame);
+                Ok(frame.into())
+            }
+            Signing::LocalLim { state_dir, host } => {
+                let request = SignRequest {
+                    sequence: 1,
+                    operation: op,
+                    body,
+                };
+                let timeout = self.endpoint.reply_timeout;
+                lim::sign::sign_locally(state_dir, host, &request, timeout)
+                    .map_err(|e| ClientError::NotSigned(e.to_string()))
+            }
+        }
     }
 
     fn receive<R: Decode>(&self, stream: &mut TcpStream) -> Result<R, ClientError> {

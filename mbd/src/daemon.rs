@@ -24,15 +24,12 @@ use lim::client::LimClient;
 use proto::auth::{self, ReplayGuard, Signer};
 use proto::mbd::{
     op, status, Control, HistoryChunk, HistoryRequest, JobsChunk, JobsRequest, MoveRequest,
-    PriorityRequest, SignalRequest, SubmitReply, SubmitRequest,
+    PriorityRequest, SignalRequest, SubmitReply, SubmitRequest, MAX_REQUEST_BODY,
 };
 use proto::{Decode, Encode, Header};
 use std::collections::HashMap;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
-
-/// Largest request body (a submission with a big environment fits).
-const MAX_REQUEST_BODY: u32 = 4 << 20;
 /// Rows per frame of a streamed listing.
 const CHUNK_ROWS: usize = 1000;
 /// A client connection silent this long is closed.

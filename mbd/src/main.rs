@@ -47,6 +47,9 @@ fn run(confdir: Option<PathBuf>, sched_timer: Option<Duration>, host: &str) -> a
     let settings = Settings::load(&dir, sched_timer)
         .with_context(|| format!("bad configuration in {}", dir.path.display()))?;
     log::info!("mbd starting on host {host}");
+    if let Some(warning) = dir.auth_key_exposure() {
+        log::warn!("{warning}");
+    }
     let ll = dir.ll_conf()?;
     let lim = match ll.get("LL_CLUSTER_NAME") {
         None => None,

@@ -52,7 +52,6 @@ impl From<ConfError> for SettingsError {
 pub struct Endpoint {
     pub host: String,
     pub addr: SocketAddr,
-    pub key: AuthKey,
     pub connect_timeout: Duration,
     pub reply_timeout: Duration,
     /// `LL_MBD_USER`: the batch admin account.
@@ -61,12 +60,14 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub fn load(dir: &ConfDir) -> Result<Endpoint, SettingsError> {
-        let ll = dir.ll_conf()?;
+        Endpoint::new(dir, &dir.ll_conf()?)
+    }
+
+    pub fn new(dir: &ConfDir, ll: &LlConf) -> Result<Endpoint, SettingsError> {
         let seconds = |key, default| ll.seconds(key, Duration::from_secs(default));
         Ok(Endpoint {
             host: ll.require("LL_MBD_HOST")?.to_owned(),
-            addr: mbd_addr(dir, &ll)?,
-            key: require_key(dir)?,
+            addr: mbd_addr(dir, ll)?,
             connect_timeout: seconds("LL_API_CONNTIMEOUT", 3)?,
             reply_timeout: seconds("LL_API_RECVTIMEOUT", 5)?,
             admin_user: ll.get("LL_MBD_USER").unwrap_or("lavalite").to_owned(),
@@ -150,13 +151,48 @@ fn load_jobs_place(dir: &ConfDir, ll: &LlConf) -> Result<(Cluster, PathBuf), Set
     Ok((cluster, state_dir))
 }
 
-fn require_key(dir: &ConfDir) -> Result<AuthKey, SettingsError> {
-    dir.auth_key()?.ok_or_else(|| {
-        SettingsError::Invalid(format!(
-            "{}: missing; mbd and the batch commands sign every request with the cluster key",
-            dir.path.join(conf::AUTH_KEY_FILE).display()
-        ))
-    })
+/// The cluster key, which the daemons must be able to read.
+pub fn require_key(dir: &ConfDir) -> Result<AuthKey, SettingsError> {
+    dir.auth_key()?.ok_or_else(|| missing_key(dir))
+}
+
+/// How the batch commands sign their requests: with the key when this
+/// user can read it, else through this machine's lim (`lim::sign`).
+#[derive(Clone, Debug)]
+pub enum Signing {
+    Key(AuthKey),
+    LocalLim { state_dir: PathBuf, host: String },
+}
+
+impl Signing {
+    pub fn load(dir: &ConfDir, ll: &LlConf) -> Result<Signing, SettingsError> {
+        match dir.auth_key() {
+            Ok(Some(key)) => Ok(Signing::Key(key)),
+            Ok(None) => Err(missing_key(dir)),
+            Err(ConfError::Read { source, .. })
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                let state_dir = ll.get("LL_STATE_DIR").ok_or_else(|| {
+                    SettingsError::Invalid(format!(
+                        "{} is not readable by this user and LL_STATE_DIR is not set, so no local lim can sign requests",
+                        dir.path.join(conf::AUTH_KEY_FILE).display()
+                    ))
+                })?;
+                Ok(Signing::LocalLim {
+                    state_dir: PathBuf::from(state_dir),
+                    host: chan::sys::host_name(),
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn missing_key(dir: &ConfDir) -> SettingsError {
+    SettingsError::Invalid(format!(
+        "{}: missing; mbd and the batch commands sign every request with the cluster key",
+        dir.path.join(conf::AUTH_KEY_FILE).display()
+    ))
 }
 
 /// mbd's address: `LL_MBD_HOST`'s address column in the cluster file when

@@ -11,6 +11,10 @@ use crate::xdr::{DecodeError, Reader};
 use crate::{xdr_struct, Decode, Encode};
 use bytes::BufMut;
 
+/// Largest request body mbd reads (a submission with a big environment
+/// fits), auth block included.
+pub const MAX_REQUEST_BODY: u32 = 4 << 20;
+
 /// Opcodes (the header's `operation`).
 pub mod op {
     /// [`super::SubmitRequest`] -> [`super::SubmitReply`].

@@ -84,7 +84,7 @@ impl Sbd {
         let (uid, gid) = chan::sys::user_ids();
         let user = chan::sys::user_by_uid(uid).map_or_else(|| uid.to_string(), |u| u.name);
         let signer = Signer::new(
-            settings.mbd.key.clone(),
+            settings.key.clone(),
             uid,
             gid,
             user,
@@ -320,7 +320,7 @@ impl Sbd {
         }
         let verified = match auth::verify(
             frame.as_bytes(),
-            &self.settings.mbd.key,
+            &self.settings.key,
             unix_now(),
             &mut self.seen,
         ) {

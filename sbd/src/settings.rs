@@ -1,7 +1,8 @@
 //! What sbd reads from the configuration directory.
 
 use conf::ConfDir;
-use mbd::settings::{sbd_heartbeat, Endpoint, SettingsError};
+use mbd::settings::{require_key, sbd_heartbeat, Endpoint, SettingsError};
+use proto::auth::AuthKey;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ pub struct Settings {
     /// The host this sbd serves (its name in llb.hosts).
     pub host: String,
     pub mbd: Endpoint,
+    pub key: AuthKey,
     /// `LL_STATE_DIR/sbd.<host>`: the job spool.
     pub spool_dir: PathBuf,
     pub conf_dir: PathBuf,
@@ -34,7 +36,8 @@ impl Settings {
         let spool_dir = PathBuf::from(ll.require("LL_STATE_DIR")?).join(format!("sbd.{host}"));
         let conf_dir = std::fs::canonicalize(&dir.path).unwrap_or_else(|_| dir.path.clone());
         Ok(Settings {
-            mbd: Endpoint::load(dir)?,
+            mbd: Endpoint::new(dir, &ll)?,
+            key: require_key(dir)?,
             host,
             spool_dir,
             conf_dir,
