@@ -429,9 +429,7 @@ impl Lim {
         let request = SignRequest::from_body(body).map_err(|e| e.to_string())?;
         let peer = self.chans.peer_cred(id).map_err(|e| e.to_string())?;
         let user = (self.user_names.entry(peer.uid))
-            .or_insert_with(|| {
-                chan::sys::user_by_uid(peer.uid).map_or_else(|| peer.uid.to_string(), |u| u.name)
-            })
+            .or_insert_with(|| chan::sys::user_name(peer.uid))
             .clone();
         log::debug!(
             "signing {:#06x} for {user} (uid {}, pid {})",

@@ -90,7 +90,7 @@ impl BatchClient {
         let endpoint = Endpoint::new(dir, &ll).map_err(ClientError::Settings)?;
         let signing = Signing::load(dir, &ll).map_err(ClientError::Settings)?;
         let (uid, gid) = chan::sys::user_ids();
-        let user = chan::sys::user_by_uid(uid).map_or_else(|| uid.to_string(), |u| u.name);
+        let user = chan::sys::user_name(uid);
         Ok(BatchClient {
             endpoint,
             signing,

@@ -155,7 +155,7 @@ impl Mbd {
             }
         };
         let (uid, gid) = chan::sys::user_ids();
-        let user = chan::sys::user_by_uid(uid).map_or_else(|| uid.to_string(), |u| u.name);
+        let user = chan::sys::user_name(uid);
         let signer = Signer::new(
             settings.key.clone(),
             uid,

@@ -59,10 +59,6 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    pub fn load(dir: &ConfDir) -> Result<Endpoint, SettingsError> {
-        Endpoint::new(dir, &dir.ll_conf()?)
-    }
-
     pub fn new(dir: &ConfDir, ll: &LlConf) -> Result<Endpoint, SettingsError> {
         let seconds = |key, default| ll.seconds(key, Duration::from_secs(default));
         Ok(Endpoint {

@@ -30,10 +30,6 @@ fn owner(cluster: &TestCluster, id: u32) -> Option<String> {
     row.split_whitespace().nth(1).map(str::to_owned)
 }
 
-fn user_name(uid: u32) -> String {
-    chan::sys::user_by_uid(uid).map_or_else(|| uid.to_string(), |u| u.name)
-}
-
 #[test]
 fn requests_signed_by_the_local_lim_carry_the_kernels_identity() {
     let cluster = TestCluster::up(1, TICK, None);
@@ -64,7 +60,7 @@ fn requests_signed_by_the_local_lim_carry_the_kernels_identity() {
         ..SubmitRequest::default()
     };
     let reply: SubmitReply = client.call(op::SUBMIT, &request).expect("submit via lim");
-    let me = user_name(chan::sys::user_ids().0);
+    let me = chan::sys::user_name(chan::sys::user_ids().0);
     assert_eq!(owner(&cluster, reply.job_id).as_deref(), Some(me.as_str()));
 
     // sbd's and lim's own messages are never signed for a user.
@@ -119,6 +115,6 @@ fn a_user_who_cannot_read_the_key_submits_as_themselves() {
         String::from_utf8_lossy(&out.stderr)
     );
     let id = cluster_tests::job_id(&stdout).expect("a job id");
-    assert_eq!(owner(&cluster, id), Some(user_name(nobody)));
+    assert_eq!(owner(&cluster, id), Some(chan::sys::user_name(nobody)));
     cluster.down();
 }

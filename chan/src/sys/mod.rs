@@ -542,6 +542,12 @@ pub fn user_by_uid(uid: u32) -> Option<UserEntry> {
     passwd_lookup(&|pw, buf, len, out| unsafe { libc::getpwuid_r(uid, pw, buf, len, out) })
 }
 
+/// The name of user `uid`, or the uid as text when NSS knows none (as
+/// `ls -l` shows an unknown owner).
+pub fn user_name(uid: u32) -> String {
+    user_by_uid(uid).map_or_else(|| uid.to_string(), |u| u.name)
+}
+
 type PasswdCall<'a> =
     dyn Fn(*mut libc::passwd, *mut libc::c_char, usize, *mut *mut libc::passwd) -> libc::c_int + 'a;
 
