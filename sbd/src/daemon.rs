@@ -2,7 +2,7 @@
 //! signalfd, and a tick for `--terminate` and reconnecting.
 
 use crate::cgroup::{CgroupRoot, JobCgroup, Limits};
-use crate::job::{collect_cgroup, enforce_terminate, lost, LocalJob};
+use crate::job::{adopted, collect_cgroup, enforce_terminate, lost, Adopted, LocalJob};
 use crate::launch::{self, CANNOT_START};
 use crate::settings::Settings;
 use crate::spool::{self, Spool};
@@ -16,6 +16,7 @@ use proto::sbd::{
 };
 use proto::{Decode, Encode};
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -120,34 +121,53 @@ impl Sbd {
     /// Takes over the runs a previous sbd left in the spool.
     fn adopt(&mut self) -> anyhow::Result<()> {
         for entry in self.spool.entries()? {
-            let start = entry.start.unwrap_or_default();
             let cgroup = (self.cgroups.as_ref())
                 .map(|root| root.job(entry.key))
                 .filter(JobCgroup::exists);
+            let reread = || spool::read_result(&entry.dir);
+            let finished = match adopted(entry.key, entry.pid, entry.result, reread) {
+                Adopted::Unstarted => {
+                    self.discard_unstarted(entry.key, cgroup);
+                    continue;
+                }
+                Adopted::Running => None,
+                Adopted::Ended(f) => Some(f),
+            };
+            let start = entry.start.unwrap_or_default();
             let mut job = LocalJob::new(entry.pid.unwrap_or(0), start.terminate, entry.dir, cgroup);
             job.own_child = false;
             // A frozen cgroup is a job that STOP suspended.
             job.suspended = (job.cgroup.as_ref()).is_some_and(|cg| cg.frozen().unwrap_or(false));
-            job.finished = entry.result;
-            if job.finished.is_none() && !launch::is_runner(job.pgid) {
-                // It may have written its result and exited since the
-                // spool was read: look once more before calling it lost.
-                let result = spool::read_result(&job.dir);
-                job.finished = Some(result.unwrap_or_else(|| lost(entry.key, false)));
-            }
             log::info!(
                 "found job {} attempt {} from a previous sbd: {}",
                 entry.key.id,
                 entry.key.attempt,
-                if job.finished.is_some() {
+                if finished.is_some() {
                     "finished"
                 } else {
                     "still running"
                 }
             );
+            job.finished = finished;
             self.jobs.insert(entry.key, job);
         }
         Ok(())
+    }
+
+    /// A run the previous sbd died while starting: no runner pid was
+    /// recorded, so its job never ran (`launch::go_given`). Forgotten
+    /// here, it is not in the registration, and mbd, which never heard
+    /// it start, sends it again.
+    fn discard_unstarted(&mut self, key: JobKey, cgroup: Option<JobCgroup>) {
+        log::info!(
+            "job {} attempt {}: the previous sbd stopped while starting it, before it ran; discarded for mbd to send again",
+            key.id,
+            key.attempt
+        );
+        self.spool.remove(key);
+        if let Some(cg) = cgroup {
+            self.remove_cgroup(cg);
+        }
     }
 
     pub fn run(mut self) -> anyhow::Result<()> {
@@ -427,12 +447,17 @@ impl Sbd {
     }
 
     /// A new cgroup for the run, limited to its memory and CPU slots.
-    fn job_cgroup(&self, start: &JobStart) -> Option<JobCgroup> {
+    fn job_cgroup(&mut self, start: &JobStart) -> Option<JobCgroup> {
         let limits = Limits {
             mem_mb: start.mem_mb,
             cpus: start.hosts.first().map_or(0, |h| h.cpus),
         };
-        match self.cgroups.as_ref()?.create_job(start.job, limits) {
+        let root = self.cgroups.as_ref()?;
+        // Sent again after a discarded start: its old cgroup is reused,
+        // no longer removed.
+        let path = root.job(start.job).path;
+        self.cgroups_to_remove.retain(|cg| cg.path != path);
+        match root.create_job(start.job, limits) {
             Ok(cg) => Some(cg),
             Err(e) => {
                 log::warn!("job {}: runs without a cgroup: {e}", start.job.id);
@@ -468,17 +493,28 @@ impl Sbd {
         if let Some(cg) = cgroup {
             runner.arg("--cgroup").arg(&cg.path);
         }
-        let child = runner
-            .stdin(Stdio::null())
+        let mut child = runner
+            .stdin(Stdio::piped())
             .process_group(0)
             .spawn()
             .map_err(|e| format!("cannot start the job runner: {e}"))?;
-        // Written here, not by the runner: a new sbd must find the run's
-        // runner even when this one dies before the runner is under way.
-        if let Err(e) = spool::write_pid(&dir, child.id()) {
-            log::warn!("job {}: {}: {e}", start.job.id, dir.display());
+        // The pid is written here, before the runner may start the job
+        // (see `launch::go_given`): a new sbd must find the runner of
+        // every run that may have started, and knows that a run without
+        // a pid never did. Without the pid the runner gets EOF and quits.
+        spool::write_pid(&dir, child.id())
+            .map_err(|e| format!("cannot record the runner's pid in {}: {e}", dir.display()))?;
+        let go = child
+            .stdin
+            .take()
+            .map(|mut pipe| pipe.write_all(launch::GO));
+        match go {
+            Some(Ok(())) => Ok((dir, child.id())),
+            Some(Err(e)) => Err(format!(
+                "the job runner quit before it started the job: {e}"
+            )),
+            None => Err("the job runner has no stdin".into()),
         }
-        Ok((dir, child.id()))
     }
 
     fn on_signal(&mut self, s: JobSignal) {

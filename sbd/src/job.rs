@@ -91,6 +91,50 @@ pub(crate) fn lost(key: JobKey, killed: bool) -> Finished {
     launch::finished(key, -1, 0, Usage::default(), note)
 }
 
+/// What a new sbd makes of a run the previous one left in the spool.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Adopted {
+    /// No runner pid was recorded, so the job never ran (the runner waits
+    /// for sbd's go, given only after the pid is written).
+    Unstarted,
+    /// Its runner is still at work.
+    Running,
+    /// It ended: with its result, or lost if the runner is gone without one.
+    Ended(Finished),
+}
+
+/// Classifies a spooled run from its `pid` and `result` files as read;
+/// `reread` reads the result again (the runner may have written it and
+/// exited since the spool was read). Whether the runner lives is asked
+/// of `launch::is_runner`.
+pub(crate) fn adopted(
+    key: JobKey,
+    pid: Option<u32>,
+    result: Option<Finished>,
+    reread: impl FnOnce() -> Option<Finished>,
+) -> Adopted {
+    classify(key, pid, result, launch::is_runner, reread)
+}
+
+fn classify(
+    key: JobKey,
+    pid: Option<u32>,
+    result: Option<Finished>,
+    runner_alive: impl FnOnce(u32) -> bool,
+    reread: impl FnOnce() -> Option<Finished>,
+) -> Adopted {
+    if let Some(f) = result {
+        return Adopted::Ended(f);
+    }
+    let Some(pid) = pid else {
+        return Adopted::Unstarted;
+    };
+    if runner_alive(pid) {
+        return Adopted::Running;
+    }
+    Adopted::Ended(reread().unwrap_or_else(|| lost(key, false)))
+}
+
 impl LocalJob {
     /// Sends `signo` to the whole job. With a cgroup, KILL and STOP act on
     /// the cgroup (`cgroup.kill`, `cgroup.freeze`: processes that left the
@@ -156,6 +200,40 @@ pub(crate) fn collect_cgroup(key: JobKey, cg: &JobCgroup, f: &mut Finished) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spooled_run_is_unstarted_running_ended_or_lost() {
+        let key = JobKey { id: 7, attempt: 1 };
+        let done = launch::finished(key, 0, 0, Usage::default(), String::new());
+        let alive = |_| true;
+        let gone = |_| false;
+        let nothing = || None;
+        let classify_as =
+            |pid, result, runner: fn(u32) -> bool, reread: fn() -> Option<Finished>| {
+                classify(key, pid, result, runner, reread)
+            };
+        assert_eq!(
+            classify_as(None, None, gone, nothing),
+            Adopted::Unstarted,
+            "no pid: the runner never had the go"
+        );
+        assert_eq!(
+            classify_as(Some(9), Some(done.clone()), gone, nothing),
+            Adopted::Ended(done.clone())
+        );
+        assert_eq!(classify_as(Some(9), None, alive, nothing), Adopted::Running);
+        let again = classify(key, Some(9), None, gone, || Some(done.clone()));
+        assert_eq!(
+            again,
+            Adopted::Ended(done),
+            "written since the spool was read"
+        );
+        let Adopted::Ended(lost) = classify_as(Some(9), None, gone, nothing) else {
+            panic!("a gone runner without a result is an end");
+        };
+        assert_eq!(lost.exit_code, -1);
+        assert!(lost.note.starts_with("Lost"), "{}", lost.note);
+    }
 
     #[test]
     fn terminate_sends_usr2_at_the_deadline_and_kill_a_grace_period_later() {

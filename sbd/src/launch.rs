@@ -52,6 +52,13 @@ pub fn run_job(dir: &Path, cgroup: Option<&JobCgroup>, conf_dir: &Path, host: &s
     if let Err(e) = chan::sys::block_signals(&RUNNER_BLOCKS) {
         eprintln!("sbd job runner: cannot block signals: {e}");
     }
+    if !go_given() {
+        eprintln!(
+            "sbd job runner: no go from sbd (it stopped, or could not record this runner): {} not started",
+            dir.display()
+        );
+        return 1;
+    }
     let Some(start) = spool::read_start(dir) else {
         eprintln!("sbd job runner: no readable job in {}", dir.display());
         return 1;
@@ -80,6 +87,19 @@ pub fn run_job(dir: &Path, cgroup: Option<&JobCgroup>, conf_dir: &Path, host: &s
     };
     write_result(result_file, &finished)
 }
+
+/// Waits for sbd's go: one byte on stdin, which sbd writes only once the
+/// runner's pid is in the spool. If sbd dies first the pipe reads EOF
+/// and the job is never started, so a run without a `pid` file is one
+/// that never ran, and the next sbd can leave it to mbd to send again.
+fn go_given() -> bool {
+    use std::io::Read;
+    let mut go = [0u8; 1];
+    matches!(std::io::stdin().lock().read(&mut go), Ok(1))
+}
+
+/// The byte sbd writes to a runner's stdin to let it start the job.
+pub const GO: &[u8] = b"g";
 
 fn write_result(mut file: File, result: &Finished) -> i32 {
     use proto::Encode;

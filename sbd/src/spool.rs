@@ -108,7 +108,7 @@ pub fn read_start(dir: &Path) -> Option<JobStart> {
 }
 
 pub fn write_pid(dir: &Path, pid: u32) -> io::Result<()> {
-    fs::write(dir.join("pid"), format!("{pid}\n"))
+    write_whole(&dir.join("pid"), format!("{pid}\n").as_bytes())
 }
 
 pub fn read_pid(dir: &Path) -> Option<u32> {
@@ -131,7 +131,18 @@ pub fn write_result(dir: &Path, result: &Finished) -> io::Result<()> {
 fn write_xdr<T: Encode>(path: &Path, value: &T) -> io::Result<()> {
     let mut bytes = Vec::new();
     value.encode(&mut bytes);
-    fs::write(path, bytes)
+    write_whole(path, &bytes)
+}
+
+/// Writes `path` so that a reader (the next sbd, if this one is killed
+/// meanwhile) finds the old content or the new, never a truncated file:
+/// sbd rewrites the runner's `result` with the cgroup's usage, and an
+/// empty one would turn a job that ended well into a lost one.
+fn write_whole(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut part = path.as_os_str().to_owned();
+    part.push(".part");
+    fs::write(&part, bytes)?;
+    fs::rename(&part, path)
 }
 
 fn read_xdr<T: Decode>(path: &Path) -> Option<T> {
@@ -164,6 +175,11 @@ mod tests {
             found[0].result.is_none(),
             "a partial result is not a result"
         );
+        // sbd's rewrite (with the cgroup's usage) replaces the file whole.
+        let rewritten = crate::launch::finished(key, 3, 0, Default::default(), "note".into());
+        write_result(&dir, &rewritten).expect("rewrite");
+        assert_eq!(read_result(&dir), Some(rewritten));
+        assert!(!dir.join("result.part").exists(), "renamed into place");
         spool.remove(key);
         assert!(spool.entries().expect("entries").is_empty());
         let second = Spool::open(&root).expect_err("one sbd per spool");
