@@ -10,18 +10,20 @@ use lavalite::DaemonSpec;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub mod chaos;
 
 /// `target/<profile>`, where cargo puts the workspace's binaries.
 pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    // target/<profile>/deps/<test binary>
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_path_buf();
+    // target/<profile>/deps/<test binary>, or target/<profile>/<binary>
+    // for this crate's own binaries.
+    let mut dir = exe.parent().expect("target dir").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
     let bins = [
         "lavalite", "lim", "lsid", "lsload", "lshosts", "mbd", "bsub", "bjobs",
     ];
@@ -40,7 +42,17 @@ pub fn bin_dir() -> PathBuf {
 }
 
 /// Polls `check` every 20 ms until it returns `Some` or `limit` passes.
-pub fn wait_for<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+pub fn wait_for<T>(limit: Duration, check: impl FnMut() -> Option<T>) -> Option<T> {
+    poll_every(Duration::from_millis(20), limit, check)
+}
+
+/// Polls `check` every `interval` until it returns `Some` or `limit`
+/// passes (a longer interval for checks that load the daemons).
+pub fn poll_every<T>(
+    interval: Duration,
+    limit: Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> Option<T> {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(v) = check() {
@@ -49,7 +61,7 @@ pub fn wait_for<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Opt
         if Instant::now() >= deadline {
             return None;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(interval);
     }
 }
 
@@ -92,6 +104,8 @@ pub struct TestCluster {
     bins: PathBuf,
     /// Where `lavalite` (and so the daemons it starts) comes from.
     daemon_bins: PathBuf,
+    /// Leave the directory in place when dropped (for a failed run).
+    keep: AtomicBool,
 }
 
 impl TestCluster {
@@ -131,6 +145,7 @@ impl TestCluster {
             port,
             bins: bin_dir(),
             daemon_bins: daemon_bins.to_owned(),
+            keep: AtomicBool::new(false),
         };
         let mut args = vec![
             "up".to_string(),
@@ -153,6 +168,12 @@ impl TestCluster {
             String::from_utf8_lossy(&out.stderr)
         );
         cluster
+    }
+
+    /// Keeps the cluster's directory (config, logs, event log) after the
+    /// daemons are stopped on drop, as a panicking test does.
+    pub fn keep_files(&self) {
+        self.keep.store(true, Ordering::Relaxed);
     }
 
     /// Runs one of the workspace's binaries against this cluster.
@@ -360,7 +381,7 @@ impl Drop for TestCluster {
     fn drop(&mut self) {
         let _ = lavalite::down(&self.dir, Duration::from_secs(5));
         lavalite::kill_jobs(&self.dir);
-        if !std::thread::panicking() {
+        if !std::thread::panicking() && !self.keep.load(Ordering::Relaxed) {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }

@@ -1,0 +1,332 @@
+//! The chaos harness of daemons.md "Reliability": clients submit jobs
+//! without pause while mbd, a random host's sbd, or both are killed with
+//! SIGKILL and restarted, cycle after cycle; then every acknowledged job
+//! must be listed, none twice, every job must end, and none may have run
+//! twice. `cargo run -p cluster-tests --bin chaos -- --help` runs it at
+//! length; the `mbd_cluster` tests run a few cycles of it.
+//!
+//! "Ran" is counted outside the daemons: each job appends its id
+//! (`$LL_JOBID`) to a file, so a job started twice shows up twice there
+//! whatever the daemons believe.
+
+use crate::{job_id, poll_every, wait_for, TestCluster};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What to do to the cluster.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Submitting threads, each running `bsub` in a loop.
+    pub clients: usize,
+    /// Kill-and-restart cycles.
+    pub cycles: usize,
+    /// Acknowledged submissions each cycle waits for before its kill, so
+    /// that every restarted mbd takes work before it dies again.
+    pub acks_per_cycle: usize,
+    /// Also kill sbds: cycles then go mbd, a random sbd, both, and again.
+    pub sbd_kills: bool,
+    /// Seeds the choice of victim host and of the delay before a kill.
+    pub seed: u64,
+    /// How long the jobs may take to end after the last restart.
+    pub settle: Duration,
+}
+
+/// What one fault cycle killed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    Mbd,
+    Sbd,
+    Both,
+}
+
+impl Fault {
+    fn of_cycle(cycle: usize, sbd_kills: bool) -> Fault {
+        match (sbd_kills, cycle % 3) {
+            (false, _) | (true, 0) => Fault::Mbd,
+            (true, 1) => Fault::Sbd,
+            (true, _) => Fault::Both,
+        }
+    }
+}
+
+/// What happened, and every broken invariant.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub mbd_kills: usize,
+    pub sbd_kills: usize,
+    /// Distinct jobs `bsub` acknowledged.
+    pub acked: usize,
+    /// Jobs `bjobs -a` lists at the end (acknowledged or not: a reply
+    /// lost to a kill leaves a job the client never heard of).
+    pub listed: usize,
+    pub done: usize,
+    /// Jobs that ended EXIT, with how many times each ran (the jobs
+    /// themselves cannot fail: an EXIT is a daemon's verdict).
+    pub exited: Vec<(u32, usize)>,
+    /// From the start of the storm to the last restart.
+    pub storm: Duration,
+    /// From the last restart until every job had ended.
+    pub settled_in: Duration,
+    pub violations: Vec<String>,
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} mbd and {} sbd kills in {:.1} s; {} jobs acknowledged, {} listed \
+             ({} DONE, {} EXIT), all ended {:.1} s after the last restart; {} violations",
+            self.mbd_kills,
+            self.sbd_kills,
+            self.storm.as_secs_f64(),
+            self.acked,
+            self.listed,
+            self.done,
+            self.exited.len(),
+            self.settled_in.as_secs_f64(),
+            self.violations.len()
+        )
+    }
+}
+
+/// xorshift64*: enough to vary kill timing and victims reproducibly.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
+    }
+}
+
+/// Runs `plan` against `cluster` (started by the caller, with
+/// `hosts` hosts) and checks the invariants.
+pub fn run(cluster: &Arc<TestCluster>, hosts: usize, plan: &Plan) -> Outcome {
+    let runs = cluster.dir.join("chaos-runs");
+    let command = format!("echo $LL_JOBID >> {}", runs.display());
+    let storm = Storm::start(cluster, plan.clients, command);
+    let mut rng = Rng::new(plan.seed);
+    let mut outcome = Outcome::default();
+    let started = Instant::now();
+    for cycle in 0..plan.cycles {
+        let target = storm.acks() + plan.acks_per_cycle;
+        if wait_for(Duration::from_secs(30), || {
+            (storm.acks() >= target).then_some(())
+        })
+        .is_none()
+        {
+            outcome.violations.push(format!(
+                "cycle {cycle}: fewer than {} submissions acknowledged in 30 s",
+                plan.acks_per_cycle
+            ));
+            break;
+        }
+        // A random moment in the storm, not a wait for anything.
+        std::thread::sleep(Duration::from_millis(rng.below(50)));
+        let fault = Fault::of_cycle(cycle, plan.sbd_kills);
+        if fault != Fault::Sbd {
+            cluster.kill_daemon(cluster.mbd_pid(), "mbd");
+            outcome.mbd_kills += 1;
+        }
+        if fault != Fault::Mbd {
+            let host = format!("host{}", 1 + rng.below(hosts as u64));
+            cluster.kill_daemon(cluster.sbd_pid(&host), "sbd");
+            outcome.sbd_kills += 1;
+        }
+        cluster.up_again();
+    }
+    outcome.storm = started.elapsed();
+    let acked = storm.stop();
+    check(cluster, &acked, &runs, plan.settle, &mut outcome);
+    outcome
+}
+
+/// The submitting clients.
+struct Storm {
+    stop: Arc<AtomicBool>,
+    acks: Arc<AtomicUsize>,
+    clients: Vec<std::thread::JoinHandle<Vec<u32>>>,
+}
+
+impl Storm {
+    fn start(cluster: &Arc<TestCluster>, clients: usize, command: String) -> Storm {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acks = Arc::new(AtomicUsize::new(0));
+        let clients = (0..clients)
+            .map(|_| {
+                let (cluster, stop, acks) = (cluster.clone(), stop.clone(), acks.clone());
+                let command = command.clone();
+                std::thread::spawn(move || submit_until(&cluster, &command, &stop, &acks))
+            })
+            .collect();
+        Storm {
+            stop,
+            acks,
+            clients,
+        }
+    }
+
+    fn acks(&self) -> usize {
+        self.acks.load(Ordering::Relaxed)
+    }
+
+    /// Stops the clients; every id they were given.
+    fn stop(mut self) -> Vec<u32> {
+        self.stop.store(true, Ordering::Relaxed);
+        (std::mem::take(&mut self.clients).into_iter())
+            .flat_map(|c| c.join().expect("a client thread panicked"))
+            .collect()
+    }
+}
+
+/// Also on a panic in the harness: the clients hold the cluster, which
+/// is stopped only once the last of them lets go of it.
+impl Drop for Storm {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for client in self.clients.drain(..) {
+            let _ = client.join();
+        }
+    }
+}
+
+fn submit_until(
+    cluster: &TestCluster,
+    command: &str,
+    stop: &AtomicBool,
+    acks: &AtomicUsize,
+) -> Vec<u32> {
+    let mut acked = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        match cluster
+            .stdout("bsub", &[command])
+            .as_deref()
+            .and_then(job_id)
+        {
+            Some(id) => {
+                acked.push(id);
+                acks.fetch_add(1, Ordering::Relaxed);
+            }
+            // mbd is down: do not spin on refused connections.
+            None => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+    acked
+}
+
+/// Waits for every job mbd holds to end, then checks the invariants
+/// against the whole history (`bhist` also reads what compaction
+/// archived: mbd drops finished jobs from memory past a threshold).
+fn check(cluster: &TestCluster, acked: &[u32], runs: &Path, settle: Duration, out: &mut Outcome) {
+    let mut distinct = acked.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    out.acked = distinct.len();
+    if distinct.len() != acked.len() {
+        out.violations.push(format!(
+            "{} ids acknowledged more than once",
+            acked.len() - distinct.len()
+        ));
+    }
+    let mut open = String::from("(no listing)");
+    let settling = Instant::now();
+    // `bjobs` without -a lists the unfinished jobs only; thousands of
+    // them at first, so not polled so often that listing them slows mbd.
+    let ended = poll_every(Duration::from_millis(250), settle, || {
+        open = unended(&listing(cluster, "bjobs", &["--json"])?);
+        open.is_empty().then_some(())
+    });
+    out.settled_in = settling.elapsed();
+    if ended.is_none() {
+        out.violations.push(format!(
+            "jobs still not ended {settle:?} after the last restart: {}",
+            open
+        ));
+    }
+    let Some(rows) = listing(cluster, "bhist", &["--json"]) else {
+        out.violations
+            .push("bhist --json gave no listing, or one with a job twice".into());
+        return;
+    };
+    out.listed = rows.len();
+    out.done = rows.values().filter(|s| *s == "DONE").count();
+    let runs = read_runs(runs);
+    out.exited = (rows.iter())
+        .filter(|(_, s)| *s == "EXIT")
+        .map(|(&id, _)| (id, runs.get(&id).copied().unwrap_or(0)))
+        .collect();
+    // `echo` into a file cannot fail: an EXIT is a daemon's verdict, a
+    // job it lost.
+    let exits = out.exited.iter().map(|&(id, _)| id).collect::<Vec<_>>();
+    report(out, "ended EXIT (lost by a daemon)", exits.into_iter());
+    let lost = distinct.iter().copied().filter(|id| !rows.contains_key(id));
+    report(out, "acknowledged but not in bhist", lost);
+    check_runs(&rows, &runs, out);
+}
+
+/// The JSON listing of `bjobs` or `bhist` as id -> STAT; `None` if the
+/// command fails, or lists a job twice.
+fn listing(cluster: &TestCluster, command: &str, args: &[&str]) -> Option<BTreeMap<u32, String>> {
+    let json = cluster.stdout(command, args)?;
+    let rows: serde_json::Value = serde_json::from_str(&json).ok()?;
+    let rows = rows.as_array()?;
+    let map: BTreeMap<u32, String> = (rows.iter())
+        .filter_map(|r| Some((r["id"].as_u64()? as u32, r["stat"].as_str()?.to_owned())))
+        .collect();
+    (map.len() == rows.len()).then_some(map)
+}
+
+/// The jobs not DONE or EXIT, as text (empty if none).
+fn unended(rows: &BTreeMap<u32, String>) -> String {
+    let open: Vec<String> = (rows.iter())
+        .filter(|(_, s)| *s != "DONE" && *s != "EXIT")
+        .map(|(id, s)| format!("{id} {s}"))
+        .collect();
+    open.join(", ")
+}
+
+/// Adds a violation naming the ids (the first ten), if there are any.
+fn report(out: &mut Outcome, what: &str, ids: impl Iterator<Item = u32>) {
+    let ids: Vec<u32> = ids.collect();
+    if let Some(first) = ids.get(..ids.len().min(10)).filter(|f| !f.is_empty()) {
+        let more = ids.len() - first.len();
+        let tail = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        out.violations.push(format!("{what}: {first:?}{tail}"));
+    }
+}
+
+/// How many times each job id was appended to the runs file.
+fn read_runs(runs: &Path) -> BTreeMap<u32, usize> {
+    let text = std::fs::read_to_string(runs).unwrap_or_default();
+    let mut counts = BTreeMap::new();
+    for id in text.lines().filter_map(|l| l.trim().parse().ok()) {
+        *counts.entry(id).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Every job ran at most once, a DONE job exactly once, and nothing ran
+/// that is not listed.
+fn check_runs(rows: &BTreeMap<u32, String>, runs: &BTreeMap<u32, usize>, out: &mut Outcome) {
+    let twice = runs.iter().filter(|(_, &n)| n > 1).map(|(&id, _)| id);
+    report(out, "ran more than once", twice);
+    let unlisted = runs.keys().copied().filter(|id| !rows.contains_key(id));
+    report(out, "ran but not in bhist", unlisted);
+    let never = (rows.iter())
+        .filter(|(id, s)| *s == "DONE" && !runs.contains_key(id))
+        .map(|(&id, _)| id);
+    report(out, "DONE without having run", never);
+}
