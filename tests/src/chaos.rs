@@ -1,6 +1,7 @@
 //! The chaos harness of daemons.md "Reliability": clients submit jobs
-//! without pause while mbd, a random host's sbd, or both are killed with
-//! SIGKILL and restarted, cycle after cycle; then every acknowledged job
+//! without pause while mbd, a random host's sbd, the master lim, or some
+//! of them at once are killed with SIGKILL and restarted, cycle after
+//! cycle; then every acknowledged job
 //! must be listed, none twice, every job must end, and none may have run
 //! twice. `cargo run -p cluster-tests --bin chaos -- --help` runs it at
 //! length; the `mbd_cluster` tests run a few cycles of it.
@@ -26,29 +27,45 @@ pub struct Plan {
     /// Acknowledged submissions each cycle waits for before its kill, so
     /// that every restarted mbd takes work before it dies again.
     pub acks_per_cycle: usize,
-    /// Also kill sbds: cycles then go mbd, a random sbd, both, and again.
-    pub sbd_kills: bool,
+    /// What each cycle kills: cycle i the victims of the fault i modulo
+    /// their count, all at once.
+    pub faults: Faults,
     /// Seeds the choice of victim host and of the delay before a kill.
     pub seed: u64,
     /// How long the jobs may take to end after the last restart.
     pub settle: Duration,
 }
 
-/// What one fault cycle killed.
+/// A daemon a cycle kills with SIGKILL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fault {
+pub enum Victim {
     Mbd,
+    /// A random host's sbd.
     Sbd,
-    Both,
+    /// The master lim (host1's if no master answers).
+    Lim,
 }
 
-impl Fault {
-    fn of_cycle(cycle: usize, sbd_kills: bool) -> Fault {
-        match (sbd_kills, cycle % 3) {
-            (false, _) | (true, 0) => Fault::Mbd,
-            (true, 1) => Fault::Sbd,
-            (true, _) => Fault::Both,
-        }
+/// What the cycles kill, in turn, written as `--faults` takes it:
+/// `mbd,sbd,mbd+sbd` (comma between cycles, `+` between the victims of
+/// one).
+#[derive(Debug, Clone)]
+pub struct Faults(pub Vec<Vec<Victim>>);
+
+impl std::str::FromStr for Faults {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Faults, String> {
+        let victim = |name: &str| match name {
+            "mbd" => Ok(Victim::Mbd),
+            "sbd" => Ok(Victim::Sbd),
+            "lim" => Ok(Victim::Lim),
+            other => Err(format!("'{other}': not mbd, sbd or lim")),
+        };
+        let cycles = (text.split(','))
+            .map(|cycle| cycle.split('+').map(victim).collect())
+            .collect::<Result<_, _>>()?;
+        Ok(Faults(cycles))
     }
 }
 
@@ -57,6 +74,7 @@ impl Fault {
 pub struct Outcome {
     pub mbd_kills: usize,
     pub sbd_kills: usize,
+    pub lim_kills: usize,
     /// Distinct jobs `bsub` acknowledged.
     pub acked: usize,
     /// Jobs `bjobs -a` lists at the end (acknowledged or not: a reply
@@ -77,10 +95,11 @@ impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} mbd and {} sbd kills in {:.1} s; {} jobs acknowledged, {} listed \
+            "{} mbd, {} sbd and {} lim kills in {:.1} s; {} jobs acknowledged, {} listed \
              ({} DONE, {} EXIT), all ended {:.1} s after the last restart; {} violations",
             self.mbd_kills,
             self.sbd_kills,
+            self.lim_kills,
             self.storm.as_secs_f64(),
             self.acked,
             self.listed,
@@ -132,15 +151,9 @@ pub fn run(cluster: &Arc<TestCluster>, hosts: usize, plan: &Plan) -> Outcome {
         }
         // A random moment in the storm, not a wait for anything.
         std::thread::sleep(Duration::from_millis(rng.below(50)));
-        let fault = Fault::of_cycle(cycle, plan.sbd_kills);
-        if fault != Fault::Sbd {
-            cluster.kill_daemon(cluster.mbd_pid(), "mbd");
-            outcome.mbd_kills += 1;
-        }
-        if fault != Fault::Mbd {
-            let host = format!("host{}", 1 + rng.below(hosts as u64));
-            cluster.kill_daemon(cluster.sbd_pid(&host), "sbd");
-            outcome.sbd_kills += 1;
+        let faults = &plan.faults.0;
+        for victim in &faults[cycle % faults.len()] {
+            kill(cluster, *victim, hosts, &mut rng, &mut outcome);
         }
         cluster.up_again();
     }
@@ -148,6 +161,25 @@ pub fn run(cluster: &Arc<TestCluster>, hosts: usize, plan: &Plan) -> Outcome {
     let acked = storm.stop();
     check(cluster, &acked, &runs, plan.settle, &mut outcome);
     outcome
+}
+
+fn kill(cluster: &TestCluster, victim: Victim, hosts: usize, rng: &mut Rng, out: &mut Outcome) {
+    match victim {
+        Victim::Mbd => {
+            cluster.kill_daemon(cluster.mbd_pid(), "mbd");
+            out.mbd_kills += 1;
+        }
+        Victim::Sbd => {
+            let host = format!("host{}", 1 + rng.below(hosts as u64));
+            cluster.kill_daemon(cluster.sbd_pid(&host), "sbd");
+            out.sbd_kills += 1;
+        }
+        Victim::Lim => {
+            let master = cluster.master().unwrap_or_else(|| "host1".into());
+            cluster.kill_daemon(cluster.lim_pid(&master), "lim");
+            out.lim_kills += 1;
+        }
+    }
 }
 
 /// The submitting clients.
@@ -329,4 +361,18 @@ fn check_runs(rows: &BTreeMap<u32, String>, runs: &BTreeMap<u32, usize>, out: &m
         .filter(|(id, s)| *s == "DONE" && !runs.contains_key(id))
         .map(|(&id, _)| id);
     report(out, "DONE without having run", never);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_are_cycles_of_victims() {
+        let Faults(cycles) = "mbd,sbd+lim".parse().expect("valid");
+        assert_eq!(cycles, [vec![Victim::Mbd], vec![Victim::Sbd, Victim::Lim]]);
+        for bad in ["", "mbd,,sbd", "mbd+", "kernel"] {
+            assert!(bad.parse::<Faults>().is_err(), "{bad:?}");
+        }
+    }
 }

@@ -136,7 +136,7 @@ fn no_acknowledged_job_is_lost_or_run_twice_across_kill_9_of_mbd_and_sbds() {
         clients: 4,
         cycles: 6,
         acks_per_cycle: 10,
-        sbd_kills: true,
+        faults: "mbd,sbd,mbd+sbd".parse().expect("faults"),
         seed: 1,
         settle: Duration::from_secs(90),
     };

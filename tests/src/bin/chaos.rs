@@ -4,7 +4,7 @@
 //! leaving the cluster's directory for a look at the logs.
 
 use clap::Parser;
-use cluster_tests::chaos::{self, Plan};
+use cluster_tests::chaos::{self, Faults, Plan};
 use cluster_tests::TestCluster;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -27,9 +27,11 @@ struct Args {
     /// Submissions acknowledged between two kills.
     #[arg(long, default_value_t = 20)]
     acks_per_cycle: usize,
-    /// Kill only mbd (by default cycles go: mbd, a random sbd, both).
-    #[arg(long)]
-    mbd_only: bool,
+    /// What each cycle kills, in turn: comma-separated cycles, each
+    /// `mbd`, `sbd` (a random host's), `lim` (the master), or several
+    /// joined with `+`.
+    #[arg(long, default_value = "mbd,sbd,mbd+sbd")]
+    faults: Faults,
     /// Seed for the victims and the delays before kills (default: the clock).
     #[arg(long)]
     seed: Option<u64>,
@@ -54,7 +56,7 @@ fn main() {
         clients: args.clients.into(),
         cycles: args.cycles,
         acks_per_cycle: args.acks_per_cycle,
-        sbd_kills: !args.mbd_only,
+        faults: args.faults,
         seed,
         settle: Duration::from_secs(args.settle),
     };
