@@ -1,8 +1,10 @@
 //! Garbage, truncated, oversized, negative-length and unsigned frames at
 //! mbd's port: each such peer is answered or dropped with a logged reason,
-//! and a client connected all along is still served.
+//! and a client connected all along is still served. Out of file
+//! descriptors, mbd sheds new connections, keeps serving the ones it has,
+//! and recovers.
 
-use cluster_tests::TestCluster;
+use cluster_tests::{wait_for, TestCluster};
 use proto::auth::{encode_signed, AuthKey, Credentials};
 use proto::mbd::{op, status, QueueRow};
 use proto::{Decode, Header};
@@ -153,4 +155,63 @@ fn the_clock_skew_mbd_accepts_is_ll_auth_max_age() {
     cluster.up_again();
     let reply = send_and_expect_close(&cluster, &behind(2), true);
     assert_eq!(reply, Some(status::OK), "within the configured 300 s");
+}
+
+/// Sets the soft RLIMIT_NOFILE of process `pid` (`None`: the hard limit).
+fn limit_open_files(pid: u32, soft: Option<usize>) {
+    let soft = soft.map_or_else(|| "h".to_owned(), |n| n.to_string());
+    let script = format!(
+        "import resource as r; h = r.prlimit({pid}, r.RLIMIT_NOFILE)[1]; \
+         r.prlimit({pid}, r.RLIMIT_NOFILE, ({soft}, h))"
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+#[test]
+fn out_of_file_descriptors_mbd_sheds_new_connections_serves_the_rest_and_recovers() {
+    let cluster = TestCluster::up(1, Duration::from_millis(400), None);
+    let key = cluster_key(&cluster);
+    let pid = cluster.mbd_pid();
+    let mut patient = TcpStream::connect(cluster.mbd_addr()).expect("connect");
+    limit_open_files(pid, Some(open_files(pid) + 3));
+    // Idle connections take the last descriptors; the kernel queues the
+    // rest for mbd to accept.
+    let hogs: Vec<TcpStream> = (0..20)
+        .map(|_| TcpStream::connect(cluster.mbd_addr()).expect("connect"))
+        .collect();
+    wait_for(Duration::from_secs(10), || {
+        cluster
+            .mbd_log()
+            .contains("out of file descriptors")
+            .then_some(())
+    })
+    .expect("mbd notices it is out of descriptors");
+    let refused = cluster.run("bqueues", &[]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "a new client is shed: {err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    patient
+        .write_all(&signed(op::QUEUES, &key, 1))
+        .expect("send on a connection mbd holds");
+    let (header, _) = chan::blocking::read_frame(&mut patient, 1 << 20).expect("a reply");
+    assert_eq!(header.status, status::OK, "connections it has are served");
+
+    drop(hogs);
+    wait_for(Duration::from_secs(10), || cluster.stdout("bqueues", &[]))
+        .expect("new clients are served again once descriptors are free");
+    assert!(!chan::sys::process_exited(pid), "the same mbd throughout");
+    limit_open_files(pid, None);
 }
