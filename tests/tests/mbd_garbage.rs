@@ -1,13 +1,13 @@
 //! Garbage, truncated, oversized, negative-length and unsigned frames at
 //! mbd's port: each such peer is answered or dropped with a logged reason,
-//! and a client connected all along is still served. Out of file
-//! descriptors, mbd sheds new connections, keeps serving the ones it has,
-//! and recovers.
+//! and a client connected all along is still served. A client that does
+//! not read its listing delays no one. Out of file descriptors, mbd sheds
+//! new connections, keeps serving the ones it has, and recovers.
 
 use cluster_tests::{wait_for, TestCluster};
 use proto::auth::{encode_signed, AuthKey, Credentials};
-use proto::mbd::{op, status, QueueRow};
-use proto::{Decode, Header};
+use proto::mbd::{op, status, JobsChunk, JobsRequest, QueueRow};
+use proto::{Decode, Encode, Header};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
@@ -214,4 +214,56 @@ fn out_of_file_descriptors_mbd_sheds_new_connections_serves_the_rest_and_recover
         .expect("new clients are served again once descriptors are free");
     assert!(!chan::sys::process_exited(pid), "the same mbd throughout");
     limit_open_files(pid, None);
+}
+
+#[test]
+fn a_client_that_does_not_read_its_listing_delays_no_one() {
+    let cluster = TestCluster::up(1, Duration::from_millis(400), None);
+    let key = cluster_key(&cluster);
+    cluster.submit(&["--hold", "--array", "1-100000", "true"]);
+    let all = JobsRequest {
+        pend: true,
+        run: true,
+        done: true,
+        ..JobsRequest::default()
+    };
+    let mut body = Vec::new();
+    all.encode(&mut body);
+    let creds = Credentials {
+        uid: 0,
+        gid: 0,
+        user: "root".into(),
+        timestamp: chan::sys::unix_now(),
+        nonce: 1,
+    };
+    let mut request = bytes::BytesMut::new();
+    encode_signed(
+        Header::request(7, op::JOBS, 0),
+        &creds,
+        &body,
+        &key,
+        &mut request,
+    );
+    let mut slow = TcpStream::connect(cluster.mbd_addr()).expect("connect");
+    slow.write_all(&request).expect("send");
+    // 6 MB, more than the socket buffers hold: the rest waits in mbd.
+    for _ in 0..3 {
+        let out = cluster.stdout("bjobs", &["1[99999]"]).expect("bjobs");
+        assert!(out.contains("1[99999]") && out.contains("HELD"), "{out}");
+        assert!(cluster.stdout("bqueues", &[]).is_some());
+    }
+    let mut rows = 0;
+    loop {
+        let (header, body) = chan::blocking::read_frame(&mut slow, 8 << 20).expect("a chunk");
+        assert_eq!(header.status, status::OK);
+        let chunk = JobsChunk::from_body(&body).expect("a chunk");
+        rows += chunk.jobs.len();
+        if !chunk.more {
+            break;
+        }
+    }
+    assert_eq!(
+        rows, 100_000,
+        "the slow reader still gets the whole listing"
+    );
 }
