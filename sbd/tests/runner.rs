@@ -2,7 +2,8 @@
 //! one byte on its stdin that sbd writes once the runner's pid is in the
 //! spool: a runner whose sbd died before that reads EOF and never runs
 //! the job, which is why a new sbd may leave such a run to mbd to send
-//! again without it running twice.
+//! again without it running twice. The job inherits no descriptor but its
+//! three streams, whatever the runner inherited.
 
 use proto::sbd::{JobKey, JobStart};
 use std::io::Write;
@@ -11,29 +12,31 @@ use std::process::{Command, Output, Stdio};
 
 const SBD: &str = env!("CARGO_BIN_EXE_sbd");
 
-/// A spool holding job `id`, whose command writes `ran` into `marker`.
+/// A spool holding job `id`, whose command lists its shell's open
+/// descriptors into `marker`.
 fn spooled(root: &Path, id: u32, marker: &Path) -> PathBuf {
     let spool = sbd::spool::Spool::open(root).expect("spool");
     let start = JobStart {
         job: JobKey { id, attempt: 1 },
         uid: chan::sys::effective_uid(),
-        command: format!("echo ran > {}", marker.display()),
+        // Its shell's own descriptors (`; true`: ls is forked, not
+        // exec'd in its place; output through the job's stdout, since a
+        // shell redirection would add the shell's saved copy).
+        command: "ls /proc/$$/fd; true".into(),
+        stdout: marker.display().to_string(),
         cwd: root.display().to_string(),
         ..JobStart::default()
     };
     spool.create(&start).expect("spool the job")
 }
 
+/// Runs the runner on `dir` with an inherited descriptor 7 (not
+/// close-on-exec: the shell opens it), writing `go` to its stdin.
 fn runner(dir: &Path, go: Option<&[u8]>) -> Output {
-    let mut child = Command::new(SBD)
-        .args([
-            "--run-job",
-            &dir.display().to_string(),
-            "-c",
-            "/nonexistent",
-            "--host",
-            "h1",
-        ])
+    let dir = dir.display().to_string();
+    let mut child = Command::new("/bin/sh")
+        .args(["-c", "exec 7</dev/null; exec \"$0\" \"$@\""])
+        .args([SBD, "--run-job", &dir, "-c", "/nonexistent", "--host", "h1"])
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -47,7 +50,7 @@ fn runner(dir: &Path, go: Option<&[u8]>) -> Output {
 }
 
 #[test]
-fn the_runner_starts_the_job_only_on_sbds_go() {
+fn the_runner_starts_the_job_only_on_sbds_go_and_passes_it_no_stray_descriptor() {
     let root = std::env::temp_dir().join(format!("sbd-runner-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
 
@@ -73,7 +76,8 @@ fn the_runner_starts_the_job_only_on_sbds_go() {
     );
     assert_eq!(
         std::fs::read_to_string(&marker).ok().as_deref(),
-        Some("ran\n")
+        Some("0\n1\n2\n"),
+        "the job ran, with its three streams only"
     );
     let result = sbd::spool::read_result(&dir).expect("a result");
     assert_eq!((result.job.id, result.exit_code), (2, 0));
