@@ -1,7 +1,8 @@
 //! Jobs run end to end: sbd on every host, dispatch from mbd, output
 //! files, arrays, dependencies, multi-host and --machines placement,
 //! bkill of running jobs, and no job lost or run twice when an sbd or mbd
-//! is killed with -9 or hangs while jobs run; jobs still start after an
+//! is killed with -9 or hangs while jobs run, or sbd dies while starting
+//! one; jobs still start after an
 //! upgrade replaced the sbd binary under a running sbd; SIGHUP ends none
 //! of the daemons; `--terminate` signals a running job (up to a minute).
 
@@ -275,6 +276,46 @@ fn a_hung_sbd_or_mbd_is_noticed_by_heartbeats_and_the_job_runs_once() {
     cluster.wait_stat(job, "DONE", LIMIT);
     assert_eq!(starts(&work, job), 1, "the job ran once");
     wait_host_state(&cluster, "host1", "ok");
+}
+
+/// sbd killed after it spooled a job but before it recorded the runner:
+/// the job never ran, so the next sbd discards the run and mbd, which
+/// never heard it start, sends it again; it runs once and ends DONE (it
+/// used to end EXIT as lost).
+#[test]
+fn a_job_whose_start_sbd_did_not_finish_is_sent_again_and_runs_once() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let work = work_dir(&cluster);
+    let sbd = cluster.sbd_pid("host1");
+    // Stopped, sbd leaves the dispatch unread in its socket, as one
+    // killed in the middle of starting the job leaves it unfinished.
+    signal(sbd, libc::SIGSTOP);
+    let job = cluster.submit(&[&gated(&work, "gate")]);
+    wait_for(LIMIT, || {
+        let dispatched = format!("job {job} dispatched to");
+        cluster.mbd_log().contains(&dispatched).then_some(())
+    })
+    .expect("mbd dispatches the job");
+    cluster.kill_daemon(sbd, "sbd");
+    // What the killed sbd had written: the job, no runner pid.
+    let spool = sbd::spool::Spool::open(&cluster.dir.join("state").join("sbd.host1"))
+        .expect("the spool, free once sbd is gone");
+    let start = proto::sbd::JobStart {
+        job: proto::sbd::JobKey {
+            id: job,
+            attempt: 1,
+        },
+        command: "echo the spooled copy is not what runs".into(),
+        ..Default::default()
+    };
+    spool.create(&start).expect("spool the half-started run");
+    drop(spool);
+    open_gate(&work, "gate");
+    cluster.up_again();
+    cluster.wait_stat(job, "DONE", LIMIT);
+    assert_eq!(starts(&work, job), 1, "the job ran once");
+    let log = cluster.log("sbd", "host1");
+    assert!(log.contains("discarded for mbd to send again"), "{log}");
 }
 
 #[test]
