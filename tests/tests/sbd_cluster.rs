@@ -2,7 +2,7 @@
 //! files, arrays, dependencies, multi-host and --machines placement,
 //! bkill of running jobs, and no job lost or run twice when an sbd or mbd
 //! is killed with -9 or hangs while jobs run, or sbd dies while starting
-//! one; jobs still start after an
+//! one; a bkill lost with a killed sbd is sent again; jobs still start after an
 //! upgrade replaced the sbd binary under a running sbd; SIGHUP ends none
 //! of the daemons; `--terminate` signals a running job (up to a minute).
 
@@ -316,6 +316,30 @@ fn a_job_whose_start_sbd_did_not_finish_is_sent_again_and_runs_once() {
     assert_eq!(starts(&work, job), 1, "the job ran once");
     let log = cluster.log("sbd", "host1");
     assert!(log.contains("discarded for mbd to send again"), "{log}");
+}
+
+/// An acknowledged bkill whose signal never reached sbd (it was stopped,
+/// then killed, with the signal unread) is sent again when sbd
+/// registers: the job ends instead of running on.
+#[test]
+fn a_bkill_lost_with_a_killed_sbd_is_sent_again_when_it_registers() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let work = work_dir(&cluster);
+    let job = cluster.submit(&[&gated(&work, "gate")]);
+    cluster.wait_stat(job, "RUN", LIMIT);
+    let sbd = cluster.sbd_pid("host1");
+    signal(sbd, libc::SIGSTOP);
+    let bkill = cluster.run("bkill", &[job.to_string()]);
+    assert!(bkill.status.success(), "{bkill:?}");
+    cluster.kill_daemon(sbd, "sbd");
+    cluster.up_again();
+    cluster.wait_stat(job, "EXIT", LIMIT);
+    assert!(
+        cluster.mbd_log().contains("sending signal 15 again"),
+        "{}",
+        cluster.mbd_log()
+    );
+    assert_eq!(starts(&work, job), 1);
 }
 
 #[test]

@@ -148,6 +148,14 @@ impl Mbd {
             };
             self.send_signed(id, op::SIGNAL, status::OK, &signal);
         }
+        for (job, signal) in r.signal {
+            log::info!(
+                "job {}: still running on {} after a bkill; sending signal {signal} again",
+                job.id,
+                reg.host
+            );
+            self.send_signed(id, op::SIGNAL, status::OK, &JobSignal { job, signal });
+        }
         for job in r.ack {
             self.send_signed(id, op::FINISH_ACK, status::OK, &job);
         }

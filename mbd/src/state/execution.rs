@@ -2,7 +2,7 @@
 //! jobs, sbd's reports, and reconciling what a (re-)registering sbd runs
 //! with what mbd believes runs there (docs/mbd.md, "Execution").
 
-use super::State;
+use super::{sig, State};
 use crate::change::{Change, Dispatched, Ended, Forked, StateChanged};
 use crate::job::{Alloc, Job};
 use proto::mbd::{event, JobState};
@@ -18,6 +18,9 @@ pub struct Reconciled {
     pub kill: Vec<JobKey>,
     /// Finish reports to acknowledge once durable.
     pub ack: Vec<JobKey>,
+    /// Runs a user ended with bkill that still run: the signal may have
+    /// been lost with the old connection, so it is sent again.
+    pub signal: Vec<(JobKey, u32)>,
 }
 
 /// Exit code recorded for a job whose sbd lost it.
@@ -121,6 +124,7 @@ impl State {
                 out.kill.push(r.job);
                 continue;
             };
+            out.signal.extend(ending_signal(job).map(|s| (r.job, s)));
             if job.pid == 0 {
                 out.changes.extend(self.started(
                     host,
@@ -173,6 +177,18 @@ impl State {
         }
         out
     }
+}
+
+/// The last TERM, INT or KILL a user sent the job's current run, if any.
+/// These end the job, so one delivered twice does no harm; others (STOP,
+/// CONT, USR1, ...) are not repeated, and for SUSP/RUN sbd's report is
+/// taken.
+fn ending_signal(job: &Job) -> Option<u32> {
+    (job.events.iter().rev())
+        .take_while(|e| e.what != event::DISPATCHED)
+        .filter(|e| e.what == event::SIGNAL)
+        .map(|e| e.code as u32)
+        .find(|s| matches!(*s, sig::TERM | sig::INT | sig::KILL))
 }
 
 fn key(job: &Job) -> JobKey {
@@ -400,6 +416,38 @@ mod tests {
             .events
             .iter()
             .any(|e| e.what == event::NOTE && e.text.starts_with("Lost")));
+    }
+
+    #[test]
+    fn registration_sends_a_bkill_again_to_a_run_that_still_runs() {
+        let reg = Register {
+            host: "cpu01".into(),
+            running: vec![run1(5, false)],
+            finished: vec![],
+        };
+        let mut s = running();
+        assert!(
+            s.reconcile(0, &reg, NOW).signal.is_empty(),
+            "no bkill, nothing sent"
+        );
+        let admin = ann();
+        for (signal, resent) in [
+            (sig::STOP, None),
+            (sig::TERM, Some(sig::TERM)),
+            (sig::KILL, Some(sig::KILL)),
+        ] {
+            let changes = s.signal(&admin, proto::mbd::JobRef { id: 1, index: 0 }, signal, NOW);
+            apply_all(&mut s, &changes.expect("signal accepted"));
+            let r = s.reconcile(0, &reg, NOW);
+            assert_eq!(
+                r.signal,
+                resent
+                    .map(|sig| (JobKey { id: 1, attempt: 1 }, sig))
+                    .into_iter()
+                    .collect::<Vec<_>>(),
+                "after signal {signal}"
+            );
+        }
     }
 
     #[test]
