@@ -34,6 +34,15 @@ fn starts(dir: &Path, id: u32) -> usize {
     runs.lines().filter(|l| l.trim() == id.to_string()).count()
 }
 
+/// Submits one job gated on `gate` and waits until it runs: the work
+/// directory (where its gate opens) and its id.
+fn running_gated_job(cluster: &TestCluster) -> (PathBuf, u32) {
+    let work = work_dir(cluster);
+    let job = cluster.submit(&[&gated(&work, "gate")]);
+    cluster.wait_stat(job, "RUN", LIMIT);
+    (work, job)
+}
+
 fn work_dir(cluster: &TestCluster) -> PathBuf {
     let dir = cluster.dir.join("work");
     std::fs::create_dir_all(&dir).expect("work dir");
@@ -182,9 +191,7 @@ fn dependencies_nhosts_machines_and_suspension() {
 #[test]
 fn a_job_survives_a_killed_sbd_and_never_runs_twice() {
     let cluster = TestCluster::up(1, TICK, None);
-    let work = work_dir(&cluster);
-    let job = cluster.submit(&[&gated(&work, "gate")]);
-    cluster.wait_stat(job, "RUN", LIMIT);
+    let (work, job) = running_gated_job(&cluster);
     cluster.kill_daemon(cluster.sbd_pid("host1"), "sbd");
     cluster.wait_stat(job, "UNKNOWN", LIMIT);
     let refused = cluster.run("bkill", &[job.to_string()]);
@@ -246,9 +253,7 @@ fn signal(pid: u32, signo: i32) {
 fn a_hung_sbd_or_mbd_is_noticed_by_heartbeats_and_the_job_runs_once() {
     // Limit: three 0.5 s heartbeats.
     let cluster = TestCluster::up_with(1, TICK, None, &["--heartbeat", "0.5"]);
-    let work = work_dir(&cluster);
-    let job = cluster.submit(&[&gated(&work, "gate")]);
-    cluster.wait_stat(job, "RUN", LIMIT);
+    let (work, job) = running_gated_job(&cluster);
     wait_host_state(&cluster, "host1", "ok");
 
     // A stopped sbd keeps its TCP connection open (the kernel still
@@ -324,9 +329,7 @@ fn a_job_whose_start_sbd_did_not_finish_is_sent_again_and_runs_once() {
 #[test]
 fn a_bkill_lost_with_a_killed_sbd_is_sent_again_when_it_registers() {
     let cluster = TestCluster::up(1, TICK, None);
-    let work = work_dir(&cluster);
-    let job = cluster.submit(&[&gated(&work, "gate")]);
-    cluster.wait_stat(job, "RUN", LIMIT);
+    let (work, job) = running_gated_job(&cluster);
     let sbd = cluster.sbd_pid("host1");
     signal(sbd, libc::SIGSTOP);
     let bkill = cluster.run("bkill", &[job.to_string()]);
