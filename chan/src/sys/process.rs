@@ -176,18 +176,32 @@ pub fn effective_uid() -> u32 {
 /// The name (the kernel's `comm`: the executable's file name, cut to 15
 /// bytes) and state letter (`R`, `S`, `Z`, ...) of process `pid`.
 fn name_and_state(pid: u32) -> Option<(String, char)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat_name_and_state(&format!("/proc/{pid}/stat"))
+}
+
+fn stat_name_and_state(path: &str) -> Option<(String, char)> {
+    let stat = std::fs::read_to_string(path).ok()?;
     // The name is parenthesised and may itself hold spaces or `)`.
     let (head, tail) = stat.rsplit_once(')')?;
     let name = head.split_once('(')?.1;
     Some((name.to_owned(), tail.trim_start().chars().next()?))
 }
 
-/// Whether process `pid` has finished exiting: gone, or a zombie. Only
-/// then are its sockets closed and its locks released; while it is still
-/// in exit its command line already reads empty.
+/// Whether process `pid` has finished exiting: gone, or a zombie whose
+/// every thread has exited too. Only then are its sockets closed and its
+/// locks released: the files are shared by the threads, and a killed
+/// process's main thread can be a zombie while another is still in exit
+/// (mbd's lim thread kept its event-log lock past that point). While it
+/// is in exit its command line already reads empty.
 pub fn process_exited(pid: u32) -> bool {
-    name_and_state(pid).is_none_or(|(_, state)| matches!(state, 'Z' | 'X'))
+    let exited = |state: Option<(String, char)>| state.is_none_or(|(_, s)| matches!(s, 'Z' | 'X'));
+    match std::fs::read_dir(format!("/proc/{pid}/task")) {
+        Ok(tasks) => (tasks.flatten()).all(|task| {
+            let path = task.path().join("stat");
+            exited(path.to_str().and_then(stat_name_and_state))
+        }),
+        Err(_) => exited(name_and_state(pid)),
+    }
 }
 
 /// The name of process `pid` if it has not exited. Unlike the command
@@ -245,6 +259,32 @@ mod tests {
         assert_eq!(process_name(pid), None);
         let _ = child.wait();
         assert!(process_exited(pid), "a reaped pid is gone");
+    }
+
+    #[test]
+    fn a_zombie_whose_other_thread_still_runs_has_not_exited() {
+        // The main thread leaves with exit(2) (not exit_group), so it is a
+        // zombie while the other thread sleeps on, holding the files.
+        let script = "import ctypes, threading, time\n\
+                      threading.Thread(target=time.sleep, args=(0.5,)).start()\n\
+                      ctypes.CDLL(None).syscall(60, 0)\n";
+        let mut child = Command::new("python3")
+            .args(["-c", script])
+            .spawn()
+            .expect("spawn python3");
+        let pid = child.id();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let leader_zombie = || name_and_state(pid).is_some_and(|(_, s)| s == 'Z');
+        while !leader_zombie() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        assert!(leader_zombie(), "the main thread never exited");
+        assert!(!process_exited(pid), "its other thread is still running");
+        while !process_exited(pid) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(process_exited(pid), "exited once the last thread did");
+        let _ = child.wait();
     }
 
     #[test]
