@@ -2,7 +2,8 @@
 //! files, arrays, dependencies, multi-host and --machines placement,
 //! bkill of running jobs, and no job lost or run twice when an sbd or mbd
 //! is killed with -9 or hangs while jobs run, or sbd dies while starting
-//! one; a bkill lost with a killed sbd is sent again; jobs still start after an
+//! one; a bkill lost with a killed sbd is sent again, or ends a job sbd
+//! never took; jobs still start after an
 //! upgrade replaced the sbd binary under a running sbd; SIGHUP ends none
 //! of the daemons; `--terminate` signals a running job (up to a minute).
 
@@ -330,6 +331,8 @@ fn a_job_whose_start_sbd_did_not_finish_is_sent_again_and_runs_once() {
 fn a_bkill_lost_with_a_killed_sbd_is_sent_again_when_it_registers() {
     let cluster = TestCluster::up(1, TICK, None);
     let (work, job) = running_gated_job(&cluster);
+    // RUN shows from the dispatch on; wait for the job itself.
+    wait_for(LIMIT, || (starts(&work, job) == 1).then_some(())).expect("the job starts");
     let sbd = cluster.sbd_pid("host1");
     signal(sbd, libc::SIGSTOP);
     let bkill = cluster.run("bkill", &[job.to_string()]);
@@ -343,6 +346,31 @@ fn a_bkill_lost_with_a_killed_sbd_is_sent_again_when_it_registers() {
         cluster.mbd_log()
     );
     assert_eq!(starts(&work, job), 1);
+}
+
+/// The same before sbd took the job: mbd had dispatched it, sbd never
+/// read it; once bkilled, it ends EXIT when sbd registers and never runs
+/// (it used to be sent again, and ran).
+#[test]
+fn a_job_bkilled_before_sbd_took_it_never_runs() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let work = work_dir(&cluster);
+    let sbd = cluster.sbd_pid("host1");
+    signal(sbd, libc::SIGSTOP);
+    let job = cluster.submit(&[&gated(&work, "gate")]);
+    wait_for(LIMIT, || {
+        let dispatched = format!("job {job} dispatched to");
+        cluster.mbd_log().contains(&dispatched).then_some(())
+    })
+    .expect("mbd dispatches the job");
+    let bkill = cluster.run("bkill", &[job.to_string()]);
+    assert!(bkill.status.success(), "{bkill:?}");
+    cluster.kill_daemon(sbd, "sbd");
+    cluster.up_again();
+    cluster.wait_stat(job, "EXIT", LIMIT);
+    let next = cluster.submit(&["true"]);
+    cluster.wait_stat(next, "DONE", LIMIT);
+    assert_eq!(starts(&work, job), 0, "a killed job never ran");
 }
 
 #[test]

@@ -159,7 +159,11 @@ impl State {
                 continue;
             }
             if job.pid == 0 {
-                out.resend.push(job.id);
+                match ending_signal(job) {
+                    // bkilled before sbd took it: it never ran, and will not.
+                    Some(signal) => out.changes.push(unstarted_kill(job, signal, now)),
+                    None => out.resend.push(job.id),
+                }
             } else {
                 out.changes.push(Change::Ended(Ended {
                     id: job.id,
@@ -177,6 +181,19 @@ impl State {
         }
         out
     }
+}
+
+/// A dispatched job sbd never took that a user ended meanwhile.
+fn unstarted_kill(job: &Job, signal: u32, now: u64) -> Change {
+    Change::Ended(Ended {
+        id: job.id,
+        attempt: job.attempt,
+        time: now,
+        exit_code: 128 + signal as i32,
+        signal,
+        usage: Usage::default(),
+        note: format!("Signal {signal} arrived before the job started: not started"),
+    })
 }
 
 /// The last TERM, INT or KILL a user sent the job's current run, if any.
@@ -448,6 +465,26 @@ mod tests {
                 "after signal {signal}"
             );
         }
+    }
+
+    #[test]
+    fn a_job_bkilled_before_sbd_took_it_ends_instead_of_being_sent_again() {
+        let mut s = running();
+        let term = s.signal(
+            &ann(),
+            proto::mbd::JobRef { id: 1, index: 0 },
+            sig::TERM,
+            NOW,
+        );
+        apply_all(&mut s, &term.expect("TERM accepted"));
+        let empty = Register {
+            host: "cpu01".into(),
+            ..Register::default()
+        };
+        let r = s.reconcile(0, &empty, NOW);
+        assert!(r.resend.is_empty(), "not started after a bkill");
+        apply_all(&mut s, &r.changes);
+        assert_eq!(s.job(1).map(|j| j.state), Some(JobState::Exit));
     }
 
     #[test]
