@@ -324,28 +324,47 @@ fn a_job_whose_start_sbd_did_not_finish_is_sent_again_and_runs_once() {
     assert!(log.contains("discarded for mbd to send again"), "{log}");
 }
 
-/// An acknowledged bkill whose signal never reached sbd (it was stopped,
-/// then killed, with the signal unread) is sent again when sbd
-/// registers: the job ends instead of running on.
+/// Runs `bkill ARGS` on a started job while its sbd is stopped, then
+/// kills that sbd (the signal dies unread with it) and restarts it.
+fn bkill_unread_by_a_killed_sbd(cluster: &TestCluster, work: &Path, job: u32, args: &[&str]) {
+    // RUN shows from the dispatch on; wait for the job itself.
+    wait_for(LIMIT, || (starts(work, job) == 1).then_some(())).expect("the job starts");
+    let sbd = cluster.sbd_pid("host1");
+    signal(sbd, libc::SIGSTOP);
+    let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    args.push(job.to_string());
+    let bkill = cluster.run("bkill", &args);
+    assert!(bkill.status.success(), "{bkill:?}");
+    cluster.kill_daemon(sbd, "sbd");
+    cluster.up_again();
+}
+
+/// An acknowledged bkill whose signal never reached sbd is sent again
+/// when sbd registers: the job ends instead of running on; a lost STOP
+/// is sent again too (mbd used to take sbd's "running" and show RUN).
 #[test]
 fn a_bkill_lost_with_a_killed_sbd_is_sent_again_when_it_registers() {
     let cluster = TestCluster::up(1, TICK, None);
     let (work, job) = running_gated_job(&cluster);
-    // RUN shows from the dispatch on; wait for the job itself.
-    wait_for(LIMIT, || (starts(&work, job) == 1).then_some(())).expect("the job starts");
-    let sbd = cluster.sbd_pid("host1");
-    signal(sbd, libc::SIGSTOP);
-    let bkill = cluster.run("bkill", &[job.to_string()]);
-    assert!(bkill.status.success(), "{bkill:?}");
-    cluster.kill_daemon(sbd, "sbd");
-    cluster.up_again();
+    bkill_unread_by_a_killed_sbd(&cluster, &work, job, &[]);
     cluster.wait_stat(job, "EXIT", LIMIT);
-    assert!(
-        cluster.mbd_log().contains("sending signal 15 again"),
-        "{}",
-        cluster.mbd_log()
-    );
+    assert!(cluster.mbd_log().contains("sending signal 15 again"));
     assert_eq!(starts(&work, job), 1);
+
+    let cluster = TestCluster::up(1, TICK, None);
+    let (work, job) = running_gated_job(&cluster);
+    bkill_unread_by_a_killed_sbd(&cluster, &work, job, &["-s", "stop"]);
+    wait_for(LIMIT, || {
+        let again = format!("job {job}: not as bkill left it on host1; sending signal 19 again");
+        cluster.mbd_log().contains(&again).then_some(())
+    })
+    .expect("the STOP is sent again");
+    assert_eq!(cluster.stat(job).as_deref(), Some("SUSP"));
+    let cont = cluster.run("bkill", &["-s".into(), "cont".into(), job.to_string()]);
+    assert!(cont.status.success(), "{cont:?}");
+    cluster.wait_stat(job, "RUN", LIMIT);
+    open_gate(&work, "gate");
+    cluster.wait_stat(job, "DONE", LIMIT);
 }
 
 /// The same before sbd took the job: mbd had dispatched it, sbd never

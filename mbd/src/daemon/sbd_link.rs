@@ -150,7 +150,7 @@ impl Mbd {
         }
         for (job, signal) in r.signal {
             log::info!(
-                "job {}: still running on {} after a bkill; sending signal {signal} again",
+                "job {}: not as bkill left it on {}; sending signal {signal} again",
                 job.id,
                 reg.host
             );

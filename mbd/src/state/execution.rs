@@ -3,7 +3,7 @@
 //! with what mbd believes runs there (docs/mbd.md, "Execution").
 
 use super::{sig, State};
-use crate::change::{Change, Dispatched, Ended, Forked, StateChanged};
+use crate::change::{Change, Dispatched, Ended, Forked};
 use crate::job::{Alloc, Job};
 use proto::mbd::{event, JobState};
 use proto::sbd::{Finished, JobKey, JobStart, Register, Started, Usage};
@@ -124,7 +124,8 @@ impl State {
                 out.kill.push(r.job);
                 continue;
             };
-            out.signal.extend(ending_signal(job).map(|s| (r.job, s)));
+            out.signal
+                .extend(signal_again(job, r.suspended).map(|s| (r.job, s)));
             if job.pid == 0 {
                 out.changes.extend(self.started(
                     host,
@@ -134,20 +135,6 @@ impl State {
                     },
                     now,
                 ));
-            }
-            let state = if r.suspended {
-                JobState::Susp
-            } else {
-                JobState::Run
-            };
-            if state != job.state {
-                out.changes.push(Change::StateChanged(StateChanged {
-                    id: job.id,
-                    time: now,
-                    state,
-                    signal: 0,
-                    exit_code: 0,
-                }));
             }
         }
         let held = |j: &Job| {
@@ -183,6 +170,22 @@ impl State {
     }
 }
 
+/// The signal that brings a run sbd holds (`suspended` or not) back to
+/// what users asked of it, as mbd recorded it: their last TERM, INT or
+/// KILL if they ended it, else STOP or CONT if mbd's SUSP/RUN differs.
+/// One may have been lost with the old connection (acknowledged to
+/// bkill, unread by an sbd that died, or unsent by an mbd killed after
+/// its commit), and an sbd restarted without cgroups cannot tell that a
+/// job is stopped. Repeating any of them does no harm.
+fn signal_again(job: &Job, suspended: bool) -> Option<u32> {
+    let wants_suspended = job.state == JobState::Susp;
+    ending_signal(job).or(match (wants_suspended, suspended) {
+        (true, false) => Some(sig::STOP),
+        (false, true) => Some(sig::CONT),
+        _ => None,
+    })
+}
+
 /// A dispatched job sbd never took that a user ended meanwhile.
 fn unstarted_kill(job: &Job, signal: u32, now: u64) -> Change {
     Change::Ended(Ended {
@@ -197,9 +200,6 @@ fn unstarted_kill(job: &Job, signal: u32, now: u64) -> Change {
 }
 
 /// The last TERM, INT or KILL a user sent the job's current run, if any.
-/// These end the job, so one delivered twice does no harm; others (STOP,
-/// CONT, USR1, ...) are not repeated, and for SUSP/RUN sbd's report is
-/// taken.
 fn ending_signal(job: &Job) -> Option<u32> {
     (job.events.iter().rev())
         .take_while(|e| e.what != event::DISPATCHED)
@@ -436,7 +436,7 @@ mod tests {
     }
 
     #[test]
-    fn registration_sends_a_bkill_again_to_a_run_that_still_runs() {
+    fn registration_sends_a_run_what_users_asked_of_it_again() {
         let reg = Register {
             host: "cpu01".into(),
             running: vec![run1(5, false)],
@@ -449,7 +449,9 @@ mod tests {
         );
         let admin = ann();
         for (signal, resent) in [
-            (sig::STOP, None),
+            (sig::STOP, Some(sig::STOP)),
+            (sig::CONT, None),
+            (sig::STOP, Some(sig::STOP)),
             (sig::TERM, Some(sig::TERM)),
             (sig::KILL, Some(sig::KILL)),
         ] {
@@ -499,11 +501,10 @@ mod tests {
         };
         let r = s.reconcile(0, &reg, NOW);
         assert_eq!(r.kill, vec![stray.job]);
+        let cont = (JobKey { id: 1, attempt: 1 }, sig::CONT);
+        assert_eq!(r.signal, [cont], "stopped, though no user asked");
         apply_all(&mut s, &r.changes);
-        assert_eq!(
-            s.job(1).map(|j| (j.pid, j.state)),
-            Some((5, JobState::Susp))
-        );
+        assert_eq!(s.job(1).map(|j| (j.pid, j.state)), Some((5, JobState::Run)));
 
         let reg = Register {
             host: "cpu01".into(),
