@@ -18,8 +18,8 @@ pub struct Reconciled {
     pub kill: Vec<JobKey>,
     /// Finish reports to acknowledge once durable.
     pub ack: Vec<JobKey>,
-    /// Runs a user ended with bkill that still run: the signal may have
-    /// been lost with the old connection, so it is sent again.
+    /// Signals to send again so that sbd's runs are as users' bkills left
+    /// them (see `signal_again`).
     pub signal: Vec<(JobKey, u32)>,
 }
 
@@ -447,7 +447,7 @@ mod tests {
             s.reconcile(0, &reg, NOW).signal.is_empty(),
             "no bkill, nothing sent"
         );
-        let admin = ann();
+        let owner = ann();
         for (signal, resent) in [
             (sig::STOP, Some(sig::STOP)),
             (sig::CONT, None),
@@ -455,7 +455,7 @@ mod tests {
             (sig::TERM, Some(sig::TERM)),
             (sig::KILL, Some(sig::KILL)),
         ] {
-            let changes = s.signal(&admin, proto::mbd::JobRef { id: 1, index: 0 }, signal, NOW);
+            let changes = s.signal(&owner, proto::mbd::JobRef { id: 1, index: 0 }, signal, NOW);
             apply_all(&mut s, &changes.expect("signal accepted"));
             let r = s.reconcile(0, &reg, NOW);
             assert_eq!(
