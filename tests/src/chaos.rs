@@ -13,7 +13,7 @@
 use crate::{job_id, poll_every, wait_for, TestCluster};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,6 +34,11 @@ pub struct Plan {
     pub seed: u64,
     /// How long the jobs may take to end after the last restart.
     pub settle: Duration,
+    /// Seconds each job sleeps before it records its run (0: none).
+    pub job_secs: f64,
+    /// Also `bkill -s stop`, then `-s cont`, recent jobs without pause:
+    /// a lost CONT leaves a job stopped, and the run never ends.
+    pub suspender: bool,
 }
 
 /// A daemon a cycle kills with SIGKILL.
@@ -75,6 +80,8 @@ pub struct Outcome {
     pub mbd_kills: usize,
     pub sbd_kills: usize,
     pub lim_kills: usize,
+    /// Jobs the suspender stopped and resumed.
+    pub suspended: usize,
     /// Distinct jobs `bsub` acknowledged.
     pub acked: usize,
     /// Jobs `bjobs -a` lists at the end (acknowledged or not: a reply
@@ -95,12 +102,14 @@ impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} mbd, {} sbd and {} lim kills in {:.1} s; {} jobs acknowledged, {} listed \
-             ({} DONE, {} EXIT), all ended {:.1} s after the last restart; {} violations",
+            "{} mbd, {} sbd and {} lim kills in {:.1} s; {} jobs stopped and resumed; \
+             {} jobs acknowledged, {} listed ({} DONE, {} EXIT), all ended {:.1} s after the \
+             last restart; {} violations",
             self.mbd_kills,
             self.sbd_kills,
             self.lim_kills,
             self.storm.as_secs_f64(),
+            self.suspended,
             self.acked,
             self.listed,
             self.done,
@@ -131,8 +140,13 @@ impl Rng {
 /// `hosts` hosts) and checks the invariants.
 pub fn run(cluster: &Arc<TestCluster>, hosts: usize, plan: &Plan) -> Outcome {
     let runs = cluster.dir.join("chaos-runs");
-    let command = format!("echo $LL_JOBID >> {}", runs.display());
-    let storm = Storm::start(cluster, plan.clients, command);
+    let record = format!("echo $LL_JOBID >> {}", runs.display());
+    let command = if plan.job_secs > 0.0 {
+        format!("sleep {}; {record}", plan.job_secs)
+    } else {
+        record
+    };
+    let storm = Storm::start(cluster, plan, command);
     let mut rng = Rng::new(plan.seed);
     let mut outcome = Outcome::default();
     let started = Instant::now();
@@ -158,7 +172,8 @@ pub fn run(cluster: &Arc<TestCluster>, hosts: usize, plan: &Plan) -> Outcome {
         cluster.up_again();
     }
     outcome.storm = started.elapsed();
-    let acked = storm.stop();
+    let (acked, suspended) = storm.stop();
+    outcome.suspended = suspended;
     check(cluster, &acked, &runs, plan.settle, &mut outcome);
     outcome
 }
@@ -182,28 +197,36 @@ fn kill(cluster: &TestCluster, victim: Victim, hosts: usize, rng: &mut Rng, out:
     }
 }
 
-/// The submitting clients.
+/// The submitting clients, and the suspender if the plan has one.
 struct Storm {
     stop: Arc<AtomicBool>,
     acks: Arc<AtomicUsize>,
     clients: Vec<std::thread::JoinHandle<Vec<u32>>>,
+    suspender: Option<std::thread::JoinHandle<usize>>,
 }
 
 impl Storm {
-    fn start(cluster: &Arc<TestCluster>, clients: usize, command: String) -> Storm {
+    fn start(cluster: &Arc<TestCluster>, plan: &Plan, command: String) -> Storm {
         let stop = Arc::new(AtomicBool::new(false));
         let acks = Arc::new(AtomicUsize::new(0));
-        let clients = (0..clients)
+        let last = Arc::new(AtomicU32::new(0));
+        let clients = (0..plan.clients)
             .map(|_| {
-                let (cluster, stop, acks) = (cluster.clone(), stop.clone(), acks.clone());
+                let (cluster, stop, acks, last) =
+                    (cluster.clone(), stop.clone(), acks.clone(), last.clone());
                 let command = command.clone();
-                std::thread::spawn(move || submit_until(&cluster, &command, &stop, &acks))
+                std::thread::spawn(move || submit_until(&cluster, &command, &stop, &acks, &last))
             })
             .collect();
+        let suspender = plan.suspender.then(|| {
+            let (cluster, stop, seed) = (cluster.clone(), stop.clone(), plan.seed);
+            std::thread::spawn(move || suspend_until(&cluster, &last, &stop, seed))
+        });
         Storm {
             stop,
             acks,
             clients,
+            suspender,
         }
     }
 
@@ -211,12 +234,16 @@ impl Storm {
         self.acks.load(Ordering::Relaxed)
     }
 
-    /// Stops the clients; every id they were given.
-    fn stop(mut self) -> Vec<u32> {
+    /// Stops the clients: every id they were given, and how many jobs
+    /// the suspender stopped and resumed.
+    fn stop(mut self) -> (Vec<u32>, usize) {
         self.stop.store(true, Ordering::Relaxed);
-        (std::mem::take(&mut self.clients).into_iter())
+        let acked = (std::mem::take(&mut self.clients).into_iter())
             .flat_map(|c| c.join().expect("a client thread panicked"))
-            .collect()
+            .collect();
+        let suspended =
+            (self.suspender.take()).map_or(0, |s| s.join().expect("the suspender panicked"));
+        (acked, suspended)
     }
 }
 
@@ -228,7 +255,59 @@ impl Drop for Storm {
         for client in self.clients.drain(..) {
             let _ = client.join();
         }
+        if let Some(s) = self.suspender.take() {
+            let _ = s.join();
+        }
     }
+}
+
+/// What one bkill did.
+#[derive(PartialEq)]
+enum Bkill {
+    Done,
+    /// The job had finished: nothing to do.
+    Finished,
+    /// mbd down, or the job's sbd away: try again.
+    Again,
+}
+
+fn bkill(cluster: &TestCluster, signal: &str, id: u32) -> Bkill {
+    let out = cluster.run("bkill", &["-s".into(), signal.into(), id.to_string()]);
+    if out.status.success() {
+        Bkill::Done
+    } else if String::from_utf8_lossy(&out.stderr).contains("finished") {
+        Bkill::Finished
+    } else {
+        Bkill::Again
+    }
+}
+
+/// Stops one of the last jobs acknowledged, then resumes it (retrying
+/// until mbd takes the CONT, or a job left stopped would hang the run),
+/// until told to stop; how many it stopped and resumed.
+fn suspend_until(cluster: &TestCluster, last: &AtomicU32, stop: &AtomicBool, seed: u64) -> usize {
+    let mut rng = Rng::new(seed ^ 0x5eed);
+    let mut pairs = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let newest = last.load(Ordering::Relaxed);
+        let id = newest.saturating_sub(rng.below(20) as u32);
+        // (bkill 0 would stop every job.)
+        let outcome = (id != 0).then(|| bkill(cluster, "stop", id));
+        let stopped = match outcome {
+            None | Some(Bkill::Finished) => {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+            Some(Bkill::Done) => true,
+            // No reply may still be a STOP mbd took (and then died).
+            Some(Bkill::Again) => false,
+        };
+        while bkill(cluster, "cont", id) == Bkill::Again {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        pairs += usize::from(stopped);
+    }
+    pairs
 }
 
 fn submit_until(
@@ -236,6 +315,7 @@ fn submit_until(
     command: &str,
     stop: &AtomicBool,
     acks: &AtomicUsize,
+    last: &AtomicU32,
 ) -> Vec<u32> {
     let mut acked = Vec::new();
     while !stop.load(Ordering::Relaxed) {
@@ -247,6 +327,7 @@ fn submit_until(
             Some(id) => {
                 acked.push(id);
                 acks.fetch_add(1, Ordering::Relaxed);
+                last.fetch_max(id, Ordering::Relaxed);
             }
             // mbd is down: do not spin on refused connections.
             None => std::thread::sleep(Duration::from_millis(10)),

@@ -139,6 +139,8 @@ fn no_acknowledged_job_is_lost_or_run_twice_across_kill_9_of_mbd_and_sbds() {
         faults: "mbd,sbd,mbd+sbd".parse().expect("faults"),
         seed: 1,
         settle: Duration::from_secs(90),
+        job_secs: 0.0,
+        suspender: false,
     };
     let outcome = chaos::run(&cluster, 2, &plan);
     assert!(

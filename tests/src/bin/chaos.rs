@@ -38,6 +38,12 @@ struct Args {
     /// Seconds the jobs may take to end after the last restart.
     #[arg(long, default_value_t = 120)]
     settle: u64,
+    /// Seconds each job sleeps before it records its run.
+    #[arg(long, default_value_t = 0.0)]
+    job_secs: f64,
+    /// Also stop and resume recent jobs with bkill without pause.
+    #[arg(long)]
+    suspender: bool,
     /// Keep the cluster's directory even if every check passed.
     #[arg(long)]
     keep: bool,
@@ -57,6 +63,8 @@ fn main() {
         cycles: args.cycles,
         acks_per_cycle: args.acks_per_cycle,
         faults: args.faults,
+        job_secs: args.job_secs,
+        suspender: args.suspender,
         seed,
         settle: Duration::from_secs(args.settle),
     };
