@@ -1,10 +1,11 @@
 //! The chaos harness of daemons.md "Reliability": clients submit jobs
 //! without pause while mbd, a random host's sbd, the master lim, or some
 //! of them at once are killed with SIGKILL and restarted, cycle after
-//! cycle; then every acknowledged job
-//! must be listed, none twice, every job must end, and none may have run
-//! twice. `cargo run -p cluster-tests --bin chaos -- --help` runs it at
-//! length; the `mbd_cluster` tests run a few cycles of it.
+//! cycle (and, if asked, recent jobs are stopped and resumed with bkill);
+//! then every acknowledged job must be listed, none twice, every job must
+//! end, and none may have run twice. `cargo run -p cluster-tests --bin
+//! chaos -- --help` runs it at length; the `mbd_cluster` tests run a few
+//! cycles of it.
 //!
 //! "Ran" is counted outside the daemons: each job appends its id
 //! (`$LL_JOBID`) to a file, so a job started twice shows up twice there
@@ -166,7 +167,11 @@ pub fn run(cluster: &Arc<TestCluster>, hosts: usize, plan: &Plan) -> Outcome {
         // A random moment in the storm, not a wait for anything.
         std::thread::sleep(Duration::from_millis(rng.below(50)));
         let faults = &plan.faults.0;
-        for victim in &faults[cycle % faults.len()] {
+        for victim in faults
+            .get(cycle % faults.len().max(1))
+            .into_iter()
+            .flatten()
+        {
             kill(cluster, *victim, hosts, &mut rng, &mut outcome);
         }
         cluster.up_again();
