@@ -94,8 +94,9 @@ pub(crate) fn lost(key: JobKey, killed: bool) -> Finished {
 /// What a new sbd makes of a run the previous one left in the spool.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Adopted {
-    /// No runner pid was recorded, so the job never ran (the runner waits
-    /// for sbd's go, given only after the pid is written).
+    /// No runner pid is recorded, so the job never ran: the runner waits
+    /// for sbd's go, given only after the pid is written, and removes the
+    /// pid if sbd died before giving it.
     Unstarted,
     /// Its runner is still at work.
     Running,

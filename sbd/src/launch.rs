@@ -53,6 +53,9 @@ pub fn run_job(dir: &Path, cgroup: Option<&JobCgroup>, conf_dir: &Path, host: &s
         eprintln!("sbd job runner: cannot block signals: {e}");
     }
     if !go_given() {
+        // Gone, the pid no longer says a runner may have started the job:
+        // a new sbd leaves the run to mbd to send again, not lost.
+        let _ = std::fs::remove_file(dir.join("pid"));
         eprintln!(
             "sbd job runner: no go from sbd (it stopped, or could not record this runner): {} not started",
             dir.display()

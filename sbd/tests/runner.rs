@@ -56,6 +56,8 @@ fn the_runner_starts_the_job_only_on_sbds_go_and_passes_it_no_stray_descriptor()
 
     let marker = root.join("no-go.out");
     let dir = spooled(&root.join("spool"), 1, &marker);
+    // sbd wrote the pid, then died before the go.
+    sbd::spool::write_pid(&dir, 4242).expect("pid");
     let out = runner(&dir, None);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
@@ -64,6 +66,11 @@ fn the_runner_starts_the_job_only_on_sbds_go_and_passes_it_no_stray_descriptor()
     assert!(
         !dir.join("result").exists(),
         "nothing recorded for a run that never was"
+    );
+    assert_eq!(
+        sbd::spool::read_pid(&dir),
+        None,
+        "the pid is gone: the next sbd sees a run that never started"
     );
 
     let marker = root.join("go.out");
