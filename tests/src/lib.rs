@@ -78,6 +78,26 @@ fn unique_subnet() -> Ipv4Addr {
     Ipv4Addr::new(127, (mix / 256 + 1) as u8, (mix % 256) as u8, 10)
 }
 
+/// Sets the soft limit `resource` (`RLIMIT_NOFILE`, `RLIMIT_FSIZE`, ...) of
+/// process `pid`; `None` raises it back to the hard limit. Through
+/// python3's `resource.prlimit`, which CI machines have.
+pub fn set_soft_limit(pid: u32, resource: &str, soft: Option<u64>) {
+    let soft = soft.map_or_else(|| "h".to_owned(), |n| n.to_string());
+    let script = format!(
+        "import resource as r; h = r.prlimit({pid}, r.{resource})[1]; \
+         r.prlimit({pid}, r.{resource}, ({soft}, h))"
+    );
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The id in `Job <N> is submitted to queue <Q>.`
 pub fn job_id(out: &str) -> Option<u32> {
     out.strip_prefix("Job <")?.split('>').next()?.parse().ok()

@@ -5,7 +5,7 @@
 //! grow (a full disk): changes refused, mbd up, nothing lost; commands
 //! piped into head; bsub that gets no reply.
 
-use cluster_tests::{chaos, job_id, wait_for, TestCluster};
+use cluster_tests::{chaos, job_id, set_soft_limit, wait_for, TestCluster};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -249,26 +249,6 @@ fn bhist_reads_the_archived_logs_and_works_with_mbd_down() {
     assert_eq!(listed(&String::from_utf8_lossy(&down.stdout)), want);
 }
 
-/// Sets mbd's file-size limit (soft; `None`: unlimited), the way a full
-/// disk looks to it: writes past it fail. Through python3's
-/// `resource.prlimit`, which CI machines have.
-fn limit_file_size(pid: u32, bytes: Option<u64>) {
-    let soft = bytes.map_or_else(|| "r.RLIM_INFINITY".to_owned(), |b| b.to_string());
-    let script = format!(
-        "import resource as r; h = r.prlimit({pid}, r.RLIMIT_FSIZE)[1]; \
-         r.prlimit({pid}, r.RLIMIT_FSIZE, ({soft}, h))"
-    );
-    let out = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn a_log_that_cannot_grow_refuses_changes_keeps_mbd_up_and_loses_nothing() {
     let cluster = TestCluster::up(1, TICK, None);
@@ -276,7 +256,8 @@ fn a_log_that_cannot_grow_refuses_changes_keeps_mbd_up_and_loses_nothing() {
     let log = cluster.dir.join("state").join("mbd").join("events");
     let size = std::fs::metadata(&log).expect("event log").len();
     let mbd = cluster.mbd_pid();
-    limit_file_size(mbd, Some(size));
+    // A full disk, as mbd sees it: writes past the limit fail.
+    set_soft_limit(mbd, "RLIMIT_FSIZE", Some(size));
 
     let refused = cluster.run("bsub", &["--hold".into(), "true".into()]);
     let stderr = String::from_utf8_lossy(&refused.stderr);
@@ -297,7 +278,7 @@ fn a_log_that_cannot_grow_refuses_changes_keeps_mbd_up_and_loses_nothing() {
     assert_eq!(std::fs::metadata(&log).expect("log").len(), size);
 
     // Room again: once the refusal window is over, changes go through.
-    limit_file_size(mbd, None);
+    set_soft_limit(mbd, "RLIMIT_FSIZE", None);
     let next = wait_for(Duration::from_secs(20), || {
         cluster
             .stdout("bsub", &["--hold", "true"])

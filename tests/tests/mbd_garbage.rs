@@ -4,7 +4,7 @@
 //! not read its listing delays no one. Out of file descriptors, mbd sheds
 //! new connections, keeps serving the ones it has, and recovers.
 
-use cluster_tests::{wait_for, TestCluster};
+use cluster_tests::{set_soft_limit, wait_for, TestCluster};
 use proto::auth::{encode_signed, AuthKey, Credentials};
 use proto::mbd::{op, status, JobsChunk, JobsRequest, QueueRow};
 use proto::{Decode, Encode, Header};
@@ -157,24 +157,6 @@ fn the_clock_skew_mbd_accepts_is_ll_auth_max_age() {
     assert_eq!(reply, Some(status::OK), "within the configured 300 s");
 }
 
-/// Sets the soft RLIMIT_NOFILE of process `pid` (`None`: the hard limit).
-fn limit_open_files(pid: u32, soft: Option<usize>) {
-    let soft = soft.map_or_else(|| "h".to_owned(), |n| n.to_string());
-    let script = format!(
-        "import resource as r; h = r.prlimit({pid}, r.RLIMIT_NOFILE)[1]; \
-         r.prlimit({pid}, r.RLIMIT_NOFILE, ({soft}, h))"
-    );
-    let out = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn open_files(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
 }
@@ -185,7 +167,7 @@ fn out_of_file_descriptors_mbd_sheds_new_connections_serves_the_rest_and_recover
     let key = cluster_key(&cluster);
     let pid = cluster.mbd_pid();
     let mut patient = TcpStream::connect(cluster.mbd_addr()).expect("connect");
-    limit_open_files(pid, Some(open_files(pid) + 3));
+    set_soft_limit(pid, "RLIMIT_NOFILE", Some(open_files(pid) as u64 + 3));
     // Idle connections take the last descriptors; the kernel queues the
     // rest for mbd to accept.
     let hogs: Vec<TcpStream> = (0..20)
@@ -213,7 +195,7 @@ fn out_of_file_descriptors_mbd_sheds_new_connections_serves_the_rest_and_recover
     wait_for(Duration::from_secs(10), || cluster.stdout("bqueues", &[]))
         .expect("new clients are served again once descriptors are free");
     assert!(!chan::sys::process_exited(pid), "the same mbd throughout");
-    limit_open_files(pid, None);
+    set_soft_limit(pid, "RLIMIT_NOFILE", None);
 }
 
 #[test]

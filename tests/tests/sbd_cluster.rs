@@ -44,6 +44,23 @@ fn running_gated_job(cluster: &TestCluster) -> (PathBuf, u32) {
     (work, job)
 }
 
+/// Stops host1's sbd, then submits a gated job and waits until mbd has
+/// dispatched it: the dispatch lies unread in the stopped sbd's socket,
+/// as one killed in the middle of starting the job leaves it unfinished.
+/// The work directory, the job and the stopped sbd's pid.
+fn dispatched_to_a_stopped_sbd(cluster: &TestCluster) -> (PathBuf, u32, u32) {
+    let work = work_dir(cluster);
+    let sbd = cluster.sbd_pid("host1");
+    signal(sbd, libc::SIGSTOP);
+    let job = cluster.submit(&[&gated(&work, "gate")]);
+    wait_for(LIMIT, || {
+        let dispatched = format!("job {job} dispatched to");
+        cluster.mbd_log().contains(&dispatched).then_some(())
+    })
+    .expect("mbd dispatches the job");
+    (work, job, sbd)
+}
+
 fn work_dir(cluster: &TestCluster) -> PathBuf {
     let dir = cluster.dir.join("work");
     std::fs::create_dir_all(&dir).expect("work dir");
@@ -291,17 +308,7 @@ fn a_hung_sbd_or_mbd_is_noticed_by_heartbeats_and_the_job_runs_once() {
 #[test]
 fn a_job_whose_start_sbd_did_not_finish_is_sent_again_and_runs_once() {
     let cluster = TestCluster::up(1, TICK, None);
-    let work = work_dir(&cluster);
-    let sbd = cluster.sbd_pid("host1");
-    // Stopped, sbd leaves the dispatch unread in its socket, as one
-    // killed in the middle of starting the job leaves it unfinished.
-    signal(sbd, libc::SIGSTOP);
-    let job = cluster.submit(&[&gated(&work, "gate")]);
-    wait_for(LIMIT, || {
-        let dispatched = format!("job {job} dispatched to");
-        cluster.mbd_log().contains(&dispatched).then_some(())
-    })
-    .expect("mbd dispatches the job");
+    let (work, job, sbd) = dispatched_to_a_stopped_sbd(&cluster);
     cluster.kill_daemon(sbd, "sbd");
     // What the killed sbd had written: the job, no runner pid.
     let spool = sbd::spool::Spool::open(&cluster.dir.join("state").join("sbd.host1"))
@@ -373,15 +380,7 @@ fn a_bkill_lost_with_a_killed_sbd_is_sent_again_when_it_registers() {
 #[test]
 fn a_job_bkilled_before_sbd_took_it_never_runs() {
     let cluster = TestCluster::up(1, TICK, None);
-    let work = work_dir(&cluster);
-    let sbd = cluster.sbd_pid("host1");
-    signal(sbd, libc::SIGSTOP);
-    let job = cluster.submit(&[&gated(&work, "gate")]);
-    wait_for(LIMIT, || {
-        let dispatched = format!("job {job} dispatched to");
-        cluster.mbd_log().contains(&dispatched).then_some(())
-    })
-    .expect("mbd dispatches the job");
+    let (work, job, sbd) = dispatched_to_a_stopped_sbd(&cluster);
     let bkill = cluster.run("bkill", &[job.to_string()]);
     assert!(bkill.status.success(), "{bkill:?}");
     cluster.kill_daemon(sbd, "sbd");
