@@ -11,6 +11,8 @@ mod apply;
 mod compact;
 mod execution;
 mod listing;
+#[cfg(test)]
+mod model;
 mod request;
 #[cfg(test)]
 pub(crate) mod tests;
