@@ -80,8 +80,13 @@ impl Decode for LoadVector {
     const MIN_LEN: usize = 8 * NUM_INDICES;
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let mut v = [0.0; NUM_INDICES];
-        for slot in &mut v {
+        for (slot, field) in v.iter_mut().zip(INDEX_NAMES) {
             *slot = f64::from_bits(r.u64()?);
+            // No sampler yields one; lsload and the scheduler would
+            // carry it as if it were a load.
+            if !slot.is_finite() {
+                return Err(DecodeError::NotFinite { field });
+            }
         }
         Ok(LoadVector(v))
     }
@@ -397,5 +402,19 @@ mod tests {
             operation: 0x0200,
             body: b"odd-sized".to_vec(),
         });
+    }
+
+    #[test]
+    fn a_load_that_is_not_a_number_is_refused() {
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let mut load = LoadVector::default();
+            load.0[LoadVector::MEM] = bad;
+            let mut buf = Vec::new();
+            load.encode(&mut buf);
+            assert_eq!(
+                LoadVector::from_body(&buf),
+                Err(DecodeError::NotFinite { field: "mem" })
+            );
+        }
     }
 }

@@ -23,6 +23,8 @@ pub enum DecodeError {
     Trailing { bytes: usize },
     /// A field held a value the message type does not define.
     BadValue { field: &'static str, value: u32 },
+    /// A number field held NaN or an infinity.
+    NotFinite { field: &'static str },
 }
 
 impl fmt::Display for DecodeError {
@@ -39,6 +41,7 @@ impl fmt::Display for DecodeError {
             ),
             DecodeError::Trailing { bytes } => write!(f, "{bytes} unexpected trailing bytes"),
             DecodeError::BadValue { field, value } => write!(f, "field {field} holds {value}"),
+            DecodeError::NotFinite { field } => write!(f, "field {field} is not a finite number"),
         }
     }
 }
