@@ -59,10 +59,12 @@ enum Step {
     Schedule,
     Started {
         job: usize,
+        report: Report,
         pid: u32,
     },
     Ended {
         job: usize,
+        report: Report,
         exit_code: i32,
         signal: u32,
     },
@@ -80,6 +82,15 @@ enum Step {
         keep: usize,
     },
     Restart,
+}
+
+/// Where an sbd report comes from: mostly the run's own host, sometimes
+/// another host or an earlier run's sbd (it must change nothing).
+#[derive(Clone, Copy, Debug)]
+enum Report {
+    Own,
+    OtherHost,
+    OtherAttempt,
 }
 
 #[derive(Clone, Debug)]
@@ -176,15 +187,21 @@ fn step() -> impl Strategy<Value = Step> {
             .prop_map(|(who, job, priority)| Step::Priority { who, job, priority }),
         1 => prop::array::uniform3(prop::bool::weighted(0.9)).prop_map(|up| Step::LimView { up }),
         6 => Just(Step::Schedule),
-        4 => (any::<usize>(), 1u32..1000).prop_map(|(job, pid)| Step::Started { job, pid }),
-        4 => (any::<usize>(), exit_code, ended_by)
-            .prop_map(|(job, exit_code, signal)| Step::Ended { job, exit_code, signal }),
+        4 => (any::<usize>(), report(), 1u32..1000)
+            .prop_map(|(job, report, pid)| Step::Started { job, report, pid }),
+        4 => (any::<usize>(), report(), exit_code, ended_by).prop_map(
+            |(job, report, exit_code, signal)| Step::Ended { job, report, exit_code, signal }
+        ),
         3 => (0..3usize, any::<u8>(), any::<bool>())
             .prop_map(|(host, held, suspended)| Step::Register { host, held, suspended }),
         1 => (0..3usize).prop_map(|host| Step::SbdLost { host }),
         1 => (0..4usize).prop_map(|keep| Step::Compact { keep }),
         1 => Just(Step::Restart),
     ]
+}
+
+fn report() -> impl Strategy<Value = Report> {
+    prop_oneof![8 => Just(Report::Own), 1 => Just(Report::OtherHost), 1 => Just(Report::OtherAttempt)]
 }
 
 /// mbd's state with its log, as the daemon keeps them.
@@ -231,15 +248,21 @@ impl Mbd {
             .unwrap_or(self.state.next_id)
     }
 
-    /// The `n`th running job: its key and host.
-    fn running(&self, n: usize) -> Option<(JobKey, usize)> {
+    /// The `n`th running job's key and host, as `report` gives them.
+    fn running(&self, n: usize, report: Report) -> Option<(JobKey, usize)> {
         let running: Vec<_> = self.state.allocated_jobs().collect();
         let job = running.get(n % running.len().max(1))?;
-        let key = JobKey {
+        let mut key = JobKey {
             id: job.id,
             attempt: job.attempt,
         };
-        Some((key, job.first_host()?))
+        let mut host = job.first_host()?;
+        match report {
+            Report::Own => {}
+            Report::OtherHost => host = (host + 1) % HOSTS.len(),
+            Report::OtherAttempt => key.attempt -= 1,
+        }
+        Some((key, host))
     }
 
     fn run(&mut self, step: &Step) -> Result<(), TestCaseError> {
@@ -297,22 +320,25 @@ impl Mbd {
                 self.replan.all();
             }
             Step::Schedule => self.schedule()?,
-            Step::Started { job, pid } => {
-                if let Some((job, host)) = self.running(*job) {
+            Step::Started { job, report, pid } => {
+                if let Some((job, host)) = self.running(*job, *report) {
                     let started = Started { job, pid: *pid };
                     let change = self.state.started(host, &started, now);
+                    stray_changes_nothing(*report, &change)?;
                     self.change(change);
                 }
             }
             Step::Ended {
                 job,
+                report,
                 exit_code,
                 signal,
             } => {
-                if let Some((job, host)) = self.running(*job) {
+                if let Some((job, host)) = self.running(*job, *report) {
                     let change = self
                         .state
                         .ended(host, &finished(job, now, *exit_code, *signal));
+                    stray_changes_nothing(*report, &change)?;
                     self.change(change);
                 }
             }
@@ -487,6 +513,13 @@ fn check_listings(s: &State) -> Result<(), TestCaseError> {
         .sum();
     let unfinished = s.jobs().filter(|j| !j.state.is_finished()).count();
     prop_assert_eq!(counted as usize, unfinished);
+    Ok(())
+}
+
+fn stray_changes_nothing(report: Report, change: &Option<Change>) -> Result<(), TestCaseError> {
+    if !matches!(report, Report::Own) {
+        prop_assert!(change.is_none(), "{:?} report taken: {:?}", report, change);
+    }
     Ok(())
 }
 
