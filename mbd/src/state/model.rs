@@ -9,7 +9,10 @@
 //! - the bookkeeping agrees with the jobs (finished count, allocations),
 //!   and so do `bjobs -a` and `bqueues`;
 //! - no host gives out more CPUs than it has or a GPU twice, and no
-//!   token pool more tokens than it has.
+//!   token pool more tokens than it has;
+//! - an sbd that registers is told to kill runs mbd does not know, and
+//!   every run mbd believes it has is one it holds or one sent again
+//!   because it never started; reports of other runs change nothing.
 
 use super::tests::request;
 use super::{sig, Caller, State};
@@ -346,7 +349,7 @@ impl Mbd {
                 host,
                 held,
                 suspended,
-            } => self.register(*host, *held, *suspended),
+            } => self.register(*host, *held, *suspended)?,
             Step::SbdLost { host } => {
                 self.state.set_sbd_up(*host, false);
                 self.replan.all();
@@ -403,7 +406,10 @@ impl Mbd {
     /// `host`'s sbd registers with the runs `held` picks of those mbd
     /// believes it has (as if it lost the others), the first of them
     /// possibly finished meanwhile.
-    fn register(&mut self, host: usize, held: u8, suspended: bool) {
+    /// It also holds a run mbd never heard of, which it must be told to
+    /// kill. Afterwards every run mbd believes is on `host` is one sbd
+    /// holds, or one it never took (pid 0), sent again.
+    fn register(&mut self, host: usize, held: u8, suspended: bool) -> Result<(), TestCaseError> {
         self.state.set_sbd_up(host, true);
         self.replan.all();
         let mine: Vec<JobKey> = (self.state.allocated_jobs())
@@ -429,8 +435,37 @@ impl Mbd {
                 }),
             }
         }
+        let stray = JobKey {
+            id: self.state.next_id + 7,
+            attempt: 1,
+        };
+        reg.running.push(RunningJob {
+            job: stray,
+            pid: 4243,
+            suspended,
+        });
         let reconciled = self.state.reconcile(host, &reg, self.now);
+        prop_assert!(reconciled.kill.contains(&stray), "{:?}", reconciled);
         self.change(reconciled.changes);
+        for j in self
+            .state
+            .allocated_jobs()
+            .filter(|j| j.first_host() == Some(host))
+        {
+            let key = JobKey {
+                id: j.id,
+                attempt: j.attempt,
+            };
+            let sent_again = reconciled.resend.contains(&j.id);
+            prop_assert!(
+                !sent_again || j.pid == 0,
+                "job {} started yet sent again",
+                j.id
+            );
+            let holds = reg.running.iter().any(|r| r.job == key);
+            prop_assert!(holds || sent_again, "job {} neither held nor sent", j.id);
+        }
+        Ok(())
     }
 
     fn check(&self) -> Result<(), TestCaseError> {
