@@ -208,7 +208,8 @@ fn ending_signal(job: &Job) -> Option<u32> {
         .find(|s| matches!(*s, sig::TERM | sig::INT | sig::KILL))
 }
 
-fn key(job: &Job) -> JobKey {
+/// The run of `job` sbd knows it by.
+pub(super) fn key(job: &Job) -> JobKey {
     JobKey {
         id: job.id,
         attempt: job.attempt,

@@ -14,6 +14,7 @@
 //!   every run mbd believes it has is one it holds or one sent again
 //!   because it never started; reports of other runs change nothing.
 
+use super::execution::key;
 use super::tests::request;
 use super::{sig, Caller, State};
 use crate::change::Change;
@@ -255,10 +256,7 @@ impl Mbd {
     fn running(&self, n: usize, report: Report) -> Option<(JobKey, usize)> {
         let running: Vec<_> = self.state.allocated_jobs().collect();
         let job = running.get(n % running.len().max(1))?;
-        let mut key = JobKey {
-            id: job.id,
-            attempt: job.attempt,
-        };
+        let mut key = key(job);
         let mut host = job.first_host()?;
         match report {
             Report::Own => {}
@@ -414,10 +412,7 @@ impl Mbd {
         self.replan.all();
         let mine: Vec<JobKey> = (self.state.allocated_jobs())
             .filter(|j| j.first_host() == Some(host))
-            .map(|j| JobKey {
-                id: j.id,
-                attempt: j.attempt,
-            })
+            .map(key)
             .collect();
         let mut reg = Register {
             host: HOSTS[host].into(),
@@ -452,10 +447,7 @@ impl Mbd {
             .allocated_jobs()
             .filter(|j| j.first_host() == Some(host))
         {
-            let key = JobKey {
-                id: j.id,
-                attempt: j.attempt,
-            };
+            let key = key(j);
             let sent_again = reconciled.resend.contains(&j.id);
             prop_assert!(
                 !sent_again || j.pid == 0,
