@@ -23,7 +23,7 @@ use chan::{ChanError, ChanId, Channels, Config, Event, Frame};
 use lim::client::LimClient;
 use proto::auth::{self, ReplayGuard, Signer};
 use proto::mbd::{
-    op, status, Control, HistoryChunk, HistoryRequest, JobsChunk, JobsRequest, MoveRequest,
+    op, status, Control, HistoryChunk, HistoryRequest, JobRef, JobsChunk, JobsRequest, MoveRequest,
     PriorityRequest, SignalRequest, SubmitReply, SubmitRequest, MAX_REQUEST_BODY,
 };
 use proto::{Decode, Encode, Header};
@@ -482,6 +482,12 @@ impl Mbd {
             .signal(who, request.job, request.signal, unix_now())
             .map_err(Bad::Refused)?;
         self.change(&changes)?;
+        let target = match request.job {
+            JobRef { id: 0, .. } => "all jobs".to_owned(),
+            JobRef { id, index: 0 } => format!("job {id}"),
+            JobRef { id, index } => format!("job {id}[{index}]"),
+        };
+        log::info!("signal {} to {target} by {}", request.signal, who.user);
         self.forward_signals(&changes);
         self.hold(id, h, status::OK, &());
         Ok(())
@@ -496,6 +502,13 @@ impl Mbd {
         }
         .map_err(Bad::Refused)?;
         self.change(&[change])?;
+        let what = if h.operation == op::QUEUE_CONTROL {
+            "queue"
+        } else {
+            "host"
+        };
+        let done = if request.open { "opened" } else { "closed" };
+        log::info!("{what} {} {done} by {}", request.name, who.user);
         self.hold(id, h, status::OK, &());
         Ok(())
     }

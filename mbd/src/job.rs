@@ -4,6 +4,7 @@ use crate::depend::Dep;
 use crate::env_pool::{self, Env};
 use crate::shape::Shape;
 use proto::mbd::{event, HistEvent, HostSlot, JobState, SubmitRequest};
+use proto::sbd::Usage;
 use std::sync::Arc;
 
 /// What a submission fixed for all its jobs (an array's elements share one).
@@ -150,6 +151,64 @@ impl Job {
         if state.is_finished() {
             self.ran_on = std::mem::take(&mut self.alloc);
             self.pid = 0;
+        }
+    }
+}
+
+/// The text of a job's `USAGE` history event. It is what the log and
+/// snapshots hold, so [`parse_usage_text`] must keep reading it.
+pub fn usage_text(u: &Usage) -> String {
+    format!(
+        "CPU time: {:.2} s (user {:.2} s, system {:.2} s)  Max memory: {:.1} MB",
+        (u.user_ms + u.system_ms) as f64 / 1000.0,
+        u.user_ms as f64 / 1000.0,
+        u.system_ms as f64 / 1000.0,
+        u.max_rss_kb as f64 / 1024.0
+    )
+}
+
+/// The usage back from a `USAGE` event's text, to the precision the text
+/// keeps (10 ms, 0.1 MB); `None` if it is not such a text.
+pub fn parse_usage_text(text: &str) -> Option<Usage> {
+    let rest = text.strip_prefix("CPU time: ")?;
+    let (_total, rest) = rest.split_once(" s (user ")?;
+    let (user, rest) = rest.split_once(" s, system ")?;
+    let (system, rest) = rest.split_once(" s)  Max memory: ")?;
+    let memory = rest.strip_suffix(" MB")?;
+    let number = |s: &str| s.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0);
+    Some(Usage {
+        user_ms: (number(user)? * 1000.0).round() as u64,
+        system_ms: (number(system)? * 1000.0).round() as u64,
+        max_rss_kb: (number(memory)? * 1024.0).round() as u64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// bhist reads back what mbd wrote, to the text's precision.
+        #[test]
+        fn usage_text_reads_back(user_ms in 0u64..1 << 40, system_ms in 0u64..1 << 40, max_rss_kb in 0u64..1 << 40) {
+            let text = usage_text(&Usage { user_ms, system_ms, max_rss_kb });
+            let back = parse_usage_text(&text).expect("parses");
+            prop_assert!(back.user_ms.abs_diff(user_ms) <= 5);
+            prop_assert!(back.system_ms.abs_diff(system_ms) <= 5);
+            prop_assert!(back.max_rss_kb.abs_diff(max_rss_kb) <= 52);
+            prop_assert_eq!(parse_usage_text(&usage_text(&back)), Some(back));
+        }
+    }
+
+    #[test]
+    fn other_texts_are_not_usage() {
+        for text in [
+            "",
+            "CPU time: 1 s",
+            "CPU time: x s (user y s, system z s)  Max memory: 1 MB",
+        ] {
+            assert_eq!(parse_usage_text(text), None, "{text}");
         }
     }
 }

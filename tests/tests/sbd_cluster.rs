@@ -94,7 +94,7 @@ fn jobs_end_done_or_exit_with_their_output() {
         "{hist}"
     );
     assert!(
-        hist.contains("Dispatched to:") && hist.contains("Resource usage"),
+        hist.contains("Dispatched to:") && hist.contains("\n  Max memory:   "),
         "{hist}"
     );
 

@@ -13,12 +13,14 @@ use super::{
 use super::{Align, Table, VERSION};
 use crate::archive::{self, Files, Found};
 use crate::client::{BatchClient, ClientError};
+use crate::job::parse_usage_text;
 use crate::settings::history_sources;
 use crate::state::Caller;
 use conf::ConfDir;
 use proto::mbd::{
     event, op, status, HistEvent, HistoryChunk, HistoryRequest, JobHistory, JobState,
 };
+use proto::sbd::Usage;
 use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::process::ExitCode;
@@ -245,14 +247,14 @@ pub fn full(j: &JobHistory) -> String {
     optional(&mut out, "stdin:", &s.stdin);
     optional(&mut out, "stdout:", &s.stdout);
     optional(&mut out, "stderr:", &s.stderr);
-    let mut resources = format!("{} host(s)  {} cpu(s)/host", s.nhosts.max(1), s.cpus.max(1));
-    if s.gpus > 0 {
-        let _ = write!(resources, "  {} gpu(s)/host", s.gpus);
-    }
-    if s.mem_mb > 0 {
-        let _ = write!(resources, "  {} MB mem", s.mem_mb);
-    }
-    let _ = writeln!(out, "  Requested resources:  {resources}");
+    let _ = writeln!(
+        out,
+        "  Requested resources:  {} host(s)  {} cpu(s)/host  {} gpu(s)/host  {} MB mem",
+        s.nhosts.max(1),
+        s.cpus.max(1),
+        s.gpus,
+        s.mem_mb
+    );
     optional(&mut out, "GPU model:", &s.gpu_model);
     optional(&mut out, "Machines:", &s.machines.join(" "));
     let tokens: Vec<String> = s
@@ -268,17 +270,32 @@ pub fn full(j: &JobHistory) -> String {
         label(&mut out, "Terminate:", format_time(s.terminate, true));
     }
     out.push('\n');
-    for e in &j.events {
+    // Usage is not an event in LavaLite's layout but a block after them.
+    for e in j.events.iter().filter(|e| e.what != event::USAGE) {
         let _ = writeln!(out, "  {}  {}", format_time(e.time, true), event_text(e));
         if e.what == event::DISPATCHED && !e.text.is_empty() {
             let _ = writeln!(out, "{}GPU devices:  {}", " ".repeat(18), e.text);
         }
+    }
+    if let Some(u) = last_usage(j).filter(|u| *u != Usage::default()) {
+        let _ = write!(
+            out,
+            "\n  CPU time:     {:.2} sec\n  Max memory:   {} MB\n  Max swap:     0 MB\n",
+            (u.user_ms + u.system_ms) as f64 / 1000.0,
+            (u.max_rss_kb + 512) / 1024
+        );
     }
     let dispatched = j.events.iter().any(|e| e.what == event::DISPATCHED);
     if r.state.is_finished() && !dispatched {
         out.push_str("  Never dispatched.\n");
     }
     out
+}
+
+/// What the job's last run used (a requeued job ran more than once).
+fn last_usage(j: &JobHistory) -> Option<Usage> {
+    let e = j.events.iter().rev().find(|e| e.what == event::USAGE)?;
+    parse_usage_text(&e.text)
 }
 
 fn event_text(e: &HistEvent) -> String {
@@ -336,6 +353,9 @@ fn json(j: &JobHistory) -> serde_json::Value {
         "submit_host": j.spec.submit_host, "dependency": j.spec.dependency,
         "cpus": j.spec.cpus, "nhosts": j.spec.nhosts, "mem_mb": j.spec.mem_mb,
         "gpus": j.spec.gpus, "events": events,
+        "usage": last_usage(j).map(|u| serde_json::json!({
+            "user_ms": u.user_ms, "system_ms": u.system_ms, "max_rss_kb": u.max_rss_kb,
+        })),
     })
 }
 
@@ -398,13 +418,41 @@ mod tests {
              \x20 CWD:          -\n\
              \x20 Command:      sleep 60\n\
              \x20 Priority:     30\n\
-             \x20 Requested resources:  1 host(s)  1 cpu(s)/host  512 MB mem\n\
+             \x20 Requested resources:  1 host(s)  1 cpu(s)/host  0 gpu(s)/host  512 MB mem\n\
              \n\
              \x20 -  Submitted\n\
              \x20 -  Signal  signal: 15\n\
              \x20 -  Finished  state: EXIT exit_status: 143\n\
              \x20 Never dispatched.\n"
         );
+    }
+
+    #[test]
+    fn usage_is_a_block_after_the_events() {
+        let mut j = killed_pending();
+        let usage = Usage {
+            user_ms: 1250,
+            system_ms: 20,
+            max_rss_kb: 3000,
+        };
+        j.events.push(HistEvent {
+            what: event::USAGE,
+            text: crate::job::usage_text(&usage),
+            ..HistEvent::default()
+        });
+        let text = full(&j);
+        assert!(
+            text.ends_with(
+                "exit_status: 143\n\
+                 \n\
+                 \x20 CPU time:     1.27 sec\n\
+                 \x20 Max memory:   3 MB\n\
+                 \x20 Max swap:     0 MB\n\
+                 \x20 Never dispatched.\n"
+            ),
+            "{text}"
+        );
+        assert_eq!(json(&j)["usage"]["user_ms"], 1250);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use super::{sig, State};
 use crate::change::{Change, Dispatched, Ended, Forked};
-use crate::job::{Alloc, Job};
+use crate::job::{usage_text, Alloc, Job};
 use proto::mbd::{event, JobState};
 use proto::sbd::{Finished, JobKey, JobStart, Register, Started, Usage};
 
@@ -229,16 +229,6 @@ pub(super) fn apply_ended(job: &mut Job, e: &Ended) {
     };
     job.transition(state, e.time, 0, e.exit_code);
     job.record_text(e.time, event::USAGE, 0, usage_text(&e.usage));
-}
-
-fn usage_text(u: &Usage) -> String {
-    format!(
-        "CPU time: {:.2} s (user {:.2} s, system {:.2} s)  Max memory: {:.1} MB",
-        (u.user_ms + u.system_ms) as f64 / 1000.0,
-        u.user_ms as f64 / 1000.0,
-        u.system_ms as f64 / 1000.0,
-        u.max_rss_kb as f64 / 1024.0
-    )
 }
 
 #[cfg(test)]
