@@ -78,20 +78,34 @@ impl Cluster {
     /// Host positions for host and group names, without repeats, in the
     /// order named; `Err(name)` for the first unknown name.
     pub fn expand_hosts(&self, names: &[String]) -> Result<Vec<usize>, String> {
+        match names.iter().find(|name| self.expand_name(name).is_none()) {
+            Some(unknown) => Err(unknown.clone()),
+            None => Ok(self.expand_known_hosts(names)),
+        }
+    }
+
+    /// As [`Self::expand_hosts`], skipping names this configuration does
+    /// not know (a job logged before its host or group was removed).
+    pub fn expand_known_hosts(&self, names: &[String]) -> Vec<usize> {
         let mut out = Vec::new();
-        for name in names {
-            let members = match self.groups.iter().find(|g| g.name == *name) {
-                Some(group) => group.members.clone(),
-                None => vec![name.clone()],
-            };
-            for member in members {
-                let at = self.host(&member).ok_or_else(|| name.clone())?;
-                if !out.contains(&at) {
-                    out.push(at);
-                }
+        for at in names
+            .iter()
+            .filter_map(|name| self.expand_name(name))
+            .flatten()
+        {
+            if !out.contains(&at) {
+                out.push(at);
             }
         }
-        Ok(out)
+        out
+    }
+
+    /// A host's position, or a group's members'; `None` if either is unknown.
+    fn expand_name(&self, name: &str) -> Option<Vec<usize>> {
+        match self.groups.iter().find(|g| g.name == name) {
+            Some(group) => group.members.iter().map(|m| self.host(m)).collect(),
+            None => self.host(name).map(|at| vec![at]),
+        }
     }
 
     pub fn host(&self, name: &str) -> Option<usize> {
@@ -145,5 +159,7 @@ pub(crate) mod tests {
             Ok(vec![2, 0, 1])
         );
         assert_eq!(c.expand_hosts(&["nope".into()]), Err("nope".into()));
+        let repeated = ["cpu01".into(), "cpus".into(), "cpu01".into(), "nope".into()];
+        assert_eq!(c.expand_known_hosts(&repeated), [0, 1]);
     }
 }

@@ -147,10 +147,7 @@ impl State {
         let dep = (!request.dependency.is_empty())
             .then(|| Dep::parse(&request.dependency).ok())
             .flatten();
-        let machines = (request.machines.iter())
-            .filter_map(|name| self.cluster.expand_hosts(std::slice::from_ref(name)).ok())
-            .flatten()
-            .collect();
+        let machines = self.cluster.expand_known_hosts(&request.machines);
         let shape = Shape::new(self.cluster.queue(queue), machines, request);
         Spec {
             user: user.to_owned(),

@@ -108,7 +108,7 @@ struct Submission {
     gpus: u32,
     tokens: u32,
     exclusive: bool,
-    machines: Option<&'static str>,
+    machines: Option<&'static [&'static str]>,
     /// `done(N)` etc. on the job picked by the index.
     dependency: Option<(&'static str, usize)>,
 }
@@ -141,7 +141,14 @@ fn submission() -> impl Strategy<Value = Submission> {
     let tokens = prop::sample::select(vec![0, 0, 0, 1, 2]);
     let shape = (cpus, nhosts, gpus, tokens, prop::bool::weighted(0.2));
     let array = prop::option::weighted(0.3, (1u32..=3, 0u32..=4, 1u32..=2));
-    let machines = prop::option::weighted(0.2, prop::sample::select(vec!["cpus", "gpu01"]));
+    // Overlapping and repeated names too: each host counts once.
+    let machines: &[&[&str]] = &[
+        &["cpus"],
+        &["gpu01"],
+        &["cpus", "cpu01"],
+        &["gpu01", "gpu01"],
+    ];
+    let machines = prop::option::weighted(0.2, prop::sample::select(machines));
     let dep = prop::sample::select(vec!["done", "exit", "ended"]);
     let dependency = prop::option::weighted(0.2, (dep, any::<usize>()));
     (
@@ -380,7 +387,9 @@ impl Mbd {
                 count: s.tokens,
             }];
         }
-        r.machines = s.machines.iter().map(|m| m.to_string()).collect();
+        r.machines = (s.machines.iter().copied().flatten())
+            .map(|m| m.to_string())
+            .collect();
         if let Some((condition, job)) = s.dependency {
             r.dependency = format!("{condition}({})", self.job(job));
         }
