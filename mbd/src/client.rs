@@ -6,7 +6,7 @@ use bytes::BytesMut;
 use conf::ConfDir;
 use proto::auth::{encode_signed, Credentials};
 use proto::lim::SignRequest;
-use proto::mbd::status;
+use proto::mbd::{status, MAX_REQUEST_BODY};
 use proto::{Decode, Encode, Header};
 use std::fmt;
 use std::io::Write;
@@ -32,6 +32,9 @@ pub enum ClientError {
     },
     /// mbd's reply made no sense.
     Protocol(String),
+    /// The signed request would be this many bytes, more than mbd reads
+    /// (nothing was sent).
+    TooLarge(usize),
 }
 
 impl ClientError {
@@ -61,6 +64,10 @@ impl fmt::Display for ClientError {
                 write!(f, "{} ({message})", status::text(*status))
             }
             ClientError::Protocol(why) => write!(f, "bad reply from mbd: {why}"),
+            ClientError::TooLarge(size) => write!(
+                f,
+                "request too large: {size} bytes, mbd reads at most {MAX_REQUEST_BODY}"
+            ),
         }
     }
 }
@@ -150,15 +157,20 @@ impl BatchClient {
     fn signed<Q: Encode + ?Sized>(&self, op: u32, request: &Q) -> Result<Vec<u8>, ClientError> {
         let mut body = Vec::new();
         request.encode(&mut body);
+        let creds = Credentials {
+            uid: self.uid,
+            gid: self.gid,
+            user: self.user.clone(),
+            timestamp: chan::sys::unix_now(),
+            nonce: chan::sys::random_u64(),
+        };
+        // mbd would drop the connection on reading the header: say why here.
+        let size = creds.block_len() + body.len();
+        if size > MAX_REQUEST_BODY as usize {
+            return Err(ClientError::TooLarge(size));
+        }
         match &self.signing {
             Signing::Key(key) => {
-                let creds = Credentials {
-                    uid: self.uid,
-                    gid: self.gid,
-                    user: self.user.clone(),
-                    timestamp: chan::sys::unix_now(),
-                    nonce: chan::sys::random_u64(),
-                };
                 let mut frame = BytesMut::new();
                 encode_signed(Header::request(1, op, 0), &creds, &body, key, &mut frame);
                 Ok(frame.into())
@@ -201,5 +213,44 @@ impl BatchClient {
             }
             _ => ClientError::NoReply(format!("{host}: {e}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Endpoint;
+    use proto::auth::AuthKey;
+    use std::time::Duration;
+
+    fn client() -> BatchClient {
+        BatchClient {
+            endpoint: Endpoint {
+                host: "nowhere".into(),
+                // Nothing listens on port 1 of loopback.
+                addr: "127.0.0.1:1".parse().unwrap(),
+                connect_timeout: Duration::from_secs(1),
+                reply_timeout: Duration::from_secs(1),
+                admin_user: "root".into(),
+            },
+            signing: Signing::Key(AuthKey::new(vec![7; 32])),
+            uid: 1000,
+            gid: 1000,
+            user: "ann".into(),
+        }
+    }
+
+    #[test]
+    fn a_request_mbd_would_not_read_is_refused_before_sending() {
+        let big = "x".repeat(MAX_REQUEST_BODY as usize);
+        match client().call::<_, ()>(1, &big) {
+            Err(ClientError::TooLarge(size)) => assert!(size > MAX_REQUEST_BODY as usize),
+            other => panic!("{other:?}"),
+        }
+        let fits = "x".repeat(MAX_REQUEST_BODY as usize - 200);
+        assert!(matches!(
+            client().call::<_, ()>(1, &fits),
+            Err(ClientError::Unreachable(_))
+        ));
     }
 }

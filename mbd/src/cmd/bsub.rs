@@ -4,6 +4,7 @@
 //! `bsub ls -l` failed); `--` also ends them.
 
 use super::{client, fail, parse_args, parse_time, VERSION};
+use crate::client::ClientError;
 use crate::depend::Dep;
 use proto::mbd::{op, ArraySpec, SubmitReply, SubmitRequest, TokenRequest};
 use std::process::ExitCode;
@@ -134,6 +135,11 @@ pub fn main() -> ExitCode {
         // Not "not submitted": mbd may have taken it (and will run it).
         Err(e) if e.outcome_unknown() => {
             eprintln!("bsub: {e}; the job may have been submitted: check with bjobs before submitting it again");
+            ExitCode::FAILURE
+        }
+        Err(e @ ClientError::TooLarge(_)) => {
+            let env: usize = request.env.iter().map(String::len).sum();
+            eprintln!("Job not submitted: {e} (the submit environment is {env} bytes of it)");
             ExitCode::FAILURE
         }
         Err(e) => {
