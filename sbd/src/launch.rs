@@ -163,18 +163,21 @@ fn start_job(
     let stdin = open_input(&cwd, &start.stdin)?;
     let stdout = open_output(&cwd, &output_path(&start.stdout, start))?;
     let stderr = open_output(&cwd, &output_path(&start.stderr, start))?;
+    // The job's shell learns its own pid (= LL_JOBPID) and then runs the
+    // command as `/bin/sh -c` would.
+    let args = [
+        "-c",
+        "LL_JOBPID=$$ exec /bin/sh -c \"$1\"",
+        "sh",
+        &start.command,
+    ];
+    let env = job_env(start, host, conf_dir, dir);
+    make_room_for_exec(&args, &env)?;
     let child = Command::new("/bin/sh")
-        // The job's shell learns its own pid (= LL_JOBPID) and then runs
-        // the command as `/bin/sh -c` would.
-        .args([
-            "-c",
-            "LL_JOBPID=$$ exec /bin/sh -c \"$1\"",
-            "sh",
-            &start.command,
-        ])
+        .args(args)
         .current_dir(&cwd)
         .env_clear()
-        .envs(job_env(start, host, conf_dir, dir))
+        .envs(env)
         .stdin(stdin)
         .stdout(stdout)
         .stderr(stderr)
@@ -182,6 +185,29 @@ fn start_job(
         .map_err(|e| format!("cannot start /bin/sh: {e}"))?;
     forward_early_signals(child.id());
     chan::sys::wait_child(child.id()).map_err(|e| format!("cannot wait for the job: {e}"))
+}
+
+/// A submit environment of megabytes (mbd takes up to 4 MiB) does not
+/// fit the room a default 8 MiB stack limit leaves exec (2 MiB): the job
+/// would fail to start although bsub, run with a larger limit, took it.
+/// The limit is raised for such a job (its processes inherit it).
+fn make_room_for_exec(args: &[&str], env: &[(String, String)]) -> Result<(), String> {
+    let bytes: usize = args.iter().map(|a| a.len() + 1).sum::<usize>()
+        + env
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 2)
+            .sum::<usize>();
+    let count = args.len() + env.len();
+    match chan::sys::make_room_for_exec(bytes as u64, count as u64) {
+        Ok(Some(limit)) => {
+            eprintln!("sbd job runner: stack limit raised to {limit} bytes for a {bytes}-byte environment");
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(e) => Err(format!(
+            "cannot raise the stack limit for a {bytes}-byte environment: {e}"
+        )),
+    }
 }
 
 /// A signal sent to the job (its process group) after sbd reported it

@@ -128,6 +128,29 @@ fn jobs_end_done_or_exit_with_their_output() {
         Some("from the submit shell\n")
     );
 
+    // A submit environment of megabytes (more than exec may take under a
+    // default 8 MiB stack limit, which sbd runs with here) still starts.
+    let big = work.join("big_env.out");
+    let script = format!(
+        "ulimit -s 65536 || exit 1; \
+         for i in $(seq 1 24); do export BIG_$i=$(head -c 110000 /dev/zero | tr '\\0' x); done; \
+         exec {bin}/bsub -o {out} 'echo ${{#BIG_24}}'",
+        bin = cluster_tests::bin_dir().display(),
+        out = big.display()
+    );
+    let sh = Command::new("/bin/sh")
+        .args(["-c", &script])
+        .env(conf::CONF_DIR_ENV, &cluster.dir)
+        .output()
+        .expect("sh");
+    let id = cluster_tests::job_id(&String::from_utf8_lossy(&sh.stdout))
+        .unwrap_or_else(|| panic!("bsub: {}", String::from_utf8_lossy(&sh.stderr)));
+    cluster.wait_stat(id, "DONE", LIMIT);
+    assert_eq!(
+        std::fs::read_to_string(&big).ok().as_deref(),
+        Some("110000\n")
+    );
+
     // An array: five elements, each DONE once, one bhist block each.
     let array = cluster.submit(&["--array", "1-5", "-o", "/dev/null", "true"]);
     let active = || {

@@ -10,8 +10,8 @@ mod process;
 pub use alloc::CountingAllocator;
 pub use process::{
     become_user, block_signals, close_on_exec_from, effective_uid, live_process_args,
-    process_exited, process_name, reap_child, set_umask, signal_group, take_pending, wait_child,
-    ChildExit,
+    make_room_for_exec, process_exited, process_name, reap_child, set_umask, signal_group,
+    take_pending, wait_child, ChildExit,
 };
 
 use bytes::BytesMut;

@@ -147,6 +147,33 @@ pub fn take_pending(signals: &[i32]) -> io::Result<Vec<i32>> {
     }
 }
 
+/// Makes room for an exec whose argument and environment strings take
+/// `bytes` (with their NULs) in `count` strings. Linux gives them at most
+/// a quarter of the soft stack limit (and never more than 6 MiB), so a
+/// smaller limit is raised, up to the hard limit; returns the new limit
+/// if it was raised. Exec then still fails for what cannot fit.
+pub fn make_room_for_exec(bytes: u64, count: u64) -> io::Result<Option<u64>> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: lim is a valid, writable rlimit.
+    cvt(unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut lim) })?;
+    let pointers = (count + 1) * std::mem::size_of::<usize>() as u64;
+    // A page more than four times the need: the kernel's check is strict.
+    let need = (bytes + pointers).saturating_mul(4).saturating_add(4096);
+    if lim.rlim_cur == libc::RLIM_INFINITY || lim.rlim_cur >= need {
+        return Ok(None);
+    }
+    let raised = libc::rlimit {
+        rlim_cur: need.min(lim.rlim_max),
+        rlim_max: lim.rlim_max,
+    };
+    // SAFETY: raised is a valid rlimit.
+    cvt(unsafe { libc::setrlimit(libc::RLIMIT_STACK, &raised) })?;
+    Ok(Some(raised.rlim_cur))
+}
+
 /// Sets the file-creation mask; returns the old one.
 pub fn set_umask(mask: u32) -> u32 {
     // SAFETY: umask cannot fail and touches no memory.
