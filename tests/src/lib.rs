@@ -345,19 +345,21 @@ impl TestCluster {
         Some(out.lines().nth(1)?.split_whitespace().nth(2)?.to_owned())
     }
 
-    /// Waits until job `id` shows `want`; panics with what it showed.
+    /// Waits until job `id` shows `want`; panics with what it showed, at
+    /// once if it finished otherwise (DONE and EXIT are final).
     pub fn wait_stat(&self, id: u32, want: &str, limit: Duration) {
         let mut last = None;
-        wait_for(limit, || {
+        let shown = wait_for(limit, || {
             last = self.stat(id);
-            (last.as_deref() == Some(want)).then_some(())
-        })
-        .unwrap_or_else(|| {
+            let finished = matches!(last.as_deref(), Some("DONE" | "EXIT"));
+            (last.as_deref() == Some(want) || finished).then_some(())
+        });
+        if shown.is_none() || last.as_deref() != Some(want) {
             panic!(
-                "job {id} shows {last:?} after {limit:?}, wanted {want}\n{}",
+                "job {id} shows {last:?} (waited at most {limit:?}), wanted {want}\n{}",
                 self.stdout("bhist", &[&id.to_string()]).unwrap_or_default()
             )
-        });
+        }
     }
 
     /// The master `lsid` names, if it answers with one.
