@@ -417,7 +417,14 @@ impl Mbd {
         match outcome {
             Ok(()) => {}
             Err(Bad::Refused(r)) => {
-                log::debug!("refused {:#x} from {}: {r}", header.operation, who.user);
+                // Turned-down permissions are what an admin audits.
+                let level = if r.status == status::EPERM {
+                    log::Level::Info
+                } else {
+                    log::Level::Debug
+                };
+                let what = op::name(header.operation);
+                log::log!(level, "refused {what} by {}: {r}", who.user);
                 self.hold(id, &header, r.status, &r.message);
             }
             Err(Bad::Request(why)) => {

@@ -41,6 +41,25 @@ pub mod op {
     pub const TOKENS: u32 = 0x020a;
     /// empty -> `Vec<`[`super::GroupRow`]`>` (`bgroups`).
     pub const GROUPS: u32 = 0x020b;
+
+    /// What a client request asks for, in words for log lines.
+    pub fn name(op: u32) -> &'static str {
+        match op {
+            SUBMIT => "submit",
+            JOBS => "list jobs",
+            SIGNAL => "signal",
+            QUEUES => "list queues",
+            QUEUE_CONTROL => "open or close a queue",
+            HOSTS => "list hosts",
+            HOST_CONTROL => "open or close a host",
+            HISTORY => "job history",
+            MOVE => "move a job",
+            PRIORITY => "change a job's priority",
+            TOKENS => "list token pools",
+            GROUPS => "list groups",
+            _ => "an unknown operation",
+        }
+    }
 }
 
 /// Reply statuses. The errno-like ones carry LavaLite's errno values so

@@ -1,12 +1,13 @@
 //! Garbage, truncated, oversized, negative-length and unsigned frames at
 //! mbd's port: each such peer is answered or dropped with a logged reason,
 //! and a client connected all along is still served. A client that does
-//! not read its listing delays no one. Out of file descriptors, mbd sheds
+//! not read its listing delays no one. A request refused for want of
+//! permission is logged and leaves the client connected. Out of file descriptors, mbd sheds
 //! new connections, keeps serving the ones it has, and recovers.
 
 use cluster_tests::{set_soft_limit, wait_for, TestCluster};
 use proto::auth::{encode_signed, AuthKey, Credentials};
-use proto::mbd::{op, status, JobsChunk, JobsRequest, QueueRow};
+use proto::mbd::{op, status, Control, JobsChunk, JobsRequest, QueueRow};
 use proto::{Decode, Encode, Header};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -17,6 +18,11 @@ fn signed(op: u32, key: &AuthKey, nonce: u64) -> Vec<u8> {
 }
 
 fn signed_at(op: u32, key: &AuthKey, nonce: u64, timestamp: u64) -> Vec<u8> {
+    signed_request(op, &[], key, nonce, timestamp)
+}
+
+/// A request from uid 4242, `tester`, who is no admin.
+fn signed_request(op: u32, body: &[u8], key: &AuthKey, nonce: u64, timestamp: u64) -> Vec<u8> {
     let creds = Credentials {
         uid: 4242,
         gid: 4242,
@@ -25,7 +31,7 @@ fn signed_at(op: u32, key: &AuthKey, nonce: u64, timestamp: u64) -> Vec<u8> {
         nonce,
     };
     let mut out = bytes::BytesMut::new();
-    encode_signed(Header::request(9, op, 0), &creds, &[], key, &mut out);
+    encode_signed(Header::request(9, op, 0), &creds, body, key, &mut out);
     out.to_vec()
 }
 
@@ -45,6 +51,15 @@ fn send_and_expect_close(cluster: &TestCluster, bytes: &[u8], half_close: bool) 
         Err(e) => panic!("mbd neither answered nor closed: {e}"),
     }
     Header::parse(&got).ok().map(|h| h.status)
+}
+
+/// `bqueues`'s request on an open connection; the rows mbd replies.
+fn request_queues(s: &mut TcpStream, key: &AuthKey, nonce: u64) -> Vec<QueueRow> {
+    s.write_all(&signed(op::QUEUES, key, nonce))
+        .expect("send a queues request");
+    let (header, body) = chan::blocking::read_frame(s, 1 << 20).expect("a reply");
+    assert_eq!(header.status, status::OK);
+    Vec::<QueueRow>::from_body(&body).expect("queue rows")
 }
 
 fn cluster_key(cluster: &TestCluster) -> AuthKey {
@@ -121,18 +136,33 @@ fn bad_frames_drop_that_peer_and_others_are_still_served() {
         "a replayed frame is refused"
     );
 
-    patient
-        .write_all(&signed(op::QUEUES, &key, 3))
-        .expect("send on the old connection");
-    let (header, body) = chan::blocking::read_frame(&mut patient, 1 << 20).expect("a reply");
-    assert_eq!(header.status, status::OK);
-    let queues = Vec::<QueueRow>::from_body(&body).expect("queue rows");
+    let queues = request_queues(&mut patient, &key, 3);
     assert_eq!(queues.len(), 2);
     assert!(
         cluster.stdout("bjobs", &[]).is_some(),
         "commands still work"
     );
+
+    // Well-formed but not permitted: refused, logged, still connected.
+    let mut close = bytes::BytesMut::new();
+    Control {
+        name: "normal".into(),
+        open: false,
+    }
+    .encode(&mut close);
+    let now = chan::sys::unix_now();
+    let request = signed_request(op::QUEUE_CONTROL, &close, &key, 4, now);
+    patient.write_all(&request).expect("send a queue close");
+    let (header, _) = chan::blocking::read_frame(&mut patient, 1 << 20).expect("a refusal");
+    assert_eq!(header.status, status::EPERM);
+    let queues = request_queues(&mut patient, &key, 5);
+    assert!(queues.iter().all(|q| q.open), "{queues:?}");
+
     let log = cluster.mbd_log();
+    assert!(
+        log.contains("refused open or close a queue by tester"),
+        "{log}"
+    );
     assert!(log.contains("refused request from"), "{log}");
     assert!(log.contains("dropping client"), "{log}");
 }
