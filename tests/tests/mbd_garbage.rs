@@ -2,8 +2,9 @@
 //! mbd's port: each such peer is answered or dropped with a logged reason,
 //! and a client connected all along is still served. A client that does
 //! not read its listing delays no one. A request refused for want of
-//! permission is logged and leaves the client connected. Out of file descriptors, mbd sheds
-//! new connections, keeps serving the ones it has, and recovers.
+//! permission is logged and leaves the client connected. Out of file
+//! descriptors, mbd sheds new connections, keeps serving the ones it has,
+//! and recovers.
 
 use cluster_tests::{set_soft_limit, wait_for, TestCluster};
 use proto::auth::{encode_signed, AuthKey, Credentials};
