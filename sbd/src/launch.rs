@@ -161,8 +161,7 @@ fn start_job(
     let cwd = job_cwd(&start.cwd);
     chan::sys::set_umask(start.umask);
     let stdin = open_input(&cwd, &start.stdin)?;
-    let stdout = open_output(&cwd, &output_path(&start.stdout, start))?;
-    let stderr = open_output(&cwd, &output_path(&start.stderr, start))?;
+    let (stdout, stderr) = open_outputs(&cwd, start)?;
     // The job's shell learns its own pid (= LL_JOBPID) and then runs the
     // command as `/bin/sh -c` would.
     let args = [
@@ -258,18 +257,30 @@ fn open_input(cwd: &Path, path: &str) -> Result<Stdio, String> {
         .map_err(|e| format!("cannot open {}: {e}", path.display()))
 }
 
-fn open_output(cwd: &Path, path: &str) -> Result<Stdio, String> {
-    if path.is_empty() {
-        return Ok(Stdio::null());
+/// The job's stdout and stderr: `-o` / `-e`, else LavaLite's
+/// `stdout.<id>` / `stderr.<id>` in the job's directory. One file named
+/// by both is opened once and shared, so neither truncates or overwrites
+/// what the other wrote.
+fn open_outputs(cwd: &Path, start: &JobStart) -> Result<(Stdio, Stdio), String> {
+    let stdout = cwd.join(output_path(&start.stdout, "stdout", start));
+    let stderr = cwd.join(output_path(&start.stderr, "stderr", start));
+    let out = open_output(&stdout)?;
+    if stderr == stdout {
+        let shared = out
+            .try_clone()
+            .map_err(|e| format!("cannot share {}: {e}", stdout.display()))?;
+        return Ok((out.into(), shared.into()));
     }
-    let path = cwd.join(path);
+    Ok((out.into(), open_output(&stderr)?.into()))
+}
+
+fn open_output(path: &Path) -> Result<File, String> {
     OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o644)
-        .open(&path)
-        .map(Stdio::from)
+        .open(path)
         .map_err(|e| format!("cannot open {}: {e}", path.display()))
 }
 
@@ -292,7 +303,11 @@ pub fn expand_output(pattern: &str, id: u32, index: u32) -> String {
     out
 }
 
-fn output_path(pattern: &str, start: &JobStart) -> String {
+/// `-o`/`-e` as given (expanded), or `<stream>.<job id>` when not given.
+fn output_path(pattern: &str, stream: &str, start: &JobStart) -> String {
+    if pattern.is_empty() {
+        return format!("{stream}.{}", start.job.id);
+    }
     expand_output(pattern, start.job.id, start.index)
 }
 

@@ -203,8 +203,11 @@ impl TestCluster {
         } else {
             &self.bins
         };
+        // Jobs without -o / -e write stdout.<id> / stderr.<id> in the
+        // submit directory: the cluster's own, removed with it.
         Command::new(dir.join(bin))
             .args(args)
+            .current_dir(&self.dir)
             .env(conf::CONF_DIR_ENV, &self.dir)
             .output()
             .unwrap_or_else(|e| panic!("cannot run {bin}: {e}"))

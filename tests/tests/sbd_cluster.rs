@@ -82,12 +82,25 @@ fn jobs_end_done_or_exit_with_their_output() {
     ]);
     let ok = cluster.submit(&["-o", "/dev/null", "-e", "/dev/null", "true"]);
     let bad = cluster.submit(&["false"]);
+    // One file for both streams: shared, neither overwrites the other.
+    let both = work.join("both_%J.out").display().to_string();
+    let shared = cluster.submit(&["-o", &both, "-e", &both, "echo 1; echo 2 >&2; echo 3"]);
     cluster.wait_stat(io, "DONE", LIMIT);
     cluster.wait_stat(ok, "DONE", LIMIT);
     cluster.wait_stat(bad, "EXIT", LIMIT);
-    let read = |p: String| std::fs::read_to_string(p.replace("%J", &io.to_string()));
-    assert_eq!(read(out).ok().as_deref(), Some("hello_stdout\n"));
-    assert_eq!(read(err).ok().as_deref(), Some("hello_stderr\n"));
+    cluster.wait_stat(shared, "DONE", LIMIT);
+    let text = |p: PathBuf| std::fs::read_to_string(p).ok();
+    let read = |p: &str, id: u32| text(p.replace("%J", &id.to_string()).into());
+    assert_eq!(read(&out, io).as_deref(), Some("hello_stdout\n"));
+    assert_eq!(read(&err, io).as_deref(), Some("hello_stderr\n"));
+    assert_eq!(read(&both, shared).as_deref(), Some("1\n2\n3\n"));
+    // Without -o / -e: LavaLite's stdout.<id> and stderr.<id> in the
+    // submit directory (the cluster's, see TestCluster::run).
+    let plain = cluster.submit(&["echo to_out; echo to_err >&2"]);
+    cluster.wait_stat(plain, "DONE", LIMIT);
+    let default = |stream: &str| cluster.dir.join(format!("{stream}.{plain}"));
+    assert_eq!(text(default("stdout")).as_deref(), Some("to_out\n"));
+    assert_eq!(text(default("stderr")).as_deref(), Some("to_err\n"));
     let hist = cluster.stdout("bhist", &[&bad.to_string()]).expect("bhist");
     assert!(
         hist.contains("Status <EXIT>") && hist.contains("exit_status: 1"),
@@ -109,6 +122,7 @@ fn jobs_end_done_or_exit_with_their_output() {
     let sh = Command::new("/bin/sh")
         .args(["-c", &script])
         .env(conf::CONF_DIR_ENV, &cluster.dir)
+        .current_dir(&work)
         .output()
         .expect("sh");
     assert_eq!(String::from_utf8_lossy(&sh.stdout), "PASS\n");
@@ -119,6 +133,7 @@ fn jobs_end_done_or_exit_with_their_output() {
         .args(["-o", &marked.display().to_string(), "echo $SUBMIT_MARK"])
         .env(conf::CONF_DIR_ENV, &cluster.dir)
         .env("SUBMIT_MARK", "from the submit shell")
+        .current_dir(&work)
         .output()
         .expect("bsub");
     let id = cluster_tests::job_id(&String::from_utf8_lossy(&bsub.stdout)).expect("job id");
@@ -141,6 +156,7 @@ fn jobs_end_done_or_exit_with_their_output() {
     let sh = Command::new("/bin/sh")
         .args(["-c", &script])
         .env(conf::CONF_DIR_ENV, &cluster.dir)
+        .current_dir(&work)
         .output()
         .expect("sh");
     let id = cluster_tests::job_id(&String::from_utf8_lossy(&sh.stdout))

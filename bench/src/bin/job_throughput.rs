@@ -64,6 +64,8 @@ fn cluster_rate(client: &BatchClient, jobs: u32) -> anyhow::Result<f64> {
     let request = SubmitRequest {
         command: "true".into(),
         cwd: "/tmp".into(),
+        stdout: "/dev/null".into(),
+        stderr: "/dev/null".into(),
         cpus: 1,
         nhosts: 1,
         hold: true,
