@@ -380,6 +380,27 @@ mod tests {
     }
 
     #[test]
+    fn at_equal_epochs_the_host_listed_first_wins() {
+        let t0 = Instant::now();
+        // Both took over from epoch 4 on either side of a partition.
+        let mut masters = [host(0, &[0, 1, 2], t0), host(1, &[0, 1, 2], t0)];
+        for m in &mut masters {
+            m.max_epoch = 4;
+            assert_eq!(m.take_over(), Change::BecameMaster { epoch: 5 });
+        }
+        let [a, b] = &mut masters;
+        assert_eq!(a.on_beacon(1, 5, t0), Some(Change::BeaconNow));
+        assert_eq!(b.on_beacon(0, 5, t0), Some(Change::Following { master: 0 }));
+        let mut follower = host(2, &[0, 1, 2], t0);
+        follower.on_beacon(1, 5, t0);
+        assert_eq!(
+            follower.on_beacon(0, 5, t0),
+            Some(Change::Following { master: 0 })
+        );
+        assert_eq!(follower.on_beacon(1, 5, t0), None);
+    }
+
+    #[test]
     fn followers_ignore_a_stale_master_and_accept_anyone_after_silence() {
         let t0 = Instant::now();
         let mut e = host(2, &[0, 1], t0);
