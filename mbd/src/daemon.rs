@@ -383,53 +383,63 @@ impl Mbd {
             admin: self.settings.admin_uids.contains(&verified.creds.uid),
             user: verified.creds.user,
         };
-        let body = verified.body;
-        let outcome = match header.operation {
-            op::SUBMIT => self.submit(id, &header, &who, body),
-            op::JOBS => self.jobs(id, &header, &who, body),
-            op::SIGNAL => self.signal(id, &header, &who, body),
+        let outcome = self.carry_out(id, &header, &who, verified.body);
+        if let Err(bad) = outcome {
+            self.answer_bad(id, &header, &who, bad);
+        }
+    }
+
+    /// Carries out one authenticated request.
+    fn carry_out(&mut self, id: ChanId, h: &Header, who: &Caller, body: &[u8]) -> Result<(), Bad> {
+        match h.operation {
+            op::SUBMIT => self.submit(id, h, who, body),
+            op::JOBS => self.jobs(id, h, who, body),
+            op::SIGNAL => self.signal(id, h, who, body),
             op::QUEUES => {
                 let rows = self.state.queue_rows();
-                self.hold(id, &header, status::OK, &rows);
+                self.hold(id, h, status::OK, &rows);
                 Ok(())
             }
             op::HOSTS => {
                 let rows = self.state.host_rows(&self.hosts);
-                self.hold(id, &header, status::OK, &rows);
+                self.hold(id, h, status::OK, &rows);
                 Ok(())
             }
-            op::QUEUE_CONTROL | op::HOST_CONTROL => self.control(id, &header, &who, body),
-            op::HISTORY => self.history(id, &header, &who, body),
-            op::MOVE | op::PRIORITY => self.amend(id, &header, &who, body),
+            op::QUEUE_CONTROL | op::HOST_CONTROL => self.control(id, h, who, body),
+            op::HISTORY => self.history(id, h, who, body),
+            op::MOVE | op::PRIORITY => self.amend(id, h, who, body),
             op::TOKENS => {
                 let rows = self.state.token_rows();
-                self.hold(id, &header, status::OK, &rows);
+                self.hold(id, h, status::OK, &rows);
                 Ok(())
             }
             op::GROUPS => {
                 let rows = self.state.group_rows();
-                self.hold(id, &header, status::OK, &rows);
+                self.hold(id, h, status::OK, &rows);
                 Ok(())
             }
             sbd_op if sbd_op & 0xff00 == 0x0300 => self.on_sbd_message(id, sbd_op, who.admin, body),
             other => Err(Bad::Request(format!("unknown operation {other:#x}"))),
-        };
-        match outcome {
-            Ok(()) => {}
-            Err(Bad::Refused(r)) => {
+        }
+    }
+
+    /// A refusal keeps the client; a request that makes no sense drops it.
+    fn answer_bad(&mut self, id: ChanId, h: &Header, who: &Caller, bad: Bad) {
+        match bad {
+            Bad::Refused(r) => {
                 // Turned-down permissions are what an admin audits.
                 let level = if r.status == status::EPERM {
                     log::Level::Info
                 } else {
                     log::Level::Debug
                 };
-                let what = op::name(header.operation);
+                let what = op::name(h.operation);
                 log::log!(level, "refused {what} by {}: {r}", who.user);
-                self.hold(id, &header, r.status, &r.message);
+                self.hold(id, h, r.status, &r.message);
             }
-            Err(Bad::Request(why)) => {
+            Bad::Request(why) => {
                 log::warn!("dropping client {id} ({}): {why}", who.user);
-                self.hold(id, &header, status::BAD_REQUEST, &why);
+                self.hold(id, h, status::BAD_REQUEST, &why);
                 self.closing.push(id);
             }
         }
