@@ -149,7 +149,12 @@ impl BatchClient {
         let frame = self.signed(op, request)?;
         let mut stream = chan::blocking::connect(e.addr, e.connect_timeout, e.reply_timeout)
             .map_err(unreachable)?;
-        stream.write_all(&frame).map_err(unreachable)?;
+        stream.write_all(&frame).map_err(|err| match err.kind() {
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe => {
+                ClientError::Unreachable(closed_by(&e.host))
+            }
+            _ => unreachable(err),
+        })?;
         Ok(stream)
     }
 
@@ -208,12 +213,19 @@ impl BatchClient {
             std::io::ErrorKind::TimedOut => {
                 ClientError::NoReply(format!("{host}: {e} (LL_API_RECVTIMEOUT)"))
             }
-            std::io::ErrorKind::UnexpectedEof => {
-                ClientError::NoReply(format!("{host} closed the connection"))
+            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset => {
+                ClientError::NoReply(closed_by(host))
             }
             _ => ClientError::NoReply(format!("{host}: {e}")),
         }
     }
+}
+
+/// An mbd that closes a connection unasked has stopped, or is out of file
+/// descriptors and sheds new clients (a reset, often before the request
+/// was even read).
+fn closed_by(host: &str) -> String {
+    format!("{host} closed the connection (stopped, or out of file descriptors: see mbd's log)")
 }
 
 #[cfg(test)]

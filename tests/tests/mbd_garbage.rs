@@ -215,6 +215,10 @@ fn out_of_file_descriptors_mbd_sheds_new_connections_serves_the_rest_and_recover
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success(), "a new client is shed: {err}");
     assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("out of file descriptors: see mbd's log"),
+        "{err}"
+    );
 
     patient
         .write_all(&signed(op::QUEUES, &key, 1))
