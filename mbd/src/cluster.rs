@@ -76,28 +76,19 @@ impl Cluster {
     }
 
     /// Host positions for host and group names, without repeats, in the
-    /// order named; `Err(name)` for the first unknown name.
+    /// order named; `Err(name)` for the first unknown name (at replay: a
+    /// host or group removed since the job was submitted).
     pub fn expand_hosts(&self, names: &[String]) -> Result<Vec<usize>, String> {
-        match names.iter().find(|name| self.expand_name(name).is_none()) {
-            Some(unknown) => Err(unknown.clone()),
-            None => Ok(self.expand_known_hosts(names)),
-        }
-    }
-
-    /// As [`Self::expand_hosts`], skipping names this configuration does
-    /// not know (a job logged before its host or group was removed).
-    pub fn expand_known_hosts(&self, names: &[String]) -> Vec<usize> {
         let mut out = Vec::new();
-        for at in names
-            .iter()
-            .filter_map(|name| self.expand_name(name))
-            .flatten()
-        {
-            if !out.contains(&at) {
-                out.push(at);
+        for name in names {
+            let positions = self.expand_name(name).ok_or_else(|| name.clone())?;
+            for at in positions {
+                if !out.contains(&at) {
+                    out.push(at);
+                }
             }
         }
-        out
+        Ok(out)
     }
 
     /// A host's position, or a group's members'; `None` if either is unknown.
@@ -145,6 +136,20 @@ pub(crate) mod tests {
         Cluster::new(batch, queues, "normal", groups).unwrap()
     }
 
+    /// `sample` after gpu01 was taken out of llb.hosts.
+    pub fn sample_without_gpu01() -> Cluster {
+        let batch = BatchHosts::parse(
+            "Begin Host\nHOST_NAME CPU MEM STORAGE GPU_MODEL GPU_IDS\n\
+             cpu01 4 8G 100G - -\ncpu02 4 8G 100G - -\nEnd Host\n",
+        )
+        .unwrap();
+        let queues = conf::parse_queues(
+            "Begin Queue\nQUEUE_NAME = normal\nPRIORITY = 30\nHOSTS = cpu01 cpu02\nEnd Queue\n",
+        )
+        .unwrap();
+        Cluster::new(batch, queues, "normal", |_| None).unwrap()
+    }
+
     #[test]
     fn groups_expand_for_hosts_and_users() {
         let c = sample();
@@ -159,7 +164,7 @@ pub(crate) mod tests {
             Ok(vec![2, 0, 1])
         );
         assert_eq!(c.expand_hosts(&["nope".into()]), Err("nope".into()));
-        let repeated = ["cpu01".into(), "cpus".into(), "cpu01".into(), "nope".into()];
-        assert_eq!(c.expand_known_hosts(&repeated), [0, 1]);
+        let repeated = ["cpu01".into(), "cpus".into(), "cpu01".into()];
+        assert_eq!(c.expand_hosts(&repeated), Ok(vec![0, 1]));
     }
 }

@@ -194,6 +194,7 @@ impl Mbd {
             self.settings.cluster.queues.len(),
             self.state.jobs().count()
         );
+        self.settle_removed_config()?;
         loop {
             self.chans
                 .chan_epoll(None)
@@ -226,6 +227,34 @@ impl Mbd {
                 return Ok(());
             }
         }
+    }
+
+    /// Runs on hosts taken out of llb.hosts since they were dispatched
+    /// end EXIT, lost, durably before anything else is served; waiting
+    /// jobs that name a removed queue, host or group are pointed out.
+    fn settle_removed_config(&mut self) -> Result<(), DaemonError> {
+        let stranded = self.state.stranded();
+        if !stranded.is_empty() {
+            let shown: Vec<String> = stranded.iter().take(10).map(u32::to_string).collect();
+            log::warn!(
+                "{} waiting jobs ({}{}) name a queue, host or group no longer configured: they stay pending until it is back, or bmove or bkill them",
+                stranded.len(),
+                shown.join(" "),
+                if stranded.len() > shown.len() { " ..." } else { "" }
+            );
+        }
+        let lost = self.state.runs_on_removed_hosts(unix_now());
+        for change in &lost {
+            if let Change::Ended(e) = change {
+                log::warn!("job {} ends EXIT: {}", e.id, e.note);
+            }
+        }
+        if let Err(Bad::Refused(Refusal { message, .. }) | Bad::Request(message)) =
+            self.change(&lost)
+        {
+            log::warn!("cannot end the runs on removed hosts: {message}");
+        }
+        self.end_pass()
     }
 
     /// Schedules if anything changed, commits what the pass changed (its

@@ -251,7 +251,7 @@ fn place(
     if short_of_tokens {
         return Err(PendReason::TokensExhausted);
     }
-    let machines = &spec.shape.machines;
+    let machines = (spec.shape.machines.as_ref()).ok_or(PendReason::NoEligibleHosts)?;
     let (candidates, need) = if machines.is_empty() {
         (&cluster.queues[queue].hosts[..], r.nhosts.max(1) as usize)
     } else {
@@ -361,7 +361,8 @@ mod tests {
         s
     }
 
-    fn add(state: &mut State, r: SubmitRequest) -> u32 {
+    /// Submits `r` (as an admin) and returns the logged change.
+    fn submitted(state: &mut State, r: SubmitRequest) -> Change {
         let who = Caller {
             uid: 1,
             user: "ann".into(),
@@ -375,7 +376,11 @@ mod tests {
         };
         let change = state.submit(&who, r, 100).unwrap();
         state.apply(&change);
-        match change {
+        change
+    }
+
+    fn add(state: &mut State, r: SubmitRequest) -> u32 {
+        match submitted(state, r) {
             Change::Submitted(s) => s.first_id,
             _ => unreachable!(),
         }
@@ -578,6 +583,37 @@ mod tests {
                 (storage, PendReason::Storage),
                 (pool, PendReason::TokensExhausted),
                 (after, PendReason::Exclusive),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_job_naming_a_host_removed_since_pends_and_never_runs_elsewhere() {
+        let mut s = connected(sample());
+        let names = |n: &[&str]| n.iter().map(|h| h.to_string()).collect();
+        let requests = [names(&["gpu01"]), names(&["cpu01", "gpu01"]), vec![]];
+        let log: Vec<Change> = (requests.into_iter())
+            .map(|machines| {
+                submitted(
+                    &mut s,
+                    SubmitRequest {
+                        machines,
+                        ..cpus(1)
+                    },
+                )
+            })
+            .collect();
+        // mbd restarts after gpu01 was taken out of llb.hosts.
+        let mut restarted = connected(crate::cluster::tests::sample_without_gpu01());
+        log.iter().for_each(|c| restarted.apply(c));
+        assert_eq!(restarted.stranded(), [1, 2]);
+        let (starts, reasons) = run(&restarted, &[]);
+        assert_eq!(starts, [(3, vec!["cpu01"])]);
+        assert_eq!(
+            reasons,
+            [
+                (1, PendReason::NoEligibleHosts),
+                (2, PendReason::NoEligibleHosts)
             ]
         );
     }

@@ -12,8 +12,9 @@ pub struct Shape {
     /// The queue's position in the configuration (`None`: no longer
     /// configured).
     pub queue_pos: Option<usize>,
-    /// `--machines` expanded to host positions.
-    pub machines: Vec<usize>,
+    /// `--machines` expanded to host positions (`None`: it names a host
+    /// or group no longer configured, so the job cannot be placed as asked).
+    pub machines: Option<Vec<usize>>,
     /// The request's cpus, nhosts, mem, storage, gpus, exclusive, GPU
     /// model and tokens: the identity, copied out of the request.
     sizes: (u32, u32, u64, u64, u32, bool),
@@ -22,7 +23,7 @@ pub struct Shape {
 }
 
 impl Shape {
-    pub fn new(queue_pos: Option<usize>, machines: Vec<usize>, r: &SubmitRequest) -> Shape {
+    pub fn new(queue_pos: Option<usize>, machines: Option<Vec<usize>>, r: &SubmitRequest) -> Shape {
         Shape {
             queue_pos,
             machines,
@@ -92,10 +93,10 @@ mod tests {
             cpus: 8,
             ..small.clone()
         };
-        let a = pool.intern(Shape::new(Some(0), vec![], &small));
-        let b = pool.intern(Shape::new(Some(0), vec![], &other_command));
-        let c = pool.intern(Shape::new(Some(0), vec![], &big));
-        let d = pool.intern(Shape::new(Some(1), vec![], &small));
+        let a = pool.intern(Shape::new(Some(0), Some(vec![]), &small));
+        let b = pool.intern(Shape::new(Some(0), Some(vec![]), &other_command));
+        let c = pool.intern(Shape::new(Some(0), Some(vec![]), &big));
+        let d = pool.intern(Shape::new(Some(1), Some(vec![]), &small));
         assert!(Arc::ptr_eq(&a, &b), "the command does not matter");
         assert!(!Arc::ptr_eq(&a, &c) && !Arc::ptr_eq(&a, &d));
         drop((b, c, d));

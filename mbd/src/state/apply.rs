@@ -147,7 +147,7 @@ impl State {
         let dep = (!request.dependency.is_empty())
             .then(|| Dep::parse(&request.dependency).ok())
             .flatten();
-        let machines = self.cluster.expand_known_hosts(&request.machines);
+        let machines = self.cluster.expand_hosts(&request.machines).ok();
         let shape = Shape::new(self.cluster.queue(queue), machines, request);
         Spec {
             user: user.to_owned(),

@@ -152,22 +152,57 @@ impl State {
                     None => out.resend.push(job.id),
                 }
             } else {
-                out.changes.push(Change::Ended(Ended {
-                    id: job.id,
-                    attempt: job.attempt,
-                    time: now,
-                    exit_code: LOST_EXIT,
-                    signal: 0,
-                    usage: Usage::default(),
-                    note: format!(
-                        "Lost: the execution host {} no longer knows the job",
-                        self.cluster.hosts[host].name
-                    ),
-                }));
+                let host = &self.cluster.hosts[host].name;
+                let why = format!("the execution host {host} no longer knows the job");
+                out.changes.push(lost(job, now, &why));
             }
         }
         out
     }
+}
+
+impl State {
+    /// Runs whose execution host llb.hosts no longer lists (removed while
+    /// they ran): no sbd can report them, so they end EXIT, lost, instead
+    /// of showing RUN for ever. For mbd's start, after the replay; if the
+    /// host comes back, its sbd is told to kill what it still runs.
+    pub fn runs_on_removed_hosts(&self, now: u64) -> Vec<Change> {
+        (self.jobs.values())
+            .filter(|job| matches!(job.state, JobState::Run | JobState::Susp))
+            .filter_map(|job| {
+                let dispatched = (job.events.iter().rev()).find(|e| e.what == event::DISPATCHED)?;
+                let host = dispatched.hosts.first()?;
+                let why = format!("its execution host {host} is no longer in llb.hosts");
+                self.cluster
+                    .host(host)
+                    .is_none()
+                    .then(|| lost(job, now, &why))
+            })
+            .collect()
+    }
+
+    /// Waiting jobs whose queue or `--machines` host or group is no longer
+    /// configured: they stay pending (`no eligible hosts in queue`).
+    pub fn stranded(&self) -> Vec<u32> {
+        (self.jobs.values())
+            .filter(|job| job.state.is_pending())
+            .filter(|job| job.spec.shape.queue_pos.is_none() || job.spec.shape.machines.is_none())
+            .map(|job| job.id)
+            .collect()
+    }
+}
+
+/// The end of a run no sbd will report, `why` it is lost.
+fn lost(job: &Job, now: u64, why: &str) -> Change {
+    Change::Ended(Ended {
+        id: job.id,
+        attempt: job.attempt,
+        time: now,
+        exit_code: LOST_EXIT,
+        signal: 0,
+        usage: Usage::default(),
+        note: format!("Lost: {why}"),
+    })
 }
 
 /// The signal that brings a run sbd holds (`suspended` or not) back to
@@ -260,6 +295,51 @@ mod tests {
         let changes = s.dispatch(&[(id, alloc)], NOW);
         apply_all(&mut s, &changes);
         s
+    }
+
+    #[test]
+    fn runs_on_a_host_removed_from_llb_hosts_end_lost() {
+        let mut s = State::new(sample());
+        let mut log = Vec::new();
+        for host in [0, 2] {
+            let submitted = s.submit(&ann(), request("sleep 9"), NOW).expect("submit");
+            s.apply(&submitted);
+            let Change::Submitted(job) = &submitted else {
+                unreachable!("submit makes a Submitted change")
+            };
+            let alloc = vec![Alloc {
+                host,
+                cpus: 1,
+                gpus: vec![],
+            }];
+            let dispatched = s.dispatch(&[(job.first_id, alloc)], NOW);
+            apply_all(&mut s, &dispatched);
+            log.push(submitted);
+            log.extend(dispatched);
+        }
+        assert!(
+            s.runs_on_removed_hosts(NOW).is_empty(),
+            "every host is there"
+        );
+
+        // gpu01 (job 2's host) taken out of llb.hosts, then mbd restarts.
+        let mut restarted = State::new(crate::cluster::tests::sample_without_gpu01());
+        apply_all(&mut restarted, &log);
+        let lost = restarted.runs_on_removed_hosts(NOW + 1);
+        assert_eq!(lost.len(), 1, "{lost:?}");
+        let Change::Ended(ended) = &lost[0] else {
+            panic!("{lost:?}")
+        };
+        assert_eq!((ended.id, ended.exit_code), (2, LOST_EXIT));
+        assert_eq!(
+            ended.note,
+            "Lost: its execution host gpu01 is no longer in llb.hosts"
+        );
+        apply_all(&mut restarted, &lost);
+        assert!(restarted.stranded().is_empty(), "ended, not waiting");
+        let job = |id| restarted.job(id).expect("job").state;
+        assert_eq!((job(1), job(2)), (JobState::Run, JobState::Exit));
+        assert!(restarted.runs_on_removed_hosts(NOW + 2).is_empty());
     }
 
     fn run1(pid: u32, suspended: bool) -> RunningJob {
