@@ -159,9 +159,7 @@ impl State {
         }
         out
     }
-}
 
-impl State {
     /// Runs whose execution host llb.hosts no longer lists (removed while
     /// they ran): no sbd can report them, so they end EXIT, lost, instead
     /// of showing RUN for ever. For mbd's start, after the replay; if the
@@ -172,11 +170,11 @@ impl State {
             .filter_map(|job| {
                 let dispatched = (job.events.iter().rev()).find(|e| e.what == event::DISPATCHED)?;
                 let host = dispatched.hosts.first()?;
-                let why = format!("its execution host {host} is no longer in llb.hosts");
+                let why = || format!("its execution host {host} is no longer in llb.hosts");
                 self.cluster
                     .host(host)
                     .is_none()
-                    .then(|| lost(job, now, &why))
+                    .then(|| lost(job, now, &why()))
             })
             .collect()
     }
