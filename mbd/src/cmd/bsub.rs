@@ -158,15 +158,17 @@ pub fn request(a: &Args, now: u64) -> Result<SubmitRequest, String> {
     if a.nhosts.is_some() && a.machines.is_some() {
         return Err("--nhosts and --machines are mutually exclusive".into());
     }
-    if a.gpu_model.is_some() && a.gpus.is_none() {
-        return Err("--gpu-model requires --gpus".into());
-    }
     let count = |flag: &str, v: &Option<String>, default: u32, min: u32| match v {
         None => Ok(default),
         Some(text) => (text.parse::<u32>().ok())
             .filter(|n| *n >= min)
             .ok_or(format!("{flag}: invalid value '{text}'")),
     };
+    let gpus = count("--gpus", &a.gpus, 0, 0)?;
+    // As LavaLite: `--gpus 0` is no GPUs, so it does not satisfy this.
+    if a.gpu_model.is_some() && gpus == 0 {
+        return Err("--gpu-model requires --gpus".into());
+    }
     let size = |flag: &str, v: &Option<String>| match v {
         None => Ok(0),
         Some(text) => parse_size(text).ok_or(format!("{flag}: invalid value '{text}'")),
@@ -201,7 +203,7 @@ pub fn request(a: &Args, now: u64) -> Result<SubmitRequest, String> {
             .collect(),
         mem_mb: size("--mem", &a.mem)?,
         storage_mb: size("--storage", &a.storage)?,
-        gpus: count("--gpus", &a.gpus, 0, 0)?,
+        gpus,
         gpu_model: a.gpu_model.clone().unwrap_or_default(),
         tokens: a
             .tokens
@@ -372,6 +374,8 @@ mod tests {
             "--tokens: invalid count in 'ansys=0'"
         );
         assert_eq!(err(&["-G", "A100", "x"]), "--gpu-model requires --gpus");
+        let no_gpus = ["-g", "0", "-G", "A100", "x"];
+        assert_eq!(err(&no_gpus), "--gpu-model requires --gpus");
         assert_eq!(
             err(&["-N", "2", "-m", "a", "x"]),
             "--nhosts and --machines are mutually exclusive"
