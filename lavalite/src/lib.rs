@@ -235,7 +235,8 @@ impl LocalCluster {
         loop {
             let exited = self.exited(started)?;
             if !exited.is_empty() {
-                anyhow::bail!("{}", exited.join("\n"));
+                let why = exited.join("\n");
+                anyhow::bail!("{why}{}", process::port_taken_hint(&why));
             }
             let pending = self
                 .not_answering(&client, started)

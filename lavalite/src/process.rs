@@ -157,3 +157,27 @@ pub fn log_tail(log: &Path, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
+
+/// What to do when a daemon's log says its port is taken: the usual
+/// cause is a second local cluster on the default ports.
+pub fn port_taken_hint(log_tail: &str) -> &'static str {
+    if log_tail.contains("Address already in use") {
+        "\n(another cluster or daemon holds the port: stop it, or give this \
+         cluster others: LL_LIM_PORT, LL_MBD_PORT and LL_SBD_PORT in ll.conf, \
+         or `lavalite up --port P` for a new directory)"
+    } else {
+        ""
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_taken_port_gets_a_hint_and_other_failures_none() {
+        let taken = "lim: cannot bind UDP 127.0.0.11:33123: Address already in use (os error 98)";
+        assert!(port_taken_hint(taken).contains("lavalite up --port P"));
+        assert_eq!(port_taken_hint("lim: bad configuration in /x"), "");
+    }
+}
