@@ -5,7 +5,8 @@
 //! one; a bkill lost with a killed sbd is sent again, or ends a job sbd
 //! never took; jobs still start after an
 //! upgrade replaced the sbd binary under a running sbd; SIGHUP ends none
-//! of the daemons; `--terminate` signals a running job (up to a minute).
+//! of the daemons; `--terminate` signals a running job (up to a minute);
+//! jobs on a host taken out of llb.hosts end lost, or wait for it.
 
 use cluster_tests::{bin_dir, wait_for, TestCluster};
 use std::path::{Path, PathBuf};
@@ -500,5 +501,46 @@ fn terminate_time_signals_a_running_job_which_ends_exit() {
     assert!(
         history.contains("Terminated: the --terminate time was reached"),
         "{history}"
+    );
+}
+
+#[test]
+fn jobs_on_a_host_taken_out_of_llb_hosts_end_lost_or_wait_for_it() {
+    let cluster = TestCluster::up(2, TICK, None);
+    let running = cluster.submit(&["-m", "host2", "-o", "/dev/null", "sleep", "600"]);
+    let pinned = cluster.submit(&["--hold", "-m", "host2", "-o", "/dev/null", "true"]);
+    cluster.wait_stat(running, "RUN", LIMIT);
+
+    // The admin takes host2 out of llb.hosts and restarts mbd.
+    cluster.kill_daemon(cluster.mbd_pid(), "mbd");
+    let hosts = cluster.dir.join("llb.hosts");
+    let text = std::fs::read_to_string(&hosts).expect("llb.hosts");
+    let without: String = (text.lines())
+        .filter(|l| !l.starts_with("host2 "))
+        .map(|l| l.replace("(host1 host2)", "(host1)") + "\n")
+        .collect();
+    assert_ne!(text, without, "the default config lists host2");
+    std::fs::write(&hosts, without).expect("write llb.hosts");
+    cluster.up_again();
+
+    cluster.wait_stat(running, "EXIT", LIMIT);
+    let hist = cluster.stdout("bhist", &[&running.to_string()]);
+    let note = "Lost: its execution host host2 is no longer in llb.hosts";
+    assert!(
+        hist.as_deref().is_some_and(|h| h.contains(note)),
+        "{hist:?}"
+    );
+    // Released, the job pinned to host2 waits for it: the pass that
+    // released it is over when bkill returns, and it placed nothing.
+    cluster
+        .stdout("bkill", &["-s", "CONT", &pinned.to_string()])
+        .expect("release");
+    assert_eq!(cluster.stat(pinned).as_deref(), Some("PEND"));
+    let pend = cluster.stdout("bjobs", &["--pend"]).unwrap_or_default();
+    assert!(pend.contains("PEND: no eligible hosts in queue"), "{pend}");
+    let log = cluster.mbd_log();
+    assert!(
+        log.contains(&format!("1 waiting jobs ({pinned}) name a queue")),
+        "{log}"
     );
 }
