@@ -27,7 +27,7 @@ use proto::mbd::{
     PriorityRequest, SignalRequest, SubmitReply, SubmitRequest, MAX_REQUEST_BODY,
 };
 use proto::{Decode, Encode, Header};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 /// Rows per frame of a streamed listing.
@@ -99,6 +99,9 @@ pub struct Mbd {
     /// current log (a compaction that could not write keeps it): the
     /// next archive's index lists them.
     dropped: Vec<(u32, u32)>,
+    /// Hosts whose sbd was turned away as not in llb.hosts: its retries
+    /// (every few seconds) are not logged again.
+    unknown_sbds: HashSet<String>,
 }
 
 impl Mbd {
@@ -182,6 +185,7 @@ impl Mbd {
             last_tick: Instant::now(),
             log_trouble: None,
             dropped: Vec::new(),
+            unknown_sbds: HashSet::new(),
         })
     }
 

@@ -57,6 +57,9 @@ pub struct Sbd {
     link: Link,
     /// The wait before the next connection attempt after a failed one.
     backoff: Duration,
+    /// Why mbd last turned this sbd down, until it registers: the same
+    /// reason again (every `BACKOFF_MAX`) is not logged again.
+    last_refusal: Option<String>,
     /// When the next heartbeat is due.
     next_beat: Instant,
     /// The last tick, to tell mbd's silence from this sbd's own pause.
@@ -101,6 +104,7 @@ impl Sbd {
                 retry_at: Instant::now(),
             },
             backoff: BACKOFF_FIRST,
+            last_refusal: None,
             next_beat: Instant::now(),
             last_tick: Instant::now(),
             jobs: BTreeMap::new(),
@@ -367,6 +371,7 @@ impl Sbd {
                     heard: now,
                 };
                 self.backoff = BACKOFF_FIRST;
+                self.last_refusal = None;
                 self.next_beat = now + self.settings.heartbeat;
                 Ok(())
             }
@@ -386,10 +391,16 @@ impl Sbd {
     }
 
     /// Closes a link that cannot go on (a refusal, a frame that does not
-    /// verify, a message sbd does not understand): an error in the log,
-    /// and the longest backoff before trying again.
+    /// verify, a message sbd does not understand): an error in the log
+    /// (once while it repeats), and the longest backoff before trying
+    /// again.
     fn drop_link(&mut self, id: ChanId, why: &str) {
-        log::error!("{why}");
+        if self.last_refusal.as_deref() == Some(why) {
+            log::debug!("{why} (again)");
+        } else {
+            log::error!("{why} (trying again every {BACKOFF_MAX:?}; logged once while it repeats)");
+            self.last_refusal = Some(why.to_owned());
+        }
         let _ = self.chans.close(id);
         self.backoff = BACKOFF_MAX;
         self.retry_later();

@@ -91,10 +91,12 @@ impl Mbd {
 
     fn on_register(&mut self, id: ChanId, reg: Register) -> Result<(), Bad> {
         let Some(host) = self.settings.cluster.host(&reg.host) else {
-            log::warn!(
-                "refused sbd registration for {}: not in llb.hosts",
-                reg.host
-            );
+            if self.unknown_sbds.insert(reg.host.clone()) {
+                log::warn!(
+                    "refused sbd registration for {}: not in llb.hosts (its retries are not logged)",
+                    reg.host
+                );
+            }
             self.send_signed(
                 id,
                 op::REGISTERED,
