@@ -157,6 +157,18 @@ xdr_struct! {
 }
 
 xdr_struct! {
+    /// A dispatched job its sbd could not set up (it never ran) is
+    /// pending again; `note` says where and why.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Requeued {
+        pub id: u32,
+        pub attempt: u32,
+        pub time: u64,
+        pub note: String,
+    }
+}
+
+xdr_struct! {
     /// A pending or held job now belongs to `queue` (`bmove`).
     #[derive(Clone, Debug, PartialEq, Eq)]
     pub struct Moved {
@@ -203,6 +215,7 @@ pub enum Change {
     JobOfSpec(Box<JobOfSpec>),
     Moved(Moved),
     Reprioritized(Reprioritized),
+    Requeued(Requeued),
 }
 
 /// A record this mbd cannot apply.
@@ -244,6 +257,7 @@ impl Change {
             Change::JobOfSpec(_) => 11,
             Change::Moved(_) => 12,
             Change::Reprioritized(_) => 13,
+            Change::Requeued(_) => 14,
         }
     }
 
@@ -262,6 +276,7 @@ impl Change {
             Change::JobOfSpec(c) => c.encode(&mut out),
             Change::Moved(c) => c.encode(&mut out),
             Change::Reprioritized(c) => c.encode(&mut out),
+            Change::Requeued(c) => c.encode(&mut out),
         }
         out
     }
@@ -287,6 +302,7 @@ impl Change {
             11 => Change::JobOfSpec(Box::new(JobOfSpec::from_body(body).map_err(bad)?)),
             12 => Change::Moved(Moved::from_body(body).map_err(bad)?),
             13 => Change::Reprioritized(Reprioritized::from_body(body).map_err(bad)?),
+            14 => Change::Requeued(Requeued::from_body(body).map_err(bad)?),
             other => return Err(BadRecord::Kind(other)),
         })
     }
@@ -380,6 +396,12 @@ mod tests {
                 id: 7,
                 time: 106,
                 priority: 10,
+            }),
+            Change::Requeued(Requeued {
+                id: 7,
+                attempt: 2,
+                time: 107,
+                note: "Not started on cpu01: cannot spool the job".into(),
             }),
         ];
         for change in changes {

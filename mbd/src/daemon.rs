@@ -27,6 +27,7 @@ use proto::mbd::{
     PriorityRequest, SignalRequest, SubmitReply, SubmitRequest, MAX_REQUEST_BODY,
 };
 use proto::{Decode, Encode, Header};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
@@ -102,6 +103,9 @@ pub struct Mbd {
     /// Hosts whose sbd was turned away as not in llb.hosts: its retries
     /// (every few seconds) are not logged again.
     unknown_sbds: HashSet<String>,
+    /// Per host, until when nothing is dispatched there (its sbd could
+    /// not set up a job).
+    paused_hosts: Vec<Option<Instant>>,
 }
 
 impl Mbd {
@@ -186,6 +190,7 @@ impl Mbd {
             log_trouble: None,
             dropped: Vec::new(),
             unknown_sbds: HashSet::new(),
+            paused_hosts: vec![None; names.len()],
         })
     }
 
@@ -299,7 +304,9 @@ impl Mbd {
 
     fn schedule(&mut self) {
         let scope = std::mem::take(&mut self.replan);
-        let plan = sched::plan(&self.state, &self.hosts, unix_now(), &scope);
+        self.end_pauses();
+        let status = self.status_for_dispatch();
+        let plan = sched::plan(&self.state, &status, unix_now(), &scope);
         match scope {
             Replan::All => self.state.set_reasons(plan.reasons),
             _ => self.state.add_reasons(plan.reasons),
@@ -307,6 +314,29 @@ impl Mbd {
         self.dispatch(&plan.starts);
         // The plan already accounts for its own dispatches.
         self.replan = Replan::Nothing;
+    }
+
+    /// Lifts the dispatch pauses that are over (the tick replans, so one
+    /// is lifted within a scheduling interval of its end).
+    fn end_pauses(&mut self) {
+        let now = Instant::now();
+        for pause in &mut self.paused_hosts {
+            if pause.is_some_and(|until| until <= now) {
+                *pause = None;
+            }
+        }
+    }
+
+    /// lim's view of the hosts, with the paused ones down.
+    fn status_for_dispatch(&self) -> Cow<'_, [HostStatus]> {
+        if self.paused_hosts.iter().all(Option::is_none) {
+            return Cow::Borrowed(&self.hosts);
+        }
+        let mut status = self.hosts.clone();
+        for (s, pause) in status.iter_mut().zip(&self.paused_hosts) {
+            s.up &= pause.is_none();
+        }
+        Cow::Owned(status)
     }
 
     fn compact(&mut self) -> Result<(), DaemonError> {

@@ -142,6 +142,12 @@ impl Job {
             (JobState::Held, JobState::Pend) => self.record(time, event::RELEASED, 0),
             (_, JobState::Susp) => self.record(time, event::SUSPENDED, 0),
             (JobState::Susp, JobState::Run) => self.record(time, event::RESUMED, 0),
+            // A run handed back before it started (sbd rejected it).
+            (JobState::Run | JobState::Susp, JobState::Pend) => {
+                self.record(time, event::PENDING, 0);
+                self.alloc.clear();
+                self.pid = 0;
+            }
             (_, JobState::Done | JobState::Exit) => {
                 self.record_text(time, event::FINISHED, exit_code, state.as_str().to_owned())
             }

@@ -31,6 +31,10 @@ pub mod op {
     pub const HEARTBEAT: u32 = 0x0307;
     /// mbd -> sbd: empty body.
     pub const HEARTBEAT_ACK: u32 = 0x0308;
+    /// sbd -> mbd, instead of [`STARTED`]: [`super::Rejected`]. As
+    /// LavaLite's sbd, one that cannot set a job up (its spool, its
+    /// runner) hands it back: it never ran, and mbd returns it to PEND.
+    pub const REJECTED: u32 = 0x0309;
 }
 
 /// Heartbeats (ours; LavaLite has none, so a host that died without
@@ -137,6 +141,15 @@ xdr_struct! {
     pub struct Started {
         pub job: JobKey,
         pub pid: u32,
+    }
+}
+
+xdr_struct! {
+    /// A dispatch sbd could not set up, and why.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Rejected {
+        pub job: JobKey,
+        pub reason: String,
     }
 }
 

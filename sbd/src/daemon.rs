@@ -3,7 +3,7 @@
 
 use crate::cgroup::{CgroupRoot, JobCgroup, Limits};
 use crate::job::{adopted, collect_cgroup, enforce_terminate, lost, Adopted, LocalJob};
-use crate::launch::{self, CANNOT_START};
+use crate::launch;
 use crate::settings::Settings;
 use crate::spool::{self, Spool};
 use bytes::BytesMut;
@@ -12,7 +12,8 @@ use chan::{ChanId, Channels, Config, Event, Frame};
 use proto::auth::{self, ReplayGuard, Signer};
 use proto::mbd::status;
 use proto::sbd::{
-    op, silence_limit, Finished, JobKey, JobSignal, JobStart, Register, RunningJob, Started, Usage,
+    op, silence_limit, Finished, JobKey, JobSignal, JobStart, Register, Rejected, RunningJob,
+    Started, Usage,
 };
 use proto::{Decode, Encode};
 use std::collections::BTreeMap;
@@ -425,35 +426,31 @@ impl Sbd {
             return;
         }
         let cgroup = self.job_cgroup(&start);
-        let (job, pid) = match self.launch(&start, cgroup.as_ref()) {
+        match self.launch(&start, cgroup.as_ref()) {
             Ok((dir, pid)) => {
                 log::info!("job {} started (process group {pid})", start.job.id);
-                (LocalJob::new(pid, start.terminate, dir, cgroup), pid)
+                let job = LocalJob::new(pid, start.terminate, dir, cgroup);
+                self.jobs.insert(start.job, job);
+                self.send(
+                    op::STARTED,
+                    &Started {
+                        job: start.job,
+                        pid,
+                    },
+                );
             }
-            Err(why) => {
-                log::error!("job {}: {why}", start.job.id);
-                let f = launch::finished(start.job, CANNOT_START, 0, Usage::default(), why);
-                let dir = self.spool.job_dir(start.job);
-                let _ = spool::write_result(&dir, &f);
+            // Its runner never got the go-ahead, so the job did not run:
+            // hand it back (as LavaLite's sbd does) and keep nothing, so
+            // that the same dispatch sent again is tried again.
+            Err(reason) => {
+                log::error!("job {}: {reason}; handed back to mbd", start.job.id);
+                self.spool.remove(start.job);
                 if let Some(cg) = cgroup {
                     let _ = cg.remove();
                 }
-                let mut job = LocalJob::new(0, start.terminate, dir, None);
-                job.finished = Some(f);
-                (job, 0)
+                let job = start.job;
+                self.send(op::REJECTED, &Rejected { job, reason });
             }
-        };
-        let finished = job.finished.clone();
-        self.jobs.insert(start.job, job);
-        self.send(
-            op::STARTED,
-            &Started {
-                job: start.job,
-                pid,
-            },
-        );
-        if let Some(f) = finished {
-            self.send(op::FINISHED, &f);
         }
     }
 

@@ -6,7 +6,8 @@
 //! never took; jobs still start after an
 //! upgrade replaced the sbd binary under a running sbd; SIGHUP ends none
 //! of the daemons; `--terminate` signals a running job (up to a minute);
-//! jobs on a host taken out of llb.hosts end lost, or wait for it.
+//! jobs on a host taken out of llb.hosts end lost, or wait for it; a job
+//! an sbd cannot set up is handed back and runs elsewhere.
 
 use cluster_tests::{bin_dir, wait_for, TestCluster};
 use std::path::{Path, PathBuf};
@@ -543,4 +544,31 @@ fn jobs_on_a_host_taken_out_of_llb_hosts_end_lost_or_wait_for_it() {
         log.contains(&format!("1 waiting jobs ({pinned}) name a queue")),
         "{log}"
     );
+}
+
+#[test]
+fn a_job_sbd_cannot_set_up_goes_back_to_pending_and_runs_elsewhere() {
+    let cluster = TestCluster::up(2, TICK, None);
+    // Job 1's first run cannot be spooled on either host: a file sits
+    // where its directory would go (as a full disk would fail it).
+    for host in ["host1", "host2"] {
+        let spool = cluster.dir.join("state").join(format!("sbd.{host}"));
+        std::fs::write(spool.join("1.1"), "in the way").expect("plant a file");
+    }
+    let id = cluster.submit(&["-o", "/dev/null", "true"]);
+    assert_eq!(id, 1);
+    cluster.wait_stat(id, "DONE", LIMIT);
+    let hist = cluster
+        .stdout("bhist", &[&id.to_string()])
+        .unwrap_or_default();
+    assert!(hist.contains("Not started on host"), "{hist}");
+    assert!(hist.contains("cannot spool the job"), "{hist}");
+    let hosts: Vec<&str> = (hist.lines())
+        .filter_map(|l| l.split("Dispatched to:").nth(1).map(str::trim))
+        .collect();
+    assert_eq!(hosts.len(), 2, "{hist}");
+    assert_ne!(hosts[0], hosts[1], "the host that could not is paused");
+    assert!(hist.contains("  Pending\n"), "{hist}");
+    let log = cluster.mbd_log();
+    assert!(log.contains("could not start job 1"), "{log}");
 }

@@ -9,9 +9,12 @@ use bytes::BytesMut;
 use chan::sys::unix_now;
 use chan::ChanId;
 use proto::mbd::status;
-use proto::sbd::{op, silence_limit, Finished, JobKey, JobSignal, Register, Started};
+use proto::sbd::{op, silence_limit, Finished, JobKey, JobSignal, Register, Rejected, Started};
 use proto::Encode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// How long a host that could not set up a job gets no new ones.
+pub(super) const REJECT_PAUSE: Duration = Duration::from_secs(10);
 
 /// A registered execution daemon's connection.
 #[derive(Debug)]
@@ -85,6 +88,7 @@ impl Mbd {
                 self.change(change.as_slice())
             }
             op::FINISHED => self.on_finished(id, host, decode(body)?),
+            op::REJECTED => self.on_rejected(host, decode(body)?),
             other => Err(Bad::Request(format!("unknown operation {other:#x}"))),
         }
     }
@@ -181,6 +185,26 @@ impl Mbd {
         }
         self.send_signed(id, op::FINISH_ACK, status::OK, &f.job);
         Ok(())
+    }
+
+    /// sbd could not set a job up: it is pending again, and nothing more
+    /// goes to that host for [`REJECT_PAUSE`] (its disk may be full), so a
+    /// pass does not hand it straight back.
+    fn on_rejected(&mut self, host: usize, r: Rejected) -> Result<(), Bad> {
+        let Some(change) = self.state.rejected(host, &r, unix_now()) else {
+            return Ok(());
+        };
+        let name = &self.settings.cluster.hosts[host].name;
+        match &change {
+            Change::Requeued(_) => log::warn!(
+                "{name} could not start job {} ({}): pending again; nothing is dispatched to {name} for {REJECT_PAUSE:?}",
+                r.job.id,
+                r.reason
+            ),
+            _ => log::info!("{name} could not start job {}, which was bkilled meanwhile", r.job.id),
+        }
+        self.paused_hosts[host] = Some(Instant::now() + REJECT_PAUSE);
+        self.change(&[change])
     }
 
     /// A registered sbd went away: its jobs show UNKNOWN until it is back.

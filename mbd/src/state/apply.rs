@@ -1,7 +1,7 @@
 //! Applying logged changes to the state, live and at replay: the one path
 //! both take, so a restarted mbd rebuilds exactly what it acknowledged.
 
-use super::execution::apply_ended;
+use super::execution::{apply_ended, apply_requeued};
 use super::State;
 use crate::change::{
     AllocRecord, BadRecord, Change, Checkpoint, Dispatched, JobImage, JobOfSpec, SpecImage,
@@ -75,6 +75,7 @@ impl State {
             Change::JobOfSpec(j) => self.apply_job_of_spec(j),
             Change::Moved(m) => self.apply_moved(m),
             Change::Reprioritized(r) => self.apply_reprioritized(r),
+            Change::Requeued(r) => self.update(r.id, |job| apply_requeued(job, r)),
         }
     }
 

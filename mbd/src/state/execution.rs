@@ -3,10 +3,10 @@
 //! with what mbd believes runs there (docs/mbd.md, "Execution").
 
 use super::{sig, State};
-use crate::change::{Change, Dispatched, Ended, Forked};
+use crate::change::{Change, Dispatched, Ended, Forked, Requeued};
 use crate::job::{usage_text, Alloc, Job};
 use proto::mbd::{event, JobState};
-use proto::sbd::{Finished, JobKey, JobStart, Register, Started, Usage};
+use proto::sbd::{Finished, JobKey, JobStart, Register, Rejected, Started, Usage};
 
 /// What to do after an sbd registered.
 #[derive(Debug, Default, PartialEq)]
@@ -87,6 +87,25 @@ impl State {
             attempt: job.attempt,
             time: now,
             pid: s.pid,
+        }))
+    }
+
+    /// `host`'s sbd could not set a job up: it never ran, so it is
+    /// pending again — unless a user ended it meanwhile (then it ends as
+    /// one bkilled before it started). Nothing if the run is not news.
+    pub fn rejected(&self, host: usize, r: &Rejected, now: u64) -> Option<Change> {
+        let job = self.run_on(host, r.job).filter(|j| j.pid == 0)?;
+        if let Some(signal) = ending_signal(job) {
+            return Some(unstarted_kill(job, signal, now));
+        }
+        Some(Change::Requeued(Requeued {
+            id: job.id,
+            attempt: job.attempt,
+            time: now,
+            note: format!(
+                "Not started on {}: {}",
+                self.cluster.hosts[host].name, r.reason
+            ),
         }))
     }
 
@@ -233,7 +252,7 @@ fn unstarted_kill(job: &Job, signal: u32, now: u64) -> Change {
 }
 
 /// The last TERM, INT or KILL a user sent the job's current run, if any.
-fn ending_signal(job: &Job) -> Option<u32> {
+pub(super) fn ending_signal(job: &Job) -> Option<u32> {
     (job.events.iter().rev())
         .take_while(|e| e.what != event::DISPATCHED)
         .filter(|e| e.what == event::SIGNAL)
@@ -251,6 +270,14 @@ pub(super) fn key(job: &Job) -> JobKey {
 
 /// Records how a running job ended: a note if it did not end by itself,
 /// DONE or EXIT, and its resource usage.
+pub(super) fn apply_requeued(job: &mut Job, r: &Requeued) {
+    if job.attempt != r.attempt || !job.is_running() {
+        return;
+    }
+    job.record_text(r.time, event::NOTE, 0, r.note.clone());
+    job.transition(JobState::Pend, r.time, 0, 0);
+}
+
 pub(super) fn apply_ended(job: &mut Job, e: &Ended) {
     if !e.note.is_empty() {
         job.record_text(e.time, event::NOTE, 0, e.note.clone());
@@ -338,6 +365,19 @@ mod tests {
         let job = |id| restarted.job(id).expect("job").state;
         assert_eq!((job(1), job(2)), (JobState::Run, JobState::Exit));
         assert!(restarted.runs_on_removed_hosts(NOW + 2).is_empty());
+    }
+
+    /// `running`, with job 1 bkilled (TERM) before sbd acknowledged it.
+    fn bkilled_running() -> State {
+        let mut s = running();
+        let term = s.signal(
+            &ann(),
+            proto::mbd::JobRef { id: 1, index: 0 },
+            sig::TERM,
+            NOW,
+        );
+        apply_all(&mut s, &term.expect("TERM accepted"));
+        s
     }
 
     fn run1(pid: u32, suspended: bool) -> RunningJob {
@@ -540,14 +580,7 @@ mod tests {
 
     #[test]
     fn a_job_bkilled_before_sbd_took_it_ends_instead_of_being_sent_again() {
-        let mut s = running();
-        let term = s.signal(
-            &ann(),
-            proto::mbd::JobRef { id: 1, index: 0 },
-            sig::TERM,
-            NOW,
-        );
-        apply_all(&mut s, &term.expect("TERM accepted"));
+        let mut s = bkilled_running();
         let empty = Register {
             host: "cpu01".into(),
             ..Register::default()
@@ -556,6 +589,43 @@ mod tests {
         assert!(r.resend.is_empty(), "not started after a bkill");
         apply_all(&mut s, &r.changes);
         assert_eq!(s.job(1).map(|j| j.state), Some(JobState::Exit));
+    }
+
+    #[test]
+    fn a_run_sbd_could_not_set_up_is_pending_again_unless_bkilled() {
+        let key = JobKey { id: 1, attempt: 1 };
+        let rejected = Rejected {
+            job: key,
+            reason: "cannot spool the job: No space left on device".into(),
+        };
+        let mut s = running();
+        assert_eq!(s.rejected(1, &rejected, NOW), None, "not that host's run");
+        let change = s.rejected(0, &rejected, NOW + 1).expect("news");
+        apply_all(&mut s, &[change]);
+        let job = s.job(1).expect("job");
+        assert_eq!(
+            (job.state, job.alloc.len(), job.pid),
+            (JobState::Pend, 0, 0)
+        );
+        let tail: Vec<_> = (job.events.iter().rev().take(2).rev())
+            .map(|e| (e.what, e.text.as_str()))
+            .collect();
+        let note = "Not started on cpu01: cannot spool the job: No space left on device";
+        assert_eq!(tail, [(event::NOTE, note), (event::PENDING, "")]);
+        assert_eq!(s.allocated_jobs().count(), 0);
+        assert_eq!(s.rejected(0, &rejected, NOW + 2), None, "a duplicate");
+
+        // bkilled while its dispatch was on the way: it ends, not pending.
+        let mut s = bkilled_running();
+        let change = s.rejected(0, &rejected, NOW + 1).expect("news");
+        apply_all(&mut s, &[change]);
+        assert_eq!(s.job(1).map(|j| j.state), Some(JobState::Exit));
+
+        // Started: sbd's word that it was not is not news.
+        let mut s = running();
+        let forked = s.started(0, &Started { job: key, pid: 77 }, NOW);
+        apply_all(&mut s, forked.as_slice());
+        assert_eq!(s.rejected(0, &rejected, NOW + 1), None);
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //!   every run mbd believes it has is one it holds or one sent again
 //!   because it never started; reports of other runs change nothing.
 
-use super::execution::key;
+use super::execution::{ending_signal, key};
 use super::tests::request;
 use super::{sig, Caller, State};
 use crate::change::Change;
@@ -25,7 +25,7 @@ use proptest::prelude::*;
 use proto::mbd::{
     ArraySpec, Control, JobRef, JobState, JobsRequest, MoveRequest, PriorityRequest, TokenRequest,
 };
-use proto::sbd::{Finished, JobKey, Register, RunningJob, Started, Usage};
+use proto::sbd::{Finished, JobKey, Register, Rejected, RunningJob, Started, Usage};
 
 /// One thing that happens to mbd. Jobs and hosts are picked by index
 /// into what exists, so most steps act on something real.
@@ -71,6 +71,11 @@ enum Step {
         report: Report,
         exit_code: i32,
         signal: u32,
+    },
+    /// sbd could not set the run up (the job goes back to PEND).
+    Rejected {
+        job: usize,
+        report: Report,
     },
     /// An sbd (re-)registers holding some of the jobs mbd believes it runs.
     Register {
@@ -203,6 +208,7 @@ fn step() -> impl Strategy<Value = Step> {
         4 => (any::<usize>(), report(), exit_code, ended_by).prop_map(
             |(job, report, exit_code, signal)| Step::Ended { job, report, exit_code, signal }
         ),
+        1 => (any::<usize>(), report()).prop_map(|(job, report)| Step::Rejected { job, report }),
         3 => (0..3usize, any::<u8>(), any::<bool>())
             .prop_map(|(host, held, suspended)| Step::Register { host, held, suspended }),
         1 => (0..3usize).prop_map(|host| Step::SbdLost { host }),
@@ -348,6 +354,28 @@ impl Mbd {
                         .ended(host, &finished(job, now, *exit_code, *signal));
                     stray_changes_nothing(*report, &change)?;
                     self.change(change);
+                }
+            }
+            Step::Rejected { job, report } => {
+                if let Some((job, host)) = self.running(*job, *report) {
+                    let reason = "cannot spool the job".to_owned();
+                    let change = self.state.rejected(host, &Rejected { job, reason }, now);
+                    stray_changes_nothing(*report, &change)?;
+                    let before = self.state.job(job.id).map(|j| (j.pid, ending_signal(j)));
+                    self.change(change);
+                    // A run that never started is back to PEND holding
+                    // nothing, unless a user ended it; a started one is
+                    // not news.
+                    let after = self.state.job(job.id).map(|j| (j.state, j.alloc.len()));
+                    match (*report, before) {
+                        (Report::Own, Some((0, Some(_)))) => {
+                            prop_assert_eq!(after.map(|a| a.0), Some(JobState::Exit))
+                        }
+                        (Report::Own, Some((0, None))) => {
+                            prop_assert_eq!(after, Some((JobState::Pend, 0)))
+                        }
+                        _ => {}
+                    }
                 }
             }
             Step::Register {
