@@ -63,6 +63,16 @@ fn dispatched_to_a_stopped_sbd(cluster: &TestCluster) -> (PathBuf, u32, u32) {
     (work, job, sbd)
 }
 
+/// `sh -c script` in `work`, as a user of `cluster` would run it.
+fn shell(cluster: &TestCluster, work: &Path, script: &str) -> std::process::Output {
+    Command::new("/bin/sh")
+        .args(["-c", script])
+        .env(conf::CONF_DIR_ENV, &cluster.dir)
+        .current_dir(work)
+        .output()
+        .expect("sh")
+}
+
 fn work_dir(cluster: &TestCluster) -> PathBuf {
     let dir = cluster.dir.join("work");
     std::fs::create_dir_all(&dir).expect("work dir");
@@ -121,12 +131,7 @@ fn jobs_end_done_or_exit_with_their_output() {
            [ \"$s\" = DONE ] && echo PASS && exit 0; sleep 0.1; done; echo FAIL $s",
         bin = cluster_tests::bin_dir().display()
     );
-    let sh = Command::new("/bin/sh")
-        .args(["-c", &script])
-        .env(conf::CONF_DIR_ENV, &cluster.dir)
-        .current_dir(&work)
-        .output()
-        .expect("sh");
+    let sh = shell(&cluster, &work, &script);
     assert_eq!(String::from_utf8_lossy(&sh.stdout), "PASS\n");
 
     // The submit environment reaches the job.
@@ -155,12 +160,7 @@ fn jobs_end_done_or_exit_with_their_output() {
         bin = cluster_tests::bin_dir().display(),
         out = big.display()
     );
-    let sh = Command::new("/bin/sh")
-        .args(["-c", &script])
-        .env(conf::CONF_DIR_ENV, &cluster.dir)
-        .current_dir(&work)
-        .output()
-        .expect("sh");
+    let sh = shell(&cluster, &work, &script);
     let id = cluster_tests::job_id(&String::from_utf8_lossy(&sh.stdout))
         .unwrap_or_else(|| panic!("bsub: {}", String::from_utf8_lossy(&sh.stderr)));
     cluster.wait_stat(id, "DONE", LIMIT);
