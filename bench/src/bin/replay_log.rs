@@ -50,6 +50,11 @@ fn main() -> anyhow::Result<()> {
     let state = State::replay(cluster, &replay.records)
         .map_err(|(n, e)| anyhow::anyhow!("record {n}: {e}"))?;
     let replay_ms = started.elapsed().as_secs_f64() * 1e3;
+    // mbd's start then looks for jobs its configuration no longer fits.
+    let started = Instant::now();
+    let unfit = state.stranded().len() + state.runs_on_removed_hosts(0).len();
+    let checks_ms = started.elapsed().as_secs_f64() * 1e3;
+    anyhow::ensure!(unfit == 0, "jobs stranded by a configuration unchanged");
     anyhow::ensure!(state.jobs().count() == jobs as usize, "jobs lost in replay");
     let _ = std::fs::remove_dir_all(&dir);
     let report = serde_json::json!({
@@ -58,6 +63,7 @@ fn main() -> anyhow::Result<()> {
         "bytes": bytes,
         "baseline_read_ms": read_ms,
         "open_and_replay_ms": replay_ms,
+        "config_checks_ms": checks_ms,
         "records_per_sec": records as f64 / (replay_ms / 1e3),
         "ratio_vs_read": replay_ms / read_ms.max(f64::MIN_POSITIVE),
     });
