@@ -163,8 +163,8 @@ pub fn log_tail(log: &Path, n: usize) -> String {
 pub fn port_taken_hint(log_tail: &str) -> &'static str {
     if log_tail.contains("Address already in use") {
         "\n(another cluster or daemon holds the port: stop it, or give this \
-         cluster others: LL_LIM_PORT, LL_MBD_PORT and LL_SBD_PORT in ll.conf, \
-         or `lavalite up --port P` for a new directory)"
+         cluster others: LL_LIM_PORT and LL_MBD_PORT in ll.conf, or \
+         `lavalite up --port P` for a new directory)"
     } else {
         ""
     }
