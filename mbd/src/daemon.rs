@@ -253,6 +253,9 @@ impl Mbd {
             );
         }
         let lost = self.state.runs_on_removed_hosts(unix_now());
+        if lost.is_empty() {
+            return Ok(());
+        }
         for change in &lost {
             if let Change::Ended(e) = change {
                 log::warn!("job {} ends EXIT: {}", e.id, e.note);
