@@ -1,7 +1,7 @@
 //! One entry of the table: its fd, its kind, its buffers and what it is
 //! registered for.
 
-use crate::sys::{EV_IN, EV_OUT, EV_RDHUP};
+use crate::sys::{EV_ET, EV_IN, EV_OUT, EV_RDHUP};
 use crate::{ChanError, Interest};
 use bytes::BytesMut;
 use socket2::Socket;
@@ -101,8 +101,15 @@ impl Channel {
         let read = interest.is_readable() && !self.read_closed && !self.paused;
         let write = interest.is_writable() || !self.tx.is_empty();
         let flags = match self.kind {
+            // Edge-triggered unless the caller watches writability, which
+            // a select()-style loop expects reported on every wait. Each
+            // wait then leaves no served socket on the kernel's ready list
+            // to be polled again; what an edge leaves unread is replayed
+            // (`Channels::replay`).
             Kind::Stream => {
-                (if read { EV_IN | EV_RDHUP } else { 0 }) | (if write { EV_OUT } else { 0 })
+                (if read { EV_IN | EV_RDHUP } else { 0 })
+                    | (if write { EV_OUT } else { 0 })
+                    | (if interest.is_writable() { 0 } else { EV_ET })
             }
             Kind::Connecting => EV_OUT,
             Kind::Udp => (if read { EV_IN } else { 0 }) | (if write { EV_OUT } else { 0 }),

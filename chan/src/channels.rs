@@ -51,6 +51,14 @@ pub struct Channels {
     /// Channels whose buffered frames were not handed out before the
     /// caller waited again.
     pub(crate) carry: Vec<ChanId>,
+    /// Readiness of edge-triggered streams the kernel will not report
+    /// again, handed out after this wait's kernel events: reports the
+    /// caller did not reach before waiting again, and reads that filled
+    /// their room (the socket may hold more).
+    pub(crate) replay: Vec<(ChanId, u32)>,
+    /// Replays owed from this pass, moved into `replay` at the next wait
+    /// so a busy socket cannot keep one pass going.
+    pub(crate) replay_next: Vec<(ChanId, u32)>,
     pub(crate) deadlines: Vec<Deadline>,
     /// Kept open to accept-and-close connections when out of fds.
     pub(crate) spare_fd: Option<File>,
@@ -83,6 +91,8 @@ impl Channels {
             drain: None,
             queued: VecDeque::new(),
             carry: Vec::new(),
+            replay: Vec::new(),
+            replay_next: Vec::new(),
             deadlines: Vec::new(),
             spare_fd: spare_fd(),
             emfile_logged: false,

@@ -6,9 +6,9 @@
 //! again, so a channel the caller closed earlier in the same batch is never
 //! touched, and its event never reaches a channel that reused the slot.
 
-use crate::channel::{Channel, Handle, Kind};
+use crate::channel::{Handle, Kind};
 use crate::frame::{bytes_missing, split_frame};
-use crate::sys::{self, EV_ERR, EV_HUP, EV_IN, EV_OUT, EV_RDHUP};
+use crate::sys::{self, EV_ERR, EV_ET, EV_HUP, EV_IN, EV_OUT, EV_RDHUP};
 use crate::{ChanError, ChanId, Channels, Event, Interest};
 use bytes::BytesMut;
 use proto::HEADER_LEN;
@@ -95,8 +95,9 @@ impl Channels {
     /// channels; returns how many the kernel reported. Then call
     /// [`Channels::next_event`] until it returns `None`.
     ///
-    /// Level-triggered: anything not handed out before the next call is
-    /// reported again (buffered frames are carried over, not lost).
+    /// Anything not handed out before the next call is handed out after
+    /// it: buffered frames are carried over, and the reports of
+    /// edge-triggered streams replayed, so nothing waits for new data.
     pub fn chan_epoll(&mut self, timeout: Option<Duration>) -> Result<usize, ChanError> {
         self.carry_unfinished();
         self.ready.clear();
@@ -115,7 +116,7 @@ impl Channels {
                 wait = if wait < 0 { until } else { wait.min(until) };
             }
         }
-        if !self.queued.is_empty() || !self.carry.is_empty() {
+        if !self.queued.is_empty() || !self.carry.is_empty() || !self.replay.is_empty() {
             wait = 0;
         }
         self.counters.syscalls.epoll_wait += 1;
@@ -158,30 +159,61 @@ impl Channels {
                 self.drain = Some(Drain::Frames(id));
                 continue;
             }
-            let (token, flags) = self.ready.get(self.cursor)?;
-            self.cursor += 1;
-            if let Some(event) = self.dispatch(ChanId::from_token(token), flags) {
+            let (id, flags) = match self.ready.get(self.cursor) {
+                Some((token, flags)) => {
+                    self.cursor += 1;
+                    (ChanId::from_token(token), flags)
+                }
+                None => self.replay.pop()?,
+            };
+            if let Some(event) = self.dispatch(id, flags) {
                 return Some(event);
             }
         }
     }
 
-    /// Frames already read but not handed out must survive the next wait:
-    /// the kernel will not report those bytes again.
+    /// Frames already read but not handed out, and edge-triggered reports
+    /// not yet acted on, must survive the next wait: the kernel will not
+    /// report those bytes again.
     fn carry_unfinished(&mut self) {
         if let Some(Drain::Frames(id)) = self.drain.take() {
             self.carry.push(id);
         }
         for i in self.cursor..self.ready.len() {
-            if let Some((token, _)) = self.ready.get(i) {
+            if let Some((token, flags)) = self.ready.get(i) {
                 let id = ChanId::from_token(token);
-                if self.table.get(id).is_some_and(Channel::has_backlog) {
+                let Some(chan) = self.table.get(id) else {
+                    continue;
+                };
+                if chan.has_backlog() {
                     self.carry.push(id);
+                }
+                if chan.armed.is_some_and(|armed| armed & EV_ET != 0) {
+                    self.replay_next.push((id, flags));
                 }
             }
         }
         self.carry.sort_unstable();
         self.carry.dedup();
+        self.replay.append(&mut self.replay_next);
+        // One visit per channel, for everything it was owed.
+        self.replay.sort_unstable_by_key(|&(id, _)| id);
+        self.replay.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1 |= later.1;
+            }
+            same
+        });
+    }
+
+    /// An edge-triggered stream needs another read with no new edge to
+    /// prompt it; `flags` keep what the last report said about its peer.
+    fn owe_read(&mut self, id: ChanId, flags: u32) {
+        let armed = self.table.get(id).and_then(|chan| chan.armed);
+        if armed.is_some_and(|armed| armed & EV_ET != 0) {
+            self.replay_next.push((id, flags & !EV_OUT));
+        }
     }
 
     fn run_deadlines(&mut self, now: Instant) {
@@ -256,7 +288,8 @@ impl Channels {
 
     /// One item of the current batch. An item that used budget moves the
     /// batch on; an exhausted budget ends it (the kernel reports the rest
-    /// on the next wait, since we are level-triggered).
+    /// on the next wait: listeners, datagrams and signals are
+    /// level-triggered).
     fn continue_batch(&mut self, id: ChanId, of: Batch, left: usize) -> Step {
         let step = match of {
             Batch::Accepts => self.next_accept(id),
@@ -373,14 +406,18 @@ impl Channels {
         self.counters.syscalls.read += 1;
         let outcome = sys::recv_into(chan.handle.fd(), &mut chan.rx, budget);
         let peer_shut = flags & (EV_RDHUP | EV_HUP) != 0;
+        let mut more = false;
         match outcome {
-            Ok(0) => chan.eof_pending = true,
-            Ok(n) if n >= budget => {
-                self.counters.bytes_in += n as u64;
-                self.counters.budget_exhausted += 1;
+            Ok(got) if got.bytes == 0 => chan.eof_pending = true,
+            Ok(got) if got.filled => {
+                self.counters.bytes_in += got.bytes as u64;
+                if got.bytes >= budget {
+                    self.counters.budget_exhausted += 1;
+                }
+                more = true;
             }
-            Ok(n) => {
-                self.counters.bytes_in += n as u64;
+            Ok(got) => {
+                self.counters.bytes_in += got.bytes as u64;
                 if flags & EV_ERR != 0 {
                     chan.error_pending = Some(socket_error(&chan.handle));
                 } else if peer_shut {
@@ -389,11 +426,8 @@ impl Channels {
                     chan.eof_pending = true;
                 }
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => more = true,
             Err(e) => chan.error_pending = Some(e.into()),
         }
         if chan.eof_pending {
@@ -406,6 +440,8 @@ impl Channels {
         }
         if chan.read_closed || chan.broken {
             let _ = self.sync(id);
+        } else if more {
+            self.owe_read(id, flags);
         }
     }
 

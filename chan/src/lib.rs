@@ -4,7 +4,9 @@
 //!
 //! It owns the event loop's I/O and nothing else: it knows the 20-byte
 //! header (to cut frames) but never an opcode, a message or a daemon.
-//! Linux only; single-threaded per [`Channels`] value; level-triggered.
+//! Linux only; single-threaded per [`Channels`] value. Callers see
+//! level-triggered behaviour: whatever is not handed out before the next
+//! wait is handed out after it.
 //!
 //! The names follow LavaLite's C library (`chan_epoll_init` is
 //! [`Channels::new`], `chan_epoll_add/mod/del`, `chan_epoll`), and
@@ -13,7 +15,9 @@
 //!
 //! Design choices that the benchmarks check: one `read` per ready channel
 //! per wakeup, every complete frame in it handed out without allocation;
-//! replies written at once, with `EPOLLOUT` armed only after a short write.
+//! replies written at once, with `EPOLLOUT` armed only after a short write;
+//! connections registered edge-triggered, so the kernel does not poll
+//! every socket served in one wakeup again at the next.
 
 pub mod blocking;
 mod channel;

@@ -27,6 +27,8 @@ pub(crate) const EV_OUT: u32 = libc::EPOLLOUT as u32;
 pub(crate) const EV_RDHUP: u32 = libc::EPOLLRDHUP as u32;
 pub(crate) const EV_HUP: u32 = libc::EPOLLHUP as u32;
 pub(crate) const EV_ERR: u32 = libc::EPOLLERR as u32;
+/// Edge-triggered: reported once per change, not on every wait.
+pub(crate) const EV_ET: u32 = libc::EPOLLET as u32;
 
 /// Most iovecs handed to one `sendmsg`.
 pub(crate) const MAX_IOV: usize = 64;
@@ -127,10 +129,18 @@ impl EpollEvents {
     }
 }
 
+/// What one [`recv_into`] did.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Received {
+    pub(crate) bytes: usize,
+    /// It took all the room it was given, so the socket may hold more.
+    pub(crate) filled: bool,
+}
+
 /// One `recv` into the spare capacity of `buf`, at most `max` bytes.
 /// `recv` rather than `read`: the socket call skips the VFS layer's
 /// checks and notifications that `read` pays on every message.
-pub(crate) fn recv_into(fd: RawFd, buf: &mut BytesMut, max: usize) -> io::Result<usize> {
+pub(crate) fn recv_into(fd: RawFd, buf: &mut BytesMut, max: usize) -> io::Result<Received> {
     if buf.capacity() == buf.len() {
         buf.reserve(max.max(1));
     }
@@ -140,7 +150,10 @@ pub(crate) fn recv_into(fd: RawFd, buf: &mut BytesMut, max: usize) -> io::Result
     let n = cvt_size(unsafe { libc::recv(fd, spare.as_mut_ptr().cast(), want, 0) })?;
     // SAFETY: the kernel initialised the first n bytes of the spare capacity.
     unsafe { buf.set_len(buf.len() + n) };
-    Ok(n)
+    Ok(Received {
+        bytes: n,
+        filled: n == want,
+    })
 }
 
 /// `send` with `MSG_NOSIGNAL`: a closed peer is `EPIPE`, never SIGPIPE.
