@@ -46,13 +46,17 @@ fn frames_of(events: &[Event]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-#[test]
-fn a_read_that_leaves_data_in_the_socket_is_finished_without_new_data() {
-    // A tiny read budget forces one wakeup to leave data in the socket.
-    let mut chans = chans_with(Config {
+/// A tiny read budget forces one wakeup to leave data in the socket.
+fn with_read_budget_16() -> Channels {
+    chans_with(Config {
         read_budget: 16,
         ..Config::default()
-    });
+    })
+}
+
+#[test]
+fn a_read_that_leaves_data_in_the_socket_is_finished_without_new_data() {
+    let mut chans = with_read_budget_16();
     let (_l, mut client, _server) = connected(&mut chans);
     let frames: Vec<Vec<u8>> = (0..4).map(|i| frame(i, &[i as u8; 30])).collect();
     client.write_all(&frames.concat()).unwrap();
@@ -67,10 +71,7 @@ fn a_read_that_leaves_data_in_the_socket_is_finished_without_new_data() {
 
 #[test]
 fn eof_behind_a_budget_limited_read_is_reported() {
-    let mut chans = chans_with(Config {
-        read_budget: 16,
-        ..Config::default()
-    });
+    let mut chans = with_read_budget_16();
     let (_l, mut client, server) = connected(&mut chans);
     let frames: Vec<Vec<u8>> = (0..3).map(|i| frame(i, &[7; 40])).collect();
     client.write_all(&frames.concat()).unwrap();
