@@ -124,6 +124,12 @@ impl Channel {
         Some(flags)
     }
 
+    /// Registered edge-triggered: the kernel reports it once per change,
+    /// so what is left unread must be replayed by us.
+    pub(crate) fn is_edge_triggered(&self) -> bool {
+        self.armed.is_some_and(|armed| armed & EV_ET != 0)
+    }
+
     /// Whether the caller can expect frames or an end-of-stream event
     /// without another read from the kernel.
     pub(crate) fn has_backlog(&self) -> bool {

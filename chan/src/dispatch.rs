@@ -6,9 +6,9 @@
 //! again, so a channel the caller closed earlier in the same batch is never
 //! touched, and its event never reaches a channel that reused the slot.
 
-use crate::channel::{Handle, Kind};
+use crate::channel::{Channel, Handle, Kind};
 use crate::frame::{bytes_missing, split_frame};
-use crate::sys::{self, EV_ERR, EV_ET, EV_HUP, EV_IN, EV_OUT, EV_RDHUP};
+use crate::sys::{self, EV_ERR, EV_HUP, EV_IN, EV_OUT, EV_RDHUP};
 use crate::{ChanError, ChanId, Channels, Event, Interest};
 use bytes::BytesMut;
 use proto::HEADER_LEN;
@@ -188,7 +188,7 @@ impl Channels {
                 if chan.has_backlog() {
                     self.carry.push(id);
                 }
-                if chan.armed.is_some_and(|armed| armed & EV_ET != 0) {
+                if chan.is_edge_triggered() {
                     self.replay_next.push((id, flags));
                 }
             }
@@ -210,8 +210,7 @@ impl Channels {
     /// An edge-triggered stream needs another read with no new edge to
     /// prompt it; `flags` keep what the last report said about its peer.
     fn owe_read(&mut self, id: ChanId, flags: u32) {
-        let armed = self.table.get(id).and_then(|chan| chan.armed);
-        if armed.is_some_and(|armed| armed & EV_ET != 0) {
+        if self.table.get(id).is_some_and(Channel::is_edge_triggered) {
             self.replay_next.push((id, flags & !EV_OUT));
         }
     }
