@@ -406,8 +406,8 @@ impl Channels {
             // Everything read was handed out: start again at the front
             // (when no frame still shares the buffer), so a connection
             // keeps reusing a few warm cache lines instead of walking its
-            // whole buffer. Not on every read: the check costs ~75
-            // instructions.
+            // whole buffer. Not on every read: reclaiming costs ~75
+            // instructions, and every 512 bytes keeps the lines warm.
             let _ = chan.rx.try_reclaim(chan.rx.capacity() + 1);
         }
         if chan.rx.capacity() - chan.rx.len() < missing.min(budget).max(MIN_READ_SPARE) {
