@@ -28,10 +28,10 @@ use std::time::Duration;
 /// block and the wrapping.
 pub const MAX_SIGN_BODY: u32 = MAX_REQUEST_BODY + 1024;
 
-/// Whether `operation` is one lim signs for users: the batch commands'
-/// (`proto::mbd::op`, 0x02xx).
+/// Whether `operation` is one lim signs for users: one of the batch
+/// commands' requests (`proto::mbd::op::USER_REQUESTS`), compared whole.
 pub fn signable(operation: u32) -> bool {
-    operation & 0xff00 == 0x0200
+    proto::mbd::op::USER_REQUESTS.contains(&operation)
 }
 
 /// The frame `req` describes, signed as `who`; or why not.
@@ -196,6 +196,10 @@ mod tests {
             op::BEACON,
             op::LOAD_REPORT,
             0,
+            // Batch-looking bits in a wider word, and the next free opcode.
+            0xFFFF_0200,
+            0x0001_0200,
+            proto::mbd::op::GROUPS + 1,
         ] {
             let req = SignRequest {
                 sequence: 1,

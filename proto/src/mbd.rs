@@ -42,6 +42,23 @@ pub mod op {
     /// empty -> `Vec<`[`super::GroupRow`]`>` (`bgroups`).
     pub const GROUPS: u32 = 0x020b;
 
+    /// Every request a batch command sends: exactly what a local lim signs
+    /// for users (sbd's messages and lim's own never).
+    pub const USER_REQUESTS: [u32; 12] = [
+        SUBMIT,
+        JOBS,
+        SIGNAL,
+        QUEUES,
+        QUEUE_CONTROL,
+        HOSTS,
+        HOST_CONTROL,
+        HISTORY,
+        MOVE,
+        PRIORITY,
+        TOKENS,
+        GROUPS,
+    ];
+
     /// What a client request asks for, in words for log lines.
     pub fn name(op: u32) -> &'static str {
         match op {

@@ -73,6 +73,17 @@ fn requests_signed_by_the_local_lim_carry_the_kernels_identity() {
         Err(SignError::Refused(why)) => assert!(why.contains("not a batch command"), "{why}"),
         other => panic!("REGISTER signed or not refused: {other:?}"),
     }
+    // Nor anything whose low bits only look like a batch request's.
+    for operation in [0xFFFF_0200, 0x0001_0200] {
+        let wide = SignRequest {
+            operation,
+            ..register.clone()
+        };
+        match sign_locally(&state, "host1", &wide, Duration::from_secs(5)) {
+            Err(SignError::Refused(why)) => assert!(why.contains("not a batch command"), "{why}"),
+            other => panic!("{operation:#x} signed or not refused: {other:?}"),
+        }
+    }
 
     // Garbage on the socket closes that connection; lim keeps signing.
     let mut junk = std::os::unix::net::UnixStream::connect(&socket).unwrap();
