@@ -476,9 +476,17 @@ impl Channels {
             }
             Ok(None) => {}
             Err(e) => {
+                // The input is no longer frames and is not read again, but
+                // the socket works: a last reply can still be sent (e.g.
+                // the refusal of a frame that came before the bad header).
                 chan.rx = BytesMut::new();
                 chan.eof_pending = false;
-                return self.fail(id, ChanError::Frame(e));
+                chan.read_closed = true;
+                let _ = self.sync(id);
+                return Some(Event::Error {
+                    id,
+                    error: ChanError::Frame(e),
+                });
             }
         }
         if chan.rx.is_empty() && chan.rx.capacity() > RX_SHRINK_ABOVE {

@@ -118,3 +118,36 @@ fn oversized_and_negative_lengths_are_rejected_and_others_still_served() {
     assert_eq!(next_frame(&mut chans, good_id).body().len(), 1000);
     let _ = events_during(&mut chans, Duration::from_millis(10));
 }
+
+#[test]
+fn after_a_bad_header_a_last_reply_still_reaches_the_peer() {
+    let mut chans = chans_with(Config {
+        max_frame_body: 1000,
+        ..Config::default()
+    });
+    let (_l, mut client, server) = connected(&mut chans);
+    // A good frame and a bad header in one write, as a hostile peer sends.
+    let mut both = frame(1, b"fine");
+    both.extend_from_slice(&Header::request(2, 1, 0xFFFF_FFFF).to_bytes());
+    client.write_all(&both).unwrap();
+    assert_eq!(next_frame(&mut chans, server).body(), b"fine");
+    let error = wait_for(&mut chans, "frame error", |_, e| match e {
+        Event::Error { id, error } if id == server => Some(error),
+        _ => None,
+    });
+    assert!(matches!(error, ChanError::Frame(_)), "{error:?}");
+    // Its input is not frames any more, but its output still works.
+    chans.send(server, &frame(1, b"refused")).unwrap();
+    chans.close_when_flushed(server).unwrap();
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    let reader = thread::spawn(move || {
+        let mut got = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut client, &mut got);
+        got
+    });
+    let deadline = Instant::now() + PATIENCE;
+    while chans.is_open(server) && Instant::now() < deadline {
+        let _ = events_during(&mut chans, Duration::from_millis(10));
+    }
+    assert_eq!(reader.join().unwrap(), frame(1, b"refused"));
+}

@@ -82,9 +82,8 @@ pub struct Lim {
     signing: HashSet<ChanId>,
     /// User names by uid (NSS lookups are not free; SIGHUP forgets them).
     user_names: HashMap<u32, String>,
-    /// Signing requests refused so far (logged at 1, 2, 4, ...: a local
-    /// user cannot fill the log).
-    sign_refusals: u64,
+    /// Signing requests refused so far (a local user cannot fill the log).
+    sign_refusals: crate::log_file::Repeats,
     /// Replies are encoded here; kept, so a 10,000-host answer does not
     /// grow a fresh buffer through every power of two each time.
     reply_buf: BytesMut,
@@ -154,7 +153,7 @@ impl Lim {
             signer,
             signing: HashSet::new(),
             user_names: HashMap::new(),
-            sign_refusals: 0,
+            sign_refusals: Default::default(),
             reply_buf: BytesMut::new(),
         })
     }
@@ -402,11 +401,9 @@ impl Lim {
         let header = *frame.header();
         let signed = self.sign_for_peer(id, &header, frame.body());
         if let Err(why) = &signed {
-            self.sign_refusals += 1;
-            if self.sign_refusals.is_power_of_two() {
+            if let Some(count) = self.sign_refusals.note("signing") {
                 log::warn!(
-                    "signing request on connection {id} refused: {why} ({} refusals so far)",
-                    self.sign_refusals
+                    "signing request on connection {id} refused: {why} ({count} refusals so far)"
                 );
             }
         }

@@ -63,6 +63,30 @@ pub fn hangup(daemon: &str) {
     log::info!("{daemon}: SIGHUP received: still running (nothing to reload; the log reopens itself after rotation)");
 }
 
+/// Counts what a daemon turns away, by cause, and says which of them to
+/// log: the 1st, 2nd, 4th, 8th ... of each cause. A peer that repeats
+/// itself (a flood of bad frames, a misconfigured host retrying) costs a
+/// line per doubling, and each line carries the count so far.
+#[derive(Debug, Default)]
+pub struct Repeats {
+    counts: std::collections::HashMap<&'static str, u64>,
+}
+
+impl Repeats {
+    /// Counts one more `cause`; the count so far when this one is to be
+    /// logged.
+    pub fn note(&mut self, cause: &'static str) -> Option<u64> {
+        let count = self.counts.entry(cause).or_insert(0);
+        *count += 1;
+        count.is_power_of_two().then_some(*count)
+    }
+
+    /// How many of `cause` were counted.
+    pub fn count(&self, cause: &str) -> u64 {
+        self.counts.get(cause).copied().unwrap_or(0)
+    }
+}
+
 /// A log file that follows its path across rotation.
 struct LogFile {
     path: PathBuf,
@@ -116,6 +140,15 @@ impl Write for LogFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeats_are_logged_at_each_doubling_per_cause() {
+        let mut seen = Repeats::default();
+        let logged: Vec<u64> = (0..20).filter_map(|_| seen.note("bad frame")).collect();
+        assert_eq!(logged, [1, 2, 4, 8, 16]);
+        assert_eq!(seen.note("auth"), Some(1), "each cause counts apart");
+        assert_eq!((seen.count("bad frame"), seen.count("auth")), (20, 1));
+    }
 
     #[test]
     fn a_rotated_log_is_reopened_at_its_path() {

@@ -21,6 +21,7 @@ use bytes::BytesMut;
 use chan::sys::unix_now;
 use chan::{ChanError, ChanId, Channels, Config, Event, Frame};
 use lim::client::LimClient;
+use lim::log_file::Repeats;
 use proto::auth::{self, ReplayGuard, Signer};
 use proto::mbd::{
     op, status, Control, HistoryChunk, HistoryRequest, JobRef, JobsChunk, JobsRequest, MoveRequest,
@@ -81,8 +82,11 @@ pub struct Mbd {
     lim_answering: Option<bool>,
     /// Replies waiting for this pass's commit.
     held: Vec<(ChanId, BytesMut)>,
-    /// Connections to close once their held reply is sent.
-    closing: Vec<ChanId>,
+    /// Connections to close once their held reply is sent; nothing more
+    /// they sent is read.
+    closing: HashSet<ChanId>,
+    /// What was turned away, by cause, so a flood is logged in a few lines.
+    refusals: Repeats,
     /// Client connections and when each last sent a request.
     clients: HashMap<ChanId, Instant>,
     /// What the next scheduling pass must look at.
@@ -183,7 +187,8 @@ impl Mbd {
             lim,
             lim_answering: None,
             held: Vec::new(),
-            closing: Vec::new(),
+            closing: HashSet::new(),
+            refusals: Repeats::default(),
             clients: HashMap::new(),
             replan: Replan::All,
             last_tick: Instant::now(),
@@ -217,7 +222,11 @@ impl Mbd {
                     }
                     // Closed once this pass's replies are sent: a client
                     // may shut down its side right after its request.
-                    Event::Eof { id } => self.closing.push(id),
+                    Event::Eof { id } => {
+                        self.closing.insert(id);
+                    }
+                    // Already refused: its reply goes out, then it closes.
+                    Event::Error { id, .. } if self.closing.contains(&id) => {}
                     Event::Error { id, error } => self.drop_client(id, Some(&error)),
                     Event::Timer { .. } => self.on_tick(),
                     Event::Wake { .. } => self.on_lim_view(),
@@ -403,7 +412,13 @@ impl Mbd {
         self.sbd_gone(id);
         match why {
             Some(e) => {
-                log::warn!("dropping client {id}: {e}");
+                let cause = match e {
+                    ChanError::Frame(_) => "bad frame",
+                    _ => "connection failure",
+                };
+                if let Some(count) = self.refusals.note(cause) {
+                    log::warn!("dropping client {id}: {e} ({count} such {cause}s so far)");
+                }
                 let _ = self.chans.close(id);
             }
             None => {
@@ -413,14 +428,22 @@ impl Mbd {
     }
 
     fn on_request(&mut self, id: ChanId, frame: &Frame) {
+        if self.closing.contains(&id) {
+            // Refused earlier in this pass: the rest of what it sent is not
+            // read, answered or logged.
+            return;
+        }
         if self.sbd_host(id).is_none() {
             self.clients.insert(id, Instant::now());
         }
         let header = *frame.header();
         if let Err(e) = header.check_version() {
-            log::warn!("dropping client {id}: {e}");
+            if let Some(count) = self.refusals.note("other version") {
+                log::warn!("dropping client {id}: {e} ({count} such clients so far)");
+            }
             self.hold(id, &header, status::BAD_REQUEST, &e.to_string());
-            return self.closing.push(id);
+            self.closing.insert(id);
+            return;
         }
         let verified = match auth::verify(
             frame.as_bytes(),
@@ -434,14 +457,17 @@ impl Mbd {
                     .chans
                     .peer_addr(id)
                     .map_or_else(|_| "?".into(), |a| a.to_string());
-                log::warn!("refused request from {peer}: {e}");
+                if let Some(count) = self.refusals.note("authentication") {
+                    log::warn!("refused request from {peer}: {e} ({count} refused so far)");
+                }
                 self.hold(
                     id,
                     &header,
                     status::AUTH,
                     &format!("authentication failed: {e}"),
                 );
-                return self.closing.push(id);
+                self.closing.insert(id);
+                return;
             }
         };
         let who = Caller {
@@ -504,9 +530,14 @@ impl Mbd {
                 self.hold(id, h, r.status, &r.message);
             }
             Bad::Request(why) => {
-                log::warn!("dropping client {id} ({}): {why}", who.user);
+                if let Some(count) = self.refusals.note("bad request") {
+                    log::warn!(
+                        "dropping client {id} ({}): {why} ({count} such so far)",
+                        who.user
+                    );
+                }
                 self.hold(id, h, status::BAD_REQUEST, &why);
-                self.closing.push(id);
+                self.closing.insert(id);
             }
         }
     }

@@ -284,3 +284,81 @@ fn a_client_that_does_not_read_its_listing_delays_no_one() {
         "the slow reader still gets the whole listing"
     );
 }
+
+/// Every frame in `bytes`, header and body, as far as they are whole.
+fn frames_in(mut bytes: &[u8]) -> Vec<Header> {
+    let mut found = Vec::new();
+    while let Ok(header) = Header::parse(bytes) {
+        if bytes.len() < header.frame_len() {
+            break;
+        }
+        found.push(header);
+        bytes = &bytes[header.frame_len()..];
+    }
+    found
+}
+
+fn mbd_log_bytes(cluster: &TestCluster) -> u64 {
+    let name = conf::logging::log_file_name("mbd", "host1");
+    std::fs::metadata(cluster.dir.join("log").join(name)).map_or(0, |m| m.len())
+}
+
+#[test]
+fn a_flood_of_refused_peers_costs_mbd_a_few_log_lines_and_one_reply_each() {
+    let cluster = TestCluster::up(1, Duration::from_millis(400), None);
+    let key = cluster_key(&cluster);
+    let before = mbd_log_bytes(&cluster);
+
+    // Connect, claim a 4 GiB frame, close: for 10 s, as fast as it goes.
+    let mut huge = Header::request(1, op::JOBS, 0);
+    huge.length = u32::MAX;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut connections = 0u32;
+    while std::time::Instant::now() < deadline {
+        if let Ok(mut s) = TcpStream::connect(cluster.mbd_addr()) {
+            let _ = s.write_all(&huge.to_bytes());
+            connections += 1;
+        }
+    }
+
+    // 100 KB of frames signed with another key, in one write: one reply.
+    let stranger = AuthKey::new(b"not the cluster key".to_vec());
+    let mut pipelined = Vec::new();
+    let mut nonce = 100;
+    while pipelined.len() < 100_000 {
+        pipelined.extend_from_slice(&signed(op::QUEUES, &stranger, nonce));
+        nonce += 1;
+    }
+    let mut s = TcpStream::connect(cluster.mbd_addr()).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = s.write_all(&pipelined);
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    let replies = frames_in(&got);
+    assert!(replies.len() <= 1, "{} replies to one refused peer", replies.len());
+
+    // A refused frame, then an oversized header in the same write: the
+    // refusal is still answered, and nothing else is said about it.
+    let mut both = signed(op::QUEUES, &stranger, 1);
+    both.extend_from_slice(&huge.to_bytes());
+    let mut s = TcpStream::connect(cluster.mbd_addr()).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(&both).expect("send");
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    let statuses: Vec<u32> = frames_in(&got).iter().map(|h| h.status).collect();
+    assert_eq!(statuses, [status::AUTH], "the refusal before the bad header");
+
+    // Served through it all; the log grew by a few lines, not a line each.
+    let queues = request_queues(&mut TcpStream::connect(cluster.mbd_addr()).unwrap(), &key, 7);
+    assert_eq!(queues.len(), 2);
+    let grown = mbd_log_bytes(&cluster) - before;
+    let log = cluster.mbd_log();
+    eprintln!("{connections} refused connections in 10 s added {grown} bytes to mbd's log");
+    assert!(
+        grown < 100_000,
+        "{connections} refused connections added {grown} bytes to mbd's log"
+    );
+    assert!(!log.contains("is not open"), "{log}");
+    assert!(log.contains("so far"), "repeats are counted: {log}");
+}

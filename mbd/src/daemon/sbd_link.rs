@@ -107,7 +107,7 @@ impl Mbd {
                 status::EINVAL,
                 &format!("host {} is not in llb.hosts", reg.host),
             );
-            self.closing.push(id);
+            self.closing.insert(id);
             return Ok(());
         };
         if let Some(old) = self.sbd_chan[host].replace(id) {
