@@ -133,6 +133,7 @@ impl Lim {
             // Differs between runs, so a restarted lim does not reuse nonces
             // its peers still remember.
             nonce: chan::sys::random_u64(),
+            challenge: 0,
         };
         let codec =
             DatagramCodec::new(settings.key.clone(), who).with_max_age(settings.auth_max_age);
@@ -417,7 +418,7 @@ impl Lim {
         id: ChanId,
         header: &Header,
         body: &[u8],
-    ) -> Result<BytesMut, String> {
+    ) -> Result<proto::lim::SignedRequest, String> {
         header.check_version().map_err(|e| e.to_string())?;
         if header.operation != op::SIGN {
             return Err(format!("unknown operation {:#x}", header.operation));
@@ -440,6 +441,7 @@ impl Lim {
             user,
             timestamp: unix_now(),
             nonce: chan::sys::random_u64(),
+            challenge: request.challenge,
         };
         sign::sign(&request, &who, key)
     }

@@ -111,7 +111,7 @@ impl DatagramCodec {
         }
         let body = match &self.key {
             Some(key) => {
-                auth::verify(bytes, key, now_secs, &mut self.replay)
+                auth::verify(bytes, key, now_secs, &mut self.replay, 0)
                     .map_err(DropReason::Auth)?
                     .body
             }
@@ -137,6 +137,7 @@ mod tests {
             user: "lim@a".into(),
             timestamp: 0,
             nonce,
+            challenge: 0,
         }
     }
 

@@ -5,18 +5,19 @@
 //! daemons' account) only. A user's command then hands its request to the
 //! lim of its own machine over a Unix socket; lim takes the caller's uid
 //! and gid from the kernel (`SO_PEERCRED`), never from the request, signs
-//! the frame as that user and hands it back, and the command sends it to
-//! mbd as before. mbd cannot tell the difference and needs none: the
-//! identity in a frame signed this way is the kernel's.
+//! the frame as that user and hands it back with the key mbd's replies to
+//! it will be tagged with (`proto::auth::ReplyKey`), and the command sends
+//! it to mbd as before and checks the reply. mbd cannot tell the
+//! difference and needs none: the identity in a frame signed this way is
+//! the kernel's.
 //!
 //! Only the batch commands' requests are signed for users: sbd's messages
 //! and lim's own datagrams need a daemon's identity.
 
 use bytes::BytesMut;
-use proto::auth::{encode_signed, AuthKey, Credentials};
-use proto::lim::{op, status, SignRequest};
+use proto::auth::{encode_signed, AuthKey, Credentials, ReplyKey};
+use proto::lim::{op, status, SignRequest, SignedRequest};
 use proto::mbd::MAX_REQUEST_BODY;
-use proto::xdr::Opaque;
 use proto::{Decode, Header};
 use std::fmt;
 use std::io::Write;
@@ -34,18 +35,26 @@ pub fn signable(operation: u32) -> bool {
     proto::mbd::op::USER_REQUESTS.contains(&operation)
 }
 
-/// The frame `req` describes, signed as `who`; or why not.
-pub fn sign(req: &SignRequest, who: &Credentials, key: &AuthKey) -> Result<BytesMut, String> {
+/// The frame `req` describes, signed as `who` for the connection whose
+/// challenge `req` carries, with its reply key; or why not.
+pub fn sign(req: &SignRequest, who: &Credentials, key: &AuthKey) -> Result<SignedRequest, String> {
     if !signable(req.operation) {
         return Err(format!(
             "operation {:#06x} is not a batch command's: not signed",
             req.operation
         ));
     }
+    let who = Credentials {
+        challenge: req.challenge,
+        ..who.clone()
+    };
     let mut frame = BytesMut::new();
     let header = Header::request(req.sequence, req.operation, 0);
-    encode_signed(header, who, &req.body, key, &mut frame);
-    Ok(frame)
+    encode_signed(header, &who, &req.body, key, &mut frame);
+    Ok(SignedRequest {
+        reply_key: ReplyKey::of_request(key, &frame),
+        frame: frame.to_vec(),
+    })
 }
 
 /// Where host `host`'s lim takes signing requests.
@@ -100,13 +109,14 @@ impl fmt::Display for SignError {
 
 impl std::error::Error for SignError {}
 
-/// Has a local lim sign `req` as the calling user; the signed frame.
+/// Has a local lim sign `req` as the calling user; the signed frame and
+/// its reply key.
 pub fn sign_locally(
     state_dir: &Path,
     this_host: &str,
     req: &SignRequest,
     timeout: Duration,
-) -> Result<Vec<u8>, SignError> {
+) -> Result<SignedRequest, SignError> {
     let mut tried = Vec::new();
     for path in local_sockets(state_dir, this_host) {
         match ask(&path, req, timeout) {
@@ -124,7 +134,7 @@ fn ask(
     path: &Path,
     req: &SignRequest,
     timeout: Duration,
-) -> std::io::Result<Result<Vec<u8>, String>> {
+) -> std::io::Result<Result<SignedRequest, String>> {
     let mut stream = UnixStream::connect(path)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
@@ -136,16 +146,13 @@ fn ask(
     if header.status != status::OK {
         return Ok(Err(String::from_body(&body).map_err(bad)?));
     }
-    Ok(Ok(Opaque::from_body(&body).map_err(bad)?.0))
+    Ok(Ok(SignedRequest::from_body(&body).map_err(bad)?))
 }
 
 /// The reply to a signing request: the signed frame, or why not.
-pub fn reply(request: &Header, signed: Result<BytesMut, String>, out: &mut BytesMut) {
+pub fn reply(request: &Header, signed: Result<SignedRequest, String>, out: &mut BytesMut) {
     match signed {
-        Ok(frame) => {
-            let body = Opaque(frame.to_vec());
-            proto::encode_frame(request.reply(status::OK, 0), &body, out);
-        }
+        Ok(signed) => proto::encode_frame(request.reply(status::OK, 0), &signed, out),
         Err(why) => proto::encode_frame(request.reply(status::BAD_REQUEST, 0), &why, out),
     }
 }
@@ -162,6 +169,7 @@ mod tests {
             user: "ann".into(),
             timestamp: 5_000,
             nonce: 9,
+            challenge: 0,
         }
     }
 
@@ -171,16 +179,19 @@ mod tests {
         let req = SignRequest {
             sequence: 4,
             operation: proto::mbd::op::SUBMIT,
+            challenge: 0x5eed,
             body: b"the request".to_vec(),
         };
-        let frame = sign(&req, &ann(), &key).unwrap();
-        let ok = verify(&frame, &key, 5_001, &mut ReplayGuard::default()).unwrap();
+        let signed = sign(&req, &ann(), &key).unwrap();
+        let frame = &signed.frame[..];
+        let ok = verify(frame, &key, 5_001, &mut ReplayGuard::default(), 0x5eed).unwrap();
         assert_eq!(
             (ok.creds.uid, ok.creds.gid, ok.creds.user.as_str()),
             (1000, 100, "ann")
         );
         assert_eq!(ok.body, b"the request");
-        let header = Header::parse(&frame).unwrap();
+        assert_eq!(signed.reply_key, ReplyKey::of_request(&key, frame));
+        let header = Header::parse(frame).unwrap();
         assert_eq!(
             (header.sequence, header.operation),
             (4, proto::mbd::op::SUBMIT)
@@ -204,7 +215,7 @@ mod tests {
             let req = SignRequest {
                 sequence: 1,
                 operation,
-                body: Vec::new(),
+                ..SignRequest::default()
             };
             assert!(
                 sign(&req, &ann(), &key).is_err(),

@@ -1,12 +1,18 @@
 //! The batch commands' side: one signed request per connection, blocking,
 //! with LavaLite's connect and reply timeouts.
+//!
+//! mbd greets each connection with a challenge; the request is signed for
+//! it (so it is worth nothing on any other connection, to anyone who
+//! captured it), and every reply frame must carry the tag of the
+//! request's reply key (so an impostor on mbd's port cannot answer). See
+//! docs/protocol.md.
 
 use crate::settings::{Endpoint, SettingsError, Signing};
 use bytes::BytesMut;
 use conf::ConfDir;
-use proto::auth::{encode_signed, Credentials};
-use proto::lim::SignRequest;
-use proto::mbd::{status, MAX_REQUEST_BODY};
+use proto::auth::{encode_signed, verify_reply, Credentials, ReplyKey};
+use proto::lim::{SignRequest, SignedRequest};
+use proto::mbd::{op, status, Hello, MAX_REQUEST_BODY};
 use proto::{Decode, Encode, Header};
 use std::fmt;
 use std::io::Write;
@@ -14,6 +20,8 @@ use std::net::TcpStream;
 
 /// Replies bigger than this are refused.
 const MAX_REPLY_BODY: u32 = 64 << 20;
+/// mbd's greeting is a few bytes.
+const MAX_HELLO_BODY: u32 = 64;
 
 #[derive(Debug)]
 pub enum ClientError {
@@ -35,13 +43,16 @@ pub enum ClientError {
     /// The signed request would be this many bytes, more than mbd reads
     /// (nothing was sent).
     TooLarge(usize),
+    /// What answered at mbd's address is not this cluster's mbd (or its
+    /// key differs): the reply proves nothing, so it is not believed.
+    Forged(String),
 }
 
 impl ClientError {
     /// Whether mbd may have carried the request out although the caller
     /// got no answer.
     pub fn outcome_unknown(&self) -> bool {
-        matches!(self, ClientError::NoReply(_))
+        matches!(self, ClientError::NoReply(_) | ClientError::Forged(_))
     }
 
     /// LavaLite's `<err>` text: the errno string for refusals.
@@ -67,6 +78,10 @@ impl fmt::Display for ClientError {
             ClientError::TooLarge(size) => write!(
                 f,
                 "request too large: {size} bytes, mbd reads at most {MAX_REQUEST_BODY}"
+            ),
+            ClientError::Forged(addr) => write!(
+                f,
+                "the answer from {addr} is not from this cluster's mbd (its reply does not verify: an impostor on mbd's port, or a different ll.auth.key); not believed"
             ),
         }
     }
@@ -118,8 +133,8 @@ impl BatchClient {
         op: u32,
         request: &Q,
     ) -> Result<R, ClientError> {
-        let mut stream = self.send(op, request)?;
-        self.receive(&mut stream)
+        let mut exchange = self.send(op, request)?;
+        self.receive(&mut exchange)
     }
 
     /// One request, a streamed reply: chunks until `more` says none follows.
@@ -129,10 +144,10 @@ impl BatchClient {
         request: &Q,
         more: impl Fn(&C) -> bool,
     ) -> Result<Vec<C>, ClientError> {
-        let mut stream = self.send(op, request)?;
+        let mut exchange = self.send(op, request)?;
         let mut chunks = Vec::new();
         loop {
-            let chunk: C = self.receive(&mut stream)?;
+            let chunk: C = self.receive(&mut exchange)?;
             let again = more(&chunk);
             chunks.push(chunk);
             if !again {
@@ -141,50 +156,92 @@ impl BatchClient {
         }
     }
 
-    fn send<Q: Encode + ?Sized>(&self, op: u32, request: &Q) -> Result<TcpStream, ClientError> {
+    fn send<Q: Encode + ?Sized>(&self, op: u32, request: &Q) -> Result<Exchange, ClientError> {
         let e = &self.endpoint;
         let unreachable = |err: std::io::Error| {
             ClientError::Unreachable(format!("{} ({}): {err}", e.host, e.addr))
         };
-        let frame = self.signed(op, request)?;
-        let mut stream = chan::blocking::connect(e.addr, e.connect_timeout, e.reply_timeout)
-            .map_err(unreachable)?;
-        stream.write_all(&frame).map_err(|err| match err.kind() {
-            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe => {
-                ClientError::Unreachable(closed_by(&e.host))
-            }
-            _ => unreachable(err),
-        })?;
-        Ok(stream)
-    }
-
-    /// The request's frame, signed as this user.
-    fn signed<Q: Encode + ?Sized>(&self, op: u32, request: &Q) -> Result<Vec<u8>, ClientError> {
+        let creds = self.credentials();
         let mut body = Vec::new();
         request.encode(&mut body);
-        let creds = Credentials {
-            uid: self.uid,
-            gid: self.gid,
-            user: self.user.clone(),
-            timestamp: chan::sys::unix_now(),
-            nonce: chan::sys::random_u64(),
-        };
         // mbd would drop the connection on reading the header: say why here.
         let size = creds.block_len() + body.len();
         if size > MAX_REQUEST_BODY as usize {
             return Err(ClientError::TooLarge(size));
         }
+        let mut stream = chan::blocking::connect(e.addr, e.connect_timeout, e.reply_timeout)
+            .map_err(unreachable)?;
+        let challenge = self.greeting(&mut stream)?;
+        let signed = self.signed(op, &body, Credentials { challenge, ..creds })?;
+        stream
+            .write_all(&signed.frame)
+            .map_err(|err| match err.kind() {
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe => {
+                    ClientError::Unreachable(closed_by(&e.host))
+                }
+                _ => unreachable(err),
+            })?;
+        Ok(Exchange {
+            stream,
+            reply_key: signed.reply_key,
+            frames: 0,
+        })
+    }
+
+    /// The challenge mbd greets a connection with. Nothing was sent yet, so
+    /// any failure here leaves nothing done.
+    fn greeting(&self, stream: &mut TcpStream) -> Result<u64, ClientError> {
+        let (header, body) = chan::blocking::read_reply(stream, MAX_HELLO_BODY).map_err(|e| {
+            match self.no_reply(e) {
+                ClientError::NoReply(why) => ClientError::Unreachable(why),
+                other => other,
+            }
+        })?;
+        let hello = (header.operation == op::HELLO)
+            .then(|| Hello::from_body(&body).ok())
+            .flatten();
+        hello.map(|h| h.challenge).ok_or_else(|| {
+            ClientError::Protocol(format!(
+                "{} did not greet this command as mbd does (an mbd of another version?)",
+                self.endpoint.addr
+            ))
+        })
+    }
+
+    fn credentials(&self) -> Credentials {
+        Credentials {
+            uid: self.uid,
+            gid: self.gid,
+            user: self.user.clone(),
+            timestamp: chan::sys::unix_now(),
+            nonce: chan::sys::random_u64(),
+            challenge: 0,
+        }
+    }
+
+    /// The request's frame, signed as this user for the connection whose
+    /// challenge `creds` carries, and the key mbd's reply must carry.
+    fn signed(
+        &self,
+        op: u32,
+        body: &[u8],
+        creds: Credentials,
+    ) -> Result<SignedRequest, ClientError> {
         match &self.signing {
             Signing::Key(key) => {
                 let mut frame = BytesMut::new();
-                encode_signed(Header::request(1, op, 0), &creds, &body, key, &mut frame);
-                Ok(frame.into())
+                encode_signed(Header::request(1, op, 0), &creds, body, key, &mut frame);
+                Ok(SignedRequest {
+                    reply_key: ReplyKey::of_request(key, &frame),
+                    frame: frame.into(),
+                })
             }
             Signing::LocalLim { state_dir, host } => {
                 let request = SignRequest {
                     sequence: 1,
                     operation: op,
-                    body,
+                    challenge: creds.challenge,
+                    body: body.to_vec(),
                 };
                 let timeout = self.endpoint.reply_timeout;
                 lim::sign::sign_locally(state_dir, host, &request, timeout)
@@ -193,16 +250,20 @@ impl BatchClient {
         }
     }
 
-    fn receive<R: Decode>(&self, stream: &mut TcpStream) -> Result<R, ClientError> {
-        let (header, body) =
-            chan::blocking::read_reply(stream, MAX_REPLY_BODY).map_err(|e| self.no_reply(e))?;
+    /// The next reply frame, believed only if it carries the request's tag.
+    fn receive<R: Decode>(&self, exchange: &mut Exchange) -> Result<R, ClientError> {
+        let (header, rest) = chan::blocking::read_reply(&mut exchange.stream, MAX_REPLY_BODY)
+            .map_err(|e| self.no_reply(e))?;
+        let body = verify_reply(&header, &rest, &exchange.reply_key, exchange.frames)
+            .map_err(|_| ClientError::Forged(self.endpoint.addr.to_string()))?;
+        exchange.frames += 1;
         if header.status != status::OK {
             return Err(ClientError::Refused {
                 status: header.status,
-                message: String::from_body(&body).unwrap_or_default(),
+                message: String::from_body(body).unwrap_or_default(),
             });
         }
-        R::from_body(&body).map_err(|e| ClientError::Protocol(e.to_string()))
+        R::from_body(body).map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
     /// What a failed read of the reply means for the caller.
@@ -219,6 +280,14 @@ impl BatchClient {
             _ => ClientError::NoReply(format!("{host}: {e}")),
         }
     }
+}
+
+/// A request sent, its replies being read.
+struct Exchange {
+    stream: TcpStream,
+    reply_key: ReplyKey,
+    /// Reply frames read so far (each frame's tag covers its number).
+    frames: u32,
 }
 
 /// An mbd that closes a connection unasked has stopped, or is out of file
@@ -250,6 +319,76 @@ mod tests {
             gid: 1000,
             user: "ann".into(),
         }
+    }
+
+    /// A server that greets one connection with `challenge`, reads the
+    /// request, and answers with `answer` made from that request's bytes.
+    fn server(answer: fn(&[u8]) -> Option<Vec<u8>>) -> std::net::SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut hello = BytesMut::new();
+            let greeting = Hello { challenge: 77 };
+            proto::encode_frame(Header::request(0, op::HELLO, 0), &greeting, &mut hello);
+            s.write_all(&hello).unwrap();
+            let (header, body) = chan::blocking::read_frame(&mut s, 1 << 20).unwrap();
+            let mut request = header.to_bytes().to_vec();
+            request.extend_from_slice(&body);
+            if let Some(reply) = answer(&request) {
+                s.write_all(&reply).unwrap();
+            }
+            // Hold the connection until the client is done with it.
+            let _ = std::io::Read::read(&mut s, &mut [0; 1]);
+        });
+        addr
+    }
+
+    fn client_of(addr: std::net::SocketAddr) -> BatchClient {
+        let mut c = client();
+        c.endpoint.addr = addr;
+        c
+    }
+
+    fn key() -> AuthKey {
+        AuthKey::new(vec![7; 32])
+    }
+
+    #[test]
+    fn a_reply_tagged_for_the_request_is_believed() {
+        let addr = server(|request| {
+            let mut seen = proto::auth::ReplayGuard::default();
+            let now = chan::sys::unix_now();
+            let v = proto::auth::verify(request, &key(), now, &mut seen, 77).ok()?;
+            let mut out = BytesMut::new();
+            let reply_key = ReplyKey::of_request(&key(), request);
+            proto::auth::encode_reply(v.header.reply(0, 0), &5u32, &reply_key, 0, &mut out);
+            Some(out.to_vec())
+        });
+        assert_eq!(client_of(addr).call::<_, u32>(1, &()).unwrap(), 5);
+    }
+
+    #[test]
+    fn an_untagged_reply_is_not_believed() {
+        let addr = server(|request| {
+            let header = Header::parse(request).ok()?;
+            Some(proto::frame_bytes(header.reply(0, 0), &5u32.to_be_bytes()))
+        });
+        let err = client_of(addr).call::<_, u32>(1, &()).unwrap_err();
+        assert!(
+            matches!(err, ClientError::Forged(ref a) if *a == addr.to_string()),
+            "{err}"
+        );
+        assert!(err.outcome_unknown());
+    }
+
+    #[test]
+    fn greeted_then_silence_may_have_been_carried_out() {
+        let mut c = client_of(server(|_| None));
+        c.endpoint.reply_timeout = Duration::from_millis(200);
+        let err = c.call::<_, u32>(1, &()).unwrap_err();
+        assert!(matches!(err, ClientError::NoReply(_)), "{err}");
+        assert!(err.outcome_unknown(), "the request was sent");
     }
 
     #[test]

@@ -22,10 +22,10 @@ use chan::sys::unix_now;
 use chan::{ChanError, ChanId, Channels, Config, Event, Frame};
 use lim::client::LimClient;
 use lim::log_file::Repeats;
-use proto::auth::{self, ReplayGuard, Signer};
+use proto::auth::{self, Challenges, ReplayGuard, ReplyKey, Signer};
 use proto::mbd::{
-    op, status, Control, HistoryChunk, HistoryRequest, JobRef, JobsChunk, JobsRequest, MoveRequest,
-    PriorityRequest, SignalRequest, SubmitReply, SubmitRequest, MAX_REQUEST_BODY,
+    op, status, Control, Hello, HistoryChunk, HistoryRequest, JobRef, JobsChunk, JobsRequest,
+    MoveRequest, PriorityRequest, SignalRequest, SubmitReply, SubmitRequest, MAX_REQUEST_BODY,
 };
 use proto::{Decode, Encode, Header};
 use std::borrow::Cow;
@@ -81,7 +81,7 @@ pub struct Mbd {
     lim: Option<Receiver<LimView>>,
     lim_answering: Option<bool>,
     /// Replies waiting for this pass's commit.
-    held: Vec<(ChanId, BytesMut)>,
+    held: Vec<Held>,
     /// Connections to close once their held reply is sent; nothing more
     /// they sent is read.
     closing: HashSet<ChanId>,
@@ -96,6 +96,9 @@ pub struct Mbd {
     sbd_chan: Vec<Option<ChanId>>,
     /// Signs what mbd sends to the execution daemons.
     signer: Signer,
+    /// The challenge each connection is greeted with, derived from its id
+    /// (nothing stored per connection).
+    challenges: Challenges,
     /// The last timer tick, to tell the sbds' silence from mbd's own pause.
     last_tick: Instant,
     /// Set while changes are refused after a commit failed.
@@ -174,7 +177,9 @@ impl Mbd {
             user,
             chan::sys::random_u64(),
         );
+        let challenges = Challenges::new(random_secret());
         Ok(Mbd {
+            challenges,
             chans,
             sbds: HashMap::new(),
             sbd_chan: vec![None; names.len()],
@@ -217,9 +222,7 @@ impl Mbd {
             while let Some(event) = self.chans.next_event() {
                 match event {
                     Event::Frame { id, frame } => self.on_request(id, &frame),
-                    Event::Accepted { id, .. } => {
-                        self.clients.insert(id, Instant::now());
-                    }
+                    Event::Accepted { id, .. } => self.greet(id),
                     // Closed once this pass's replies are sent: a client
                     // may shut down its side right after its request.
                     Event::Eof { id } => {
@@ -294,8 +297,8 @@ impl Mbd {
                 return Err(DaemonError::Log(e));
             }
         }
-        for (id, reply) in std::mem::take(&mut self.held) {
-            if let Err(e) = self.chans.send(id, &reply) {
+        for Held { id, bytes, .. } in std::mem::take(&mut self.held) {
+            if let Err(e) = self.chans.send(id, &bytes) {
                 self.drop_client(id, Some(&e));
             }
         }
@@ -427,6 +430,24 @@ impl Mbd {
         }
     }
 
+    /// A new connection: every frame it sends must carry the challenge
+    /// this greeting hands it.
+    fn greet(&mut self, id: ChanId) {
+        self.clients.insert(id, Instant::now());
+        let hello = Hello {
+            challenge: self.challenge(id),
+        };
+        let mut out = BytesMut::new();
+        proto::encode_frame(Header::request(0, op::HELLO, 0), &hello, &mut out);
+        if let Err(e) = self.chans.send(id, &out) {
+            self.drop_client(id, Some(&e));
+        }
+    }
+
+    fn challenge(&self, id: ChanId) -> u64 {
+        (self.challenges).of(id.index() as u64 | u64::from(id.generation()) << 32)
+    }
+
     fn on_request(&mut self, id: ChanId, frame: &Frame) {
         if self.closing.contains(&id) {
             // Refused earlier in this pass: the rest of what it sent is not
@@ -436,20 +457,25 @@ impl Mbd {
         if self.sbd_host(id).is_none() {
             self.clients.insert(id, Instant::now());
         }
-        let header = *frame.header();
-        if let Err(e) = header.check_version() {
+        let request = Request {
+            header: *frame.header(),
+            reply_key: ReplyKey::of_request(&self.settings.key, frame.as_bytes()),
+        };
+        if let Err(e) = request.header.check_version() {
             if let Some(count) = self.refusals.note("other version") {
                 log::warn!("dropping client {id}: {e} ({count} such clients so far)");
             }
-            self.hold(id, &header, status::BAD_REQUEST, &e.to_string());
+            self.hold(id, &request, status::BAD_REQUEST, &e.to_string());
             self.closing.insert(id);
             return;
         }
+        let challenge = self.challenge(id);
         let verified = match auth::verify(
             frame.as_bytes(),
             &self.settings.key,
             unix_now(),
             &mut self.seen,
+            challenge,
         ) {
             Ok(v) => v,
             Err(e) => {
@@ -462,7 +488,7 @@ impl Mbd {
                 }
                 self.hold(
                     id,
-                    &header,
+                    &request,
                     status::AUTH,
                     &format!("authentication failed: {e}"),
                 );
@@ -475,15 +501,15 @@ impl Mbd {
             admin: self.settings.admin_uids.contains(&verified.creds.uid),
             user: verified.creds.user,
         };
-        let outcome = self.carry_out(id, &header, &who, verified.body);
+        let outcome = self.carry_out(id, &request, &who, verified.body);
         if let Err(bad) = outcome {
-            self.answer_bad(id, &header, &who, bad);
+            self.answer_bad(id, &request, &who, bad);
         }
     }
 
     /// Carries out one authenticated request.
-    fn carry_out(&mut self, id: ChanId, h: &Header, who: &Caller, body: &[u8]) -> Result<(), Bad> {
-        match h.operation {
+    fn carry_out(&mut self, id: ChanId, h: &Request, who: &Caller, body: &[u8]) -> Result<(), Bad> {
+        match h.header.operation {
             op::SUBMIT => self.submit(id, h, who, body),
             op::JOBS => self.jobs(id, h, who, body),
             op::SIGNAL => self.signal(id, h, who, body),
@@ -516,7 +542,7 @@ impl Mbd {
     }
 
     /// A refusal keeps the client; a request that makes no sense drops it.
-    fn answer_bad(&mut self, id: ChanId, h: &Header, who: &Caller, bad: Bad) {
+    fn answer_bad(&mut self, id: ChanId, h: &Request, who: &Caller, bad: Bad) {
         match bad {
             Bad::Refused(r) => {
                 // Turned-down permissions are what an admin audits.
@@ -525,7 +551,7 @@ impl Mbd {
                 } else {
                     log::Level::Debug
                 };
-                let what = op::name(h.operation);
+                let what = op::name(h.header.operation);
                 log::log!(level, "refused {what} by {}: {r}", who.user);
                 self.hold(id, h, r.status, &r.message);
             }
@@ -565,7 +591,7 @@ impl Mbd {
         Ok(())
     }
 
-    fn submit(&mut self, id: ChanId, h: &Header, who: &Caller, body: &[u8]) -> Result<(), Bad> {
+    fn submit(&mut self, id: ChanId, h: &Request, who: &Caller, body: &[u8]) -> Result<(), Bad> {
         let request = decode::<SubmitRequest>(body)?;
         let change = self
             .state
@@ -590,7 +616,7 @@ impl Mbd {
         Ok(())
     }
 
-    fn signal(&mut self, id: ChanId, h: &Header, who: &Caller, body: &[u8]) -> Result<(), Bad> {
+    fn signal(&mut self, id: ChanId, h: &Request, who: &Caller, body: &[u8]) -> Result<(), Bad> {
         let request = decode::<SignalRequest>(body)?;
         let changes = (self.state)
             .signal(who, request.job, request.signal, unix_now())
@@ -607,16 +633,16 @@ impl Mbd {
         Ok(())
     }
 
-    fn control(&mut self, id: ChanId, h: &Header, who: &Caller, body: &[u8]) -> Result<(), Bad> {
+    fn control(&mut self, id: ChanId, h: &Request, who: &Caller, body: &[u8]) -> Result<(), Bad> {
         let request = decode::<Control>(body)?;
         let now = unix_now();
-        let change = match h.operation {
+        let change = match h.header.operation {
             op::QUEUE_CONTROL => self.state.control_queue(who, &request, now),
             _ => self.state.control_host(who, &request, now),
         }
         .map_err(Bad::Refused)?;
         self.change(&[change])?;
-        let what = if h.operation == op::QUEUE_CONTROL {
+        let what = if h.header.operation == op::QUEUE_CONTROL {
             "queue"
         } else {
             "host"
@@ -628,9 +654,9 @@ impl Mbd {
     }
 
     /// `bmove` and `bpriority`.
-    fn amend(&mut self, id: ChanId, h: &Header, who: &Caller, body: &[u8]) -> Result<(), Bad> {
+    fn amend(&mut self, id: ChanId, h: &Request, who: &Caller, body: &[u8]) -> Result<(), Bad> {
         let now = unix_now();
-        let change = match h.operation {
+        let change = match h.header.operation {
             op::MOVE => self.state.move_job(who, &decode::<MoveRequest>(body)?, now),
             _ => (self.state).reprioritize(who, &decode::<PriorityRequest>(body)?, now),
         }
@@ -654,37 +680,54 @@ impl Mbd {
         Ok(())
     }
 
-    fn jobs(&mut self, id: ChanId, h: &Header, who: &Caller, body: &[u8]) -> Result<(), Bad> {
+    fn jobs(&mut self, id: ChanId, h: &Request, who: &Caller, body: &[u8]) -> Result<(), Bad> {
         let request = decode::<JobsRequest>(body)?;
         let rows = self.state.job_rows(who, &request).map_err(Bad::Refused)?;
         let frames = chunks(h, rows, |more, jobs| JobsChunk { more, jobs });
         let durable = !self.log.has_pending();
-        if let Err(e) = send_listing(&mut self.chans, &mut self.held, durable, id, frames) {
+        if let Err(e) = send_listing(&mut self.chans, &mut self.held, durable, id, h, frames) {
             self.drop_client(id, Some(&e));
         }
         Ok(())
     }
 
-    fn history(&mut self, id: ChanId, h: &Header, who: &Caller, body: &[u8]) -> Result<(), Bad> {
+    fn history(&mut self, id: ChanId, h: &Request, who: &Caller, body: &[u8]) -> Result<(), Bad> {
         let request = decode::<HistoryRequest>(body)?;
         let jobs = self.state.history(who, &request).map_err(Bad::Refused)?;
         let frames = chunks(h, jobs, |more, jobs| HistoryChunk { more, jobs });
         let durable = !self.log.has_pending();
-        if let Err(e) = send_listing(&mut self.chans, &mut self.held, durable, id, frames) {
+        if let Err(e) = send_listing(&mut self.chans, &mut self.held, durable, id, h, frames) {
             self.drop_client(id, Some(&e));
         }
         Ok(())
     }
 
-    fn hold<T: Encode + ?Sized>(&mut self, id: ChanId, request: &Header, status: u32, body: &T) {
+    fn hold<T: Encode + ?Sized>(&mut self, id: ChanId, request: &Request, status: u32, body: &T) {
         let mut out = BytesMut::new();
-        proto::encode_frame(request.reply(status, 0), body, &mut out);
-        self.held_bytes(id, out);
+        let reply = request.header.reply(status, 0);
+        auth::encode_reply(reply, body, &request.reply_key, 0, &mut out);
+        hold_bytes(&mut self.held, id, out, Some(request));
     }
 
+    /// Holds a message to an sbd (it answers no request).
     fn held_bytes(&mut self, id: ChanId, out: BytesMut) {
-        hold_bytes(&mut self.held, id, out);
+        hold_bytes(&mut self.held, id, out, None);
     }
+}
+
+/// A request being answered: its header, and the key its reply frames
+/// are tagged with so its sender can believe them.
+#[derive(Clone)]
+struct Request {
+    header: Header,
+    reply_key: ReplyKey,
+}
+
+/// A secret no peer can guess, for this run of mbd only.
+fn random_secret() -> Vec<u8> {
+    (0..4)
+        .flat_map(|_| chan::sys::random_u64().to_be_bytes())
+        .collect()
 }
 
 /// Why a request got no normal reply.
@@ -699,13 +742,15 @@ enum Bad {
 /// frame, the last with `more` false (an empty listing is one empty
 /// chunk). Each frame is made when it is taken, never all at once.
 fn chunks<R, C: Encode>(
-    request: &Header,
+    request: &Request,
     rows: impl Iterator<Item = R>,
     chunk: impl Fn(bool, Vec<R>) -> C,
 ) -> impl Iterator<Item = BytesMut> {
-    let reply = request.reply(status::OK, 0);
+    let reply = request.header.reply(status::OK, 0);
+    let key = request.reply_key.clone();
     let mut rows = rows.peekable();
     let mut done = false;
+    let mut index = 0;
     std::iter::from_fn(move || {
         if done {
             return None;
@@ -713,7 +758,8 @@ fn chunks<R, C: Encode>(
         let part: Vec<R> = rows.by_ref().take(CHUNK_ROWS).collect();
         done = rows.peek().is_none();
         let mut frame = BytesMut::new();
-        proto::encode_frame(reply, &chunk(!done, part), &mut frame);
+        auth::encode_reply(reply, &chunk(!done, part), &key, index, &mut frame);
+        index += 1;
         Some(frame)
     })
 }
@@ -724,28 +770,42 @@ fn chunks<R, C: Encode>(
 /// the commit like any reply.
 fn send_listing(
     chans: &mut Channels,
-    held: &mut Vec<(ChanId, BytesMut)>,
+    held: &mut Vec<Held>,
     durable: bool,
     id: ChanId,
+    request: &Request,
     frames: impl Iterator<Item = BytesMut>,
 ) -> Result<(), ChanError> {
-    let now = durable && !held.iter().any(|(waiting, _)| *waiting == id);
+    let now = durable && !held.iter().any(|waiting| waiting.id == id);
     for frame in frames {
         if now {
             chans.send(id, &frame)?;
         } else {
-            hold_bytes(held, id, frame);
+            hold_bytes(held, id, frame, Some(request));
         }
     }
     Ok(())
 }
 
+/// What waits for the pass's commit on one connection: the bytes, and the
+/// request they answer (none for messages to an sbd), so that a pass that
+/// is undone can answer it with an error instead.
+struct Held {
+    id: ChanId,
+    bytes: BytesMut,
+    answers: Option<Request>,
+}
+
 /// Queues `out` for `id` until the commit, joined to the reply before it
 /// if that one is for `id` too (one send for both).
-fn hold_bytes(held: &mut Vec<(ChanId, BytesMut)>, id: ChanId, out: BytesMut) {
+fn hold_bytes(held: &mut Vec<Held>, id: ChanId, out: BytesMut, answers: Option<&Request>) {
     match held.last_mut() {
-        Some((last, bytes)) if *last == id => bytes.extend_from_slice(&out),
-        _ => held.push((id, out)),
+        Some(last) if last.id == id => last.bytes.extend_from_slice(&out),
+        _ => held.push(Held {
+            id,
+            bytes: out,
+            answers: answers.cloned(),
+        }),
     }
 }
 

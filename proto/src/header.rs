@@ -5,8 +5,10 @@ use std::fmt;
 /// Size of an encoded [`Header`] in bytes.
 pub const HEADER_LEN: usize = 20;
 
-/// The protocol version this crate speaks: major 1, minor 0.
-pub const VERSION: u32 = 0x0001_0000;
+/// The protocol version this crate speaks: major 2, minor 0. Major 2 added
+/// connection challenges to the auth block and tags to replies
+/// (docs/protocol.md); a peer of major 1 is told so and closed.
+pub const VERSION: u32 = 0x0002_0000;
 
 /// The header of one frame: five big-endian `u32` words, in wire order.
 ///
@@ -186,7 +188,7 @@ mod tests {
         let b = h.to_bytes();
         assert_eq!(&b[0..4], &[0, 0, 0, 1]);
         assert_eq!(&b[4..8], &[0, 0, 0, 2]);
-        assert_eq!(&b[8..12], &[0, 1, 0, 0]);
+        assert_eq!(&b[8..12], &[0, 2, 0, 0]);
         assert_eq!(&b[12..16], &[1, 2, 3, 4]);
         assert_eq!(&b[16..20], &[0, 0, 0, 5]);
     }
@@ -202,14 +204,14 @@ mod tests {
     #[test]
     fn other_major_version_is_rejected_minor_accepted() {
         let mut h = Header::request(1, 1, 0);
-        h.version = 0x0002_0000;
+        h.version = 0x0001_0000;
         assert_eq!(
             Header::decode(&h.to_bytes(), 10),
             Err(HeaderError::UnsupportedVersion {
-                version: 0x0002_0000
+                version: 0x0001_0000
             })
         );
-        h.version = 0x0001_0007;
+        h.version = 0x0002_0007;
         assert!(Header::decode(&h.to_bytes(), 10).is_ok());
     }
 

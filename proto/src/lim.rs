@@ -157,11 +157,13 @@ impl Decode for LoadReport {
 }
 
 /// A request for mbd that a user wants signed as themselves: the frame's
-/// header fields and body; the auth block is the signer's to write.
+/// header fields, the challenge mbd sent on the connection the frame will
+/// go out on, and the body; the auth block is the signer's to write.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SignRequest {
     pub sequence: u32,
     pub operation: u32,
+    pub challenge: u64,
     pub body: Vec<u8>,
 }
 
@@ -169,6 +171,7 @@ impl Encode for SignRequest {
     fn encode<B: BufMut>(&self, out: &mut B) {
         self.sequence.encode(out);
         self.operation.encode(out);
+        self.challenge.encode(out);
         crate::xdr::put_opaque(out, &self.body);
     }
 }
@@ -178,7 +181,36 @@ impl Decode for SignRequest {
         Ok(SignRequest {
             sequence: r.u32()?,
             operation: r.u32()?,
+            challenge: r.u64()?,
             body: r.opaque()?.to_vec(),
+        })
+    }
+}
+
+/// lim's answer to a [`SignRequest`]: the signed frame, and the key its
+/// replies are tagged with (`proto::auth::ReplyKey`), so the user's
+/// command can tell mbd's answer from a forgery without the cluster key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedRequest {
+    pub frame: Vec<u8>,
+    pub reply_key: crate::auth::ReplyKey,
+}
+
+impl Encode for SignedRequest {
+    fn encode<B: BufMut>(&self, out: &mut B) {
+        crate::xdr::put_opaque(out, &self.frame);
+        out.put_slice(&self.reply_key.0);
+    }
+}
+
+impl Decode for SignedRequest {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let frame = r.opaque()?.to_vec();
+        let mut key = [0u8; crate::auth::MAC_LEN];
+        key.copy_from_slice(r.fixed(crate::auth::MAC_LEN)?);
+        Ok(SignedRequest {
+            frame,
+            reply_key: crate::auth::ReplyKey(key),
         })
     }
 }
@@ -400,7 +432,12 @@ mod tests {
         round_trip(SignRequest {
             sequence: 1,
             operation: 0x0200,
+            challenge: u64::MAX - 1,
             body: b"odd-sized".to_vec(),
+        });
+        round_trip(SignedRequest {
+            frame: b"odd".to_vec(),
+            reply_key: crate::auth::ReplyKey([7; 32]),
         });
     }
 

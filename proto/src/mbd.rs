@@ -59,6 +59,11 @@ pub mod op {
         GROUPS,
     ];
 
+    /// mbd -> every peer, first thing on a new connection:
+    /// [`super::Hello`], signed and bound to no connection. Every frame
+    /// the peer sends after it carries its challenge.
+    pub const HELLO: u32 = 0x0220;
+
     /// What a client request asks for, in words for log lines.
     pub fn name(op: u32) -> &'static str {
         match op {
@@ -180,6 +185,16 @@ impl Decode for JobState {
                 field: "job state",
                 value: code,
             })
+    }
+}
+
+xdr_struct! {
+    /// mbd's greeting on a new connection ([`op::HELLO`]).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Hello {
+        /// What every frame the peer sends on this connection must carry
+        /// in its auth block.
+        pub challenge: u64,
     }
 }
 

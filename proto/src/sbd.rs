@@ -99,6 +99,9 @@ xdr_struct! {
     #[derive(Clone, Debug, Default, PartialEq, Eq)]
     pub struct Register {
         pub host: String,
+        /// sbd's challenge for this connection: every frame mbd sends on
+        /// it must carry it (`proto::auth`).
+        pub challenge: u64,
         pub running: Vec<RunningJob>,
         /// Finish reports mbd has not acknowledged yet.
         pub finished: Vec<Finished>,
@@ -170,6 +173,7 @@ mod tests {
     fn a_registration_round_trips() {
         let register = Register {
             host: "node1".into(),
+            challenge: 0xc0ffee,
             running: vec![RunningJob {
                 job: JobKey { id: 4, attempt: 1 },
                 pid: 1234,

@@ -76,7 +76,7 @@ fn encoded<T: Encode + ?Sized>(v: &T) -> Vec<u8> {
 proptest! {
     #[test]
     fn header_round_trips(seq: u32, op: u32, minor in 0u32..0x10000, len in 0u32..=1 << 20, status: u32) {
-        let h = Header { sequence: seq, operation: op, version: 0x0001_0000 | minor, length: len, status };
+        let h = Header { sequence: seq, operation: op, version: proto::VERSION | minor, length: len, status };
         prop_assert_eq!(Header::decode(&h.to_bytes(), 1 << 20), Ok(h));
     }
 
@@ -102,12 +102,12 @@ proptest! {
     }
 
     #[test]
-    fn signed_frames_verify(uid: u32, gid: u32, user in "[a-z]{0,16}", nonce: u64, body in prop::collection::vec(any::<u8>(), 0..200)) {
+    fn signed_frames_verify(uid: u32, gid: u32, user in "[a-z]{0,16}", nonce: u64, challenge: u64, body in prop::collection::vec(any::<u8>(), 0..200)) {
         let key = AuthKey::new(b"secret".to_vec());
-        let creds = Credentials { uid, gid, user, timestamp: 1_700_000_000, nonce };
+        let creds = Credentials { uid, gid, user, timestamp: 1_700_000_000, nonce, challenge };
         let mut out = BytesMut::new();
         encode_signed(Header::request(1, 1, 0), &creds, &body, &key, &mut out);
-        let ok = verify(&out, &key, creds.timestamp, &mut ReplayGuard::default()).unwrap();
+        let ok = verify(&out, &key, creds.timestamp, &mut ReplayGuard::default(), challenge).unwrap();
         prop_assert_eq!(ok.creds, creds);
         prop_assert_eq!(ok.body, &body[..]);
     }
@@ -120,7 +120,11 @@ proptest! {
         let _ = Vec::<Vec<String>>::from_body(&bytes);
         let _ = Vec::<u64>::from_body(&bytes);
         let key = AuthKey::new(b"k".to_vec());
-        let _ = verify(&bytes, &key, 0, &mut ReplayGuard::default());
+        let _ = verify(&bytes, &key, 0, &mut ReplayGuard::default(), 0);
+        let reply_key = proto::auth::ReplyKey::of_request(&key, &bytes);
+        if let Ok(header) = Header::parse(&bytes) {
+            let _ = proto::auth::verify_reply(&header, &bytes[HEADER_LEN..], &reply_key, 0);
+        }
     }
 
     #[test]

@@ -46,6 +46,11 @@ enum Link {
         registered: bool,
         /// When mbd last sent a frame that verified (or the connect).
         heard: Instant,
+        /// The challenges of this connection: mbd's (from its greeting),
+        /// carried by every frame sbd sends; sbd's own (sent with
+        /// REGISTER), carried by every frame mbd sends.
+        theirs: Option<u64>,
+        ours: u64,
     },
 }
 
@@ -253,9 +258,30 @@ impl Sbd {
             id,
             registered: false,
             heard: Instant::now(),
+            theirs: None,
+            ours: chan::sys::random_u64().max(1),
         };
+    }
+
+    /// mbd's greeting: its challenge for this connection. sbd registers,
+    /// signing for it, and hands mbd its own challenge.
+    fn on_hello(&mut self, frame: &Frame) -> Result<(), String> {
+        let hello = (frame.header().operation == proto::mbd::op::HELLO)
+            .then(|| proto::mbd::Hello::from_body(frame.body()).ok())
+            .flatten()
+            .ok_or("mbd did not greet this sbd as expected (an mbd of another version?)")?;
+        let Link::Up {
+            ref mut theirs,
+            ours,
+            ..
+        } = self.link
+        else {
+            return Ok(());
+        };
+        *theirs = Some(hello.challenge);
         let register = Register {
             host: self.settings.host.clone(),
+            challenge: ours,
             running: (self.jobs.iter())
                 .filter(|(_, j)| j.finished.is_none())
                 .map(|(key, j)| RunningJob {
@@ -271,6 +297,7 @@ impl Sbd {
                 .collect(),
         };
         self.send(op::REGISTER, &register);
+        Ok(())
     }
 
     fn link_lost(&mut self, id: ChanId, why: String) {
@@ -288,11 +315,19 @@ impl Sbd {
         self.retry_later();
     }
 
+    /// Sends `body` to mbd, once it has greeted this connection (what
+    /// is not sent before then goes with REGISTER).
     fn send<T: Encode + ?Sized>(&mut self, op: u32, body: &T) {
-        let Some(id) = self.link_id() else { return };
+        let Link::Up {
+            id,
+            theirs: Some(challenge),
+            ..
+        } = self.link
+        else {
+            return;
+        };
         let mut out = BytesMut::new();
-        self.signer
-            .frame(op, status::OK, body, unix_now(), &mut out);
+        (self.signer).frame(op, status::OK, body, unix_now(), challenge, &mut out);
         if let Err(e) = self.chans.send(id, &out) {
             self.link_lost(id, e.to_string());
         }
@@ -311,6 +346,7 @@ impl Sbd {
             id,
             registered,
             ref mut heard,
+            ..
         } = self.link
         else {
             return;
@@ -340,7 +376,16 @@ impl Sbd {
     }
 
     fn on_frame(&mut self, id: ChanId, frame: &Frame) {
+        let Link::Up { theirs, ours, .. } = self.link else {
+            return;
+        };
         if self.link_id() != Some(id) {
+            return;
+        }
+        if theirs.is_none() {
+            if let Err(why) = self.on_hello(frame) {
+                self.drop_link(id, &why);
+            }
             return;
         }
         let verified = match auth::verify(
@@ -348,6 +393,7 @@ impl Sbd {
             &self.settings.key,
             unix_now(),
             &mut self.seen,
+            ours,
         ) {
             Ok(v) => v,
             Err(e) => {
@@ -370,6 +416,8 @@ impl Sbd {
                     id,
                     registered: true,
                     heard: now,
+                    theirs,
+                    ours,
                 };
                 self.backoff = BACKOFF_FIRST;
                 self.last_refusal = None;
@@ -651,14 +699,15 @@ impl Sbd {
     }
 }
 
-/// mbd's reason, when an unsigned frame is its refusal of what sbd sent
-/// (its replies to requests that fail authentication are not signed:
-/// wrong key, or this host's clock too far from mbd's).
+/// mbd's reason, when a frame that is not signed is its refusal of what
+/// sbd sent (a reply to a frame that failed authentication: wrong key, or
+/// this host's clock too far from mbd's). Only logged, so its reply tag is
+/// not checked.
 fn refusal(header: &proto::Header, body: &[u8]) -> Option<String> {
     if header.status == status::OK {
         return None;
     }
-    String::from_body(body).ok()
+    String::from_body(auth::reply_body_unchecked(body)).ok()
 }
 
 const NO_CGROUPS: &str = "jobs run as process groups, --mem and CPU slots are not enforced";
@@ -702,6 +751,8 @@ mod tests {
         let request = proto::Header::request(1, op::REGISTER, 0);
         let mut body = Vec::new();
         "authentication failed: timestamp too old".encode(&mut body);
+        // The reply's tag, which sbd does not check.
+        body.extend_from_slice(&[0xab; auth::MAC_LEN]);
         let refused = request.reply(status::AUTH, body.len() as u32);
         assert_eq!(
             refusal(&refused, &body).as_deref(),

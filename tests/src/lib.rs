@@ -98,6 +98,19 @@ pub fn set_soft_limit(pid: u32, resource: &str, soft: Option<u64>) {
     );
 }
 
+/// Connects to mbd as a command does and reads its greeting: the stream,
+/// and the challenge every frame sent on it must carry.
+pub fn mbd_connect(addr: SocketAddr) -> (std::net::TcpStream, u64) {
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to mbd");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("set a read timeout");
+    let (header, body) = chan::blocking::read_frame(&mut stream, 64).expect("mbd's greeting");
+    assert_eq!(header.operation, proto::mbd::op::HELLO, "not a greeting");
+    let hello = <proto::mbd::Hello as proto::Decode>::from_body(&body).expect("a greeting");
+    (stream, hello.challenge)
+}
+
 /// The id in `Job <N> is submitted to queue <Q>.`
 pub fn job_id(out: &str) -> Option<u32> {
     out.strip_prefix("Job <")?.split('>').next()?.parse().ok()

@@ -21,6 +21,7 @@ fn codec(key: Option<&[u8]>, nonce: u64) -> DatagramCodec {
         user: "intruder".into(),
         timestamp: 0,
         nonce,
+        challenge: 0,
     };
     DatagramCodec::new(key.map(|k| AuthKey::new(k.to_vec())), who)
 }

@@ -67,7 +67,7 @@ fn requests_signed_by_the_local_lim_carry_the_kernels_identity() {
     let register = SignRequest {
         sequence: 1,
         operation: proto::sbd::op::REGISTER,
-        body: Vec::new(),
+        ..SignRequest::default()
     };
     match sign_locally(&state, "host1", &register, Duration::from_secs(5)) {
         Err(SignError::Refused(why)) => assert!(why.contains("not a batch command"), "{why}"),

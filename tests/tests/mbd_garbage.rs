@@ -6,42 +6,55 @@
 //! descriptors, mbd sheds new connections, keeps serving the ones it has,
 //! and recovers.
 
-use cluster_tests::{set_soft_limit, wait_for, TestCluster};
-use proto::auth::{encode_signed, AuthKey, Credentials};
+use cluster_tests::{mbd_connect, set_soft_limit, wait_for, TestCluster};
+use proto::auth::{encode_signed, verify_reply, AuthKey, Credentials, ReplyKey};
 use proto::mbd::{op, status, Control, JobsChunk, JobsRequest, QueueRow};
 use proto::{Decode, Encode, Header};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
-fn signed(op: u32, key: &AuthKey, nonce: u64) -> Vec<u8> {
-    signed_at(op, key, nonce, chan::sys::unix_now())
+/// A request for the connection mbd greeted with `challenge`.
+fn signed(op: u32, key: &AuthKey, nonce: u64, challenge: u64) -> Vec<u8> {
+    signed_at(op, key, nonce, chan::sys::unix_now(), challenge)
 }
 
-fn signed_at(op: u32, key: &AuthKey, nonce: u64, timestamp: u64) -> Vec<u8> {
-    signed_request(op, &[], key, nonce, timestamp)
+fn signed_at(op: u32, key: &AuthKey, nonce: u64, timestamp: u64, challenge: u64) -> Vec<u8> {
+    signed_request(op, &[], key, nonce, timestamp, challenge)
 }
 
 /// A request from uid 4242, `tester`, who is no admin.
-fn signed_request(op: u32, body: &[u8], key: &AuthKey, nonce: u64, timestamp: u64) -> Vec<u8> {
+fn signed_request(
+    op: u32,
+    body: &[u8],
+    key: &AuthKey,
+    nonce: u64,
+    timestamp: u64,
+    challenge: u64,
+) -> Vec<u8> {
     let creds = Credentials {
         uid: 4242,
         gid: 4242,
         user: "tester".into(),
         timestamp,
         nonce,
+        challenge,
     };
     let mut out = bytes::BytesMut::new();
     encode_signed(Header::request(9, op, 0), &creds, body, key, &mut out);
     out.to_vec()
 }
 
-/// Sends `bytes` (then, if `half_close`, EOF) and reads until mbd closes.
-/// Returns the status of the reply frame mbd sent first, if any.
-fn send_and_expect_close(cluster: &TestCluster, bytes: &[u8], half_close: bool) -> Option<u32> {
-    let mut s = TcpStream::connect(cluster.mbd_addr()).expect("connect to mbd");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(bytes).expect("send");
+/// Sends what `bytes` makes of the connection's challenge (then, if
+/// `half_close`, EOF) and reads until mbd closes. Returns the status of the
+/// reply frame mbd sent first, if any.
+fn send_and_expect_close(
+    cluster: &TestCluster,
+    bytes: impl FnOnce(u64) -> Vec<u8>,
+    half_close: bool,
+) -> Option<u32> {
+    let (mut s, challenge) = mbd_connect(cluster.mbd_addr());
+    s.write_all(&bytes(challenge)).expect("send");
     if half_close {
         s.shutdown(Shutdown::Write).unwrap();
     }
@@ -54,11 +67,23 @@ fn send_and_expect_close(cluster: &TestCluster, bytes: &[u8], half_close: bool) 
     Header::parse(&got).ok().map(|h| h.status)
 }
 
+/// Sends `request` on `s` and reads its reply frame number `index`,
+/// checked as a command checks it.
+fn exchange(s: &mut TcpStream, key: &AuthKey, request: &[u8]) -> (Header, Vec<u8>) {
+    s.write_all(request).expect("send a request");
+    reply_frame(s, key, request, 0)
+}
+
+fn reply_frame(s: &mut TcpStream, key: &AuthKey, request: &[u8], index: u32) -> (Header, Vec<u8>) {
+    let (header, rest) = chan::blocking::read_frame(s, 8 << 20).expect("a reply");
+    let reply_key = ReplyKey::of_request(key, request);
+    let body = verify_reply(&header, &rest, &reply_key, index).expect("a reply from mbd");
+    (header, body.to_vec())
+}
+
 /// `bqueues`'s request on an open connection; the rows mbd replies.
-fn request_queues(s: &mut TcpStream, key: &AuthKey, nonce: u64) -> Vec<QueueRow> {
-    s.write_all(&signed(op::QUEUES, key, nonce))
-        .expect("send a queues request");
-    let (header, body) = chan::blocking::read_frame(s, 1 << 20).expect("a reply");
+fn request_queues(s: &mut (TcpStream, u64), key: &AuthKey, nonce: u64) -> Vec<QueueRow> {
+    let (header, body) = exchange(&mut s.0, key, &signed(op::QUEUES, key, nonce, s.1));
     assert_eq!(header.status, status::OK);
     Vec::<QueueRow>::from_body(&body).expect("queue rows")
 }
@@ -75,7 +100,7 @@ fn bad_frames_drop_that_peer_and_others_are_still_served() {
     let cluster = TestCluster::up(1, Duration::from_millis(400), None);
     let key = cluster_key(&cluster);
     // Connected before the garbage, used after it.
-    let mut patient = TcpStream::connect(cluster.mbd_addr()).expect("connect");
+    let mut patient = mbd_connect(cluster.mbd_addr());
 
     let mut random = [0u8; 100];
     random
@@ -83,10 +108,13 @@ fn bad_frames_drop_that_peer_and_others_are_still_served() {
         .enumerate()
         .for_each(|(i, b)| *b = (i as u8).wrapping_mul(37) ^ 0x5a);
     // Its "length" is far over the limit: dropped at the header.
-    assert_eq!(send_and_expect_close(&cluster, &random, false), None);
+    assert_eq!(
+        send_and_expect_close(&cluster, |_| random.to_vec(), false),
+        None
+    );
     let mut other_version = Header::request(1, op::QUEUES, 0);
-    other_version.version = 0x0002_0000;
-    let reply = send_and_expect_close(&cluster, &other_version.to_bytes(), false);
+    other_version.version = 0x0003_0000;
+    let reply = send_and_expect_close(&cluster, |_| other_version.to_bytes().to_vec(), false);
     assert_eq!(
         reply,
         Some(status::BAD_REQUEST),
@@ -96,12 +124,12 @@ fn bad_frames_drop_that_peer_and_others_are_still_served() {
     let mut huge = Header::request(1, op::JOBS, 0);
     huge.length = 1 << 30;
     assert_eq!(
-        send_and_expect_close(&cluster, &huge.to_bytes(), false),
+        send_and_expect_close(&cluster, |_| huge.to_bytes().to_vec(), false),
         None
     );
     huge.length = u32::MAX;
     assert_eq!(
-        send_and_expect_close(&cluster, &huge.to_bytes(), false),
+        send_and_expect_close(&cluster, |_| huge.to_bytes().to_vec(), false),
         None
     );
 
@@ -109,32 +137,36 @@ fn bad_frames_drop_that_peer_and_others_are_still_served() {
     truncated.length = 100;
     let mut bytes = truncated.to_bytes().to_vec();
     bytes.extend_from_slice(&[0; 10]);
-    assert_eq!(send_and_expect_close(&cluster, &bytes, true), None);
+    assert_eq!(send_and_expect_close(&cluster, |_| bytes, true), None);
 
     let unsigned = proto::frame_bytes(Header::request(1, op::QUEUES, 0), &[]);
     assert_eq!(
-        send_and_expect_close(&cluster, &unsigned, false),
+        send_and_expect_close(&cluster, |_| unsigned, false),
         Some(status::AUTH)
     );
-    let wrong_key = signed(
-        op::QUEUES,
-        &AuthKey::new(b"not the cluster key".to_vec()),
-        1,
-    );
+    let stranger = AuthKey::new(b"not the cluster key".to_vec());
     assert_eq!(
-        send_and_expect_close(&cluster, &wrong_key, false),
+        send_and_expect_close(&cluster, |c| signed(op::QUEUES, &stranger, 1, c), false),
         Some(status::AUTH)
     );
-    let good = signed(op::QUEUES, &key, 2);
+    let mut good = Vec::new();
+    let sent = send_and_expect_close(
+        &cluster,
+        |c| {
+            good = signed(op::QUEUES, &key, 2, c);
+            good.clone()
+        },
+        true,
+    );
     assert_eq!(
-        send_and_expect_close(&cluster, &good, true),
+        sent,
         Some(status::OK),
         "answered, though the client shut its side after the request"
     );
     assert_eq!(
-        send_and_expect_close(&cluster, &good, false),
+        send_and_expect_close(&cluster, |_| good, false),
         Some(status::AUTH),
-        "a replayed frame is refused"
+        "a frame signed for another connection is refused"
     );
 
     let queues = request_queues(&mut patient, &key, 3);
@@ -152,9 +184,8 @@ fn bad_frames_drop_that_peer_and_others_are_still_served() {
     }
     .encode(&mut close);
     let now = chan::sys::unix_now();
-    let request = signed_request(op::QUEUE_CONTROL, &close, &key, 4, now);
-    patient.write_all(&request).expect("send a queue close");
-    let (header, _) = chan::blocking::read_frame(&mut patient, 1 << 20).expect("a refusal");
+    let request = signed_request(op::QUEUE_CONTROL, &close, &key, 4, now, patient.1);
+    let (header, _) = exchange(&mut patient.0, &key, &request);
     assert_eq!(header.status, status::EPERM);
     let queues = request_queues(&mut patient, &key, 5);
     assert!(queues.iter().all(|q| q.open), "{queues:?}");
@@ -173,9 +204,17 @@ fn the_clock_skew_mbd_accepts_is_ll_auth_max_age() {
     let cluster = TestCluster::up(1, Duration::from_millis(400), None);
     let key = cluster_key(&cluster);
     // Signed by a host whose clock is two minutes behind.
-    let behind = |nonce| signed_at(op::QUEUES, &key, nonce, chan::sys::unix_now() - 120);
+    let behind = |nonce, challenge| {
+        signed_at(
+            op::QUEUES,
+            &key,
+            nonce,
+            chan::sys::unix_now() - 120,
+            challenge,
+        )
+    };
     assert_eq!(
-        send_and_expect_close(&cluster, &behind(1), false),
+        send_and_expect_close(&cluster, |c| behind(1, c), false),
         Some(status::AUTH),
         "over LavaLite's default of 60 s"
     );
@@ -184,7 +223,7 @@ fn the_clock_skew_mbd_accepts_is_ll_auth_max_age() {
     cluster.add_to_ll_conf("LL_AUTH_MAX_AGE = 300");
     cluster.kill_daemon(cluster.mbd_pid(), "mbd");
     cluster.up_again();
-    let reply = send_and_expect_close(&cluster, &behind(2), true);
+    let reply = send_and_expect_close(&cluster, |c| behind(2, c), true);
     assert_eq!(reply, Some(status::OK), "within the configured 300 s");
 }
 
@@ -197,7 +236,7 @@ fn out_of_file_descriptors_mbd_sheds_new_connections_serves_the_rest_and_recover
     let cluster = TestCluster::up(1, Duration::from_millis(400), None);
     let key = cluster_key(&cluster);
     let pid = cluster.mbd_pid();
-    let mut patient = TcpStream::connect(cluster.mbd_addr()).expect("connect");
+    let mut patient = mbd_connect(cluster.mbd_addr());
     set_soft_limit(pid, "RLIMIT_NOFILE", Some(open_files(pid) as u64 + 3));
     // Idle connections take the last descriptors; the kernel queues the
     // rest for mbd to accept.
@@ -220,10 +259,8 @@ fn out_of_file_descriptors_mbd_sheds_new_connections_serves_the_rest_and_recover
         "{err}"
     );
 
-    patient
-        .write_all(&signed(op::QUEUES, &key, 1))
-        .expect("send on a connection mbd holds");
-    let (header, _) = chan::blocking::read_frame(&mut patient, 1 << 20).expect("a reply");
+    let request = signed(op::QUEUES, &key, 1, patient.1);
+    let (header, _) = exchange(&mut patient.0, &key, &request);
     assert_eq!(header.status, status::OK, "connections it has are served");
 
     drop(hogs);
@@ -246,12 +283,14 @@ fn a_client_that_does_not_read_its_listing_delays_no_one() {
     };
     let mut body = Vec::new();
     all.encode(&mut body);
+    let (mut slow, challenge) = mbd_connect(cluster.mbd_addr());
     let creds = Credentials {
         uid: 0,
         gid: 0,
         user: "root".into(),
         timestamp: chan::sys::unix_now(),
         nonce: 1,
+        challenge,
     };
     let mut request = bytes::BytesMut::new();
     encode_signed(
@@ -261,7 +300,6 @@ fn a_client_that_does_not_read_its_listing_delays_no_one() {
         &key,
         &mut request,
     );
-    let mut slow = TcpStream::connect(cluster.mbd_addr()).expect("connect");
     slow.write_all(&request).expect("send");
     // 6 MB, more than the socket buffers hold: the rest waits in mbd.
     for _ in 0..3 {
@@ -270,8 +308,8 @@ fn a_client_that_does_not_read_its_listing_delays_no_one() {
         assert!(cluster.stdout("bqueues", &[]).is_some());
     }
     let mut rows = 0;
-    loop {
-        let (header, body) = chan::blocking::read_frame(&mut slow, 8 << 20).expect("a chunk");
+    for index in 0.. {
+        let (header, body) = reply_frame(&mut slow, &key, &request, index);
         assert_eq!(header.status, status::OK);
         let chunk = JobsChunk::from_body(&body).expect("a chunk");
         rows += chunk.jobs.len();
@@ -285,14 +323,17 @@ fn a_client_that_does_not_read_its_listing_delays_no_one() {
     );
 }
 
-/// Every frame in `bytes`, header and body, as far as they are whole.
+/// The headers of the frames in `bytes` after mbd's greeting, as far as
+/// they are whole.
 fn frames_in(mut bytes: &[u8]) -> Vec<Header> {
     let mut found = Vec::new();
     while let Ok(header) = Header::parse(bytes) {
         if bytes.len() < header.frame_len() {
             break;
         }
-        found.push(header);
+        if header.operation != op::HELLO {
+            found.push(header);
+        }
         bytes = &bytes[header.frame_len()..];
     }
     found
@@ -326,7 +367,7 @@ fn a_flood_of_refused_peers_costs_mbd_a_few_log_lines_and_one_reply_each() {
     let mut pipelined = Vec::new();
     let mut nonce = 100;
     while pipelined.len() < 100_000 {
-        pipelined.extend_from_slice(&signed(op::QUEUES, &stranger, nonce));
+        pipelined.extend_from_slice(&signed(op::QUEUES, &stranger, nonce, 0));
         nonce += 1;
     }
     let mut s = TcpStream::connect(cluster.mbd_addr()).expect("connect");
@@ -335,11 +376,15 @@ fn a_flood_of_refused_peers_costs_mbd_a_few_log_lines_and_one_reply_each() {
     let mut got = Vec::new();
     let _ = s.read_to_end(&mut got);
     let replies = frames_in(&got);
-    assert!(replies.len() <= 1, "{} replies to one refused peer", replies.len());
+    assert!(
+        replies.len() <= 1,
+        "{} replies to one refused peer",
+        replies.len()
+    );
 
     // A refused frame, then an oversized header in the same write: the
     // refusal is still answered, and nothing else is said about it.
-    let mut both = signed(op::QUEUES, &stranger, 1);
+    let mut both = signed(op::QUEUES, &stranger, 1, 0);
     both.extend_from_slice(&huge.to_bytes());
     let mut s = TcpStream::connect(cluster.mbd_addr()).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -347,10 +392,14 @@ fn a_flood_of_refused_peers_costs_mbd_a_few_log_lines_and_one_reply_each() {
     let mut got = Vec::new();
     let _ = s.read_to_end(&mut got);
     let statuses: Vec<u32> = frames_in(&got).iter().map(|h| h.status).collect();
-    assert_eq!(statuses, [status::AUTH], "the refusal before the bad header");
+    assert_eq!(
+        statuses,
+        [status::AUTH],
+        "the refusal before the bad header"
+    );
 
     // Served through it all; the log grew by a few lines, not a line each.
-    let queues = request_queues(&mut TcpStream::connect(cluster.mbd_addr()).unwrap(), &key, 7);
+    let queues = request_queues(&mut mbd_connect(cluster.mbd_addr()), &key, 7);
     assert_eq!(queues.len(), 2);
     let grown = mbd_log_bytes(&cluster) - before;
     let log = cluster.mbd_log();

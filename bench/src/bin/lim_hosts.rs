@@ -131,6 +131,7 @@ impl SimulatedHosts {
             user: "lim@simulated".into(),
             timestamp: 0,
             nonce: chan::sys::random_u64(),
+            challenge: 0,
         };
         let static_info = lim::probe::HostProbe::static_info()?;
         let mut sockets = Vec::with_capacity(n - 1);

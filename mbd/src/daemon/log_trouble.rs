@@ -11,7 +11,6 @@ use crate::event_log::{read_records, LogError};
 use crate::state::{Refusal, State};
 use bytes::BytesMut;
 use proto::mbd::status;
-use proto::Header;
 use std::time::{Duration, Instant};
 
 /// How long changes are refused after a failed commit.
@@ -51,11 +50,14 @@ impl Mbd {
     pub(super) fn undo_pass(&mut self, error: &LogError) -> Result<(), DaemonError> {
         let why = format!("mbd cannot write its event log ({error}); nothing was changed");
         log::error!("{why}: the pass is undone; refusing changes for {REFUSE_FOR:?}");
-        for (id, held) in std::mem::take(&mut self.held) {
-            if self.sbd_host(id).is_none() {
-                self.answer_with_error(id, &held, &why);
+        for held in std::mem::take(&mut self.held) {
+            match &held.answers {
+                Some(request) if self.sbd_host(held.id).is_none() => {
+                    self.answer_with_error(held.id, request, &why)
+                }
+                _ => {}
             }
-            self.drop_client(id, None);
+            self.drop_client(held.id, None);
         }
         self.state = self.rebuilt_state()?;
         self.log_trouble = Some(LogTrouble {
@@ -67,12 +69,10 @@ impl Mbd {
     }
 
     /// One error reply in place of what was held for a client.
-    fn answer_with_error(&mut self, id: chan::ChanId, held: &[u8], why: &str) {
-        let Ok(reply) = Header::parse(held) else {
-            return;
-        };
+    fn answer_with_error(&mut self, id: chan::ChanId, request: &super::Request, why: &str) {
         let mut out = BytesMut::new();
-        proto::encode_frame(reply.reply(status::EAGAIN, 0), why, &mut out);
+        let reply = request.header.reply(status::EAGAIN, 0);
+        proto::auth::encode_reply(reply, why, &request.reply_key, 0, &mut out);
         let _ = self.chans.send(id, &out);
     }
 

@@ -20,6 +20,8 @@ pub(super) const REJECT_PAUSE: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub(super) struct SbdPeer {
     host: usize,
+    /// The challenge sbd registered with: every frame mbd sends it carries it.
+    challenge: u64,
     /// When it last sent a frame that verified.
     heard: Instant,
 }
@@ -101,8 +103,9 @@ impl Mbd {
                     reg.host
                 );
             }
-            self.send_signed(
+            self.send_signed_for(
                 id,
+                reg.challenge,
                 op::REGISTERED,
                 status::EINVAL,
                 &format!("host {} is not in llb.hosts", reg.host),
@@ -121,7 +124,15 @@ impl Mbd {
             }
         }
         let heard = Instant::now();
-        self.sbds.insert(id, SbdPeer { host, heard });
+        let challenge = reg.challenge;
+        self.sbds.insert(
+            id,
+            SbdPeer {
+                host,
+                challenge,
+                heard,
+            },
+        );
         self.clients.remove(&id);
         self.state.set_sbd_up(host, true);
         self.replan.all();
@@ -277,10 +288,24 @@ impl Mbd {
         }
     }
 
-    /// Holds a signed message for `id` until the pass's commit.
+    /// Holds a signed message for registered sbd `id` until the pass's
+    /// commit.
     fn send_signed<T: Encode + ?Sized>(&mut self, id: ChanId, op: u32, status: u32, body: &T) {
+        let challenge = self.sbds.get(&id).map_or(0, |peer| peer.challenge);
+        self.send_signed_for(id, challenge, op, status, body);
+    }
+
+    /// [`Mbd::send_signed`] on a connection whose sbd sent `challenge`.
+    fn send_signed_for<T: Encode + ?Sized>(
+        &mut self,
+        id: ChanId,
+        challenge: u64,
+        op: u32,
+        status: u32,
+        body: &T,
+    ) {
         let mut out = BytesMut::new();
-        self.signer.frame(op, status, body, unix_now(), &mut out);
+        (self.signer).frame(op, status, body, unix_now(), challenge, &mut out);
         self.held_bytes(id, out);
     }
 }

@@ -548,6 +548,7 @@ mod tests {
     fn registration_sends_a_run_what_users_asked_of_it_again() {
         let reg = Register {
             host: "cpu01".into(),
+            challenge: 0,
             running: vec![run1(5, false)],
             finished: vec![],
         };
@@ -635,6 +636,7 @@ mod tests {
         stray.job.id = 42;
         let reg = Register {
             host: "cpu01".into(),
+            challenge: 0,
             running: vec![run1(5, true), stray],
             finished: vec![],
         };
@@ -647,6 +649,7 @@ mod tests {
 
         let reg = Register {
             host: "cpu01".into(),
+            challenge: 0,
             running: vec![],
             finished: vec![finished(0)],
         };

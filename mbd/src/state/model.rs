@@ -453,6 +453,7 @@ impl Mbd {
             .collect();
         let mut reg = Register {
             host: HOSTS[host].into(),
+            challenge: 0,
             running: Vec::new(),
             finished: Vec::new(),
         };

@@ -1,0 +1,205 @@
+//! Nobody acts as someone else through mbd's port: a signed request is
+//! accepted once, on the connection it was signed for, never again (not
+//! after mbd restarts either); an impostor holding mbd's port while mbd is
+//! down cannot answer a command, and learns nothing it can replay.
+
+use cluster_tests::{mbd_connect, wait_for, TestCluster};
+use proto::auth::{encode_signed, AuthKey, Credentials};
+use proto::mbd::{op, status, SubmitReply, SubmitRequest};
+use proto::{Encode, Header};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+const TICK: Duration = Duration::from_millis(400);
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn cluster_key(cluster: &TestCluster) -> AuthKey {
+    conf::ConfDir::new(&cluster.dir)
+        .auth_key()
+        .expect("read the key")
+        .expect("lavalite up writes a key")
+}
+
+/// A held `true`, as root's bsub sends it, signed for `challenge`.
+fn root_submit(key: &AuthKey, challenge: u64) -> Vec<u8> {
+    let request = SubmitRequest {
+        command: "true".into(),
+        cwd: "/".into(),
+        cpus: 1,
+        nhosts: 1,
+        hold: true,
+        ..SubmitRequest::default()
+    };
+    let mut body = Vec::new();
+    request.encode(&mut body);
+    let creds = Credentials {
+        uid: 0,
+        gid: 0,
+        user: "root".into(),
+        timestamp: chan::sys::unix_now(),
+        nonce: chan::sys::random_u64(),
+        challenge,
+    };
+    let mut frame = bytes::BytesMut::new();
+    encode_signed(
+        Header::request(1, op::SUBMIT, 0),
+        &creds,
+        &body,
+        key,
+        &mut frame,
+    );
+    frame.to_vec()
+}
+
+/// Sends `frame` to mbd on a new connection; the status of its answer.
+fn replay(cluster: &TestCluster, frame: &[u8]) -> u32 {
+    let (mut s, _) = mbd_connect(cluster.mbd_addr());
+    s.write_all(frame).expect("send");
+    let (header, _) = chan::blocking::read_frame(&mut s, 1 << 20).expect("an answer");
+    header.status
+}
+
+/// Job ids `bjobs -a` lists.
+fn job_ids(cluster: &TestCluster) -> Vec<String> {
+    let out = cluster.stdout("bjobs", &["-a"]).unwrap_or_default();
+    (out.lines().skip(1))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn a_request_is_accepted_once_and_not_again_after_mbd_restarts() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let key = cluster_key(&cluster);
+    let (mut s, challenge) = mbd_connect(cluster.mbd_addr());
+    let frame = root_submit(&key, challenge);
+    s.write_all(&frame).expect("send");
+    let (header, _) = chan::blocking::read_frame(&mut s, 1 << 20).expect("an answer");
+    assert_eq!(
+        header.status,
+        status::OK,
+        "the first time it is a submission"
+    );
+    assert_eq!(job_ids(&cluster), ["1"]);
+
+    assert_eq!(replay(&cluster, &frame), status::AUTH, "replayed at once");
+    cluster.kill_daemon(cluster.mbd_pid(), "mbd");
+    cluster.up_again();
+    assert_eq!(
+        replay(&cluster, &frame),
+        status::AUTH,
+        "replayed after a restart"
+    );
+    assert_eq!(job_ids(&cluster), ["1"], "no second job");
+    let log = cluster.mbd_log();
+    assert!(log.contains("signed for another connection"), "{log}");
+}
+
+/// What an impostor on mbd's port collected: every frame sent to it.
+struct Impostor {
+    captured: Vec<Vec<u8>>,
+}
+
+/// Listens on `addr` until a SUBMIT arrives (or `LIMIT`), greeting each
+/// connection as mbd does and answering the SUBMIT with a made-up job id.
+fn impostor(listener: TcpListener) -> Impostor {
+    listener.set_nonblocking(true).expect("non-blocking");
+    let deadline = Instant::now() + LIMIT;
+    let mut captured = Vec::new();
+    while Instant::now() < deadline {
+        let mut s = match listener.accept() {
+            Ok((s, _)) => s,
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        s.set_nonblocking(false).expect("blocking");
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut greeting = bytes::BytesMut::new();
+        let hello = proto::mbd::Hello { challenge: 0x1234 };
+        proto::encode_frame(Header::request(0, op::HELLO, 0), &hello, &mut greeting);
+        let _ = s.write_all(&greeting);
+        let Ok((header, body)) = chan::blocking::read_frame(&mut s, 8 << 20) else {
+            continue;
+        };
+        let mut frame = header.to_bytes().to_vec();
+        frame.extend_from_slice(&body);
+        captured.push(frame);
+        if header.operation == op::SUBMIT {
+            let forged = SubmitReply {
+                job_id: 424_242,
+                queue: "normal".into(),
+                elements: 0,
+            };
+            let mut out = bytes::BytesMut::new();
+            proto::encode_frame(header.reply(status::OK, 0), &forged, &mut out);
+            let _ = s.write_all(&out);
+            let _ = s.read(&mut [0; 16]);
+            break;
+        }
+    }
+    Impostor { captured }
+}
+
+#[test]
+fn an_impostor_on_mbds_port_cannot_answer_and_learns_nothing_it_can_replay() {
+    let cluster = TestCluster::up(1, TICK, None);
+    cluster.kill_daemon(cluster.mbd_pid(), "mbd");
+    let listener = wait_for(LIMIT, || TcpListener::bind(cluster.mbd_addr()).ok())
+        .expect("take mbd's port while mbd is down");
+    let fake = std::thread::spawn(move || impostor(listener));
+
+    let out = cluster.run("bsub", &["--hold".into(), "true".into()]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!out.status.success(), "{stdout}{stderr}");
+    assert!(
+        !stdout.contains("Job <"),
+        "a forged job id was believed: {stdout}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let addr = cluster.mbd_addr().to_string();
+    assert!(
+        stderr.contains(&addr) && stderr.contains("not from this cluster's mbd"),
+        "{stderr}"
+    );
+    let collected = fake.join().expect("the impostor");
+    assert!(
+        collected
+            .captured
+            .iter()
+            .any(|f| f[4..8] == op::SUBMIT.to_be_bytes()),
+        "bsub's request reached the impostor"
+    );
+
+    // The real mbd is back: nothing the impostor collected (bsub's
+    // request, and sbd's registration if it reconnected meanwhile) is
+    // accepted.
+    cluster.up_again();
+    for frame in &collected.captured {
+        assert_eq!(replay(&cluster, frame), status::AUTH);
+    }
+    assert!(job_ids(&cluster).is_empty(), "{:?}", job_ids(&cluster));
+    assert!(cluster.stdout("bqueues", &[]).is_some(), "mbd serves");
+}
+
+#[test]
+fn a_connection_that_never_got_a_greeting_is_not_a_way_in() {
+    // A client that skips the greeting and sends a frame signed for no
+    // connection (challenge 0) is refused like any replay.
+    let cluster = TestCluster::up(1, TICK, None);
+    let key = cluster_key(&cluster);
+    let mut s = TcpStream::connect(cluster.mbd_addr()).expect("connect");
+    s.set_read_timeout(Some(LIMIT)).unwrap();
+    s.write_all(&root_submit(&key, 0)).expect("send");
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    let hello = Header::parse(&got).expect("a greeting");
+    let answer = Header::parse(&got[hello.frame_len()..]).expect("an answer");
+    assert_eq!(answer.status, status::AUTH);
+    assert!(job_ids(&cluster).is_empty());
+}
