@@ -2,7 +2,8 @@
 //! them: `ll.conf` (key = value), `ll.cluster.<LL_CLUSTER_NAME>` (the
 //! host list lim elects its master from), `llb.hosts` and `llb.queues`
 //! (the batch side's hosts and queues) and `ll.auth.key`; and what
-//! `LL_LOG_DIR` / `LL_LOG_MASK` ask of a daemon's log.
+//! `LL_LOG_DIR` / `LL_LOG_MASK` ask of a daemon's log; and who may read
+//! the daemons' state under `LL_STATE_DIR` ([`state_dir`]).
 //!
 //! Parsing is pure (text in, typed values or an error with a line number
 //! out); [`ConfDir`] adds the file reading. It knows no daemon's state and
@@ -15,6 +16,7 @@ mod ll_conf;
 pub mod logging;
 mod queues;
 mod sections;
+pub mod state_dir;
 
 pub use batch_hosts::{parse_size_mb, BatchHost, BatchHosts, HostGroup, TokenPool};
 pub use cluster::{ClusterFile, HostEntry};

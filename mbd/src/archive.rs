@@ -144,7 +144,7 @@ pub fn write_index(archive: &Path, dropped: &[(u32, u32)]) -> io::Result<()> {
     }
     let path = index_path(archive);
     let tmp = index_path(&path);
-    std::fs::write(&tmp, text)?;
+    conf::state_dir::write_private(&tmp, text.as_bytes())?;
     std::fs::rename(&tmp, &path)
 }
 

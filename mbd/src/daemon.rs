@@ -8,6 +8,7 @@
 //! replies sent: no client hears "submitted" before its job is on disk.
 //! Query replies are held too, so nobody sees state that is not yet durable.
 
+mod archived;
 mod log_trouble;
 mod sbd_link;
 
@@ -24,8 +25,8 @@ use lim::client::LimClient;
 use lim::log_file::Repeats;
 use proto::auth::{self, Challenges, ReplayGuard, ReplyKey, Signer};
 use proto::mbd::{
-    op, status, Control, Hello, HistoryChunk, HistoryRequest, JobRef, JobsChunk, JobsRequest,
-    MoveRequest, PriorityRequest, SignalRequest, SubmitReply, SubmitRequest, MAX_REQUEST_BODY,
+    op, status, Control, Hello, JobRef, JobsChunk, JobsRequest, MoveRequest, PriorityRequest,
+    SignalRequest, SubmitReply, SubmitRequest, MAX_REQUEST_BODY,
 };
 use proto::{Decode, Encode, Header};
 use std::borrow::Cow;
@@ -107,6 +108,8 @@ pub struct Mbd {
     /// current log (a compaction that could not write keeps it): the
     /// next archive's index lists them.
     dropped: Vec<(u32, u32)>,
+    /// Reads archived event logs for bhist, off the event loop.
+    archives: archived::ArchiveReader,
     /// Hosts whose sbd was turned away as not in llb.hosts: its retries
     /// (every few seconds) are not logged again.
     unknown_sbds: HashSet<String>,
@@ -178,7 +181,19 @@ impl Mbd {
             chan::sys::random_u64(),
         );
         let challenges = Challenges::new(random_secret());
+        let (wake_id, waker) = chans.waker().map_err(chan_err("cannot create a waker"))?;
+        let archives = archived::ArchiveReader::spawn(
+            settings.log_path(),
+            settings.cluster.clone(),
+            wake_id,
+            waker,
+        )
+        .map_err(|source| DaemonError::Io {
+            what: "cannot start the archive reader".into(),
+            source,
+        })?;
         Ok(Mbd {
+            archives,
             challenges,
             chans,
             sbds: HashMap::new(),
@@ -232,6 +247,7 @@ impl Mbd {
                     Event::Error { id, .. } if self.closing.contains(&id) => {}
                     Event::Error { id, error } => self.drop_client(id, Some(&error)),
                     Event::Timer { .. } => self.on_tick(),
+                    Event::Wake { id } if id == self.archives.wake_id => self.on_archived(),
                     Event::Wake { .. } => self.on_lim_view(),
                     Event::Signal { info, .. } if info.signo == libc::SIGHUP => {
                         lim::log_file::hangup("mbd")
@@ -691,17 +707,6 @@ impl Mbd {
         Ok(())
     }
 
-    fn history(&mut self, id: ChanId, h: &Request, who: &Caller, body: &[u8]) -> Result<(), Bad> {
-        let request = decode::<HistoryRequest>(body)?;
-        let jobs = self.state.history(who, &request).map_err(Bad::Refused)?;
-        let frames = chunks(h, jobs, |more, jobs| HistoryChunk { more, jobs });
-        let durable = !self.log.has_pending();
-        if let Err(e) = send_listing(&mut self.chans, &mut self.held, durable, id, h, frames) {
-            self.drop_client(id, Some(&e));
-        }
-        Ok(())
-    }
-
     fn hold<T: Encode + ?Sized>(&mut self, id: ChanId, request: &Request, status: u32, body: &T) {
         let mut out = BytesMut::new();
         let reply = request.header.reply(status, 0);
@@ -816,8 +821,10 @@ fn decode<T: Decode>(body: &[u8]) -> Result<T, Bad> {
 /// Opens the event log and rebuilds the state from it.
 fn recover(settings: &Settings) -> Result<(EventLog, State), DaemonError> {
     let started = Instant::now();
-    std::fs::create_dir_all(&settings.state_dir).map_err(|source| DaemonError::Io {
-        what: format!("cannot create {}", settings.state_dir.display()),
+    // Owner-only, and tightened if an older mbd left it readable: the log
+    // holds every job's environment.
+    conf::state_dir::make_private(&settings.state_dir).map_err(|source| DaemonError::Io {
+        what: format!("cannot create {} (mode 0700)", settings.state_dir.display()),
         source,
     })?;
     let (log, replay) = EventLog::open(&settings.log_path()).map_err(DaemonError::Log)?;

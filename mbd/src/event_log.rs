@@ -25,7 +25,7 @@
 
 use sha2::{Digest, Sha256};
 use std::fmt;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -135,7 +135,7 @@ impl EventLog {
             source,
         };
         finish_rewrite(path).map_err(io_err)?;
-        let mut file = OpenOptions::new()
+        let mut file = conf::state_dir::private_file()
             .read(true)
             .append(true)
             .create(true)
@@ -251,7 +251,10 @@ impl EventLog {
         };
         self.commit()?;
         let fresh = with_suffix(&self.path, "new");
-        let file = File::create(&fresh).map_err(io_err(&fresh))?;
+        let file = (conf::state_dir::private_file().write(true).create(true))
+            .truncate(true)
+            .open(&fresh)
+            .map_err(io_err(&fresh))?;
         lock(&file, &fresh)?;
         let mut next = EventLog {
             path: fresh.clone(),

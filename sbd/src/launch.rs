@@ -74,7 +74,12 @@ pub fn run_job(dir: &Path, cgroup: Option<&JobCgroup>, conf_dir: &Path, host: &s
     };
     // Opened before giving up root: the spool is sbd's, not the user's.
     // sbd reads it only once it decodes whole, so no rename is needed.
-    let result_file = match File::create(dir.join("result")) {
+    let result_file = conf::state_dir::private_file()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(dir.join("result"));
+    let result_file = match result_file {
         Ok(f) => f,
         Err(e) => {
             eprintln!("sbd job runner: {}: {e}", dir.display());

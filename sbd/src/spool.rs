@@ -35,8 +35,10 @@ impl Spool {
     /// second sbd for the same host would adopt the same jobs and fight
     /// the first for mbd's link.
     pub fn open(dir: &Path) -> io::Result<Spool> {
-        fs::create_dir_all(dir)?;
-        let lock = fs::OpenOptions::new()
+        // Owner-only (tightened if an older sbd left it readable): each
+        // run's `job` holds its submit environment.
+        conf::state_dir::make_private(dir)?;
+        let lock = conf::state_dir::private_file()
             .create(true)
             .truncate(false)
             .write(true)
@@ -60,7 +62,7 @@ impl Spool {
     /// Makes the run's directory and writes what mbd sent.
     pub fn create(&self, start: &JobStart) -> io::Result<PathBuf> {
         let dir = self.job_dir(start.job);
-        fs::create_dir_all(&dir)?;
+        conf::state_dir::make_private(&dir)?;
         write_xdr(&dir.join("job"), start)?;
         Ok(dir)
     }
@@ -141,7 +143,7 @@ fn write_xdr<T: Encode>(path: &Path, value: &T) -> io::Result<()> {
 fn write_whole(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut part = path.as_os_str().to_owned();
     part.push(".part");
-    fs::write(&part, bytes)?;
+    conf::state_dir::write_private(Path::new(&part), bytes)?;
     fs::rename(&part, path)
 }
 

@@ -203,3 +203,103 @@ fn a_connection_that_never_got_a_greeting_is_not_a_way_in() {
     assert_eq!(answer.status, status::AUTH);
     assert!(job_ids(&cluster).is_empty());
 }
+
+const NOBODY: u32 = 65534;
+
+/// Runs one of the workspace's commands (or `program` itself if it is not
+/// one) against `cluster` as uid/gid `NOBODY`.
+fn as_nobody(cluster: &TestCluster, program: &str, args: &[&str]) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let ours = cluster_tests::bin_dir().join(program);
+    let path = if ours.is_file() { ours } else { program.into() };
+    std::process::Command::new(path)
+        .args(args)
+        .env(conf::CONF_DIR_ENV, &cluster.dir)
+        .current_dir("/")
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .output()
+        .expect("run a command as nobody")
+}
+
+/// Every file and directory below `dir` whose mode lets group or others in.
+fn open_to_others(dir: &std::path::Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found = Vec::new();
+    let meta = std::fs::symlink_metadata(dir).expect("stat");
+    if meta.permissions().mode() & 0o077 != 0 {
+        found.push(format!("{} {:o}", dir.display(), meta.permissions().mode()));
+    }
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(dir).expect("list").flatten() {
+            found.extend(open_to_others(&entry.path()));
+        }
+    }
+    found
+}
+
+#[test]
+fn another_user_reads_no_environment_from_the_state_and_still_gets_their_history() {
+    if chan::sys::effective_uid() != 0 {
+        eprintln!("skipped: needs root to act as another user");
+        return;
+    }
+    let cluster = TestCluster::up(1, TICK, None);
+    // Compact after 3 finished jobs, so the user's job ends up archived.
+    cluster.add_to_ll_conf("LL_MBD_JOB_FINISH_THRESHOLD=3");
+    cluster.kill_daemon(cluster.mbd_pid(), "mbd");
+    cluster.up_again();
+
+    let secret = "root-secret-5f3a9c";
+    let mut bsub = std::process::Command::new(cluster_tests::bin_dir().join("bsub"));
+    let out = (bsub.args(["-o", "/dev/null", "true"]))
+        .env("MYSECRET", secret)
+        .env(conf::CONF_DIR_ENV, &cluster.dir)
+        .current_dir("/")
+        .output()
+        .expect("run bsub");
+    let root_job = cluster_tests::job_id(&String::from_utf8_lossy(&out.stdout)).expect("a job");
+    let out = as_nobody(&cluster, "bsub", &["--hold", "true"]);
+    let theirs = cluster_tests::job_id(&String::from_utf8_lossy(&out.stdout))
+        .unwrap_or_else(|| panic!("bsub as nobody: {out:?}"));
+    cluster.wait_stat(root_job, "DONE", LIMIT);
+    let ours: Vec<u32> = (0..6)
+        .map(|_| cluster.submit(&["--hold", "true"]))
+        .collect();
+    for id in std::iter::once(theirs).chain(ours) {
+        cluster.stdout("bkill", &[&id.to_string()]).expect("bkill");
+    }
+    let state = cluster.dir.join("state");
+    wait_for(LIMIT, || state.join("mbd/events.2").exists().then_some(()))
+        .expect("two compactions archived the user's job");
+    let gone = cluster.run("bjobs", &[theirs.to_string()]);
+    assert!(!gone.status.success(), "mbd no longer holds job {theirs}");
+
+    // The secret is on disk (or this test would prove nothing) ...
+    let grep = |out: std::process::Output| String::from_utf8_lossy(&out.stdout).into_owned();
+    let state_arg = state.display().to_string();
+    let as_root = std::process::Command::new("grep")
+        .args(["-r", "-a", "-l", secret, &state_arg])
+        .output()
+        .expect("grep");
+    assert!(!grep(as_root).is_empty(), "the secret is in mbd's files");
+    // ... and no other user reads it, from any file under the state dir.
+    let as_user = as_nobody(&cluster, "grep", &["-r", "-a", "-l", secret, &state_arg]);
+    assert_eq!(grep(as_user), "", "another user read root's environment");
+    for daemon_dir in ["mbd", "sbd.host1"] {
+        let open = open_to_others(&state.join(daemon_dir));
+        assert!(open.is_empty(), "readable by others: {open:?}");
+    }
+
+    // The user's own history, archived, is still theirs to see.
+    let out = as_nobody(&cluster, "bhist", &[&theirs.to_string()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(text.starts_with(&format!("Job <{theirs}>")), "{text}");
+    let out = as_nobody(&cluster, "bhist", &[&root_job.to_string()]);
+    assert!(!out.status.success(), "root's job is not theirs: {out:?}");
+    let all = as_nobody(&cluster, "bhist", &[]);
+    let all = String::from_utf8_lossy(&all.stdout);
+    let rows: Vec<&str> = all.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "only their own job: {all}");
+}

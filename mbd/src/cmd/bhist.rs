@@ -11,7 +11,7 @@ use super::{
     TimeColumn,
 };
 use super::{Align, Table, VERSION};
-use crate::archive::{self, Files, Found};
+use crate::archive::{self, Files};
 use crate::client::{BatchClient, ClientError};
 use crate::job::parse_usage_text;
 use crate::settings::history_sources;
@@ -117,60 +117,42 @@ pub fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// mbd's answer, plus the jobs its archived logs hold that mbd no longer
-/// does (compaction dropped them); with mbd down, the logs alone.
+/// mbd's answer (the jobs it holds and those its archived logs hold); with
+/// mbd down, what the logs on disk say, for those who may read them.
 fn gather(client: &BatchClient, request: &HistoryRequest) -> Result<Vec<JobHistory>, String> {
-    let asked = client.stream(op::HISTORY, request, |c: &HistoryChunk| c.more);
-    let (mut jobs, files, not_found) = match asked {
-        Ok(chunks) => (
-            chunks.into_iter().flat_map(|c| c.jobs).collect(),
-            Files::Archives,
-            None,
-        ),
-        Err(e @ ClientError::Refused { status, .. }) if status == status::ESRCH => {
-            (Vec::new(), Files::Archives, Some(e.errno_text()))
-        }
-        Err(e @ (ClientError::Unreachable(_) | ClientError::NoReply(_))) => {
-            eprintln!("bhist: {e}; reading its event log on disk");
-            (Vec::new(), Files::All, Some(e.to_string()))
-        }
+    let down = match client.stream(op::HISTORY, request, |c: &HistoryChunk| c.more) {
+        Ok(chunks) => return Ok(chunks.into_iter().flat_map(|c| c.jobs).collect()),
+        Err(e @ (ClientError::Unreachable(_) | ClientError::NoReply(_))) => e,
         Err(e) => return Err(e.errno_text()),
     };
-    // mbd holds a job's whole history, so a single job it returned is complete.
-    if request.job.id != 0 && jobs.iter().any(|j| j.row.array_id == 0) {
-        return Ok(jobs);
-    }
-    let mut known: BTreeSet<u32> = jobs.iter().map(|j| j.row.id).collect();
+    eprintln!("bhist: {down}; reading its event log on disk");
     let who = Caller {
         uid: client.uid,
         user: client.user.clone(),
         admin: client.is_admin(),
     };
-    let on_disk = ConfDir::from_env()
+    let found = ConfDir::from_env()
         .map_err(|e| e.to_string())
         .and_then(|dir| history_sources(&dir).map_err(|e| e.to_string()))
         .and_then(|(cluster, log)| {
-            archive::histories(&log, files, &cluster, &who, request, &mut known)
-                .map_err(|e| e.to_string())
-        });
-    let found = match on_disk {
-        Ok(found) => found,
-        Err(why) if files == Files::Archives => {
-            eprintln!("bhist: {why}; showing only the jobs mbd holds");
-            Found::default()
-        }
-        Err(why) => return Err(why),
-    };
-    jobs.extend(found.jobs);
-    jobs.sort_by_key(|j| j.row.id);
-    match (
-        jobs.is_empty() && request.job.id != 0,
-        found.refused,
-        not_found,
-    ) {
-        (true, Some(refused), _) => Err(status::text(refused.status).to_owned()),
-        (true, None, Some(why)) => Err(why),
-        _ => Ok(jobs),
+            let mut known = BTreeSet::new();
+            archive::histories(&log, Files::All, &cluster, &who, request, &mut known)
+                .map_err(|e| unreadable(&e.to_string()))
+        })?;
+    match (found.jobs.is_empty() && request.job.id != 0, found.refused) {
+        (true, Some(refused)) => Err(status::text(refused.status).to_owned()),
+        (true, None) => Err(down.to_string()),
+        _ => Ok(found.jobs),
+    }
+}
+
+/// The event log is mbd's account's alone (it holds every job's
+/// environment): say so rather than just "Permission denied".
+fn unreadable(why: &str) -> String {
+    if why.contains("Permission denied") {
+        format!("{why} (only mbd's account reads the event log; ask again when mbd is up)")
+    } else {
+        why.to_owned()
     }
 }
 
