@@ -6,12 +6,13 @@
 //! status (a SIGKILL for the job kills it as well, and sbd reports that).
 
 use crate::cgroup::JobCgroup;
+use crate::clean_spawn::{self, Stdio};
 use crate::spool;
 use proto::sbd::{Finished, JobKey, JobStart, Usage};
 use std::fs::{File, OpenOptions};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 /// Exit code recorded when the job could not be started.
 pub const CANNOT_START: i32 = 127;
@@ -167,6 +168,11 @@ fn start_job(
     chan::sys::set_umask(start.umask);
     let stdin = open_input(&cwd, &start.stdin)?;
     let (stdout, stderr) = open_outputs(&cwd, start)?;
+    let stdio = Stdio {
+        stdin,
+        stdout,
+        stderr,
+    };
     // The job's shell learns its own pid (= LL_JOBPID) and then runs the
     // command as `/bin/sh -c` would.
     let args = [
@@ -177,18 +183,14 @@ fn start_job(
     ];
     let env = job_env(start, host, conf_dir, dir);
     make_room_for_exec(&args, &env)?;
-    let child = Command::new("/bin/sh")
-        .args(args)
-        .current_dir(&cwd)
-        .env_clear()
-        .envs(env)
-        .stdin(stdin)
-        .stdout(stdout)
-        .stderr(stderr)
-        .spawn()
-        .map_err(|e| format!("cannot start /bin/sh: {e}"))?;
-    forward_early_signals(child.id());
-    chan::sys::wait_child(child.id()).map_err(|e| format!("cannot wait for the job: {e}"))
+    // The job starts where the runner is (posix_spawn has no chdir).
+    std::env::set_current_dir(&cwd).map_err(|e| format!("cannot enter {}: {e}", cwd.display()))?;
+    let mut argv = vec!["/bin/sh"];
+    argv.extend(args);
+    let child = clean_spawn::spawn(&argv, &env, &stdio)?;
+    drop(stdio);
+    forward_early_signals(child);
+    chan::sys::wait_child(child).map_err(|e| format!("cannot wait for the job: {e}"))
 }
 
 /// A submit environment of megabytes (mbd takes up to 4 MiB) does not
@@ -252,13 +254,14 @@ fn job_cwd(cwd: &str) -> PathBuf {
     }
 }
 
-fn open_input(cwd: &Path, path: &str) -> Result<Stdio, String> {
-    if path.is_empty() {
-        return Ok(Stdio::null());
-    }
-    let path = cwd.join(path);
+fn open_input(cwd: &Path, path: &str) -> Result<OwnedFd, String> {
+    let path = if path.is_empty() {
+        PathBuf::from("/dev/null")
+    } else {
+        cwd.join(path)
+    };
     File::open(&path)
-        .map(Stdio::from)
+        .map(OwnedFd::from)
         .map_err(|e| format!("cannot open {}: {e}", path.display()))
 }
 
@@ -266,7 +269,7 @@ fn open_input(cwd: &Path, path: &str) -> Result<Stdio, String> {
 /// `stdout.<id>` / `stderr.<id>` in the job's directory. One file named
 /// by both is opened once and shared, so neither truncates or overwrites
 /// what the other wrote.
-fn open_outputs(cwd: &Path, start: &JobStart) -> Result<(Stdio, Stdio), String> {
+fn open_outputs(cwd: &Path, start: &JobStart) -> Result<(OwnedFd, OwnedFd), String> {
     let stdout = cwd.join(output_path(&start.stdout, "stdout", start));
     let stderr = cwd.join(output_path(&start.stderr, "stderr", start));
     let out = open_output(&stdout)?;

@@ -9,6 +9,7 @@
 //! still running or finished, and reports the true outcome.
 
 pub mod cgroup;
+mod clean_spawn;
 pub mod daemon;
 mod job;
 pub mod launch;

@@ -572,3 +572,38 @@ fn a_job_sbd_cannot_set_up_goes_back_to_pending_and_runs_elsewhere() {
     let log = cluster.mbd_log();
     assert!(log.contains("could not start job 1"), "{log}");
 }
+
+#[test]
+fn jobs_start_with_no_signal_blocked_and_default_dispositions() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let work = work_dir(&cluster);
+    let out = |name: &str| std::fs::read_to_string(work.join(name)).unwrap_or_default();
+    let sub = |name: &str, script: &str| {
+        let file = work.join(name).display().to_string();
+        cluster.submit(&["-o", &file, script])
+    };
+    // A shell waiting for a background child sees its SIGCHLD.
+    let waits = sub("wait.out", "sleep 0.2 & wait; echo done");
+    // A trap for USR2 fires (--terminate's warning is USR2).
+    let trap = sub(
+        "trap.out",
+        "trap 'echo warned; exit 0' USR2; echo ready; sleep 30 & wait",
+    );
+    // Plain bkill (TERM) ends a shell that waits.
+    let waiting = sub("term.out", "echo ready; sleep 30 & wait");
+    cluster.wait_stat(waits, "DONE", LIMIT);
+    assert_eq!(out("wait.out"), "done\n");
+    for job in [trap, waiting] {
+        cluster.wait_stat(job, "RUN", LIMIT);
+    }
+    let ready = |name: &str| out(name).contains("ready").then_some(());
+    wait_for(LIMIT, || ready("trap.out").and(ready("term.out"))).expect("both ready");
+    let usr2 = libc::SIGUSR2.to_string();
+    (cluster.stdout("bkill", &["-s", &usr2, &trap.to_string()])).expect("bkill -s USR2");
+    cluster.wait_stat(trap, "DONE", LIMIT);
+    assert_eq!(out("trap.out"), "ready\nwarned\n");
+    cluster
+        .stdout("bkill", &[&waiting.to_string()])
+        .expect("bkill");
+    cluster.wait_stat(waiting, "EXIT", LIMIT);
+}
