@@ -278,6 +278,7 @@ mod tests {
 
         let bob = Caller {
             uid: 1001,
+            gid: 0,
             user: "bob".into(),
             admin: false,
         };

@@ -1,6 +1,7 @@
 //! The batch configuration as the job model uses it: hosts by position,
 //! queues with their host lists expanded and their user lists resolved.
 
+use crate::accounts::Account;
 use conf::{BatchHost, BatchHosts, HostGroup, Queue, TokenPool};
 
 /// A queue with names resolved.
@@ -12,11 +13,47 @@ pub struct QueueConf {
     pub hosts: Vec<usize>,
     /// `HOSTS` as written, for display.
     pub hosts_text: Vec<String>,
-    /// Users allowed (Unix groups expanded to their members); `None` = all.
-    pub users: Option<Vec<String>>,
+    /// Who may use the queue (`USERS`); `None` = everyone.
+    pub users: Option<QueueUsers>,
     /// `USERS` as written, for display.
     pub users_text: Vec<String>,
     pub description: String,
+}
+
+/// A queue's `USERS`, resolved: a name that is a user admits that user;
+/// a name that is a Unix group admits the members it lists and everyone
+/// whose primary group it is (most systems give each user a group of
+/// their own name that lists nobody, so a name can be both).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueueUsers {
+    pub names: Vec<String>,
+    pub gids: Vec<u32>,
+}
+
+impl QueueUsers {
+    /// Resolves the names in `USERS` with `lookup`. A name that is neither
+    /// a user nor a group here is kept as a user name (a user another
+    /// host knows).
+    pub fn resolve(written: &[String], lookup: impl Fn(&str) -> Account) -> QueueUsers {
+        let mut users = QueueUsers::default();
+        for name in written {
+            let account = lookup(name);
+            if account.is_user || account.group.is_none() {
+                users.names.push(name.clone());
+            }
+            if let Some((gid, members)) = account.group {
+                users.names.extend(members);
+                users.gids.push(gid);
+            }
+        }
+        users
+    }
+
+    /// Whether `user`, whose primary group is `gid` (when known), may use
+    /// the queue.
+    pub fn admit(&self, user: &str, gid: Option<u32>) -> bool {
+        self.names.iter().any(|n| n == user) || gid.is_some_and(|g| self.gids.contains(&g))
+    }
 }
 
 /// Hosts, token pools, host groups and queues.
@@ -31,14 +68,13 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Resolves `queues` against `hosts`. `group_members` looks up a Unix
-    /// group (so `USERS = hpcusers` admits its members); a name that is no
-    /// group is taken as a user name.
+    /// Resolves `queues` against `hosts`, and their `USERS` with `lookup`
+    /// ([`crate::accounts::account`] on a real host; see [`QueueUsers`]).
     pub fn new(
         batch: BatchHosts,
         queues: Vec<Queue>,
         default_queue: &str,
-        group_members: impl Fn(&str) -> Option<Vec<String>>,
+        lookup: impl Fn(&str) -> Account,
     ) -> Result<Cluster, String> {
         let mut cluster = Cluster {
             hosts: batch.hosts,
@@ -51,12 +87,7 @@ impl Cluster {
             let hosts = cluster
                 .expand_hosts(&q.hosts)
                 .map_err(|name| format!("queue {}: unknown host or group {name}", q.name))?;
-            let users = q.users.as_ref().map(|names| {
-                names
-                    .iter()
-                    .flat_map(|n| group_members(n).unwrap_or_else(|| vec![n.clone()]))
-                    .collect()
-            });
+            let users = (q.users.as_ref()).map(|names| QueueUsers::resolve(names, &lookup));
             cluster.queues.push(QueueConf {
                 name: q.name,
                 priority: q.priority,
@@ -132,7 +163,10 @@ pub(crate) mod tests {
              Begin Queue\nQUEUE_NAME = short\nPRIORITY = 40\nHOSTS = cpu01\nUSERS = ann team\nEnd Queue\n",
         )
         .unwrap();
-        let groups = |name: &str| (name == "team").then(|| vec!["bob".to_owned()]);
+        let groups = |name: &str| Account {
+            is_user: name != "team",
+            group: (name == "team").then(|| (500, vec!["bob".to_owned()])),
+        };
         Cluster::new(batch, queues, "normal", groups).unwrap()
     }
 
@@ -147,16 +181,46 @@ pub(crate) mod tests {
             "Begin Queue\nQUEUE_NAME = normal\nPRIORITY = 30\nHOSTS = cpu01 cpu02\nEnd Queue\n",
         )
         .unwrap();
-        Cluster::new(batch, queues, "normal", |_| None).unwrap()
+        Cluster::new(batch, queues, "normal", |_| Account::default()).unwrap()
+    }
+
+    #[test]
+    fn a_name_admits_the_user_of_that_name_and_a_groups_primary_members() {
+        // As most systems set users up: `ann` has a group `ann` listing no
+        // one; `staff` (gid 50) lists bob and is carl's primary group.
+        let lookup = |name: &str| match name {
+            "ann" => Account {
+                is_user: true,
+                group: Some((1000, vec![])),
+            },
+            "staff" => Account {
+                is_user: false,
+                group: Some((50, vec!["bob".into()])),
+            },
+            _ => Account::default(),
+        };
+        let written = ["ann".to_owned(), "staff".into(), "remote".into()];
+        let users = QueueUsers::resolve(&written, lookup);
+        assert!(users.admit("ann", Some(1000)) && users.admit("ann", None));
+        assert!(users.admit("bob", Some(100)), "a listed member");
+        assert!(
+            users.admit("carl", Some(50)),
+            "staff is carl's primary group"
+        );
+        assert!(users.admit("remote", None), "a user only other hosts know");
+        assert!(!users.admit("dave", Some(100)) && !users.admit("dave", None));
+        // ann's own group admits whoever has it as primary group too.
+        assert!(users.admit("eve", Some(1000)));
     }
 
     #[test]
     fn groups_expand_for_hosts_and_users() {
         let c = sample();
         assert_eq!(c.queues[0].hosts, [0, 1, 2]);
+        let short = c.queues[1].users.as_ref().expect("USERS");
         assert_eq!(
-            c.queues[1].users.as_deref(),
-            Some(&["ann".to_owned(), "bob".to_owned()][..])
+            (&short.names[..], &short.gids[..]),
+            (&["ann".to_owned(), "bob".to_owned()][..], &[500][..])
         );
         assert_eq!(c.queues[0].users, None);
         assert_eq!(

@@ -514,6 +514,7 @@ impl Mbd {
         };
         let who = Caller {
             uid: verified.creds.uid,
+            gid: verified.creds.gid,
             admin: self.settings.admin_uids.contains(&verified.creds.uid),
             user: verified.creds.user,
         };

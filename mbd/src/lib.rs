@@ -9,6 +9,7 @@
 //! event-loop shell around all of it. [`client`] and [`cmd`] are the batch
 //! commands' side; [`archive`] reads the logs on disk for `bhist`.
 
+pub mod accounts;
 pub mod archive;
 pub mod change;
 pub mod client;

@@ -365,6 +365,7 @@ mod tests {
     fn submitted(state: &mut State, r: SubmitRequest) -> Change {
         let who = Caller {
             uid: 1,
+            gid: 0,
             user: "ann".into(),
             admin: true,
         };
@@ -651,6 +652,7 @@ mod tests {
         );
         let who = Caller {
             uid: 0,
+            gid: 0,
             user: "root".into(),
             admin: true,
         };

@@ -141,7 +141,7 @@ fn load_jobs_place(dir: &ConfDir, ll: &LlConf) -> Result<(Cluster, PathBuf), Set
     let batch = dir.batch_hosts()?;
     let queues = dir.queues(&batch)?;
     let default_queue = ll.require("LL_DEFAULT_QUEUE")?;
-    let cluster = Cluster::new(batch, queues, default_queue, chan::sys::group_members)
+    let cluster = Cluster::new(batch, queues, default_queue, crate::accounts::account)
         .map_err(SettingsError::Invalid)?;
     let state_dir = PathBuf::from(ll.require("LL_STATE_DIR")?).join("mbd");
     Ok((cluster, state_dir))

@@ -38,6 +38,9 @@ pub const MAX_ARRAY: u32 = 100_000;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
     pub uid: u32,
+    /// The group the request was signed with (for a user's command, the
+    /// kernel's: the process's group, normally the user's primary group).
+    pub gid: u32,
     pub user: String,
     /// Root, mbd's own user, or `LL_MBD_USER`.
     pub admin: bool,

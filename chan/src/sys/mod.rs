@@ -583,40 +583,6 @@ fn passwd_lookup(call: &PasswdCall<'_>) -> Option<UserEntry> {
     })
 }
 
-/// The member list of a Unix group (through NSS); `None` if there is no
-/// such group.
-pub fn group_members(name: &str) -> Option<Vec<String>> {
-    let cname = std::ffi::CString::new(name).ok()?;
-    let mut buf = vec![0 as libc::c_char; 64 * 1024];
-    // SAFETY: group is plain old data; all-zero is a valid value.
-    let mut gr: libc::group = unsafe { std::mem::zeroed() };
-    let mut out: *mut libc::group = std::ptr::null_mut();
-    // SAFETY: every pointer is valid for the call; getgrnam_r writes only
-    // into `gr` and `buf`.
-    let rc = unsafe {
-        libc::getgrnam_r(
-            cname.as_ptr(),
-            &mut gr,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut out,
-        )
-    };
-    if rc != 0 || out.is_null() {
-        return None;
-    }
-    let mut members = Vec::new();
-    let mut at = gr.gr_mem;
-    // SAFETY: gr_mem is a NULL-terminated array of C strings inside `buf`.
-    unsafe {
-        while !at.is_null() && !(*at).is_null() {
-            members.push(std::ffi::CStr::from_ptr(*at).to_string_lossy().into_owned());
-            at = at.add(1);
-        }
-    }
-    Some(members)
-}
-
 /// Broken-down local time (month 1-12).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LocalTime {

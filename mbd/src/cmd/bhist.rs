@@ -128,6 +128,7 @@ fn gather(client: &BatchClient, request: &HistoryRequest) -> Result<Vec<JobHisto
     eprintln!("bhist: {down}; reading its event log on disk");
     let who = Caller {
         uid: client.uid,
+        gid: client.gid,
         user: client.user.clone(),
         admin: client.is_admin(),
     };

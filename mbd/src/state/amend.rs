@@ -33,7 +33,9 @@ impl State {
         check_owner(who, job)?;
         // As at submission: the owner must be admitted, unless the admin
         // moves their own job.
-        let admitted = super::request::queue_admits(&self.cluster.queues[to], &job.spec.user)
+        // The owner's group is known when the owner asks.
+        let gid = (who.uid == job.spec.uid).then_some(who.gid);
+        let admitted = super::request::queue_admits(&self.cluster.queues[to], &job.spec.user, gid)
             || (who.admin && who.uid == job.spec.uid);
         if !admitted {
             return Err(Refusal::new(
@@ -156,6 +158,7 @@ mod tests {
     fn admin() -> Caller {
         Caller {
             uid: 0,
+            gid: 0,
             user: "root".into(),
             admin: true,
         }
@@ -164,6 +167,7 @@ mod tests {
     fn carl() -> Caller {
         Caller {
             uid: 1002,
+            gid: 0,
             user: "carl".into(),
             admin: false,
         }

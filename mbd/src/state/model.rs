@@ -134,6 +134,7 @@ fn caller(who: usize) -> Caller {
     let user = USERS[who % USERS.len()];
     Caller {
         uid: if user == "root" { 0 } else { 1000 + who as u32 },
+        gid: 0,
         user: user.into(),
         admin: user == "root",
     }

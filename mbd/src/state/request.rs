@@ -24,7 +24,7 @@ impl State {
         let q = (self.cluster.queue(&request.queue))
             .ok_or_else(|| einval(format!("unknown queue {}", request.queue)))?;
         let queue = &self.cluster.queues[q];
-        if !who.admin && !queue_admits(queue, &who.user) {
+        if !who.admin && !queue_admits(queue, &who.user, Some(who.gid)) {
             return Err(Refusal::new(
                 status::EPERM,
                 format!("user {} may not use queue {}", who.user, queue.name),
@@ -213,9 +213,10 @@ fn signal_one(
     }
 }
 
-/// Whether `user` may have jobs in `queue` (its USERS line).
-pub(super) fn queue_admits(queue: &QueueConf, user: &str) -> bool {
-    (queue.users.as_ref()).is_none_or(|users| users.iter().any(|u| u == user))
+/// Whether `user`, of primary group `gid` when known, may have jobs in
+/// `queue` (its USERS line).
+pub(super) fn queue_admits(queue: &QueueConf, user: &str, gid: Option<u32>) -> bool {
+    (queue.users.as_ref()).is_none_or(|users| users.admit(user, gid))
 }
 
 fn require_admin(who: &Caller) -> Result<(), Refusal> {

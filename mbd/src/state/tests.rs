@@ -9,6 +9,7 @@ use proto::mbd::{event, ArraySpec, Control, JobRef, JobsRequest, SubmitRequest, 
 pub(crate) fn ann() -> Caller {
     Caller {
         uid: 1000,
+        gid: 0,
         user: "ann".into(),
         admin: false,
     }
@@ -198,6 +199,7 @@ fn bkill_on_pending_jobs_follows_lavalite() {
     let bob = Caller {
         user: "bob".into(),
         uid: 1001,
+        gid: 0,
         admin: false,
     };
     assert_eq!(kill(&mut s, &bob, id, 0, sig::TERM), Err(status::EPERM));
@@ -232,6 +234,7 @@ fn bkill_0_signals_only_the_callers_jobs_unless_admin() {
     let bob = Caller {
         user: "bob".into(),
         uid: 1001,
+        gid: 0,
         admin: false,
     };
     submit(&mut s, &ann(), request("a"));
@@ -241,6 +244,7 @@ fn bkill_0_signals_only_the_callers_jobs_unless_admin() {
     let root = Caller {
         user: "root".into(),
         uid: 0,
+        gid: 0,
         admin: true,
     };
     assert_eq!(kill(&mut s, &root, 0, 0, sig::TERM), Ok(2));
@@ -252,11 +256,13 @@ fn listings_filter_by_owner_state_and_user() {
     let bob = Caller {
         user: "bob".into(),
         uid: 1001,
+        gid: 0,
         admin: false,
     };
     let root = Caller {
         user: "root".into(),
         uid: 0,
+        gid: 0,
         admin: true,
     };
     submit(&mut s, &ann(), request("a"));
@@ -338,6 +344,7 @@ fn replaying_the_logged_changes_rebuilds_the_same_state() {
     let root = Caller {
         user: "root".into(),
         uid: 0,
+        gid: 0,
         admin: true,
     };
     let mut changes = vec![live
