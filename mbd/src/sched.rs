@@ -244,10 +244,16 @@ fn place(
     if !state.queue_open(queue) {
         return Err(PendReason::QueueClosed);
     }
-    let short_of_tokens = r
-        .tokens
-        .iter()
-        .any(|t| cluster.pool(&t.pool).is_none_or(|p| tokens[p] < t.count));
+    // Summed per pool: a job logged before submissions summed a pool
+    // named twice must not take it twice over.
+    let asked = |pool: &str| {
+        (r.tokens.iter().filter(|t| t.pool == pool)).fold(0u32, |n, t| n.saturating_add(t.count))
+    };
+    let short_of_tokens = (r.tokens.iter()).any(|t| {
+        cluster
+            .pool(&t.pool)
+            .is_none_or(|p| tokens[p] < asked(&t.pool))
+    });
     if short_of_tokens {
         return Err(PendReason::TokensExhausted);
     }
@@ -406,6 +412,26 @@ mod tests {
         let mut reasons: Vec<_> = plan.reasons.into_iter().collect();
         reasons.sort();
         (starts, reasons)
+    }
+
+    #[test]
+    fn a_pool_named_twice_in_a_logged_job_is_asked_for_in_sum() {
+        // Logged before submissions summed repeated pools: `-T ansys=1 -T
+        // ansys=1 -T ansys=1` against a pool of 2 never starts.
+        let mut s = State::new(sample());
+        let one = TokenRequest {
+            pool: "ansys".into(),
+            count: 1,
+        };
+        let Change::Submitted(mut old) = submitted(&mut s, cpus(1)) else {
+            unreachable!()
+        };
+        let mut s = State::new(sample());
+        old.request.tokens = vec![one.clone(), one.clone(), one];
+        s.apply(&Change::Submitted(old.clone()));
+        let (starts, reasons) = run(&s, &[]);
+        assert!(starts.is_empty(), "{starts:?}");
+        assert_eq!(reasons, [(old.first_id, PendReason::TokensExhausted)]);
     }
 
     #[test]

@@ -64,3 +64,55 @@ fn queue_users_admit_a_named_user_and_a_groups_primary_members() {
     let outsider = submit(nobody, "named");
     assert!(!ok(&outsider), "nobody is not daemon: {outsider:?}");
 }
+
+/// `btokens`' row for `pool`: total and used.
+fn pool_use(cluster: &TestCluster, pool: &str) -> (u32, u32) {
+    let out = cluster.stdout("btokens", &[]).expect("btokens");
+    let row = out
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(pool))
+        .unwrap_or_else(|| panic!("no {pool} in {out}"));
+    let cells: Vec<u32> = row
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|c| c.parse().ok())
+        .collect();
+    (cells[0], cells[1])
+}
+
+#[test]
+fn a_token_pool_asked_for_twice_is_summed_and_never_overcommitted() {
+    // The default config's pool `license` holds 4.
+    let cluster = TestCluster::up(1, TICK, None);
+    let twice = cluster.run(
+        "bsub",
+        &["-T", "license=3", "-T", "license=3", "sleep", "30"].map(String::from),
+    );
+    let stderr = String::from_utf8_lossy(&twice.stderr);
+    assert!(!twice.status.success(), "3 + 3 of a pool of 4 was taken");
+    assert!(
+        stderr.contains("license") && stderr.contains("6") && stderr.contains("4"),
+        "{stderr}"
+    );
+    let three = [
+        "-T",
+        "license=1",
+        "-T",
+        "license=1",
+        "-T",
+        "license=1",
+        "sleep",
+        "30",
+    ];
+    let first = cluster.submit(&three);
+    let second = cluster.submit(&three);
+    cluster.wait_stat(first, "RUN", Duration::from_secs(20));
+    // The second needs 3 of the 1 left: it waits, and says why.
+    let waits = cluster_tests::wait_for(Duration::from_secs(20), || {
+        let pending = cluster.stdout("bjobs", &["-p"])?;
+        pending.contains("token pool exhausted").then_some(())
+    });
+    assert!(waits.is_some(), "job {second} is not waiting for tokens");
+    assert_eq!(cluster.stat(second).as_deref(), Some("PEND"));
+    assert_eq!(pool_use(&cluster, "license"), (4, 3));
+}

@@ -7,7 +7,7 @@ use crate::change::{Change, Controlled, StateChanged, Submitted};
 use crate::depend::Dep;
 use crate::job::Job;
 use crate::QueueConf;
-use proto::mbd::{status, Control, JobRef, JobState, SubmitRequest};
+use proto::mbd::{status, Control, JobRef, JobState, SubmitRequest, TokenRequest};
 
 impl State {
     /// Checks a submission; the change it makes, or why not.
@@ -36,6 +36,19 @@ impl State {
         }
         if let Some(t) = (request.tokens.iter()).find(|t| self.cluster.pool(&t.pool).is_none()) {
             return Err(einval(format!("unknown token pool {}", t.pool)));
+        }
+        request.tokens = sum_tokens(&request.tokens).map_err(einval)?;
+        for t in &request.tokens {
+            let available = self
+                .cluster
+                .pool(&t.pool)
+                .map_or(0, |p| self.cluster.pools[p].available);
+            if t.count > available {
+                return Err(einval(format!(
+                    "--tokens {}={}: the pool holds only {available}",
+                    t.pool, t.count
+                )));
+            }
         }
         if !request.dependency.is_empty() {
             let dep = Dep::parse(&request.dependency)
@@ -211,6 +224,22 @@ fn signal_one(
             _ => Ok(to(job.state)),
         },
     }
+}
+
+/// `--tokens` with each pool once: a pool named twice (`-T lic=3 -T
+/// lic=3`) asks for the sum, in the order pools were first named.
+pub(crate) fn sum_tokens(tokens: &[TokenRequest]) -> Result<Vec<TokenRequest>, String> {
+    let mut summed: Vec<TokenRequest> = Vec::with_capacity(tokens.len());
+    for t in tokens {
+        match summed.iter_mut().find(|s| s.pool == t.pool) {
+            Some(s) => {
+                s.count = (s.count.checked_add(t.count))
+                    .ok_or_else(|| format!("--tokens {}: too many", t.pool))?;
+            }
+            None => summed.push(t.clone()),
+        }
+    }
+    Ok(summed)
 }
 
 /// Whether `user`, of primary group `gid` when known, may have jobs in
