@@ -2,7 +2,7 @@
 //! signalfd, and a tick for `--terminate` and reconnecting.
 
 use crate::cgroup::{CgroupRoot, JobCgroup, Limits};
-use crate::job::{adopted, collect_cgroup, enforce_terminate, lost, Adopted, LocalJob};
+use crate::job::{adopted, collect_cgroup, enforce_terminate, lost, unrecorded, Adopted, LocalJob};
 use crate::launch;
 use crate::settings::Settings;
 use crate::spool::{self, Spool};
@@ -13,7 +13,7 @@ use proto::auth::{self, ReplayGuard, Signer};
 use proto::mbd::status;
 use proto::sbd::{
     op, silence_limit, Finished, JobKey, JobSignal, JobStart, Register, Rejected, RunningJob,
-    Started, Usage,
+    Started,
 };
 use proto::{Decode, Encode};
 use std::collections::BTreeMap;
@@ -641,10 +641,7 @@ impl Sbd {
         else {
             return;
         };
-        let mut f = spool::read_result(&job.dir).unwrap_or_else(|| {
-            let signal = exit.signal as u32;
-            launch::finished(key, exit.code, signal, Usage::default(), String::new())
-        });
+        let mut f = spool::read_result(&job.dir).unwrap_or_else(|| unrecorded(key, &exit));
         if f.note.is_empty() {
             f.note = job.note.clone();
         }

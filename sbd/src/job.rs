@@ -74,6 +74,23 @@ pub(crate) fn enforce_terminate(key: JobKey, job: &mut LocalJob, now: u64) {
     }
 }
 
+/// How a run ended whose runner sbd reaped without a result in the spool.
+/// A runner killed by a signal went with its job's process group (a
+/// `bkill -s KILL`): the job ended by that signal. A runner that exited
+/// could not record the job's outcome, which is then unknown: said so,
+/// never the runner's own exit code passed off as the job's.
+pub(crate) fn unrecorded(key: JobKey, runner: &chan::sys::ChildExit) -> Finished {
+    if runner.signal != 0 {
+        let signal = runner.signal as u32;
+        return launch::finished(key, runner.code, signal, Usage::default(), String::new());
+    }
+    let note = format!(
+        "result not recorded: the job's runner exited {} before recording it (its reason is on sbd's standard error)",
+        runner.code
+    );
+    launch::finished(key, -1, 0, Usage::default(), note)
+}
+
 /// A run whose runner is gone without leaving a result: killed with
 /// the job by sbd's SIGKILL (as a reaped runner would report it), or lost.
 pub(crate) fn lost(key: JobKey, killed: bool) -> Finished {
@@ -201,6 +218,31 @@ pub(crate) fn collect_cgroup(key: JobKey, cg: &JobCgroup, f: &mut Finished) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_runner_without_a_result_never_lends_the_job_its_exit_code() {
+        let key = JobKey { id: 3, attempt: 1 };
+        let exited = chan::sys::ChildExit {
+            code: 1,
+            signal: 0,
+            user_ms: 0,
+            system_ms: 0,
+            max_rss_kb: 0,
+        };
+        let f = unrecorded(key, &exited);
+        assert_eq!(f.exit_code, -1);
+        assert!(f.note.starts_with("result not recorded"), "{}", f.note);
+        let killed = chan::sys::ChildExit {
+            code: 128 + libc::SIGKILL,
+            signal: libc::SIGKILL,
+            ..exited
+        };
+        let f = unrecorded(key, &killed);
+        assert_eq!(
+            (f.exit_code, f.signal),
+            (128 + libc::SIGKILL, libc::SIGKILL as u32)
+        );
+    }
 
     #[test]
     fn a_spooled_run_is_unstarted_running_ended_or_lost() {

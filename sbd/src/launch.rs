@@ -75,10 +75,12 @@ pub fn run_job(dir: &Path, cgroup: Option<&JobCgroup>, conf_dir: &Path, host: &s
     };
     // Opened before giving up root: the spool is sbd's, not the user's.
     // sbd reads it only once it decodes whole, so no rename is needed.
+    // Not truncated: sbd reserved its room on disk (`spool::create`), and
+    // a truncation could give that back.
     let result_file = conf::state_dir::private_file()
         .write(true)
         .create(true)
-        .truncate(true)
+        .truncate(false)
         .open(dir.join("result"));
     let result_file = match result_file {
         Ok(f) => f,
@@ -124,7 +126,10 @@ fn write_result(mut file: File, result: &Finished) -> i32 {
     // Synced: the runner is its own process (no event loop waits on
     // it), and a job that ended just before its host crashed then keeps
     // its real outcome instead of "Lost".
-    match file.write_all(&bytes).and_then(|()| file.sync_data()) {
+    let written = file.write_all(&bytes);
+    // Cut whatever an earlier run left past it (shrinking needs no room).
+    let cut = written.and_then(|()| file.set_len(bytes.len() as u64));
+    match cut.and_then(|()| file.sync_data()) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!(

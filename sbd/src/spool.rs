@@ -59,11 +59,13 @@ impl Spool {
         self.dir.join(format!("{}.{}", key.id, key.attempt))
     }
 
-    /// Makes the run's directory and writes what mbd sent.
+    /// Makes the run's directory, writes what mbd sent, and reserves the
+    /// room its result will take (see [`reserve_result`]).
     pub fn create(&self, start: &JobStart) -> io::Result<PathBuf> {
         let dir = self.job_dir(start.job);
         conf::state_dir::make_private(&dir)?;
         write_xdr(&dir.join("job"), start)?;
+        reserve_result(&dir)?;
         Ok(dir)
     }
 
@@ -119,6 +121,30 @@ pub fn read_pid(dir: &Path) -> Option<u32> {
         .trim()
         .parse()
         .ok()
+}
+
+/// Bytes set aside for a run's `result` before its job starts: a result
+/// with a long note fits.
+const RESULT_ROOM: i64 = 16 << 10;
+
+/// Creates the run's empty `result` with [`RESULT_ROOM`] bytes of disk
+/// allocated to it (its size stays 0), so that the runner can record how
+/// the job ended even if the disk fills while the job runs: a full spool
+/// used to turn a job that ended well into `EXIT 1`. A disk already too
+/// full fails here, and the dispatch is handed back before the job runs.
+/// File systems that cannot preallocate (some network ones) run the job
+/// without the reservation.
+fn reserve_result(dir: &Path) -> io::Result<()> {
+    use nix::fcntl::{fallocate, FallocateFlags};
+    let file = conf::state_dir::private_file()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.join("result"))?;
+    match fallocate(&file, FallocateFlags::FALLOC_FL_KEEP_SIZE, 0, RESULT_ROOM) {
+        Err(nix::errno::Errno::EOPNOTSUPP) | Ok(()) => Ok(()),
+        Err(e) => Err(io::Error::from(e)),
+    }
 }
 
 /// The result, once it is complete (a partly written one is `None`).
