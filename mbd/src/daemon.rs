@@ -14,6 +14,7 @@ mod sbd_link;
 
 use crate::change::Change;
 use crate::event_log::{EventLog, LogError};
+use crate::id_floor;
 use crate::lim_watch::{self, LimView};
 use crate::sched::{self, HostStatus, Replan};
 use crate::settings::Settings;
@@ -261,8 +262,17 @@ impl Mbd {
             }
             self.end_pass()?;
             if stop {
+                self.record_id_floor();
                 return Ok(());
             }
+        }
+    }
+
+    /// Notes the id the next job gets beside the log (see `id_floor`).
+    fn record_id_floor(&self) {
+        let path = id_floor::path(&self.settings.state_dir);
+        if let Err(e) = id_floor::write(&path, self.state.next_job_id()) {
+            log::warn!("cannot record the job id floor in {}: {e}", path.display());
         }
     }
 
@@ -377,6 +387,7 @@ impl Mbd {
             .map(|c| (c.kind(), c.payload()))
             .collect();
         let archive = self.log.rewrite(&records).map_err(DaemonError::Log)?;
+        self.record_id_floor();
         let dropped = std::mem::take(&mut self.dropped);
         if let Err(e) = crate::archive::write_index(&archive, &dropped) {
             log::warn!(
@@ -828,9 +839,22 @@ fn recover(settings: &Settings) -> Result<(EventLog, State), DaemonError> {
         what: format!("cannot create {} (mode 0700)", settings.state_dir.display()),
         source,
     })?;
-    let (log, replay) = EventLog::open(&settings.log_path()).map_err(DaemonError::Log)?;
-    let state = State::replay(settings.cluster.clone(), &replay.records)
+    let floor_path = id_floor::path(&settings.state_dir);
+    let floor_err = |source| DaemonError::Io {
+        what: format!("job id floor {}", floor_path.display()),
+        source,
+    };
+    let floor = id_floor::read(&floor_path).map_err(floor_err)?;
+    // The ids a torn tail handed out are kept before it is cut.
+    let save_torn_ids = |torn: &[crate::event_log::Record]| {
+        id_floor::write(&floor_path, floor.max(id_floor::after_torn(torn)))
+    };
+    let (log, replay) =
+        EventLog::open_saving(&settings.log_path(), save_torn_ids).map_err(DaemonError::Log)?;
+    let mut state = State::replay(settings.cluster.clone(), &replay.records)
         .map_err(|(n, e)| DaemonError::Replay(format!("record {n}: {e}")))?;
+    state.raise_next_job_id(id_floor::read(&floor_path).map_err(floor_err)?);
+    id_floor::write(&floor_path, state.next_job_id()).map_err(floor_err)?;
     log::info!(
         "replayed {} records ({} jobs) in {:?}{}",
         replay.records.len(),

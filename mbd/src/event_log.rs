@@ -10,12 +10,13 @@
 //! ```
 //!
 //! `check` is the first 8 bytes of SHA-256 over the batch's records. One
-//! batch is one commit: one write, one fdatasync. A crash can only damage
-//! the last batch (written but not yet synced, its pages possibly reaching
-//! the disk in any order, or zero-filled), so replay drops a bad last batch
-//! whole and truncates the file there; none of its records was
-//! acknowledged. A bad batch followed by more data is damage, and an error:
-//! skipping it would lose acknowledged changes.
+//! batch is one commit: one write, one fdatasync. A crash can only tear
+//! the last batch (written but not yet synced): cut short, or with its
+//! last sectors never written (zeros). Replay drops such a tail whole and
+//! truncates the file there; none of its records was acknowledged. Any
+//! other bad batch (one with a whole batch after it, a last one whose
+//! length alone is wrong, a last one written in full whose bytes changed)
+//! is damage, and an error: skipping it would lose acknowledged changes.
 //!
 //! Group commit: [`EventLog::append`] only buffers; [`EventLog::commit`]
 //! writes everything buffered with one `write` and one `fdatasync`, and
@@ -86,8 +87,8 @@ impl fmt::Display for LogError {
                 reason,
             } => write!(
                 f,
-                "{}: damaged batch at byte {offset} ({reason}) with more data after it; \
-                 refusing to drop acknowledged changes",
+                "{}: damaged batch at byte {offset} ({reason}); refusing to drop \
+                 acknowledged changes: restore the file, or move it aside to start empty",
                 path.display()
             ),
             LogError::TooLarge { len } => write!(f, "record of {len} bytes exceeds {MAX_RECORD}"),
@@ -111,6 +112,10 @@ pub struct Replay {
     pub records: Vec<Record>,
     /// Bytes of a torn last batch that were cut off (0 if none).
     pub torn_bytes: u64,
+    /// Whatever records of that batch could still be read (unchecked:
+    /// none was acknowledged), so that the job ids it handed out are not
+    /// handed out again.
+    pub torn_records: Vec<Record>,
 }
 
 /// An open event log.
@@ -130,6 +135,16 @@ impl EventLog {
     /// Opens (creating if needed) the log at `path`, replays it, cuts off
     /// a torn last record, and positions for appending.
     pub fn open(path: &Path) -> Result<(EventLog, Replay), LogError> {
+        EventLog::open_saving(path, |_| Ok(()))
+    }
+
+    /// [`EventLog::open`], calling `save` with the readable records of a
+    /// torn tail before the tail is cut (what must outlive it, such as the
+    /// job ids it handed out; its failure leaves the log uncut).
+    pub fn open_saving(
+        path: &Path,
+        save: impl FnOnce(&[Record]) -> io::Result<()>,
+    ) -> Result<(EventLog, Replay), LogError> {
         let io_err = |source| LogError::Io {
             path: path.to_owned(),
             source,
@@ -150,7 +165,9 @@ impl EventLog {
             reason,
         })?;
         let torn_bytes = bytes.len() as u64 - good_len;
+        let torn_records = readable_records(&bytes[good_len as usize..]);
         if torn_bytes > 0 {
+            save(&torn_records).map_err(io_err)?;
             log::warn!(
                 "{}: dropping a torn last batch ({torn_bytes} bytes at byte {good_len}), left by a crash mid-write",
                 path.display()
@@ -174,6 +191,7 @@ impl EventLog {
             Replay {
                 records,
                 torn_bytes,
+                torn_records,
             },
         ))
     }
@@ -405,9 +423,10 @@ fn dir_of(path: &Path) -> &Path {
 }
 
 /// Parses whole batches from `bytes`. Returns their records and the
-/// length of the good prefix. A bad batch that reaches the end of the file
-/// (or is followed only by zeros) is a torn tail, excluded from the prefix;
-/// one followed by other data is damage: `Err((offset, reason))`.
+/// length of the good prefix. A bad batch is a torn tail, excluded from
+/// the prefix, only if it is what a crash in the middle of the last write
+/// leaves (see [`torn`]) and no whole batch follows it; anything else is
+/// damage to acknowledged data: `Err((offset, reason))`.
 fn scan(bytes: &[u8]) -> Result<(Vec<Record>, u64), (u64, &'static str)> {
     let mut records = Vec::new();
     let mut at = 0usize;
@@ -416,22 +435,95 @@ fn scan(bytes: &[u8]) -> Result<(Vec<Record>, u64), (u64, &'static str)> {
         let claimed_end = BATCH_HEADER_LEN.saturating_add(be_u32(rest) as usize);
         let batch = rest
             .get(BATCH_HEADER_LEN..claimed_end)
-            .filter(|records| Sha256::digest(records)[..8] == rest[4..BATCH_HEADER_LEN]);
+            .filter(|records| checksum_matches(rest, records));
         match batch {
             Some(batch) => {
                 records.extend(parse_records(batch).map_err(|reason| (at as u64, reason))?);
                 at += claimed_end;
             }
-            None if rest
-                .get(claimed_end..)
-                .is_none_or(|after| after.iter().all(|b| *b == 0)) =>
-            {
-                break
+            None if next_batch(bytes, at + 1).is_some() => {
+                return Err((
+                    at as u64,
+                    "checksum mismatch or impossible length, with whole batches after it",
+                ))
             }
-            None => return Err((at as u64, "checksum mismatch or impossible length")),
+            None if torn(bytes, at) => break,
+            None => {
+                return Err((
+                    at as u64,
+                    "a last batch written in full whose bytes changed",
+                ))
+            }
         }
     }
     Ok((records, at as u64))
+}
+
+/// Whether the batch at the start of `batch_and_rest` carries `records`'
+/// checksum.
+fn checksum_matches(batch_and_rest: &[u8], records: &[u8]) -> bool {
+    batch_and_rest.get(4..BATCH_HEADER_LEN) == Some(&Sha256::digest(records)[..8])
+}
+
+/// Bytes of a disk sector: a crash may leave whole sectors of the last
+/// write unwritten (zeros), never part of one.
+const SECTOR: usize = 512;
+
+/// Whether the bad batch at `at`, the last thing in the file, is what a
+/// crash during its write and fdatasync leaves (never acknowledged): the
+/// file ends before the batch does (a short write) although the batch's
+/// length is not what is wrong, or the batch is whole but its last sector
+/// and everything after it are zeros (pages that never reached the disk).
+fn torn(bytes: &[u8], at: usize) -> bool {
+    let rest = &bytes[at..];
+    let claimed_end = BATCH_HEADER_LEN.saturating_add(be_u32(rest) as usize);
+    if claimed_end > rest.len() {
+        // Its records all there under a wrong length: the length is damaged.
+        let whole =
+            rest.len() > BATCH_HEADER_LEN && checksum_matches(rest, &rest[BATCH_HEADER_LEN..]);
+        return !whole;
+    }
+    let end = at + claimed_end;
+    let last_sector = ((end - 1) / SECTOR * SECTOR).max(at);
+    bytes[last_sector..].iter().all(|b| *b == 0)
+}
+
+/// The offset of the first whole batch (length, checksum and a first
+/// record that fit) starting at or after `from`, if any. Looked for only
+/// when a batch is bad, to tell a torn tail from damage in the middle.
+fn next_batch(bytes: &[u8], from: usize) -> Option<usize> {
+    let first_record = BATCH_HEADER_LEN;
+    (from..bytes.len()).find(|&o| {
+        let rest = &bytes[o..];
+        let len = be_u32(rest) as usize;
+        let record_len = be_u32(rest.get(first_record..).unwrap_or_default()) as usize;
+        let format = rest.get(first_record + 4..first_record + 6);
+        len >= RECORD_HEADER_LEN
+            && BATCH_HEADER_LEN + len <= rest.len()
+            && (RECORD_HEADER_LEN..=len).contains(&record_len)
+            && format.is_some_and(|f| (1..=FORMAT).contains(&u16::from_be_bytes([f[0], f[1]])))
+            && checksum_matches(rest, &rest[BATCH_HEADER_LEN..BATCH_HEADER_LEN + len])
+    })
+}
+
+/// The records of a torn batch that are whole, unchecked, up to the first
+/// that is not.
+fn readable_records(torn: &[u8]) -> Vec<Record> {
+    let Some(mut batch) = torn.get(BATCH_HEADER_LEN..) else {
+        return Vec::new();
+    };
+    let mut records = Vec::new();
+    while let Some(record) =
+        (batch.get(..be_u32(batch) as usize)).filter(|r| r.len() >= RECORD_HEADER_LEN)
+    {
+        records.push(Record {
+            format: u16::from_be_bytes([record[4], record[5]]),
+            kind: u16::from_be_bytes([record[6], record[7]]),
+            payload: record[RECORD_HEADER_LEN..].to_vec(),
+        });
+        batch = &batch[record.len()..];
+    }
+    records
 }
 
 /// The records of one checksummed batch. A malformed record inside a batch
@@ -550,12 +642,8 @@ mod tests {
                 .collect();
             assert_eq!(kinds, [1, 2, 9], "cut at {cut}");
         }
-        // A last batch whose bytes were garbled (not short), or that was
-        // zero-filled by the filesystem, is torn too.
-        let mut garbled = full.clone();
-        *garbled.last_mut().unwrap() ^= 1;
-        std::fs::write(dir.log(), &garbled).unwrap();
-        assert_eq!(EventLog::open(&dir.log()).unwrap().1.records.len(), 2);
+        // A last batch the filesystem zero-filled (its pages never reached
+        // the disk) is torn too.
         let mut zeroed = full[..third_starts].to_vec();
         zeroed.resize(full.len(), 0);
         std::fs::write(dir.log(), &zeroed).unwrap();
@@ -564,6 +652,74 @@ mod tests {
             (replay.records.len(), replay.torn_bytes),
             (2, (full.len() - third_starts) as u64)
         );
+    }
+
+    /// Opening `bytes` as a log: the records kept, or the damage found.
+    fn open_bytes(dir: &TempDir, bytes: &[u8]) -> Result<usize, String> {
+        std::fs::write(dir.log(), bytes).unwrap();
+        match EventLog::open(&dir.log()) {
+            Ok((_, replay)) => Ok(replay.records.len()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    #[test]
+    fn damage_anywhere_but_a_short_or_zeroed_last_write_is_refused_never_cut() {
+        let dir = TempDir::new("damage");
+        let full = write_three(&dir.log());
+        let third_starts = full.len() - (BATCH_HEADER_LEN + RECORD_HEADER_LEN + 1000);
+        // The first batch's length claims more than the file holds: not a
+        // torn tail, a whole batch follows.
+        for flip in [0x40u8, 0x01] {
+            let mut bytes = full.clone();
+            bytes[0] ^= flip;
+            let err = open_bytes(&dir, &bytes).unwrap_err();
+            assert!(err.contains("damaged batch at byte 0"), "{err}");
+            bytes[0] ^= flip;
+            bytes[3] ^= flip;
+            let err = open_bytes(&dir, &bytes).unwrap_err();
+            assert!(err.contains("damaged batch at byte 0"), "{err}");
+        }
+        // The last batch's length damaged, its records all there.
+        let mut bytes = full.clone();
+        bytes[third_starts + 1] ^= 0x10;
+        let err = open_bytes(&dir, &bytes).unwrap_err();
+        assert!(err.contains(&format!("byte {third_starts}")), "{err}");
+        // A whole last batch whose bytes were garbled was written in full:
+        // acknowledged, so damage.
+        let mut garbled = full.clone();
+        garbled[third_starts + 500] ^= 1;
+        assert!(open_bytes(&dir, &garbled).is_err());
+        let mut garbled = full.clone();
+        *garbled.last_mut().unwrap() ^= 1;
+        assert!(open_bytes(&dir, &garbled).is_err());
+        // Short, or its last sector never written: torn, dropped.
+        assert_eq!(open_bytes(&dir, &full[..full.len() - 1]), Ok(2));
+        std::fs::write(dir.log(), &full[..full.len() - 1]).unwrap();
+        let (_, replay) = EventLog::open(&dir.log()).unwrap();
+        assert!(
+            replay.torn_records.is_empty(),
+            "the one record is cut short"
+        );
+        // A torn batch's whole records are still read, unchecked.
+        std::fs::write(dir.log(), &full).unwrap();
+        let (mut log, _) = EventLog::open(&dir.log()).unwrap();
+        log.append(5, b"abc").unwrap();
+        log.append(6, &[9; 1000]).unwrap();
+        log.commit().unwrap();
+        drop(log);
+        let four = std::fs::read(dir.log()).unwrap();
+        std::fs::write(dir.log(), &four[..four.len() - 10]).unwrap();
+        let (_, replay) = EventLog::open(&dir.log()).unwrap();
+        assert_eq!(replay.records.len(), 3);
+        let torn: Vec<_> = replay.torn_records.iter().map(|r| r.kind).collect();
+        assert_eq!(torn, [5]);
+        let mut unwritten = full.clone();
+        let len = unwritten.len();
+        unwritten[(len - 1) / 512 * 512..].fill(0);
+        assert_eq!(open_bytes(&dir, &unwritten), Ok(2));
+        // And the log as written is whole.
+        assert_eq!(open_bytes(&dir, &full), Ok(3));
     }
 
     #[test]

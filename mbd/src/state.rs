@@ -128,6 +128,16 @@ impl State {
         }
     }
 
+    /// The id the next submission gets.
+    pub fn next_job_id(&self) -> u32 {
+        self.next_id
+    }
+
+    /// Never hands out an id below `floor` (see [`crate::id_floor`]).
+    pub fn raise_next_job_id(&mut self, floor: u32) {
+        self.next_id = self.next_id.max(floor);
+    }
+
     pub fn cluster(&self) -> &Cluster {
         &self.cluster
     }

@@ -38,18 +38,6 @@ impl State {
             return Err(einval(format!("unknown token pool {}", t.pool)));
         }
         request.tokens = sum_tokens(&request.tokens).map_err(einval)?;
-        for t in &request.tokens {
-            let available = self
-                .cluster
-                .pool(&t.pool)
-                .map_or(0, |p| self.cluster.pools[p].available);
-            if t.count > available {
-                return Err(einval(format!(
-                    "--tokens {}={}: the pool holds only {available}",
-                    t.pool, t.count
-                )));
-            }
-        }
         if !request.dependency.is_empty() {
             let dep = Dep::parse(&request.dependency)
                 .map_err(|_| einval(format!("bad dependency {}", request.dependency)))?;
