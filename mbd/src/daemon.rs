@@ -89,6 +89,9 @@ pub struct Mbd {
     closing: HashSet<ChanId>,
     /// What was turned away, by cause, so a flood is logged in a few lines.
     refusals: Repeats,
+    /// This pass's audit lines (`job 12 submitted by ann ...`), logged once
+    /// its changes are durable: a pass undone logs none of them.
+    audit: Vec<String>,
     /// Client connections and when each last sent a request.
     clients: HashMap<ChanId, Instant>,
     /// What the next scheduling pass must look at.
@@ -210,6 +213,7 @@ impl Mbd {
             held: Vec::new(),
             closing: HashSet::new(),
             refusals: Repeats::default(),
+            audit: Vec::new(),
             clients: HashMap::new(),
             replan: Replan::All,
             last_tick: Instant::now(),
@@ -322,6 +326,9 @@ impl Mbd {
                 );
                 return Err(DaemonError::Log(e));
             }
+        }
+        for line in std::mem::take(&mut self.audit) {
+            log::info!("{line}");
         }
         for Held { id, bytes, .. } in std::mem::take(&mut self.held) {
             if let Err(e) = self.chans.send(id, &bytes) {
@@ -634,12 +641,10 @@ impl Mbd {
             elements: s.request.array.indices().len() as u32,
         };
         self.change(std::slice::from_ref(&change))?;
-        log::info!(
+        self.audit.push(format!(
             "job {} submitted by {} to queue {}",
-            reply.job_id,
-            who.user,
-            reply.queue
-        );
+            reply.job_id, who.user, reply.queue
+        ));
         self.hold(id, h, status::OK, &reply);
         Ok(())
     }
@@ -655,7 +660,10 @@ impl Mbd {
             JobRef { id, index: 0 } => format!("job {id}"),
             JobRef { id, index } => format!("job {id}[{index}]"),
         };
-        log::info!("signal {} to {target} by {}", request.signal, who.user);
+        (self.audit).push(format!(
+            "signal {} to {target} by {}",
+            request.signal, who.user
+        ));
         self.forward_signals(&changes);
         self.hold(id, h, status::OK, &());
         Ok(())
@@ -676,7 +684,7 @@ impl Mbd {
             "host"
         };
         let done = if request.open { "opened" } else { "closed" };
-        log::info!("{what} {} {done} by {}", request.name, who.user);
+        (self.audit).push(format!("{what} {} {done} by {}", request.name, who.user));
         self.hold(id, h, status::OK, &());
         Ok(())
     }
@@ -691,18 +699,17 @@ impl Mbd {
         .map_err(Bad::Refused)?;
         if let Some(change) = change {
             self.change(std::slice::from_ref(&change))?;
-            match &change {
-                Change::Moved(m) => log::info!("job {} moved to {} by {}", m.id, m.queue, who.user),
+            let line = match &change {
+                Change::Moved(m) => format!("job {} moved to {} by {}", m.id, m.queue, who.user),
                 Change::Reprioritized(r) => {
-                    log::info!(
+                    format!(
                         "job {} priority set to {} by {}",
-                        r.id,
-                        r.priority,
-                        who.user
+                        r.id, r.priority, who.user
                     )
                 }
-                _ => {}
-            }
+                _ => return Ok(self.hold(id, h, status::OK, &())),
+            };
+            self.audit.push(line);
         }
         self.hold(id, h, status::OK, &());
         Ok(())

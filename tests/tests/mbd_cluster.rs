@@ -267,6 +267,12 @@ fn a_log_that_cannot_grow_refuses_changes_keeps_mbd_up_and_loses_nothing() {
     );
     assert!(stderr.contains("cannot write its event log"), "{stderr}");
     assert!(lavalite::is_alive(mbd, "mbd"), "mbd stays up");
+    let audit = cluster.mbd_log();
+    let undone = format!("job {} submitted", kept + 1);
+    assert!(
+        !audit.contains(&undone),
+        "an undone submission is audited: {audit}"
+    );
     let listed = cluster
         .stdout("bjobs", &["-a"])
         .expect("queries are answered");

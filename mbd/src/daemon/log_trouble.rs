@@ -50,6 +50,8 @@ impl Mbd {
     pub(super) fn undo_pass(&mut self, error: &LogError) -> Result<(), DaemonError> {
         let why = format!("mbd cannot write its event log ({error}); nothing was changed");
         log::error!("{why}: the pass is undone; refusing changes for {REFUSE_FOR:?}");
+        // What it did is not done: none of it is audited.
+        self.audit.clear();
         for held in std::mem::take(&mut self.held) {
             match &held.answers {
                 Some(request) if self.sbd_host(held.id).is_none() => {

@@ -246,7 +246,7 @@ impl Mbd {
         }
         for change in &changes {
             if let Change::Dispatched(d) = change {
-                log::info!("job {} dispatched to {}", d.id, hosts_text(d));
+                (self.audit).push(format!("job {} dispatched to {}", d.id, hosts_text(d)));
                 self.send_start(d.id);
             }
         }
