@@ -700,16 +700,13 @@ impl Mbd {
         if let Some(change) = change {
             self.change(std::slice::from_ref(&change))?;
             let line = match &change {
-                Change::Moved(m) => format!("job {} moved to {} by {}", m.id, m.queue, who.user),
+                Change::Moved(m) => Some(format!("job {} moved to {}", m.id, m.queue)),
                 Change::Reprioritized(r) => {
-                    format!(
-                        "job {} priority set to {} by {}",
-                        r.id, r.priority, who.user
-                    )
+                    Some(format!("job {} priority set to {}", r.id, r.priority))
                 }
-                _ => return Ok(self.hold(id, h, status::OK, &())),
+                _ => None,
             };
-            self.audit.push(line);
+            (self.audit).extend(line.map(|l| format!("{l} by {}", who.user)));
         }
         self.hold(id, h, status::OK, &());
         Ok(())
