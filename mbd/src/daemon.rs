@@ -82,6 +82,9 @@ pub struct Mbd {
     hosts: Vec<HostStatus>,
     lim: Option<Receiver<LimView>>,
     lim_answering: Option<bool>,
+    /// Whether lim ever answered (so `hosts` is its view, kept while it
+    /// cannot be asked).
+    lim_heard: bool,
     /// Replies waiting for this pass's commit.
     held: Vec<Held>,
     /// Connections to close once their held reply is sent; nothing more
@@ -210,6 +213,7 @@ impl Mbd {
             settings,
             lim,
             lim_answering: None,
+            lim_heard: false,
             held: Vec::new(),
             closing: HashSet::new(),
             refusals: Repeats::default(),
@@ -425,6 +429,10 @@ impl Mbd {
         }
     }
 
+    /// lim's latest view of the hosts. While lim cannot be asked (it is
+    /// down, or mbd is out of file descriptors) mbd keeps the last view it
+    /// had: a host lim reported down stays down. Only before lim ever
+    /// answered are all hosts taken as up.
     fn on_lim_view(&mut self) {
         let Some(rx) = &self.lim else { return };
         while let Ok(view) = rx.try_recv() {
@@ -432,14 +440,21 @@ impl Mbd {
             if self.lim_answering != Some(answering) {
                 match &view {
                     Ok(_) => log::info!("lim answers: using its host status and load"),
+                    Err(e) if self.lim_heard => log::warn!(
+                        "lim not answering ({e}): keeping its last view of the {} hosts",
+                        self.hosts.len()
+                    ),
                     Err(e) => log::warn!(
-                        "lim not answering ({e}): treating all {} hosts as up",
+                        "lim not answering ({e}): treating all {} hosts as up until it does",
                         self.hosts.len()
                     ),
                 }
                 self.lim_answering = Some(answering);
             }
-            self.hosts = view.unwrap_or_else(|_| vec![HostStatus::default(); self.hosts.len()]);
+            self.lim_heard |= answering;
+            if let Ok(hosts) = view {
+                self.hosts = hosts;
+            }
             self.replan.all();
         }
     }

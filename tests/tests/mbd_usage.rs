@@ -117,3 +117,39 @@ fn a_token_pool_asked_for_twice_is_summed_and_never_overcommitted() {
     assert_eq!(cluster.stat(second).as_deref(), Some("PEND"));
     assert_eq!(pool_use(&cluster, "license"), (4, 3));
 }
+
+/// `bhosts`' status of `host`.
+fn bhost(cluster: &TestCluster, host: &str) -> Option<String> {
+    let out = cluster.stdout("bhosts", &[])?;
+    out.lines()
+        .find(|l| l.split_whitespace().next() == Some(host))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .map(str::to_owned)
+}
+
+#[test]
+fn while_lim_cannot_be_asked_mbd_keeps_its_last_view_of_the_hosts() {
+    let cluster = TestCluster::up(2, TICK, None);
+    let limit = Duration::from_secs(20);
+    // host2's lim stops; its sbd stays connected: lim reports it down.
+    cluster.kill_daemon(cluster.lim_pid("host2"), "lim");
+    cluster_tests::wait_for(limit, || {
+        (bhost(&cluster, "host2")? == "unavail").then_some(())
+    })
+    .expect("host2 shows unavail");
+    // Then no lim answers mbd at all.
+    let silent = || cluster.mbd_log().matches("lim not answering").count();
+    let before = silent();
+    cluster.kill_daemon(cluster.lim_pid("host1"), "lim");
+    cluster_tests::wait_for(limit, || (silent() > before).then_some(()))
+        .expect("mbd notices lim is gone");
+    let pinned = cluster.submit(&["-m", "host2", "true"]);
+    let elsewhere = cluster.submit(&["-m", "host1", "true"]);
+    cluster.wait_stat(elsewhere, "DONE", limit);
+    assert_eq!(
+        cluster.stat(pinned).as_deref(),
+        Some("PEND"),
+        "dispatched to a down host"
+    );
+    assert_eq!(bhost(&cluster, "host2").as_deref(), Some("unavail"));
+}
