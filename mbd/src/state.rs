@@ -18,6 +18,7 @@ mod request;
 pub(crate) mod tests;
 
 pub use execution::Reconciled;
+pub use request::check_job_name;
 
 use crate::depend::Outcome;
 use crate::env_pool::EnvPool;

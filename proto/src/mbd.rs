@@ -15,6 +15,11 @@ use bytes::BufMut;
 /// fits), auth block included.
 pub const MAX_REQUEST_BODY: u32 = 4 << 20;
 
+/// Longest job name (`bsub -J`), bytes: LSF's documented limit (4094
+/// characters). A longer one is refused; without a bound one name of
+/// 100 KB padded every `bjobs` line to its width.
+pub const MAX_JOB_NAME: usize = 4094;
+
 /// Opcodes (the header's `operation`).
 pub mod op {
     /// [`super::SubmitRequest`] -> [`super::SubmitReply`].

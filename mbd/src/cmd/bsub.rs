@@ -185,6 +185,9 @@ pub fn request(a: &Args, now: u64) -> Result<SubmitRequest, String> {
     if let Some(dep) = &a.dependency {
         Dep::parse(dep).map_err(|_| format!("--dependency: invalid expression '{dep}'"))?;
     }
+    if let Some(name) = &a.name {
+        crate::state::check_job_name(name).map_err(|e| format!("--name: {e}"))?;
+    }
     Ok(SubmitRequest {
         queue: a.queue.clone().unwrap_or_default(),
         name: a.name.clone().unwrap_or_default(),
@@ -374,6 +377,12 @@ mod tests {
             "--tokens: invalid count in 'ansys=0'"
         );
         assert_eq!(err(&["-G", "A100", "x"]), "--gpu-model requires --gpus");
+        let long = "n".repeat(proto::mbd::MAX_JOB_NAME + 1);
+        assert_eq!(
+            err(&["-J", &long, "x"]),
+            "--name: job name too long: 4095 bytes, at most 4094"
+        );
+        assert!(parse(&["-J", &long[1..], "x"]).is_ok());
         let no_gpus = ["-g", "0", "-G", "A100", "x"];
         assert_eq!(err(&no_gpus), "--gpu-model requires --gpus");
         assert_eq!(

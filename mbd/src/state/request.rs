@@ -7,7 +7,7 @@ use crate::change::{Change, Controlled, StateChanged, Submitted};
 use crate::depend::Dep;
 use crate::job::Job;
 use crate::QueueConf;
-use proto::mbd::{status, Control, JobRef, JobState, SubmitRequest, TokenRequest};
+use proto::mbd::{status, Control, JobRef, JobState, SubmitRequest, TokenRequest, MAX_JOB_NAME};
 
 impl State {
     /// Checks a submission; the change it makes, or why not.
@@ -140,6 +140,7 @@ fn check_request(r: &SubmitRequest) -> Result<(), String> {
     if r.command.trim().is_empty() {
         return Err("no command".into());
     }
+    check_job_name(&r.name)?;
     if r.cpus == 0 || r.nhosts == 0 {
         return Err("--cpus and --nhosts must be positive".into());
     }
@@ -212,6 +213,17 @@ fn signal_one(
             _ => Ok(to(job.state)),
         },
     }
+}
+
+/// Whether `name` may name a job: at most [`MAX_JOB_NAME`] bytes.
+pub fn check_job_name(name: &str) -> Result<(), String> {
+    if name.len() > MAX_JOB_NAME {
+        return Err(format!(
+            "job name too long: {} bytes, at most {MAX_JOB_NAME}",
+            name.len()
+        ));
+    }
+    Ok(())
 }
 
 /// `--tokens` with each pool once: a pool named twice (`-T lic=3 -T

@@ -75,6 +75,20 @@ fn bad_submissions_are_refused_with_lavalites_errno() {
         ..request("true")
     };
     assert_eq!(refuse(q("nope")), status::EINVAL);
+    let named = |len: usize| SubmitRequest {
+        name: "j".repeat(len),
+        ..request("true")
+    };
+    let long = s
+        .submit(&ann(), named(proto::mbd::MAX_JOB_NAME + 1), 0)
+        .unwrap_err();
+    assert_eq!(long.status, status::EINVAL);
+    assert!(
+        long.message.contains("job name too long"),
+        "{}",
+        long.message
+    );
+    assert!(s.submit(&ann(), named(proto::mbd::MAX_JOB_NAME), 0).is_ok());
     let carl = Caller {
         user: "carl".into(),
         ..ann()
