@@ -54,6 +54,8 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    // `lavalite status | grep -q` ends quietly when grep is done.
+    let _ = chan::sys::default_signal(libc::SIGPIPE);
     match run(Args::parse().command) {
         Ok(code) => code,
         Err(e) => {

@@ -153,3 +153,33 @@ fn while_lim_cannot_be_asked_mbd_keeps_its_last_view_of_the_hosts() {
     );
     assert_eq!(bhost(&cluster, "host2").as_deref(), Some("unavail"));
 }
+
+#[test]
+fn commands_whose_reader_is_gone_end_quietly() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let dir = cluster.dir.display().to_string();
+    let bins = cluster_tests::bin_dir();
+    let commands: [(&str, Vec<&str>); 4] = [
+        ("lavalite", vec!["status", "--dir", &dir]),
+        ("bjobs", vec!["-a"]),
+        ("bqueues", vec![]),
+        ("lsload", vec![]),
+    ];
+    for (bin, args) in commands {
+        // Standard output is a pipe whose reader has already gone (as
+        // after `| grep -q`), so the first write fails with EPIPE.
+        let script = "import os, subprocess, sys\n\
+             r, w = os.pipe(); os.close(r)\n\
+             p = subprocess.run(sys.argv[1:], stdout=w, stderr=subprocess.PIPE)\n\
+             sys.stdout.write(p.stderr.decode())";
+        let program = bins.join(bin).display().to_string();
+        let out = std::process::Command::new("python3")
+            .args(["-c", script, &program])
+            .args(&args)
+            .env(conf::CONF_DIR_ENV, &cluster.dir)
+            .output()
+            .expect("run python3");
+        let stderr = String::from_utf8_lossy(&out.stdout);
+        assert!(!stderr.contains("panicked"), "{bin}: {stderr}");
+    }
+}
