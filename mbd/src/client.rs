@@ -55,9 +55,12 @@ impl ClientError {
         matches!(self, ClientError::NoReply(_) | ClientError::Forged(_))
     }
 
-    /// LavaLite's `<err>` text: the errno string for refusals.
-    pub fn errno_text(&self) -> String {
+    /// What happened, in words: mbd's reason for a refusal (`Job <9> is
+    /// not found`, `Job has already finished`; LavaLite printed only its
+    /// errno's `strerror`, `No such process`), the error itself otherwise.
+    pub fn reason(&self) -> String {
         match self {
+            ClientError::Refused { message, .. } if !message.is_empty() => message.clone(),
             ClientError::Refused { status, .. } => status::text(*status).to_owned(),
             other => other.to_string(),
         }

@@ -56,9 +56,9 @@ fn bmove_and_bpriority_change_waiting_jobs_for_good() {
     let unknown = failure(&cluster, "bmove", &["--to", "nope", &text]);
     assert_eq!(unknown.0, Some(1));
     assert!(
-        unknown
-            .1
-            .starts_with(&format!("bmove: job <{id}> move failed: No such process")),
+        unknown.1.starts_with(&format!(
+            "bmove: job <{id}> move failed: Queue <nope> does not exist"
+        )),
         "{}",
         unknown.1
     );
@@ -96,7 +96,7 @@ fn bmove_and_bpriority_change_waiting_jobs_for_good() {
     assert!(
         running
             .1
-            .starts_with(&format!("bmove: job <{id}> move failed: Invalid argument")),
+            .starts_with(&format!("bmove: job <{id}> move failed: Job {id} is RUN")),
         "{}",
         running.1
     );

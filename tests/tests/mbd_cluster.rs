@@ -107,12 +107,17 @@ fn held_and_pending_jobs_bkill_bhist_and_the_listings() {
     assert_eq!(again.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&again.stderr),
-        "bkill: failed to signal job 1: Invalid argument\n"
+        "bkill: failed to signal job <1>: Job has already finished\n"
     );
     let gone = cluster.run("bjobs", &["99".into()]);
     assert_eq!(
         String::from_utf8_lossy(&gone.stderr),
-        "bjobs: No such process\n"
+        "bjobs: Job <99> is not found\n"
+    );
+    let gone = cluster.run("bhist", &["99".into()]);
+    assert_eq!(
+        String::from_utf8_lossy(&gone.stderr),
+        "bhist: Job <99> is not found\n"
     );
 
     // A listing longer than one frame (1,000 rows) arrives whole, in order.
@@ -216,7 +221,7 @@ fn bhist_reads_the_archived_logs_and_works_with_mbd_down() {
     let gone = cluster.run("bjobs", &[ids[0].to_string()]);
     assert_eq!(
         String::from_utf8_lossy(&gone.stderr),
-        "bjobs: No such process\n",
+        format!("bjobs: Job <{}> is not found\n", ids[0]),
         "mbd no longer holds the first job"
     );
 

@@ -183,3 +183,20 @@ fn commands_whose_reader_is_gone_end_quietly() {
         assert!(!stderr.contains("panicked"), "{bin}: {stderr}");
     }
 }
+
+#[test]
+fn bkill_of_a_job_whose_host_is_gone_says_so() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let job = cluster.submit(&["sleep", "60"]);
+    cluster.wait_stat(job, "RUN", Duration::from_secs(20));
+    cluster.kill_daemon(cluster.sbd_pid("host1"), "sbd");
+    cluster.wait_stat(job, "UNKNOWN", Duration::from_secs(20));
+    let out = cluster.run("bkill", &[job.to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "bkill: failed to signal job <{job}>: its execution host's sbd is not connected; try again once it registers\n"
+        )
+    );
+}

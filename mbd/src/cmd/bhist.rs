@@ -17,9 +17,7 @@ use crate::job::parse_usage_text;
 use crate::settings::history_sources;
 use crate::state::Caller;
 use conf::ConfDir;
-use proto::mbd::{
-    event, op, status, HistEvent, HistoryChunk, HistoryRequest, JobHistory, JobState,
-};
+use proto::mbd::{event, op, HistEvent, HistoryChunk, HistoryRequest, JobHistory, JobState};
 use proto::sbd::Usage;
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -123,7 +121,7 @@ fn gather(client: &BatchClient, request: &HistoryRequest) -> Result<Vec<JobHisto
     let down = match client.stream(op::HISTORY, request, |c: &HistoryChunk| c.more) {
         Ok(chunks) => return Ok(chunks.into_iter().flat_map(|c| c.jobs).collect()),
         Err(e @ (ClientError::Unreachable(_) | ClientError::NoReply(_))) => e,
-        Err(e) => return Err(e.errno_text()),
+        Err(e) => return Err(e.reason()),
     };
     eprintln!("bhist: {down}; reading its event log on disk");
     let who = Caller {
@@ -141,7 +139,7 @@ fn gather(client: &BatchClient, request: &HistoryRequest) -> Result<Vec<JobHisto
                 .map_err(|e| unreadable(&e.to_string()))
         })?;
     match (found.jobs.is_empty() && request.job.id != 0, found.refused) {
-        (true, Some(refused)) => Err(status::text(refused.status).to_owned()),
+        (true, Some(refused)) => Err(refused.message),
         (true, None) => Err(down.to_string()),
         _ => Ok(found.jobs),
     }

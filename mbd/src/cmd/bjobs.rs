@@ -49,7 +49,7 @@ pub fn main() -> ExitCode {
     let chunks = client.stream(op::JOBS, &request, |c: &JobsChunk| c.more);
     let rows: Vec<JobRow> = match chunks {
         Ok(chunks) => chunks.into_iter().flat_map(|c| c.jobs).collect(),
-        Err(e) => return fail("bjobs", e.errno_text()),
+        Err(e) => return fail("bjobs", e.reason()),
     };
     if args.listing.json {
         print_json(&rows.iter().map(JobJson::from).collect::<Vec<_>>());

@@ -53,7 +53,7 @@ pub fn main() -> ExitCode {
             Ok(()) if job.id == 0 => println!("All your jobs are being signaled"),
             Ok(()) => println!("Job <{text}> is being signaled"),
             Err(e) => {
-                eprintln!("bkill: failed to signal job {text}: {}", e.errno_text());
+                eprintln!("bkill: failed to signal job <{text}>: {}", e.reason());
                 continue;
             }
         }

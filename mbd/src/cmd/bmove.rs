@@ -43,6 +43,9 @@ pub fn main() -> ExitCode {
             println!("Job <{job_id}> moved to queue <{queue}>.");
             ExitCode::SUCCESS
         }
-        Err(e) => fail("bmove", format!("job <{job_id}> move failed: {e}")),
+        Err(e) => fail(
+            "bmove",
+            format!("job <{job_id}> move failed: {}", e.reason()),
+        ),
     }
 }

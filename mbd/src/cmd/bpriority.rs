@@ -44,7 +44,7 @@ pub fn main() -> ExitCode {
         }
         Err(e) => fail(
             "bpriority",
-            format!("job <{job_id}> priority change failed: {e}"),
+            format!("job <{job_id}> priority change failed: {}", e.reason()),
         ),
     }
 }

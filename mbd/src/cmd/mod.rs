@@ -138,7 +138,7 @@ fn control(
             println!("{what} {name} {}", if open { "opened" } else { "closed" });
             ExitCode::SUCCESS
         }
-        Err(e) => fail(prog, format!("{name}: {}", e.errno_text())),
+        Err(e) => fail(prog, format!("{name}: {}", e.reason())),
     })
 }
 

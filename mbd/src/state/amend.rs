@@ -18,19 +18,20 @@ impl State {
         now: u64,
     ) -> Result<Option<Change>, Refusal> {
         let job = self.plain_job(req.job_id)?;
+        // Who may touch it first: another user learns nothing of its state.
+        check_owner(who, job)?;
         if !job.state.is_pending() {
             return Err(Refusal::new(
                 status::EINVAL,
                 format!(
-                    "job {} is {}: only waiting jobs move",
+                    "Job {} is {}: only waiting jobs move",
                     job.id,
                     job.state.as_str()
                 ),
             ));
         }
-        let to = (self.cluster.queue(&req.queue))
-            .ok_or_else(|| Refusal::new(status::ESRCH, format!("no queue {}", req.queue)))?;
-        check_owner(who, job)?;
+        let to =
+            (self.cluster.queue(&req.queue)).ok_or_else(|| super::request::no_queue(&req.queue))?;
         // As at submission: the owner must be admitted, unless the admin
         // moves their own job.
         // The owner's group is known when the owner asks.
@@ -63,13 +64,10 @@ impl State {
         now: u64,
     ) -> Result<Option<Change>, Refusal> {
         let job = self.plain_job(req.job_id)?;
-        if job.state.is_finished() {
-            return Err(Refusal::new(
-                status::EINVAL,
-                format!("job {} has finished", job.id),
-            ));
-        }
         check_owner(who, job)?;
+        if job.state.is_finished() {
+            return Err(Refusal::new(status::EINVAL, "Job has already finished"));
+        }
         let queue_priority = (job.spec.shape.queue_pos)
             .and_then(|q| self.cluster.queues.get(q))
             .map_or(0, |q| q.priority);
@@ -104,9 +102,7 @@ impl State {
     /// Job `id` itself (never a whole array: LavaLite's bmove and
     /// bpriority take plain job ids).
     fn plain_job(&self, id: u32) -> Result<&Job, Refusal> {
-        self.jobs
-            .get(&id)
-            .ok_or_else(|| Refusal::new(status::ESRCH, format!("no job {id}")))
+        (self.jobs.get(&id)).ok_or_else(|| super::request::not_found(&id.to_string()))
     }
 
     pub(super) fn apply_moved(&mut self, m: &Moved) {
@@ -136,7 +132,7 @@ fn check_owner(who: &Caller, job: &Job) -> Result<(), Refusal> {
     if who.may_act_on(job) {
         Ok(())
     } else {
-        Err(Refusal::new(status::EPERM, "not your job"))
+        Err(super::request::not_yours(job))
     }
 }
 
@@ -250,6 +246,8 @@ mod tests {
 
         run(&mut s, a);
         assert_eq!(mv(&mut s, &ann(), a, "short"), Err(status::EINVAL));
+        // Another user learns nothing of it, not even that it runs.
+        assert_eq!(mv(&mut s, &carl(), a, "short"), Err(status::EPERM));
         s.apply(&Change::StateChanged(crate::change::StateChanged {
             id: a,
             time: 300,

@@ -5,8 +5,8 @@ use super::{Caller, Refusal, State};
 use crate::job::Job;
 use crate::sched::{HostStatus, PendReason};
 use proto::mbd::{
-    status, GroupRow, HistoryRequest, HostRow, JobHistory, JobRef, JobRow, JobState, JobsRequest,
-    QueueRow, TokenRow,
+    GroupRow, HistoryRequest, HostRow, JobHistory, JobRef, JobRow, JobState, JobsRequest, QueueRow,
+    TokenRow,
 };
 
 impl State {
@@ -26,7 +26,7 @@ impl State {
         if named.id != 0 {
             let jobs = self.resolve(named)?;
             if jobs.iter().all(|j| !self.visible(who, "", j)) {
-                return Err(Refusal::new(status::EPERM, "not your job"));
+                return Err(super::request::not_yours(jobs[0]));
             }
             return Ok(jobs
                 .into_iter()

@@ -63,7 +63,7 @@ impl State {
     /// The jobs a reference names: `N[i]`, every element of array `N`,
     /// or job `N`.
     pub(super) fn resolve(&self, r: JobRef) -> Result<Vec<&Job>, Refusal> {
-        let no_such = || Refusal::new(status::ESRCH, format!("no job {}", show_ref(r)));
+        let no_such = || not_found(&show_ref(r));
         let jobs: Vec<&Job> = if r.index > 0 {
             (self.elements(r.id))
                 .filter(|j| j.index == r.index)
@@ -100,7 +100,7 @@ impl State {
             let result = if who.may_act_on(job) {
                 signal_one(job, signal, now, self.reachable(job))
             } else {
-                Err(Refusal::new(status::EPERM, "not your job"))
+                Err(not_yours(job))
             };
             match result {
                 Ok(change) => changes.extend(change),
@@ -122,7 +122,7 @@ impl State {
         require_admin(who)?;
         self.cluster
             .queue(&c.name)
-            .ok_or_else(|| Refusal::new(status::ESRCH, format!("no queue {}", c.name)))?;
+            .ok_or_else(|| no_queue(&c.name))?;
         Ok(Change::QueueControlled(controlled(c, now)))
     }
 
@@ -190,7 +190,7 @@ fn signal_one(
     };
     let einval = |m: &str| Err(Refusal::new(status::EINVAL, m));
     match job.state {
-        JobState::Done | JobState::Exit => einval("job has finished"),
+        JobState::Done | JobState::Exit => einval("Job has already finished"),
         JobState::Pend | JobState::Held => match signal {
             sig::TERM | sig::INT | sig::KILL => Ok(to(JobState::Exit)),
             sig::STOP | sig::TSTP if job.state == JobState::Pend => Ok(to(JobState::Held)),
@@ -200,7 +200,7 @@ fn signal_one(
         },
         _ if !reachable => Err(Refusal::new(
             status::EAGAIN,
-            "the job's execution host is not connected",
+            "its execution host's sbd is not connected; try again once it registers",
         )),
         JobState::Run | JobState::Unknown => match signal {
             sig::STOP | sig::TSTP => Ok(to(JobState::Susp)),
@@ -213,6 +213,29 @@ fn signal_one(
             _ => Ok(to(job.state)),
         },
     }
+}
+
+/// A job reference (`N`, `N[i]`) that names no job mbd knows.
+pub(super) fn not_found(job: &str) -> Refusal {
+    Refusal::new(status::ESRCH, format!("Job <{job}> is not found"))
+}
+
+/// `job` is another user's: the caller may not act on it or see it.
+pub(super) fn not_yours(job: &Job) -> Refusal {
+    let shown = if job.array_id != 0 {
+        show_ref(JobRef {
+            id: job.array_id,
+            index: job.index,
+        })
+    } else {
+        job.id.to_string()
+    };
+    Refusal::new(status::EPERM, format!("Job <{shown}> is another user's"))
+}
+
+/// A queue name that is not in llb.queues.
+pub(super) fn no_queue(name: &str) -> Refusal {
+    Refusal::new(status::ESRCH, format!("Queue <{name}> does not exist"))
 }
 
 /// Whether `name` may name a job: at most [`MAX_JOB_NAME`] bytes.
