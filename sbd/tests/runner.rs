@@ -64,8 +64,8 @@ fn the_runner_starts_the_job_only_on_sbds_go_and_passes_it_no_stray_descriptor()
     assert!(err.contains("not started"), "{err}");
     assert!(!marker.exists(), "the job ran without the go");
     assert!(
-        !dir.join("result").exists(),
-        "nothing recorded for a run that never was"
+        sbd::spool::read_result(&dir).is_none(),
+        "nothing recorded for a run that never was (its result's room is reserved, empty)"
     );
     assert_eq!(
         sbd::spool::read_pid(&dir),
