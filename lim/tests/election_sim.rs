@@ -4,7 +4,7 @@
 //! - within a bounded time there is exactly one master, the first listed
 //!   candidate, every host follows it, and it stays master;
 //! - when that master is killed, the next candidate is agreed on within
-//!   15 s (daemons.md: 5 s ticks, 3 missed).
+//!   15 s (5 s ticks, 3 missed: docs/lim.md).
 //!
 //! The shell's part is modelled as `lim::daemon` does it: a master
 //! beacons every host on each tick and at once on `BecameMaster` and

@@ -1,4 +1,4 @@
-//! The chaos harness of daemons.md "Reliability": clients submit jobs
+//! The chaos harness (docs/sbd.md, "Crash testing"): clients submit jobs
 //! without pause while mbd, a random host's sbd, the master lim, or some
 //! of them at once are killed with SIGKILL and restarted, cycle after
 //! cycle (and, if asked, recent jobs are stopped and resumed with bkill);

@@ -1,6 +1,7 @@
 //! Changing a job after submission: `bmove` (another queue, while it
 //! waits) and `bpriority` (another priority, until it ends), with
-//! LavaLite's checks in LavaLite's order (interface.md 2.7).
+//! LavaLite's checks (docs/mbd.md, "Changing a job after submission"),
+//! ownership first.
 
 use super::{Caller, Refusal, State};
 use crate::change::{Change, Moved, Reprioritized};

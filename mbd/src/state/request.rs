@@ -166,7 +166,8 @@ fn check_request(r: &SubmitRequest) -> Result<(), String> {
     Ok(())
 }
 
-/// What a signal does to one job (LavaLite's rules, interface.md 4.6).
+/// What a signal does to one job (LavaLite's rules: docs/mbd.md, "Jobs",
+/// bkill on pending and running jobs).
 /// A running job's signal goes to its sbd (`reachable`: connected) and is
 /// logged as a change of the state it leaves the job in.
 fn signal_one(
