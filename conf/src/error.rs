@@ -29,6 +29,9 @@ pub enum ConfError {
         path: PathBuf,
         len: usize,
     },
+    /// Settings that cannot be used together, or a value that names
+    /// nothing (a host that does not resolve): what is wrong, in words.
+    Invalid(String),
 }
 
 impl ConfError {
@@ -69,6 +72,7 @@ impl fmt::Display for ConfError {
                 Some(path) => write!(f, "{}:{line}: {reason}", path.display()),
                 None => write!(f, "line {line}: {reason}"),
             },
+            ConfError::Invalid(why) => f.write_str(why),
             ConfError::ShortKey { path, len } => write!(
                 f,
                 "{}: {len} bytes; the key needs at least {}",

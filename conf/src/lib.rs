@@ -10,6 +10,7 @@
 //! opens no socket.
 
 mod batch_hosts;
+pub mod batch_link;
 mod cluster;
 mod error;
 mod ll_conf;

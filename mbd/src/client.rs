@@ -112,7 +112,7 @@ impl BatchClient {
     /// The cluster configured in `dir`, as the process's user.
     pub fn for_dir(dir: &ConfDir) -> Result<BatchClient, ClientError> {
         let ll = dir.ll_conf().map_err(|e| ClientError::Settings(e.into()))?;
-        let endpoint = Endpoint::new(dir, &ll).map_err(ClientError::Settings)?;
+        let endpoint = Endpoint::new(dir, &ll).map_err(|e| ClientError::Settings(e.into()))?;
         let signing = Signing::load(dir, &ll).map_err(ClientError::Settings)?;
         let (uid, gid) = chan::sys::user_ids();
         let user = chan::sys::user_name(uid);

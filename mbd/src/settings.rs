@@ -2,27 +2,21 @@
 //! checked up front so a bad config is one clear error.
 
 use crate::Cluster;
+pub use conf::batch_link::{
+    mbd_addr, require_key, sbd_heartbeat, Endpoint, DEFAULT_MBD_PORT as DEFAULT_PORT,
+    DEFAULT_SBD_HEARTBEAT,
+};
 use conf::{ConfDir, ConfError, LlConf};
 use proto::auth::AuthKey;
 use std::fmt;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// LavaLite's default mbd port.
-pub const DEFAULT_PORT: u16 = 33124;
 /// Default scheduling interval (`mbd --sched_timer`).
 pub const DEFAULT_SCHED: Duration = Duration::from_secs(2);
 /// Default `LL_MBD_JOB_FINISH_THRESHOLD`.
 pub const DEFAULT_FINISH_THRESHOLD: usize = 1000;
-/// Default `LL_SBD_HEARTBEAT` (ours): a dead host is noticed in 30 s.
-pub const DEFAULT_SBD_HEARTBEAT: Duration = Duration::from_secs(10);
-
-/// `LL_SBD_HEARTBEAT`: seconds between sbd's heartbeats to mbd. mbd and
-/// sbd both read it, so both ends agree on when the other is silent.
-pub fn sbd_heartbeat(ll: &LlConf) -> Result<Duration, SettingsError> {
-    Ok(ll.seconds("LL_SBD_HEARTBEAT", DEFAULT_SBD_HEARTBEAT)?)
-}
 
 #[derive(Debug)]
 pub enum SettingsError {
@@ -44,30 +38,6 @@ impl std::error::Error for SettingsError {}
 impl From<ConfError> for SettingsError {
     fn from(e: ConfError) -> Self {
         SettingsError::Conf(e)
-    }
-}
-
-/// Where the commands find mbd, and how long they wait.
-#[derive(Clone, Debug)]
-pub struct Endpoint {
-    pub host: String,
-    pub addr: SocketAddr,
-    pub connect_timeout: Duration,
-    pub reply_timeout: Duration,
-    /// `LL_MBD_USER`: the batch admin account.
-    pub admin_user: String,
-}
-
-impl Endpoint {
-    pub fn new(dir: &ConfDir, ll: &LlConf) -> Result<Endpoint, SettingsError> {
-        let seconds = |key, default| ll.seconds(key, Duration::from_secs(default));
-        Ok(Endpoint {
-            host: ll.require("LL_MBD_HOST")?.to_owned(),
-            addr: mbd_addr(dir, ll)?,
-            connect_timeout: seconds("LL_API_CONNTIMEOUT", 3)?,
-            reply_timeout: seconds("LL_API_RECVTIMEOUT", 5)?,
-            admin_user: ll.get("LL_MBD_USER").unwrap_or("lavalite").to_owned(),
-        })
     }
 }
 
@@ -147,11 +117,6 @@ fn load_jobs_place(dir: &ConfDir, ll: &LlConf) -> Result<(Cluster, PathBuf), Set
     Ok((cluster, state_dir))
 }
 
-/// The cluster key, which the daemons must be able to read.
-pub fn require_key(dir: &ConfDir) -> Result<AuthKey, SettingsError> {
-    dir.auth_key()?.ok_or_else(|| missing_key(dir))
-}
-
 /// How the batch commands sign their requests: with the key when this
 /// user can read it, else through this machine's lim (`lim::sign`).
 #[derive(Clone, Debug)]
@@ -164,7 +129,7 @@ impl Signing {
     pub fn load(dir: &ConfDir, ll: &LlConf) -> Result<Signing, SettingsError> {
         match dir.auth_key() {
             Ok(Some(key)) => Ok(Signing::Key(key)),
-            Ok(None) => Err(missing_key(dir)),
+            Ok(None) => Err(conf::batch_link::missing_key(dir).into()),
             Err(ConfError::Read { source, .. })
                 if source.kind() == std::io::ErrorKind::PermissionDenied =>
             {
@@ -182,32 +147,4 @@ impl Signing {
             Err(e) => Err(e.into()),
         }
     }
-}
-
-fn missing_key(dir: &ConfDir) -> SettingsError {
-    SettingsError::Invalid(format!(
-        "{}: missing; mbd and the batch commands sign every request with the cluster key",
-        dir.path.join(conf::AUTH_KEY_FILE).display()
-    ))
-}
-
-/// mbd's address: `LL_MBD_HOST`'s address column in the cluster file when
-/// it has one (simulated hosts), else the name resolved.
-pub fn mbd_addr(dir: &ConfDir, ll: &LlConf) -> Result<SocketAddr, SettingsError> {
-    let host = ll.require("LL_MBD_HOST")?;
-    let port = ll.port("LL_MBD_PORT", DEFAULT_PORT)?;
-    let listed = (ll.get("LL_CLUSTER_NAME"))
-        .and_then(|_| dir.cluster(ll).ok())
-        .and_then(|c| c.hosts.into_iter().find(|h| h.name == host))
-        .and_then(|h| h.addr);
-    if let Some(ip) = listed {
-        return Ok(SocketAddr::new(ip, port));
-    }
-    let unresolved =
-        |why: String| SettingsError::Invalid(format!("LL_MBD_HOST {host}: cannot resolve ({why})"));
-    (host, port)
-        .to_socket_addrs()
-        .map_err(|e| unresolved(e.to_string()))?
-        .find(SocketAddr::is_ipv4)
-        .ok_or_else(|| unresolved("no IPv4 address".into()))
 }

@@ -1,7 +1,7 @@
 //! What sbd reads from the configuration directory.
 
-use conf::ConfDir;
-use mbd::settings::{require_key, sbd_heartbeat, Endpoint, SettingsError};
+use conf::batch_link::{require_key, sbd_heartbeat, Endpoint};
+use conf::{ConfDir, ConfError};
 use proto::auth::AuthKey;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -24,12 +24,12 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn load(dir: &ConfDir, host: Option<String>) -> Result<Settings, SettingsError> {
+    pub fn load(dir: &ConfDir, host: Option<String>) -> Result<Settings, ConfError> {
         let ll = dir.ll_conf()?;
         let host = host.unwrap_or_else(chan::sys::host_name);
         let batch = dir.batch_hosts()?;
         if !batch.hosts.iter().any(|h| h.name == host) {
-            return Err(SettingsError::Invalid(format!(
+            return Err(ConfError::Invalid(format!(
                 "host {host} is not in llb.hosts (pass --host NAME if this machine's name differs)"
             )));
         }

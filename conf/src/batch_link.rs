@@ -1,0 +1,78 @@
+//! How mbd's peers reach it: its address, the commands' timeouts, the
+//! key every frame is signed with, and the heartbeat sbd and mbd agree
+//! on. mbd, sbd and the batch commands all read these, so they live here
+//! rather than in any one daemon.
+
+use crate::{ConfDir, ConfError, LlConf};
+use proto::auth::AuthKey;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+/// LavaLite's default mbd port.
+pub const DEFAULT_MBD_PORT: u16 = 33124;
+/// Default `LL_SBD_HEARTBEAT` (ours): a dead host is noticed in 30 s.
+pub const DEFAULT_SBD_HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// `LL_SBD_HEARTBEAT`: seconds between sbd's heartbeats to mbd. mbd and
+/// sbd both read it, so both ends agree on when the other is silent.
+pub fn sbd_heartbeat(ll: &LlConf) -> Result<Duration, ConfError> {
+    ll.seconds("LL_SBD_HEARTBEAT", DEFAULT_SBD_HEARTBEAT)
+}
+
+/// Where mbd is, and how long its clients wait.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    pub host: String,
+    pub addr: SocketAddr,
+    pub connect_timeout: Duration,
+    pub reply_timeout: Duration,
+    /// `LL_MBD_USER`: the batch admin account.
+    pub admin_user: String,
+}
+
+impl Endpoint {
+    pub fn new(dir: &ConfDir, ll: &LlConf) -> Result<Endpoint, ConfError> {
+        let seconds = |key, default| ll.seconds(key, Duration::from_secs(default));
+        Ok(Endpoint {
+            host: ll.require("LL_MBD_HOST")?.to_owned(),
+            addr: mbd_addr(dir, ll)?,
+            connect_timeout: seconds("LL_API_CONNTIMEOUT", 3)?,
+            reply_timeout: seconds("LL_API_RECVTIMEOUT", 5)?,
+            admin_user: ll.get("LL_MBD_USER").unwrap_or("lavalite").to_owned(),
+        })
+    }
+}
+
+/// The cluster key, which the daemons must be able to read.
+pub fn require_key(dir: &ConfDir) -> Result<AuthKey, ConfError> {
+    dir.auth_key()?.ok_or_else(|| missing_key(dir))
+}
+
+/// The error for a configuration directory without `ll.auth.key`.
+pub fn missing_key(dir: &ConfDir) -> ConfError {
+    ConfError::Invalid(format!(
+        "{}: missing; mbd and the batch commands sign every request with the cluster key",
+        dir.path.join(crate::AUTH_KEY_FILE).display()
+    ))
+}
+
+/// mbd's address: `LL_MBD_HOST`'s address column in the cluster file when
+/// it has one (simulated hosts), else the name resolved.
+pub fn mbd_addr(dir: &ConfDir, ll: &LlConf) -> Result<SocketAddr, ConfError> {
+    let host = ll.require("LL_MBD_HOST")?;
+    let port = ll.port("LL_MBD_PORT", DEFAULT_MBD_PORT)?;
+    let listed = (ll.get("LL_CLUSTER_NAME"))
+        .and_then(|_| dir.cluster(ll).ok())
+        .and_then(|c| c.hosts.into_iter().find(|h| h.name == host))
+        .and_then(|h| h.addr);
+    if let Some(ip) = listed {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    let unresolved =
+        |why: String| ConfError::Invalid(format!("LL_MBD_HOST {host}: cannot resolve ({why})"));
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| unresolved(e.to_string()))?
+        .find(SocketAddr::is_ipv4)
+        .ok_or_else(|| unresolved("no IPv4 address".into()))
+}
