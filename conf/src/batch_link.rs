@@ -8,8 +8,11 @@ use proto::auth::AuthKey;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-/// LavaLite's default mbd port.
-pub const DEFAULT_MBD_PORT: u16 = 33124;
+/// mbd's default port: lim's default (6861) + 1. LavaLite's 33123-33125
+/// lie in Linux's ephemeral range (32768-60999), where a client socket
+/// left from a burst of connections can hold a restarting daemon's port;
+/// LSF's and Slurm's defaults lie below it too.
+pub const DEFAULT_MBD_PORT: u16 = 6862;
 /// Default `LL_SBD_HEARTBEAT` (ours): a dead host is noticed in 30 s.
 pub const DEFAULT_SBD_HEARTBEAT: Duration = Duration::from_secs(10);
 

@@ -37,12 +37,16 @@ impl Default for DefaultConfig {
         DefaultConfig {
             hosts: 3,
             base_addr: Ipv4Addr::new(127, 0, 0, 10),
-            port: 33123,
+            port: lim::settings::DEFAULT_PORT,
             tick: 5.0,
             heartbeat: 10.0,
         }
     }
 }
+
+/// The first port of Linux's default ephemeral range: daemons' ports stay
+/// below it, where no client socket is given one.
+const EPHEMERAL_START: u16 = 32768;
 
 /// Hosts listed first that are master candidates in the default config.
 const CANDIDATES: usize = 3;
@@ -73,6 +77,29 @@ impl DefaultConfig {
             }
         }
         Ok(())
+    }
+
+    /// Whether this config's ports are free on every host's address:
+    /// lim's (UDP and TCP) on each, mbd's (TCP) on host1.
+    pub fn ports_free(&self) -> bool {
+        let free_tcp = |ip, port| std::net::TcpListener::bind((ip, port)).is_ok();
+        let free_udp = |ip, port| std::net::UdpSocket::bind((ip, port)).is_ok();
+        (1..=self.hosts).all(|i| {
+            let ip = self.host_addr(i);
+            free_tcp(ip, self.port) && free_udp(ip, self.port)
+        }) && free_tcp(self.host_addr(1), self.port + 1)
+    }
+
+    /// This config with the first free set of ports at or above its own,
+    /// three apart and below the ephemeral range; `None` if none is free.
+    pub fn with_free_ports(&self) -> Option<DefaultConfig> {
+        (self.port..EPHEMERAL_START - 2)
+            .step_by(3)
+            .map(|port| DefaultConfig {
+                port,
+                ..self.clone()
+            })
+            .find(DefaultConfig::ports_free)
     }
 
     pub fn host_addr(&self, i: usize) -> Ipv4Addr {
@@ -225,7 +252,7 @@ mod tests {
             local_cgroup_root(Path::new("/b/x")),
             "clusters in directories of the same name get their own"
         );
-        assert_eq!(ll.port("LL_MBD_PORT", 0).unwrap(), 33124);
+        assert_eq!(ll.port("LL_MBD_PORT", 0).unwrap(), 6862);
         assert_eq!(
             mbd::settings::sbd_heartbeat(&ll).unwrap(),
             std::time::Duration::from_secs(10)

@@ -22,6 +22,12 @@ use std::time::{Duration, Instant};
 /// How long a daemon stopped after a failed `up` gets to exit on SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
+/// Whether `dir` already holds a cluster's configuration (`ll.conf`,
+/// written last by [`DefaultConfig::write_if_absent`]).
+pub fn is_set_up(dir: &Path) -> bool {
+    dir.join("ll.conf").exists()
+}
+
 /// Stops every daemon that has a pid file in `DIR/run` (SIGTERM, then
 /// SIGKILL after `grace`); returns (stopped, killed) counts. Works from the
 /// pid files alone, so a cluster whose config was broken meanwhile can

@@ -30,9 +30,10 @@ enum Cmd {
         /// Host i gets this address + i (only when writing the default config).
         #[arg(long, default_value = "127.0.0.10")]
         base_addr: Ipv4Addr,
-        /// lim port; mbd and sbd use the next two (only when writing the default config).
-        #[arg(long, default_value_t = 33123)]
-        port: u16,
+        /// lim port; mbd and sbd use the next two (only when writing the
+        /// default config; without it, 6861 or the first free ports above).
+        #[arg(long)]
+        port: Option<u16>,
         /// lim tick in seconds (only when writing the default config).
         #[arg(long, default_value_t = 5.0)]
         tick: f64,
@@ -76,14 +77,17 @@ fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             heartbeat,
         } => {
             let dir = absolute(&dir)?;
-            let defaults = DefaultConfig {
+            let mut defaults = DefaultConfig {
                 hosts,
                 base_addr,
-                port,
+                port: port.unwrap_or(lim::settings::DEFAULT_PORT),
                 tick,
                 heartbeat,
             };
             defaults.validate().map_err(anyhow::Error::msg)?;
+            if port.is_none() && !lavalite::is_set_up(&dir) {
+                defaults = free_ports(defaults)?;
+            }
             if defaults.write_if_absent(&dir)? {
                 eprintln!("wrote a default {hosts}-host config into {}", dir.display());
             }
@@ -128,6 +132,29 @@ fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// The default ports, or (another cluster holds them) the first free
+/// ones above, said on stderr.
+fn free_ports(defaults: DefaultConfig) -> anyhow::Result<DefaultConfig> {
+    if defaults.ports_free() {
+        return Ok(defaults);
+    }
+    let chosen = defaults.with_free_ports().ok_or_else(|| {
+        anyhow::anyhow!(
+            "no free ports from {} up on {}: pass --port",
+            defaults.port,
+            defaults.base_addr
+        )
+    })?;
+    eprintln!(
+        "ports {}-{} are in use (another cluster?): this one uses {}-{}",
+        defaults.port,
+        defaults.port + 2,
+        chosen.port,
+        chosen.port + 2
+    );
+    Ok(chosen)
 }
 
 fn absolute(dir: &Path) -> anyhow::Result<PathBuf> {

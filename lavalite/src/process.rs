@@ -176,7 +176,7 @@ mod tests {
 
     #[test]
     fn a_taken_port_gets_a_hint_and_other_failures_none() {
-        let taken = "lim: cannot bind UDP 127.0.0.11:33123: Address already in use (os error 98)";
+        let taken = "lim: cannot bind UDP 127.0.0.11:6861: Address already in use (os error 98)";
         assert!(port_taken_hint(taken).contains("lavalite up --port P"));
         assert_eq!(port_taken_hint("lim: bad configuration in /x"), "");
     }

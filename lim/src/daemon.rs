@@ -4,6 +4,7 @@
 use crate::datagram::{Datagram, DatagramCodec, DropReason};
 use crate::election::{Change, Election, ElectionConfig};
 use crate::load_table::LoadTable;
+use crate::port_holder;
 use crate::probe::{HostProbe, ProbeError};
 use crate::settings::{Settings, MISS_TICKS};
 use crate::sign;
@@ -98,12 +99,14 @@ impl Lim {
         })
         .map_err(chan_err("cannot set up the channel table"))?;
         let bind = settings.bind;
-        let udp = chans
-            .udp_bind(bind)
-            .map_err(chan_err(format!("cannot bind UDP {bind}")))?;
-        chans
-            .tcp_listen(bind)
-            .map_err(chan_err(format!("cannot listen on TCP {bind}")))?;
+        let udp = chans.udp_bind(bind).map_err(|e| {
+            let held = port_holder::note(port_holder::Proto::Udp, bind, &e);
+            chan_err(format!("cannot bind UDP {bind}{held}"))(e)
+        })?;
+        chans.tcp_listen(bind).map_err(|e| {
+            let held = port_holder::note(port_holder::Proto::Tcp, bind, &e);
+            chan_err(format!("cannot listen on TCP {bind}{held}"))(e)
+        })?;
         chans
             .signals(&[libc::SIGTERM, libc::SIGINT, libc::SIGHUP])
             .map_err(chan_err("cannot watch signals"))?;

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// LavaLite's default lim port (UDP and TCP).
-pub const DEFAULT_PORT: u16 = 33123;
+pub const DEFAULT_PORT: u16 = 6861;
 /// Default tick: sampling, reporting and beacon interval.
 pub const DEFAULT_TICK: Duration = Duration::from_secs(5);
 /// Ticks of silence after which a master is lost or a host unavailable.

@@ -143,9 +143,10 @@ impl Mbd {
             ..Config::default()
         })
         .map_err(chan_err("cannot set up the channel table"))?;
-        chans
-            .tcp_listen(settings.bind)
-            .map_err(chan_err(format!("cannot listen on {}", settings.bind)))?;
+        chans.tcp_listen(settings.bind).map_err(|e| {
+            let held = lim::port_holder::note(lim::port_holder::Proto::Tcp, settings.bind, &e);
+            chan_err(format!("cannot listen on {}{held}", settings.bind))(e)
+        })?;
         chans
             .signals(&[libc::SIGTERM, libc::SIGINT, libc::SIGHUP])
             .map_err(chan_err("cannot watch signals"))?;

@@ -414,7 +414,7 @@ mod tests {
         round_trip(ClusterInfo {
             cluster: "alpha".into(),
             master: "head".into(),
-            master_addr: "127.0.0.1:33123".into(),
+            master_addr: "127.0.0.1:6861".into(),
             epoch: 3,
             answered_by: "node01".into(),
         });
