@@ -157,9 +157,7 @@ impl DefaultConfig {
         std::fs::create_dir_all(dir)?;
         let key = dir.join(conf::AUTH_KEY_FILE);
         if !key.exists() {
-            let secret: String = (0..4)
-                .map(|_| format!("{:016x}", chan::sys::random_u64()))
-                .collect();
+            let secret = os::random::hex(32)?;
             std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)

@@ -40,6 +40,8 @@ pub enum DaemonError {
     Probe(ProbeError),
     /// Another lim for this host is running: its signing socket answers.
     AlreadyRunning(PathBuf),
+    /// The kernel gave no random bytes (for nonces).
+    NoRandomness(std::io::Error),
 }
 
 impl std::fmt::Display for DaemonError {
@@ -47,6 +49,7 @@ impl std::fmt::Display for DaemonError {
         match self {
             DaemonError::Chan { what, source } => write!(f, "{what}: {source}"),
             DaemonError::Probe(e) => write!(f, "cannot read host information: {e}"),
+            DaemonError::NoRandomness(e) => write!(f, "no randomness for nonces: {e}"),
             DaemonError::AlreadyRunning(path) => write!(
                 f,
                 "another lim for this host is running: {} answers",
@@ -135,7 +138,7 @@ impl Lim {
             timestamp: 0,
             // Differs between runs, so a restarted lim does not reuse nonces
             // its peers still remember.
-            nonce: chan::sys::random_u64(),
+            nonce: os::random::u64().map_err(DaemonError::NoRandomness)?,
             challenge: 0,
         };
         let codec =
@@ -443,7 +446,7 @@ impl Lim {
             gid: peer.gid,
             user,
             timestamp: unix_now(),
-            nonce: chan::sys::random_u64(),
+            nonce: os::random::u64().map_err(|e| format!("no randomness for a nonce: {e}"))?,
             challenge: request.challenge,
         };
         sign::sign(&request, &who, key)

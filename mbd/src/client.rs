@@ -164,7 +164,7 @@ impl BatchClient {
         let unreachable = |err: std::io::Error| {
             ClientError::Unreachable(format!("{} ({}): {err}", e.host, e.addr))
         };
-        let creds = self.credentials();
+        let creds = self.credentials()?;
         let mut body = Vec::new();
         request.encode(&mut body);
         // mbd would drop the connection on reading the header: say why here.
@@ -211,15 +211,17 @@ impl BatchClient {
         })
     }
 
-    fn credentials(&self) -> Credentials {
-        Credentials {
+    fn credentials(&self) -> Result<Credentials, ClientError> {
+        let nonce = os::random::u64()
+            .map_err(|e| ClientError::NotSigned(format!("no randomness for a nonce: {e}")))?;
+        Ok(Credentials {
             uid: self.uid,
             gid: self.gid,
             user: self.user.clone(),
             timestamp: chan::sys::unix_now(),
-            nonce: chan::sys::random_u64(),
+            nonce,
             challenge: 0,
-        }
+        })
     }
 
     /// The request's frame, signed as this user for the connection whose

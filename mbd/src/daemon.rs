@@ -186,9 +186,9 @@ impl Mbd {
             uid,
             gid,
             user,
-            chan::sys::random_u64(),
+            os::random::u64().map_err(no_randomness)?,
         );
-        let challenges = Challenges::new(random_secret());
+        let challenges = Challenges::new(random_secret().map_err(no_randomness)?);
         let (wake_id, waker) = chans.waker().map_err(chan_err("cannot create a waker"))?;
         let archives = archived::ArchiveReader::spawn(
             settings.log_path(),
@@ -761,10 +761,19 @@ struct Request {
 }
 
 /// A secret no peer can guess, for this run of mbd only.
-fn random_secret() -> Vec<u8> {
-    (0..4)
-        .flat_map(|_| chan::sys::random_u64().to_be_bytes())
-        .collect()
+fn random_secret() -> std::io::Result<Vec<u8>> {
+    let mut secret = Vec::with_capacity(32);
+    for _ in 0..4 {
+        secret.extend_from_slice(&os::random::u64()?.to_be_bytes());
+    }
+    Ok(secret)
+}
+
+fn no_randomness(source: std::io::Error) -> DaemonError {
+    DaemonError::Io {
+        what: "no randomness for nonces and challenges".into(),
+        source,
+    }
 }
 
 /// Why a request got no normal reply.

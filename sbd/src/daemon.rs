@@ -98,7 +98,7 @@ impl Sbd {
             uid,
             gid,
             user,
-            chan::sys::random_u64(),
+            os::random::u64().map_err(|e| anyhow::anyhow!("no randomness for nonces: {e}"))?,
         );
         let mut sbd = Sbd {
             chans,
@@ -254,12 +254,16 @@ impl Sbd {
         if self.link_id() != Some(id) {
             return;
         }
+        let ours = match os::random::u64() {
+            Ok(n) => n.max(1),
+            Err(e) => return self.drop_link(id, &format!("no randomness for a challenge: {e}")),
+        };
         self.link = Link::Up {
             id,
             registered: false,
             heard: Instant::now(),
             theirs: None,
-            ours: chan::sys::random_u64().max(1),
+            ours,
         };
     }
 

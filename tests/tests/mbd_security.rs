@@ -38,7 +38,7 @@ fn root_submit(key: &AuthKey, challenge: u64) -> Vec<u8> {
         gid: 0,
         user: "root".into(),
         timestamp: chan::sys::unix_now(),
-        nonce: chan::sys::random_u64(),
+        nonce: os::random::u64().expect("random bits"),
         challenge,
     };
     let mut frame = bytes::BytesMut::new();

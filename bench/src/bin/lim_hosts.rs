@@ -130,7 +130,7 @@ impl SimulatedHosts {
             gid,
             user: "lim@simulated".into(),
             timestamp: 0,
-            nonce: chan::sys::random_u64(),
+            nonce: os::random::u64().expect("random bits"),
             challenge: 0,
         };
         let static_info = lim::probe::HostProbe::static_info()?;

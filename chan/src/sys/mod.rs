@@ -643,20 +643,3 @@ pub fn host_name() -> String {
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|_| "localhost".to_owned())
 }
-
-/// 64 random bits from the kernel (for nonces and seeds); the clock
-/// mixed with the pid if /dev/urandom cannot be read.
-pub fn random_u64() -> u64 {
-    let mut buf = [0u8; 8];
-    match std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut buf))
-    {
-        Ok(()) => u64::from_ne_bytes(buf),
-        Err(_) => {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64)
-                ^ (u64::from(std::process::id()) << 32)
-        }
-    }
-}
