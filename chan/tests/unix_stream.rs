@@ -32,7 +32,7 @@ fn a_unix_connection_carries_frames_and_names_its_peer() {
     let server = accept(&mut chans, listener);
 
     let cred = chans.peer_cred(server).unwrap();
-    let (uid, gid) = chan::sys::user_ids();
+    let (uid, gid) = os::users::ids();
     assert_eq!(
         (cred.pid, cred.uid, cred.gid),
         (std::process::id(), uid, gid)

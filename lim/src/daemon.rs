@@ -9,8 +9,8 @@ use crate::probe::{HostProbe, ProbeError};
 use crate::settings::{Settings, MISS_TICKS};
 use crate::sign;
 use bytes::BytesMut;
-use chan::sys::unix_now;
 use chan::{ChanError, ChanId, Channels, Config, Event, Frame};
+use os::host::unix_now;
 use proto::auth::Credentials;
 use proto::lim::{
     op, status, Beacon, ClusterInfo, LimStats, LoadReport, LoadVector, SignRequest, StaticInfo,
@@ -130,7 +130,7 @@ impl Lim {
             now,
         );
         let table = LoadTable::new(&settings.cluster, settings.tick * MISS_TICKS);
-        let (uid, gid) = chan::sys::user_ids();
+        let (uid, gid) = os::users::ids();
         let who = Credentials {
             uid,
             gid,
@@ -433,7 +433,7 @@ impl Lim {
         let request = SignRequest::from_body(body).map_err(|e| e.to_string())?;
         let peer = self.chans.peer_cred(id).map_err(|e| e.to_string())?;
         let user = (self.user_names.entry(peer.uid))
-            .or_insert_with(|| chan::sys::user_name(peer.uid))
+            .or_insert_with(|| os::users::name_of(peer.uid))
             .clone();
         log::debug!(
             "signing {:#06x} for {user} (uid {}, pid {})",

@@ -23,7 +23,7 @@ struct Args {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    let host = args.host.clone().unwrap_or_else(chan::sys::host_name);
+    let host = args.host.clone().unwrap_or_else(os::host::name);
     lim::cli::daemon_main("lim", args.confdir.as_deref(), &host, || {
         run(args.confdir.clone(), host.clone())
     })

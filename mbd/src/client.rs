@@ -114,8 +114,8 @@ impl BatchClient {
         let ll = dir.ll_conf().map_err(|e| ClientError::Settings(e.into()))?;
         let endpoint = Endpoint::new(dir, &ll).map_err(|e| ClientError::Settings(e.into()))?;
         let signing = Signing::load(dir, &ll).map_err(ClientError::Settings)?;
-        let (uid, gid) = chan::sys::user_ids();
-        let user = chan::sys::user_name(uid);
+        let (uid, gid) = os::users::ids();
+        let user = os::users::name_of(uid);
         Ok(BatchClient {
             endpoint,
             signing,
@@ -218,7 +218,7 @@ impl BatchClient {
             uid: self.uid,
             gid: self.gid,
             user: self.user.clone(),
-            timestamp: chan::sys::unix_now(),
+            timestamp: os::host::unix_now(),
             nonce,
             challenge: 0,
         })
@@ -363,7 +363,7 @@ mod tests {
     fn a_reply_tagged_for_the_request_is_believed() {
         let addr = server(|request| {
             let mut seen = proto::auth::ReplayGuard::default();
-            let now = chan::sys::unix_now();
+            let now = os::host::unix_now();
             let v = proto::auth::verify(request, &key(), now, &mut seen, 77).ok()?;
             let mut out = BytesMut::new();
             let reply_key = ReplyKey::of_request(&key(), request);

@@ -20,10 +20,10 @@ use crate::sched::{self, HostStatus, Replan};
 use crate::settings::Settings;
 use crate::state::{Caller, Refusal, State};
 use bytes::BytesMut;
-use chan::sys::unix_now;
 use chan::{ChanError, ChanId, Channels, Config, Event, Frame};
 use lim::client::LimClient;
 use lim::log_file::Repeats;
+use os::host::unix_now;
 use proto::auth::{self, Challenges, ReplayGuard, ReplyKey, Signer};
 use proto::mbd::{
     op, status, Control, Hello, JobRef, JobsChunk, JobsRequest, MoveRequest, PriorityRequest,
@@ -179,8 +179,8 @@ impl Mbd {
                 None
             }
         };
-        let (uid, gid) = chan::sys::user_ids();
-        let user = chan::sys::user_name(uid);
+        let (uid, gid) = os::users::ids();
+        let user = os::users::name_of(uid);
         let signer = Signer::new(
             settings.key.clone(),
             uid,

@@ -36,7 +36,7 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    let host = args.host.clone().unwrap_or_else(chan::sys::host_name);
+    let host = args.host.clone().unwrap_or_else(os::host::name);
     lim::cli::daemon_main("mbd", args.confdir.as_deref(), &host, || {
         run(args.confdir.clone(), args.sched_timer, &host)
     })

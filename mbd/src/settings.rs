@@ -72,8 +72,8 @@ impl Settings {
             })?,
         };
         let admin_user = ll.get("LL_MBD_USER").unwrap_or("lavalite");
-        let mut admin_uids = vec![0, chan::sys::user_ids().0];
-        admin_uids.extend(chan::sys::user_by_name(admin_user).map(|u| u.uid));
+        let mut admin_uids = vec![0, os::users::ids().0];
+        admin_uids.extend(os::users::by_name(admin_user).map(|u| u.uid));
         Ok(Settings {
             bind: mbd_addr(dir, &ll)?,
             state_dir,
@@ -141,7 +141,7 @@ impl Signing {
                 })?;
                 Ok(Signing::LocalLim {
                     state_dir: PathBuf::from(state_dir),
-                    host: chan::sys::host_name(),
+                    host: os::host::name(),
                 })
             }
             Err(e) => Err(e.into()),

@@ -7,8 +7,8 @@ use crate::launch;
 use crate::settings::Settings;
 use crate::spool::{self, Spool};
 use bytes::BytesMut;
-use chan::sys::unix_now;
 use chan::{ChanId, Channels, Config, Event, Frame};
+use os::host::unix_now;
 use proto::auth::{self, ReplayGuard, Signer};
 use proto::mbd::status;
 use proto::sbd::{
@@ -91,8 +91,8 @@ impl Sbd {
                 settings.spool_dir.display()
             )
         })?;
-        let (uid, gid) = chan::sys::user_ids();
-        let user = chan::sys::user_name(uid);
+        let (uid, gid) = os::users::ids();
+        let user = os::users::name_of(uid);
         let signer = Signer::new(
             settings.key.clone(),
             uid,

@@ -153,7 +153,7 @@ fn usage(exit: &chan::sys::ChildExit) -> Usage {
 pub fn finished(job: JobKey, exit_code: i32, signal: u32, usage: Usage, note: String) -> Finished {
     Finished {
         job,
-        time: chan::sys::unix_now(),
+        time: os::host::unix_now(),
         exit_code,
         signal,
         usage,
@@ -240,10 +240,10 @@ fn forward_early_signals(child: u32) {
 }
 
 fn become_job_user(start: &JobStart) -> Result<(), String> {
-    if chan::sys::effective_uid() != 0 || start.uid == 0 {
+    if os::users::effective_uid() != 0 || start.uid == 0 {
         return Ok(());
     }
-    let user = chan::sys::user_by_uid(start.uid)
+    let user = os::users::by_uid(start.uid)
         .ok_or_else(|| format!("no user with uid {} on this host", start.uid))?;
     chan::sys::become_user(&user.name, user.uid, user.gid)
         .map_err(|e| format!("cannot become {}: {e}", user.name))

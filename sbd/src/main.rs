@@ -34,7 +34,7 @@ fn main() -> std::process::ExitCode {
     let args = Args::parse();
     if let Some(job_dir) = &args.run_job {
         let conf = args.confdir.clone().unwrap_or_default();
-        let host = args.host.clone().unwrap_or_else(chan::sys::host_name);
+        let host = args.host.clone().unwrap_or_else(os::host::name);
         let cgroup = args
             .cgroup
             .clone()
@@ -42,7 +42,7 @@ fn main() -> std::process::ExitCode {
         let code = sbd::launch::run_job(job_dir, cgroup.as_ref(), &conf, &host);
         return std::process::ExitCode::from(code as u8);
     }
-    let host = args.host.clone().unwrap_or_else(chan::sys::host_name);
+    let host = args.host.clone().unwrap_or_else(os::host::name);
     lim::cli::daemon_main("sbd", args.confdir.as_deref(), &host, || {
         run(args.confdir.clone(), host.clone())
     })

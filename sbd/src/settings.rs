@@ -26,7 +26,7 @@ pub struct Settings {
 impl Settings {
     pub fn load(dir: &ConfDir, host: Option<String>) -> Result<Settings, ConfError> {
         let ll = dir.ll_conf()?;
-        let host = host.unwrap_or_else(chan::sys::host_name);
+        let host = host.unwrap_or_else(os::host::name);
         let batch = dir.batch_hosts()?;
         if !batch.hosts.iter().any(|h| h.name == host) {
             return Err(ConfError::Invalid(format!(

@@ -18,7 +18,7 @@ fn spooled(root: &Path, id: u32, marker: &Path) -> PathBuf {
     let spool = sbd::spool::Spool::open(root).expect("spool");
     let start = JobStart {
         job: JobKey { id, attempt: 1 },
-        uid: chan::sys::effective_uid(),
+        uid: os::users::effective_uid(),
         // Its shell's own descriptors (`; true`: ls is forked, not
         // exec'd in its place; output through the job's stdout, since a
         // shell redirection would add the shell's saved copy).

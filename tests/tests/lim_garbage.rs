@@ -61,16 +61,16 @@ fn garbage_datagrams_are_dropped_and_counted_while_lim_keeps_answering() {
             .collect();
         send(&junk);
     }
-    let good = codec(Some(KEY), 1).encode(&beacon("host2", 99), chan::sys::unix_now());
+    let good = codec(Some(KEY), 1).encode(&beacon("host2", 99), os::host::unix_now());
     send(&good[..10]);
     send(&good[..good.len() - 3]);
     let mut huge = good.to_vec();
     huge[12..16].copy_from_slice(&u32::MAX.to_be_bytes());
     send(&huge);
     // Bad auth: unsigned, wrong key, too old.
-    send(&codec(None, 2).encode(&beacon("host2", 99), chan::sys::unix_now()));
-    send(&codec(Some(&[7; 32]), 3).encode(&beacon("host2", 99), chan::sys::unix_now()));
-    send(&codec(Some(KEY), 4).encode(&beacon("host2", 99), chan::sys::unix_now() - 3600));
+    send(&codec(None, 2).encode(&beacon("host2", 99), os::host::unix_now()));
+    send(&codec(Some(&[7; 32]), 3).encode(&beacon("host2", 99), os::host::unix_now()));
+    send(&codec(Some(KEY), 4).encode(&beacon("host2", 99), os::host::unix_now() - 3600));
     // Correctly signed but foreign: a host name not in the cluster, and a
     // cluster host's name from the wrong address (a takeover attempt).
     let report = Datagram::Report(LoadReport {
@@ -78,8 +78,8 @@ fn garbage_datagrams_are_dropped_and_counted_while_lim_keeps_answering() {
         static_info: StaticInfo::default(),
         load: LoadVector::default(),
     });
-    send(&codec(Some(KEY), 5).encode(&report, chan::sys::unix_now()));
-    send(&codec(Some(KEY), 6).encode(&beacon("host2", 99), chan::sys::unix_now()));
+    send(&codec(Some(KEY), 5).encode(&report, os::host::unix_now()));
+    send(&codec(Some(KEY), 6).encode(&beacon("host2", 99), os::host::unix_now()));
 
     let wanted = |s: &LimStats| {
         s.dropped_malformed - before.dropped_malformed >= 23

@@ -60,7 +60,7 @@ fn requests_signed_by_the_local_lim_carry_the_kernels_identity() {
         ..SubmitRequest::default()
     };
     let reply: SubmitReply = client.call(op::SUBMIT, &request).expect("submit via lim");
-    let me = chan::sys::user_name(chan::sys::user_ids().0);
+    let me = os::users::name_of(os::users::ids().0);
     assert_eq!(owner(&cluster, reply.job_id).as_deref(), Some(me.as_str()));
 
     // sbd's and lim's own messages are never signed for a user.
@@ -100,7 +100,7 @@ fn requests_signed_by_the_local_lim_carry_the_kernels_identity() {
 
 #[test]
 fn a_user_who_cannot_read_the_key_submits_as_themselves() {
-    if chan::sys::effective_uid() != 0 {
+    if os::users::effective_uid() != 0 {
         eprintln!("skipped: needs root to run bsub as another user");
         return;
     }
@@ -126,6 +126,6 @@ fn a_user_who_cannot_read_the_key_submits_as_themselves() {
         String::from_utf8_lossy(&out.stderr)
     );
     let id = cluster_tests::job_id(&stdout).expect("a job id");
-    assert_eq!(owner(&cluster, id), Some(chan::sys::user_name(nobody)));
+    assert_eq!(owner(&cluster, id), Some(os::users::name_of(nobody)));
     cluster.down();
 }

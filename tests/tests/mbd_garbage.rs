@@ -16,7 +16,7 @@ use std::time::Duration;
 
 /// A request for the connection mbd greeted with `challenge`.
 fn signed(op: u32, key: &AuthKey, nonce: u64, challenge: u64) -> Vec<u8> {
-    signed_at(op, key, nonce, chan::sys::unix_now(), challenge)
+    signed_at(op, key, nonce, os::host::unix_now(), challenge)
 }
 
 fn signed_at(op: u32, key: &AuthKey, nonce: u64, timestamp: u64, challenge: u64) -> Vec<u8> {
@@ -183,7 +183,7 @@ fn bad_frames_drop_that_peer_and_others_are_still_served() {
         open: false,
     }
     .encode(&mut close);
-    let now = chan::sys::unix_now();
+    let now = os::host::unix_now();
     let request = signed_request(op::QUEUE_CONTROL, &close, &key, 4, now, patient.1);
     let (header, _) = exchange(&mut patient.0, &key, &request);
     assert_eq!(header.status, status::EPERM);
@@ -209,7 +209,7 @@ fn the_clock_skew_mbd_accepts_is_ll_auth_max_age() {
             op::QUEUES,
             &key,
             nonce,
-            chan::sys::unix_now() - 120,
+            os::host::unix_now() - 120,
             challenge,
         )
     };
@@ -288,7 +288,7 @@ fn a_client_that_does_not_read_its_listing_delays_no_one() {
         uid: 0,
         gid: 0,
         user: "root".into(),
-        timestamp: chan::sys::unix_now(),
+        timestamp: os::host::unix_now(),
         nonce: 1,
         challenge,
     };

@@ -37,7 +37,7 @@ fn root_submit(key: &AuthKey, challenge: u64) -> Vec<u8> {
         uid: 0,
         gid: 0,
         user: "root".into(),
-        timestamp: chan::sys::unix_now(),
+        timestamp: os::host::unix_now(),
         nonce: os::random::u64().expect("random bits"),
         challenge,
     };
@@ -240,7 +240,7 @@ fn open_to_others(dir: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn another_user_reads_no_environment_from_the_state_and_still_gets_their_history() {
-    if chan::sys::effective_uid() != 0 {
+    if os::users::effective_uid() != 0 {
         eprintln!("skipped: needs root to act as another user");
         return;
     }

@@ -32,7 +32,7 @@ fn add_queue(cluster: &TestCluster, name: &str, users: &str) {
 
 #[test]
 fn queue_users_admit_a_named_user_and_a_groups_primary_members() {
-    if chan::sys::effective_uid() != 0 {
+    if os::users::effective_uid() != 0 {
         eprintln!("skipped: needs root to submit as other users");
         return;
     }

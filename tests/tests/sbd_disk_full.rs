@@ -40,7 +40,7 @@ impl Drop for SmallDisk {
 
 #[test]
 fn a_job_that_ends_while_the_spool_is_full_keeps_its_exit_status() {
-    if chan::sys::effective_uid() != 0 {
+    if os::users::effective_uid() != 0 {
         eprintln!("skipped: needs root to mount a small file system");
         return;
     }

@@ -124,7 +124,7 @@ struct SimulatedHosts {
 impl SimulatedHosts {
     fn new(config: &DefaultConfig, dir: &Path, n: usize) -> anyhow::Result<SimulatedHosts> {
         let key = conf::ConfDir::new(dir).auth_key()?;
-        let (uid, gid) = chan::sys::user_ids();
+        let (uid, gid) = os::users::ids();
         let who = Credentials {
             uid,
             gid,

@@ -9,9 +9,9 @@ mod process;
 
 pub use alloc::CountingAllocator;
 pub use process::{
-    become_user, block_signals, close_on_exec_from, effective_uid, live_process_args,
-    make_room_for_exec, process_exited, process_name, reap_child, set_umask, signal_group,
-    take_pending, wait_child, ChildExit,
+    become_user, block_signals, close_on_exec_from, live_process_args, make_room_for_exec,
+    process_exited, process_name, reap_child, set_umask, signal_group, take_pending, wait_child,
+    ChildExit,
 };
 
 use bytes::BytesMut;
@@ -524,65 +524,6 @@ fn set_disposition(signo: i32, action: libc::sighandler_t) -> io::Result<()> {
     Ok(())
 }
 
-/// The real user and group ids of this process.
-pub fn user_ids() -> (u32, u32) {
-    // SAFETY: getuid and getgid cannot fail and touch no memory.
-    unsafe { (libc::getuid(), libc::getgid()) }
-}
-
-/// A passwd entry's name and ids.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UserEntry {
-    pub name: String,
-    pub uid: u32,
-    pub gid: u32,
-}
-
-/// Looks a user up by name or by uid through NSS (so LDAP/SSSD users are
-/// found too). `None` when no such user exists or the lookup failed.
-pub fn user_by_name(name: &str) -> Option<UserEntry> {
-    let name = std::ffi::CString::new(name).ok()?;
-    // SAFETY: `name` is a valid C string; getpwnam_r writes only into the
-    // passwd struct and buffer handed to it (see `passwd_lookup`).
-    passwd_lookup(&|pw, buf, len, out| unsafe {
-        libc::getpwnam_r(name.as_ptr(), pw, buf, len, out)
-    })
-}
-
-/// See [`user_by_name`].
-pub fn user_by_uid(uid: u32) -> Option<UserEntry> {
-    // SAFETY: getpwuid_r writes only into the passwd struct and buffer
-    // handed to it (see `passwd_lookup`).
-    passwd_lookup(&|pw, buf, len, out| unsafe { libc::getpwuid_r(uid, pw, buf, len, out) })
-}
-
-/// The name of user `uid`, or the uid as text when NSS knows none (as
-/// `ls -l` shows an unknown owner).
-pub fn user_name(uid: u32) -> String {
-    user_by_uid(uid).map_or_else(|| uid.to_string(), |u| u.name)
-}
-
-type PasswdCall<'a> =
-    dyn Fn(*mut libc::passwd, *mut libc::c_char, usize, *mut *mut libc::passwd) -> libc::c_int + 'a;
-
-fn passwd_lookup(call: &PasswdCall<'_>) -> Option<UserEntry> {
-    let mut buf = vec![0 as libc::c_char; 16 * 1024];
-    // SAFETY: passwd is plain old data; all-zero is a valid value.
-    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut out: *mut libc::passwd = std::ptr::null_mut();
-    if call(&mut pw, buf.as_mut_ptr(), buf.len(), &mut out) != 0 || out.is_null() {
-        return None;
-    }
-    // SAFETY: on success pw_name points at a NUL-terminated string inside
-    // `buf`, which is still alive.
-    let name = unsafe { std::ffi::CStr::from_ptr(pw.pw_name) };
-    Some(UserEntry {
-        name: name.to_string_lossy().into_owned(),
-        uid: pw.pw_uid,
-        gid: pw.pw_gid,
-    })
-}
-
 /// Broken-down local time (month 1-12).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LocalTime {
@@ -628,18 +569,4 @@ pub fn local_to_unix(t: LocalTime) -> i64 {
     tm.tm_isdst = -1;
     // SAFETY: mktime reads and normalises `tm` in place, nothing else.
     unsafe { libc::mktime(&mut tm) as i64 }
-}
-
-/// Seconds since the Unix epoch (0 if the clock is before it).
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// This machine's host name (first component kept as the kernel has it).
-pub fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".to_owned())
 }

@@ -194,12 +194,6 @@ pub fn become_user(user: &str, uid: u32, gid: u32) -> io::Result<()> {
     Ok(())
 }
 
-/// The effective user id (0: running as root).
-pub fn effective_uid() -> u32 {
-    // SAFETY: geteuid cannot fail and touches no memory.
-    unsafe { libc::geteuid() }
-}
-
 /// The name (the kernel's `comm`: the executable's file name, cut to 15
 /// bytes) and state letter (`R`, `S`, `Z`, ...) of process `pid`.
 fn name_and_state(pid: u32) -> Option<(String, char)> {

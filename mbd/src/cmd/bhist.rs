@@ -60,7 +60,7 @@ pub fn main() -> ExitCode {
         Err(code) => return code,
     };
     if let Some(user) = &args.user {
-        if chan::sys::user_by_name(user).is_none() {
+        if os::users::by_name(user).is_none() {
             return fail("bhist", format!("unknown user '{user}'"));
         }
         if *user != client.user && !client.is_admin() {

@@ -64,7 +64,7 @@ pub fn main() -> ExitCode {
 
 fn request(a: &Args) -> Result<JobsRequest, String> {
     if let Some(user) = &a.user {
-        if chan::sys::user_by_name(user).is_none() {
+        if os::users::by_name(user).is_none() {
             return Err(format!("unknown user '{user}'"));
         }
     }

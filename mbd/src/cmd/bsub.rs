@@ -110,7 +110,7 @@ pub fn main() -> ExitCode {
         Ok(args) => args,
         Err(code) => return code,
     };
-    let mut request = match request(&args, chan::sys::unix_now()) {
+    let mut request = match request(&args, os::host::unix_now()) {
         Ok(r) => r,
         Err(e) => return fail("bsub", e),
     };
@@ -119,7 +119,7 @@ pub fn main() -> ExitCode {
         .unwrap_or_default();
     request.env = job_env(std::env::vars());
     request.umask = umask();
-    request.submit_host = chan::sys::host_name();
+    request.submit_host = os::host::name();
     let client = match client("bsub") {
         Ok(c) => c,
         Err(code) => return code,
