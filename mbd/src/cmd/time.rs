@@ -1,7 +1,7 @@
 //! LavaLite's time formats: `Aug 08 12:46` in listings, and the
 //! `[[month:]day:]hour:minute` of `--begin`/`--terminate`.
 
-use chan::sys::{local_time, local_to_unix, LocalTime};
+use os::time::{local, to_unix, LocalTime};
 
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -12,7 +12,9 @@ pub fn format_time(unix: u64, seconds: bool) -> String {
     if unix == 0 {
         return "-".into();
     }
-    let t = local_time(unix as i64);
+    let Some(t) = local(unix as i64) else {
+        return "-".into();
+    };
     let month = MONTHS[(t.month.clamp(1, 12) - 1) as usize];
     let mut out = format!("{month} {:02} {:02}:{:02}", t.day, t.hour, t.minute);
     if seconds {
@@ -68,7 +70,7 @@ pub fn parse_time(text: &str, now: u64) -> Option<u64> {
     if !(2..=4).contains(&parts.len()) {
         return None;
     }
-    let today = local_time(now as i64);
+    let today = local(now as i64)?;
     let mut t = LocalTime { second: 0, ..today };
     let n = parts.len();
     t.minute = parts[n - 1];
@@ -79,14 +81,14 @@ pub fn parse_time(text: &str, now: u64) -> Option<u64> {
     if n == 4 {
         t.month = parts[0];
     }
-    let mut at = local_to_unix(t);
+    let mut at = to_unix(t)?;
     if at <= now as i64 {
         match n {
             2 => t.day += 1,
             3 => t.month += 1,
             _ => t.year += 1,
         }
-        at = local_to_unix(t);
+        at = to_unix(t)?;
     }
     u64::try_from(at).ok()
 }
@@ -97,15 +99,16 @@ mod tests {
 
     #[test]
     fn hour_minute_is_the_next_such_time() {
-        let now = local_to_unix(LocalTime {
+        let now = to_unix(LocalTime {
             year: 2026,
             month: 8,
             day: 8,
             hour: 12,
             minute: 30,
             second: 5,
-        }) as u64;
-        let at = |text| parse_time(text, now).map(|t| local_time(t as i64));
+        })
+        .unwrap() as u64;
+        let at = |text| parse_time(text, now).and_then(|t| local(t as i64));
         let t = at("13:00").unwrap();
         assert_eq!((t.day, t.hour, t.minute, t.second), (8, 13, 0, 0));
         let t = at("12:00").unwrap();
