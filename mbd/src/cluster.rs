@@ -56,6 +56,23 @@ impl QueueUsers {
     }
 }
 
+/// What lim says about a host (or what mbd assumes without lim).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HostStatus {
+    pub up: bool,
+    /// r1m divided by the host's CPUs.
+    pub load: f64,
+}
+
+impl Default for HostStatus {
+    fn default() -> Self {
+        HostStatus {
+            up: true,
+            load: 0.0,
+        }
+    }
+}
+
 /// Hosts, token pools, host groups and queues.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cluster {

@@ -1,6 +1,6 @@
 //! A job as mbd holds it in memory.
 
-use crate::depend::Dep;
+use crate::depend::{Dep, Outcome};
 use crate::env_pool::{self, Env};
 use crate::shape::Shape;
 use proto::mbd::{event, HistEvent, HostSlot, JobState, SubmitRequest};
@@ -80,6 +80,16 @@ pub struct Job {
 }
 
 impl Job {
+    /// Takes what this job holds of the token pools out of `free` (one
+    /// count per pool, in `cluster.pools` order).
+    pub fn take_tokens(&self, cluster: &crate::Cluster, free: &mut [u32]) {
+        for t in &self.spec.request.tokens {
+            if let Some(p) = cluster.pool(&t.pool) {
+                free[p] = free[p].saturating_sub(t.count);
+            }
+        }
+    }
+
     /// `N` or `N[i]`.
     pub fn display_id(&self) -> String {
         if self.array_id == 0 {
@@ -216,5 +226,60 @@ mod tests {
         ] {
             assert_eq!(parse_usage_text(text), None, "{text}");
         }
+    }
+}
+
+/// Why a PEND job is not running (`bjobs --pend`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PendReason {
+    /// Could start; waiting for dispatch.
+    Scheduling,
+    NotReady,
+    Dependency,
+    QueueClosed,
+    TokensExhausted,
+    NoEligibleHosts,
+    GpuModel,
+    Exclusive,
+    Cpus,
+    Mem,
+    Storage,
+    Gpus,
+}
+
+impl PendReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PendReason::Scheduling => "pending scheduling",
+            PendReason::NotReady => "job not ready for scheduling",
+            PendReason::Dependency => "waiting for job dependency",
+            PendReason::QueueClosed => "queue is closed",
+            PendReason::TokensExhausted => "token pool exhausted",
+            PendReason::NoEligibleHosts => "no eligible hosts in queue",
+            PendReason::GpuModel => "no host has the required GPU model",
+            PendReason::Exclusive => "exclusive constraint cannot be satisfied",
+            PendReason::Cpus => "not enough free CPUs on any host",
+            PendReason::Mem => "not enough free memory on any host",
+            PendReason::Storage => "not enough free storage on any host",
+            PendReason::Gpus => "not enough free GPUs on any host",
+        }
+    }
+}
+
+/// The evaluator's view of a job or whole array for dependencies.
+pub fn outcome_of<'a>(mut jobs: impl Iterator<Item = &'a Job>) -> Outcome {
+    let (mut done, mut exit, mut any) = (false, false, false);
+    let unfinished = jobs.any(|j| {
+        any = true;
+        done |= j.state == JobState::Done;
+        exit |= j.state == JobState::Exit;
+        !j.state.is_finished()
+    });
+    match (any, unfinished, done, exit) {
+        (false, ..) => Outcome::Gone,
+        (_, true, ..) => Outcome::Unfinished,
+        (_, _, true, true) => Outcome::Mixed,
+        (_, _, true, false) => Outcome::Done,
+        _ => Outcome::Exit,
     }
 }

@@ -5,7 +5,7 @@
 //! loop through a channel and a [`chan::Waker`]. The loop never waits on
 //! lim; when lim does not answer, mbd treats every configured host as up.
 
-use crate::sched::HostStatus;
+use crate::cluster::HostStatus;
 use lim::client::LimClient;
 use std::sync::mpsc::{self, Receiver};
 use std::thread;

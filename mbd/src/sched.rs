@@ -6,67 +6,14 @@
 //! later ones. Among hosts that fit, the least loaded (lim's r1m per CPU)
 //! is taken, then the one listed first in llb.hosts.
 
-use crate::depend::Outcome;
+pub use crate::cluster::HostStatus;
+pub use crate::job::PendReason;
 use crate::job::{Alloc, Job, Spec};
 use crate::shape::Shape;
 use crate::state::State;
 use proto::mbd::JobState;
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// Why a PEND job is not running (`bjobs --pend`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PendReason {
-    /// Could start; waiting for dispatch.
-    Scheduling,
-    NotReady,
-    Dependency,
-    QueueClosed,
-    TokensExhausted,
-    NoEligibleHosts,
-    GpuModel,
-    Exclusive,
-    Cpus,
-    Mem,
-    Storage,
-    Gpus,
-}
-
-impl PendReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PendReason::Scheduling => "pending scheduling",
-            PendReason::NotReady => "job not ready for scheduling",
-            PendReason::Dependency => "waiting for job dependency",
-            PendReason::QueueClosed => "queue is closed",
-            PendReason::TokensExhausted => "token pool exhausted",
-            PendReason::NoEligibleHosts => "no eligible hosts in queue",
-            PendReason::GpuModel => "no host has the required GPU model",
-            PendReason::Exclusive => "exclusive constraint cannot be satisfied",
-            PendReason::Cpus => "not enough free CPUs on any host",
-            PendReason::Mem => "not enough free memory on any host",
-            PendReason::Storage => "not enough free storage on any host",
-            PendReason::Gpus => "not enough free GPUs on any host",
-        }
-    }
-}
-
-/// What lim says about a host (or what mbd assumes without lim).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct HostStatus {
-    pub up: bool,
-    /// r1m divided by the host's CPUs.
-    pub load: f64,
-}
-
-impl Default for HostStatus {
-    fn default() -> Self {
-        HostStatus {
-            up: true,
-            load: 0.0,
-        }
-    }
-}
 
 /// What the next scheduling pass must look at, from what changed since
 /// the last one.
@@ -175,16 +122,10 @@ fn capacity(state: &State, status: &[HostStatus]) -> (Vec<Free>, Vec<u32>) {
             }
         })
         .collect();
-    let mut tokens: Vec<u32> = cluster.pools.iter().map(|p| p.available).collect();
     for job in state.allocated_jobs() {
-        take(&mut free, &mut tokens, job, &job.alloc, cluster);
+        take_hosts(&mut free, job, &job.alloc);
     }
-    (free, tokens)
-}
-
-/// What is free in each token pool.
-pub fn free_tokens(state: &State) -> Vec<u32> {
-    capacity(state, &[]).1
+    (free, state.free_tokens())
 }
 
 /// The PEND jobs `scope` covers, in scheduling order.
@@ -211,6 +152,12 @@ fn ready(state: &State, job: &Job, now: u64) -> Result<(), PendReason> {
 }
 
 fn take(free: &mut [Free], tokens: &mut [u32], job: &Job, alloc: &[Alloc], c: &crate::Cluster) {
+    take_hosts(free, job, alloc);
+    job.take_tokens(c, tokens);
+}
+
+/// What `job` placed as `alloc` takes of its hosts.
+fn take_hosts(free: &mut [Free], job: &Job, alloc: &[Alloc]) {
     let r = &job.spec.request;
     for a in alloc {
         let Some(f) = free.get_mut(a.host) else {
@@ -222,11 +169,6 @@ fn take(free: &mut [Free], tokens: &mut [u32], job: &Job, alloc: &[Alloc], c: &c
         f.gpus.retain(|g| !a.gpus.contains(g));
         f.jobs += 1;
         f.exclusive |= r.exclusive;
-    }
-    for t in &r.tokens {
-        if let Some(p) = c.pool(&t.pool) {
-            tokens[p] = tokens[p].saturating_sub(t.count);
-        }
     }
 }
 
@@ -330,24 +272,6 @@ fn main_reason(misses: &[PendReason]) -> PendReason {
     }
     counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     counts.first().map_or(PendReason::NoEligibleHosts, |c| c.0)
-}
-
-/// The evaluator's view of a job or whole array for dependencies.
-pub fn outcome_of<'a>(mut jobs: impl Iterator<Item = &'a Job>) -> Outcome {
-    let (mut done, mut exit, mut any) = (false, false, false);
-    let unfinished = jobs.any(|j| {
-        any = true;
-        done |= j.state == JobState::Done;
-        exit |= j.state == JobState::Exit;
-        !j.state.is_finished()
-    });
-    match (any, unfinished, done, exit) {
-        (false, ..) => Outcome::Gone,
-        (_, true, ..) => Outcome::Unfinished,
-        (_, _, true, true) => Outcome::Mixed,
-        (_, _, true, false) => Outcome::Done,
-        _ => Outcome::Exit,
-    }
 }
 
 #[cfg(test)]

@@ -22,8 +22,8 @@ pub use request::check_job_name;
 
 use crate::depend::Outcome;
 use crate::env_pool::EnvPool;
+use crate::job::{outcome_of, PendReason};
 use crate::job::{Job, Spec};
-use crate::sched::{outcome_of, PendReason};
 use crate::shape::ShapePool;
 use crate::Cluster;
 use proto::mbd::{status, JobState};

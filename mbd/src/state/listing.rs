@@ -2,8 +2,9 @@
 //! `bgroups` and `bhosts` rows, filtered by who asks.
 
 use super::{Caller, Refusal, State};
+use crate::cluster::HostStatus;
 use crate::job::Job;
-use crate::sched::{HostStatus, PendReason};
+use crate::job::PendReason;
 use proto::mbd::{
     GroupRow, HistoryRequest, HostRow, JobHistory, JobRef, JobRow, JobState, JobsRequest, QueueRow,
     TokenRow,
@@ -134,9 +135,19 @@ impl State {
         rows
     }
 
+    /// What is free in each token pool: what running and suspended jobs
+    /// do not hold.
+    pub fn free_tokens(&self) -> Vec<u32> {
+        let mut free: Vec<u32> = self.cluster.pools.iter().map(|p| p.available).collect();
+        for job in self.allocated_jobs() {
+            job.take_tokens(&self.cluster, &mut free);
+        }
+        free
+    }
+
     /// `btokens` rows: each pool, and what running jobs hold of it.
     pub fn token_rows(&self) -> Vec<TokenRow> {
-        let free = crate::sched::free_tokens(self);
+        let free = self.free_tokens();
         (self.cluster.pools.iter().zip(free))
             .map(|(p, free)| TokenRow {
                 name: p.name.clone(),
