@@ -87,7 +87,7 @@ fn kill_runners(state: &Path) -> usize {
         // A reused pid is left alone.
         .filter(|pid| sbd::launch::is_runner(*pid));
     runners
-        .filter(|pid| chan::sys::signal_group(*pid, libc::SIGKILL).is_ok())
+        .filter(|pid| os::process::signal_group(*pid, libc::SIGKILL).is_ok())
         .count()
 }
 

@@ -118,12 +118,12 @@ impl DaemonSpec {
 /// finished exiting (its ports and locks are free for the next start).
 /// Returns whether it had to be killed.
 fn terminate(pid: u32, daemon: &str, grace: Duration) -> io::Result<bool> {
-    chan::sys::signal_process(pid, libc::SIGTERM)?;
+    os::process::signal(pid, libc::SIGTERM)?;
     if wait_exited(pid, grace) {
         return Ok(false);
     }
     // Gone in between is fine: ESRCH.
-    let _ = chan::sys::signal_process(pid, libc::SIGKILL);
+    let _ = os::process::signal(pid, libc::SIGKILL);
     if wait_exited(pid, grace) {
         Ok(true)
     } else {
@@ -136,7 +136,7 @@ fn terminate(pid: u32, daemon: &str, grace: Duration) -> io::Result<bool> {
 /// Waits up to `limit` for `pid` to finish exiting; whether it did.
 fn wait_exited(pid: u32, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
-    while !chan::sys::process_exited(pid) {
+    while !os::process::process_exited(pid) {
         if Instant::now() >= deadline {
             return false;
         }
@@ -148,7 +148,7 @@ fn wait_exited(pid: u32, limit: Duration) -> bool {
 /// Whether `pid` runs `binary` and has not exited (a process that is
 /// exiting still counts: it still holds its ports and locks).
 pub fn is_alive(pid: u32, binary: &str) -> bool {
-    chan::sys::process_name(pid).is_some_and(|name| name == binary)
+    os::process::process_name(pid).is_some_and(|name| name == binary)
 }
 
 /// The last `n` lines of a log, to show why a daemon did not come up.

@@ -311,7 +311,7 @@ impl JobCgroup {
                     // 0 would be this process's own group.
                     match pid.trim().parse::<u32>() {
                         Ok(pid) if pid > 1 => {
-                            let _ = chan::sys::signal_process(pid, libc::SIGKILL);
+                            let _ = os::process::signal(pid, libc::SIGKILL);
                         }
                         _ => {}
                     }

@@ -66,7 +66,11 @@ mod tests {
 
     #[test]
     fn the_child_starts_with_nothing_blocked_or_ignored_whatever_the_parent_has() {
-        chan::sys::block_signals(&[libc::SIGCHLD, libc::SIGTERM, libc::SIGUSR2]).unwrap();
+        // chan blocks what its signalfd reads, as sbd and the runner do.
+        let mut chans = chan::Channels::new(chan::Config::default()).unwrap();
+        chans
+            .signals(&[libc::SIGCHLD, libc::SIGTERM, libc::SIGUSR2])
+            .unwrap();
         let dir = std::env::temp_dir().join(format!("clean-spawn-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let out_path = dir.join("status");
@@ -79,7 +83,7 @@ mod tests {
         let script = "while read -r k v; do case $k in SigBlk:|SigIgn:) echo $k $v;; esac; done < /proc/$$/status";
         let env = [("PATH".to_owned(), "/usr/bin:/bin".to_owned())];
         let pid = spawn(&["/bin/sh", "-c", script], &env, &stdio).unwrap();
-        let exit = chan::sys::wait_child(pid).unwrap();
+        let exit = os::process::wait_child(pid).unwrap();
         assert_eq!(exit.code, 0);
         let text = std::fs::read_to_string(&out_path).unwrap();
         assert!(text.contains("SigBlk: 0000000000000000"), "{text}");

@@ -629,7 +629,7 @@ impl Sbd {
     /// Reaps every ended runner (SIGCHLD is coalesced by the signalfd).
     fn reap(&mut self) {
         loop {
-            match chan::sys::reap_child() {
+            match os::process::reap_child() {
                 Ok(Some((pid, exit))) => self.runner_ended(pid, exit),
                 Ok(None) => return,
                 Err(e) => return log::error!("waiting for children: {e}"),
@@ -637,7 +637,7 @@ impl Sbd {
         }
     }
 
-    fn runner_ended(&mut self, pid: u32, exit: chan::sys::ChildExit) {
+    fn runner_ended(&mut self, pid: u32, exit: os::process::ChildExit) {
         let Some((&key, job)) = self
             .jobs
             .iter_mut()

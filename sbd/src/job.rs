@@ -79,7 +79,7 @@ pub(crate) fn enforce_terminate(key: JobKey, job: &mut LocalJob, now: u64) {
 /// `bkill -s KILL`): the job ended by that signal. A runner that exited
 /// could not record the job's outcome, which is then unknown: said so,
 /// never the runner's own exit code passed off as the job's.
-pub(crate) fn unrecorded(key: JobKey, runner: &chan::sys::ChildExit) -> Finished {
+pub(crate) fn unrecorded(key: JobKey, runner: &os::process::ChildExit) -> Finished {
     if runner.signal != 0 {
         let signal = runner.signal as u32;
         return launch::finished(key, runner.code, signal, Usage::default(), String::new());
@@ -180,7 +180,7 @@ impl LocalJob {
         let sent = if done {
             Ok(())
         } else {
-            chan::sys::signal_group(self.pgid, signo)
+            os::process::signal_group(self.pgid, signo)
         };
         match sent {
             Ok(()) => log::info!("job {id}: signal {signo} delivered"),
@@ -222,7 +222,7 @@ mod tests {
     #[test]
     fn a_runner_without_a_result_never_lends_the_job_its_exit_code() {
         let key = JobKey { id: 3, attempt: 1 };
-        let exited = chan::sys::ChildExit {
+        let exited = os::process::ChildExit {
             code: 1,
             signal: 0,
             user_ms: 0,
@@ -232,7 +232,7 @@ mod tests {
         let f = unrecorded(key, &exited);
         assert_eq!(f.exit_code, -1);
         assert!(f.note.starts_with("result not recorded"), "{}", f.note);
-        let killed = chan::sys::ChildExit {
+        let killed = os::process::ChildExit {
             code: 128 + libc::SIGKILL,
             signal: libc::SIGKILL,
             ..exited

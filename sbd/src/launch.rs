@@ -37,7 +37,7 @@ const RUNNER_BLOCKS: [i32; 10] = [
 /// already in exit: alive, for the moment.
 pub fn is_runner(pid: u32) -> bool {
     pid != 0
-        && chan::sys::live_process_args(pid)
+        && os::process::live_process_args(pid)
             .is_some_and(|args| args.is_empty() || args.iter().any(|a| a == "--run-job"))
 }
 
@@ -50,9 +50,13 @@ pub fn run_job(dir: &Path, cgroup: Option<&JobCgroup>, conf_dir: &Path, host: &s
     if let Some(e) = cgroup.and_then(|cg| cg.enter().err()) {
         eprintln!("sbd job runner: job runs outside its cgroup: {e}");
     }
-    if let Err(e) = chan::sys::block_signals(&RUNNER_BLOCKS) {
-        eprintln!("sbd job runner: cannot block signals: {e}");
-    }
+    let mut early = match EarlySignals::watch() {
+        Ok(early) => Some(early),
+        Err(e) => {
+            eprintln!("sbd job runner: cannot block signals: {e}");
+            None
+        }
+    };
     if !go_given() {
         // Gone, the pid no longer says a runner may have started the job:
         // a new sbd leaves the run to mbd to send again, not lost.
@@ -89,7 +93,7 @@ pub fn run_job(dir: &Path, cgroup: Option<&JobCgroup>, conf_dir: &Path, host: &s
             return 1;
         }
     };
-    let finished = match start_job(&start, dir, conf_dir, host) {
+    let finished = match start_job(&start, dir, conf_dir, host, early.as_mut()) {
         Ok(exit) => finished(
             start.job,
             exit.code,
@@ -141,7 +145,7 @@ fn write_result(mut file: File, result: &Finished) -> i32 {
     }
 }
 
-fn usage(exit: &chan::sys::ChildExit) -> Usage {
+fn usage(exit: &os::process::ChildExit) -> Usage {
     Usage {
         user_ms: exit.user_ms,
         system_ms: exit.system_ms,
@@ -167,10 +171,11 @@ fn start_job(
     dir: &Path,
     conf_dir: &Path,
     host: &str,
-) -> Result<chan::sys::ChildExit, String> {
+    early: Option<&mut EarlySignals>,
+) -> Result<os::process::ChildExit, String> {
     become_job_user(start)?;
     let cwd = job_cwd(&start.cwd);
-    chan::sys::set_umask(start.umask);
+    os::process::set_umask(start.umask);
     let stdin = open_input(&cwd, &start.stdin)?;
     let (stdout, stderr) = open_outputs(&cwd, start)?;
     let stdio = Stdio {
@@ -194,8 +199,10 @@ fn start_job(
     argv.extend(args);
     let child = clean_spawn::spawn(&argv, &env, &stdio)?;
     drop(stdio);
-    forward_early_signals(child);
-    chan::sys::wait_child(child).map_err(|e| format!("cannot wait for the job: {e}"))
+    if let Some(early) = early {
+        early.forward_to(child);
+    }
+    os::process::wait_child(child).map_err(|e| format!("cannot wait for the job: {e}"))
 }
 
 /// A submit environment of megabytes (mbd takes up to 4 MiB) does not
@@ -209,7 +216,7 @@ fn make_room_for_exec(args: &[&str], env: &[(String, String)]) -> Result<(), Str
             .map(|(k, v)| k.len() + v.len() + 2)
             .sum::<usize>();
     let count = args.len() + env.len();
-    match chan::sys::make_room_for_exec(bytes as u64, count as u64) {
+    match os::process::make_room_for_exec(bytes as u64, count as u64) {
         Ok(Some(limit)) => {
             eprintln!("sbd job runner: stack limit raised to {limit} bytes for a {bytes}-byte environment");
             Ok(())
@@ -221,21 +228,46 @@ fn make_room_for_exec(args: &[&str], env: &[(String, String)]) -> Result<(), Str
     }
 }
 
-/// A signal sent to the job (its process group) after sbd reported it
-/// started but before its shell existed reached only this runner, which
-/// blocks it: hand it on, or a bkill in that window is lost. One arriving
-/// during the fork itself may reach the shell twice; for the signals
-/// involved (TERM, INT, HUP, TSTP, ...) that changes nothing.
-fn forward_early_signals(child: u32) {
-    match chan::sys::take_pending(&RUNNER_BLOCKS) {
-        Ok(signals) => {
-            for sig in signals {
-                if let Err(e) = chan::sys::signal_process(child, sig) {
-                    eprintln!("sbd job runner: cannot pass signal {sig} to the job: {e}");
+/// The signals the runner blocks, read through a signalfd (a channel of
+/// its own). A signal sent to the job (its process group) after sbd
+/// reported it started but before its shell existed reached only the
+/// runner, which blocks it: it is handed on, or a bkill in that window is
+/// lost. One arriving during the spawn itself may reach the shell twice;
+/// for the signals involved (TERM, INT, HUP, TSTP, ...) that changes
+/// nothing.
+struct EarlySignals {
+    chans: chan::Channels,
+}
+
+impl EarlySignals {
+    /// Blocks [`RUNNER_BLOCKS`] (the job does not inherit that: it starts
+    /// with a clean mask, `clean_spawn`).
+    fn watch() -> Result<EarlySignals, chan::ChanError> {
+        let mut chans = chan::Channels::new(chan::Config {
+            capacity: 4,
+            // The job inherits the runner's limits: leave them be.
+            raise_nofile: false,
+            ..chan::Config::default()
+        })?;
+        chans.signals(&RUNNER_BLOCKS)?;
+        Ok(EarlySignals { chans })
+    }
+
+    /// Passes the signals pending now to `child`.
+    fn forward_to(&mut self, child: u32) {
+        if let Err(e) = self.chans.chan_epoll(Some(std::time::Duration::ZERO)) {
+            return eprintln!("sbd job runner: cannot read pending signals: {e}");
+        }
+        while let Some(event) = self.chans.next_event() {
+            if let chan::Event::Signal { info, .. } = event {
+                if let Err(e) = os::process::signal(child, info.signo) {
+                    eprintln!(
+                        "sbd job runner: cannot pass signal {} to the job: {e}",
+                        info.signo
+                    );
                 }
             }
         }
-        Err(e) => eprintln!("sbd job runner: cannot read pending signals: {e}"),
     }
 }
 
@@ -245,7 +277,7 @@ fn become_job_user(start: &JobStart) -> Result<(), String> {
     }
     let user = os::users::by_uid(start.uid)
         .ok_or_else(|| format!("no user with uid {} on this host", start.uid))?;
-    chan::sys::become_user(&user.name, user.uid, user.gid)
+    os::process::become_user(&user.name, user.uid, user.gid)
         .map_err(|e| format!("cannot become {}: {e}", user.name))
 }
 

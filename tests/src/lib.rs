@@ -306,9 +306,9 @@ impl TestCluster {
 
     /// SIGKILL, then waits until the process is gone.
     pub fn kill_daemon(&self, pid: u32, daemon: &str) {
-        chan::sys::signal_process(pid, libc::SIGKILL).expect("kill -9");
+        os::process::signal(pid, libc::SIGKILL).expect("kill -9");
         wait_for(Duration::from_secs(10), || {
-            chan::sys::process_exited(pid).then_some(())
+            os::process::process_exited(pid).then_some(())
         })
         .unwrap_or_else(|| panic!("{daemon} {pid} survives SIGKILL"));
     }
@@ -319,7 +319,7 @@ impl TestCluster {
         let dir = self.dir.display().to_string();
         let pids = std::fs::read_dir("/proc").expect("list /proc").flatten();
         pids.filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-            .filter_map(|pid| Some((pid, chan::sys::live_process_args(pid)?)))
+            .filter_map(|pid| Some((pid, os::process::live_process_args(pid)?)))
             .filter(|(_, args)| args.contains(&dir))
             .map(|(pid, args)| (pid, args.join(" ")))
             .collect()

@@ -23,7 +23,7 @@ fn master_killed_a_new_one_takes_over_and_the_first_preempts_on_return() {
     assert_eq!(row.get(1), Some(&"host1"), "{info}");
     assert_eq!(row.len(), 3, "cluster, master, admin: {info}");
 
-    chan::sys::signal_process(c.lim_pid("host1"), libc::SIGKILL).unwrap();
+    os::process::signal(c.lim_pid("host1"), libc::SIGKILL).unwrap();
     let killed = Instant::now();
     // host2 is the next candidate: it takes over once three ticks pass
     // without a beacon, with no extra election delay.

@@ -173,7 +173,7 @@ fn without_lim_mbd_takes_configured_hosts_as_up_and_says_so() {
     let complaints = cluster.mbd_log().matches("lim not answering").count();
     for host in ["host1", "host2"] {
         let pid = cluster.lim_pid(host);
-        chan::sys::signal_process(pid, libc::SIGKILL).expect("kill lim");
+        os::process::signal(pid, libc::SIGKILL).expect("kill lim");
     }
     wait_for(Duration::from_secs(10), || {
         (cluster.mbd_log().matches("lim not answering").count() > complaints).then_some(())
@@ -333,9 +333,9 @@ fn bsub_to_a_stopped_mbd_says_nothing_was_submitted_and_nothing_was() {
     let cluster = TestCluster::up(1, TICK, None);
     cluster.add_to_ll_conf("LL_API_RECVTIMEOUT = 1");
     let mbd = cluster.mbd_pid();
-    chan::sys::signal_process(mbd, libc::SIGSTOP).expect("stop mbd");
+    os::process::signal(mbd, libc::SIGSTOP).expect("stop mbd");
     let out = cluster.run("bsub", &["--hold".into(), "true".into()]);
-    chan::sys::signal_process(mbd, libc::SIGCONT).expect("continue mbd");
+    os::process::signal(mbd, libc::SIGCONT).expect("continue mbd");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     // mbd never greeted the connection, so the request was never sent.

@@ -266,7 +266,7 @@ fn out_of_file_descriptors_mbd_sheds_new_connections_serves_the_rest_and_recover
     drop(hogs);
     wait_for(Duration::from_secs(10), || cluster.stdout("bqueues", &[]))
         .expect("new clients are served again once descriptors are free");
-    assert!(!chan::sys::process_exited(pid), "the same mbd throughout");
+    assert!(!os::process::process_exited(pid), "the same mbd throughout");
     set_soft_limit(pid, "RLIMIT_NOFILE", None);
 }
 

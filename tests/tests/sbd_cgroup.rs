@@ -96,7 +96,7 @@ fn a_job_is_frozen_killed_and_removed_whole_through_its_cgroup() {
         bhist.contains("exit_status: 137"),
         "killed (its runner too), not lost: {bhist}"
     );
-    wait_for(LIMIT, || chan::sys::process_exited(pid).then_some(()))
+    wait_for(LIMIT, || os::process::process_exited(pid).then_some(()))
         .expect("KILL reaches the process that left the job's process group");
     wait_for(LIMIT, || (!job.exists()).then_some(())).expect("the ended job's cgroup is removed");
     let out = cluster.down();
@@ -122,7 +122,7 @@ fn lavalite_down_kills_the_jobs_still_running_without_cgroups() {
     let out = cluster.down();
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("and 1 running jobs"), "{said}");
-    wait_for(LIMIT, || chan::sys::process_exited(runner).then_some(()))
+    wait_for(LIMIT, || os::process::process_exited(runner).then_some(()))
         .expect("the job's runner is gone");
     // Made by the first sbd, if it could; down no longer knows of it.
     let _ = std::fs::remove_dir(first_root);

@@ -305,7 +305,7 @@ fn wait_host_state(cluster: &TestCluster, host: &str, want: &str) {
 }
 
 fn signal(pid: u32, signo: i32) {
-    chan::sys::signal_process(pid, signo).expect("signal a daemon");
+    os::process::signal(pid, signo).expect("signal a daemon");
 }
 
 #[test]

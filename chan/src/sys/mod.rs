@@ -8,11 +8,7 @@ mod alloc;
 mod process;
 
 pub use alloc::CountingAllocator;
-pub use process::{
-    become_user, block_signals, close_on_exec_from, live_process_args, make_room_for_exec,
-    process_exited, process_name, reap_child, set_umask, signal_group, take_pending, wait_child,
-    ChildExit,
-};
+pub use process::close_on_exec_from;
 
 use bytes::BytesMut;
 use socket2::{SockAddr, Socket};
@@ -476,15 +472,6 @@ pub fn fs_space(path: &std::path::Path) -> io::Result<FsSpace> {
         available: (st.f_bavail as u64).saturating_mul(block),
         total: (st.f_blocks as u64).saturating_mul(block),
     })
-}
-
-/// Sends `signo` to process `pid` (`kill(2)`); `signo` 0 only checks
-/// that the process exists and may be signalled.
-pub fn signal_process(pid: u32, signo: i32) -> io::Result<()> {
-    let pid = libc::pid_t::try_from(pid)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "pid out of range"))?;
-    // SAFETY: kill has no memory-safety preconditions.
-    cvt(unsafe { libc::kill(pid, signo) }).map(drop)
 }
 
 /// Takes an exclusive advisory lock on `file` without waiting (flock);
