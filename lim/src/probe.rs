@@ -60,8 +60,7 @@ impl HostProbe {
             meminfo: &meminfo,
         };
         // A /tmp that cannot be measured reads as full, not as an error.
-        let tmp_free =
-            chan::sys::fs_space(Path::new("/tmp")).map_or(0.0, |s| s.available as f64 / MIB);
+        let tmp_free = os::fs::space(Path::new("/tmp")).map_or(0.0, |s| s.available as f64 / MIB);
         let now = self.started.elapsed().as_secs();
         self.sampler
             .sample(now, &text, tmp_free)
@@ -69,7 +68,7 @@ impl HostProbe {
     }
 
     pub fn static_info() -> Result<StaticInfo, ProbeError> {
-        let tmp_total = chan::sys::fs_space(Path::new("/tmp")).map_or(0, |s| s.total >> 20);
+        let tmp_total = os::fs::space(Path::new("/tmp")).map_or(0, |s| s.total >> 20);
         // cpuinfo has no model name on some architectures: not an error.
         let cpuinfo = read("/proc/cpuinfo").unwrap_or_default();
         Ok(load::static_info(

@@ -123,6 +123,8 @@ pub struct Replay {
 pub struct EventLog {
     path: PathBuf,
     file: File,
+    /// Held while the log is open: one mbd per log.
+    _lock: os::fs::ExclusiveLock,
     pending: Vec<u8>,
     pending_records: u64,
     durable_records: u64,
@@ -156,7 +158,7 @@ impl EventLog {
             .create(true)
             .open(path)
             .map_err(io_err)?;
-        lock(&file, path)?;
+        let lock = lock(&file, path)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(io_err)?;
         let (records, good_len) = scan(&bytes).map_err(|(offset, reason)| LogError::Corrupt {
@@ -180,6 +182,7 @@ impl EventLog {
         let log = EventLog {
             path: path.to_owned(),
             file,
+            _lock: lock,
             pending: Vec::new(),
             pending_records: 0,
             durable_records: count,
@@ -273,10 +276,11 @@ impl EventLog {
             .truncate(true)
             .open(&fresh)
             .map_err(io_err(&fresh))?;
-        lock(&file, &fresh)?;
+        let lock = lock(&file, &fresh)?;
         let mut next = EventLog {
             path: fresh.clone(),
             file,
+            _lock: lock,
             pending: Vec::new(),
             pending_records: 0,
             durable_records: 0,
@@ -362,10 +366,10 @@ pub fn archives(path: &Path) -> io::Result<Vec<PathBuf>> {
 
 /// Holds `file` for this process alone: a second mbd on the same state
 /// directory would cut off batches the first is writing.
-fn lock(file: &File, path: &Path) -> Result<(), LogError> {
-    match chan::sys::try_lock_exclusive(file) {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(LogError::Locked {
+fn lock(file: &File, path: &Path) -> Result<os::fs::ExclusiveLock, LogError> {
+    match os::fs::try_lock_exclusive(file) {
+        Ok(Some(lock)) => Ok(lock),
+        Ok(None) => Err(LogError::Locked {
             path: path.to_owned(),
         }),
         Err(source) => Err(LogError::Io {

@@ -1,9 +1,11 @@
 //! The operating system as lavalite-rs's daemons and commands use it,
 //! beyond channels: what `chan::sys` must not own (it keeps epoll,
-//! sockets, timerfd, signalfd and eventfd). So far: randomness, users, processes, the host's name, clock and local time. Each part
+//! sockets, timerfd, signalfd and eventfd). So far: randomness, users, processes, file-system room and locks, the
+//! host's name, clock and local time. Each part
 //! is a safe wrapper over a kept crate (`getrandom`); this crate has no
 //! `unsafe`, opens no socket and knows no daemon.
 
+pub mod fs;
 pub mod host;
 pub mod process;
 pub mod random;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 pub struct Spool {
     dir: PathBuf,
     /// Holds the spool's lock for as long as this sbd runs.
-    _lock: fs::File,
+    _lock: os::fs::ExclusiveLock,
 }
 
 /// The lock file in the spool directory (not a job run: its name does
@@ -43,12 +43,12 @@ impl Spool {
             .truncate(false)
             .write(true)
             .open(dir.join(LOCK_FILE))?;
-        if !chan::sys::try_lock_exclusive(&lock)? {
+        let Some(lock) = os::fs::try_lock_exclusive(&lock)? else {
             return Err(io::Error::new(
                 io::ErrorKind::AddrInUse,
                 "another sbd for this host is running on this spool",
             ));
-        }
+        };
         Ok(Spool {
             dir: dir.to_owned(),
             _lock: lock,

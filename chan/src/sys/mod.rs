@@ -449,45 +449,6 @@ pub fn fd_is_open(fd: RawFd) -> bool {
     unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
 }
 
-/// Space on the filesystem holding a path, in bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FsSpace {
-    /// Free to unprivileged users (`f_bavail`).
-    pub available: u64,
-    /// Size of the filesystem (`f_blocks`).
-    pub total: u64,
-}
-
-/// `statvfs(2)` of `path`: for load sampling (free /tmp).
-pub fn fs_space(path: &std::path::Path) -> io::Result<FsSpace> {
-    use std::os::unix::ffi::OsStrExt;
-    let path = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
-    // SAFETY: statvfs is plain old data; all-zero is a valid value.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: path is NUL-terminated and st is valid and writable.
-    cvt(unsafe { libc::statvfs(path.as_ptr(), &mut st) })?;
-    let block = st.f_frsize as u64;
-    Ok(FsSpace {
-        available: (st.f_bavail as u64).saturating_mul(block),
-        total: (st.f_blocks as u64).saturating_mul(block),
-    })
-}
-
-/// Takes an exclusive advisory lock on `file` without waiting (flock);
-/// `Ok(false)` if another open file holds it. Released when the file is
-/// closed.
-pub fn try_lock_exclusive(file: &std::fs::File) -> io::Result<bool> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: the fd is valid for the borrow of `file`; flock touches no
-    // memory of ours.
-    match cvt(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }) {
-        Ok(_) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
 /// Ignores `signo` for the whole process (its default action would end
 /// it), e.g. SIGXFSZ so that a file-size limit is a write error instead.
 pub fn ignore_signal(signo: i32) -> io::Result<()> {
