@@ -8,8 +8,12 @@
 //! it: its shell never saw SIGCHLD (`sleep 3 & wait` waited for ever),
 //! TERM from bkill and its own `trap ... USR2` never arrived. So the job
 //! is started with `posix_spawn`, which sets the child's mask and
-//! dispositions itself, before the program runs. Anything else sbd runs
-//! for a job (pre-exec scripts, ...) should start here too.
+//! dispositions itself, before the program runs. The child also gets its
+//! three streams and no other descriptor the runner had open, inherited
+//! from sbd or whatever started sbd (a shell's pipe kept open by a job
+//! would hold that shell's pipeline; a root-owned file would be the
+//! user's). Anything else sbd runs for a job (pre-exec scripts, ...)
+//! should start here too.
 
 use nix::spawn::{posix_spawn, PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
 use nix::sys::signal::SigSet;
@@ -41,6 +45,11 @@ pub fn spawn(argv: &[&str], env: &[(String, String)], stdio: &Stdio) -> Result<u
             .add_dup2(fd.as_raw_fd(), target)
             .map_err(|e| fail("file actions", e))?;
     }
+    // After the dup2s: the child closes everything else. A descriptor
+    // closed between this listing and the spawn is skipped by the child.
+    for fd in open_descriptors_from(3) {
+        actions.add_close(fd).map_err(|e| fail("file actions", e))?;
+    }
     let mut attr = PosixSpawnAttr::init().map_err(|e| fail("attributes", e))?;
     attr.set_flags(
         PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK | PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF,
@@ -53,6 +62,17 @@ pub fn spawn(argv: &[&str], env: &[(String, String)], stdio: &Stdio) -> Result<u
     let pid = posix_spawn(argv[0].as_c_str(), &actions, &attr, &argv, &envp)
         .map_err(|e| format!("cannot start {program}: {e}"))?;
     Ok(pid.as_raw() as u32)
+}
+
+/// This process's open descriptors from `first` up.
+fn open_descriptors_from(first: i32) -> Vec<i32> {
+    let Ok(listing) = std::fs::read_dir("/proc/self/fd") else {
+        return Vec::new();
+    };
+    (listing.flatten())
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd >= first)
+        .collect()
 }
 
 #[cfg(test)]

@@ -67,12 +67,6 @@ pub fn run_job(dir: &Path, cgroup: Option<&JobCgroup>, conf_dir: &Path, host: &s
         );
         return 1;
     }
-    // The job gets its three streams and nothing else sbd, or whatever
-    // started sbd, had open (a shell's pipe kept open by a job would
-    // hold that shell's pipeline; a root-owned file would be the user's).
-    if let Err(e) = chan::sys::close_on_exec_from(3) {
-        eprintln!("sbd job runner: the job may inherit open files: {e}");
-    }
     let Some(start) = spool::read_start(dir) else {
         eprintln!("sbd job runner: no readable job in {}", dir.display());
         return 1;

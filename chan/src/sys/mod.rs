@@ -5,10 +5,8 @@
 #![allow(unsafe_code)]
 
 mod alloc;
-mod process;
 
 pub use alloc::CountingAllocator;
-pub use process::close_on_exec_from;
 
 use bytes::BytesMut;
 use socket2::{SockAddr, Socket};
