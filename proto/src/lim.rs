@@ -275,7 +275,7 @@ impl Decode for ClusterInfo {
 }
 
 /// One host in the master's view.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct HostRecord {
     pub name: String,
     pub candidate: bool,

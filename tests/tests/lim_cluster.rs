@@ -86,3 +86,26 @@ fn stopped_host_turns_unavail_and_comes_back_on_restart() {
         "{hosts}"
     );
 }
+
+#[test]
+fn ls_commands_take_host_names_as_lsf_does() {
+    let c = TestCluster::up(3, TICK, None);
+    c.wait_statuses(&ALL_OK, TICK * 3 + SLACK).unwrap();
+    let rows = |out: String| -> Vec<String> {
+        (out.lines().skip(1))
+            .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+            .collect()
+    };
+    let load = c
+        .stdout("lsload", &["host3", "host1"])
+        .expect("lsload host3 host1");
+    assert_eq!(rows(load), ["host1", "host3"], "in lim's order");
+    let hosts = c.stdout("lshosts", &["host2"]).expect("lshosts host2");
+    assert_eq!(rows(hosts), ["host2"]);
+    let unknown = c.run("lsload", &["nosuch".into()]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&unknown.stderr),
+        "lsload: unknown host 'nosuch'\n"
+    );
+}

@@ -4,7 +4,11 @@
 use lim::{cli, display};
 
 fn main() -> std::process::ExitCode {
-    cli::run(false, |_, opts, client| {
+    let accepts = cli::Accepts {
+        long: false,
+        hosts: false,
+    };
+    cli::run("lsclusterinfo", accepts, |opts, client| {
         let info = client
             .cluster_info()
             .map_err(|e| cli::describe("ll_clusterinfo", &e))?;
