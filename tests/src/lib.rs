@@ -111,6 +111,18 @@ pub fn mbd_connect(addr: SocketAddr) -> (std::net::TcpStream, u64) {
     (stream, hello.challenge)
 }
 
+/// A held `true` submitted from `/`: a job that never runs.
+pub fn held_true() -> proto::mbd::SubmitRequest {
+    proto::mbd::SubmitRequest {
+        command: "true".into(),
+        cwd: "/".into(),
+        cpus: 1,
+        nhosts: 1,
+        hold: true,
+        ..Default::default()
+    }
+}
+
 /// The id in `Job <N> is submitted to queue <Q>.`
 pub fn job_id(out: &str) -> Option<u32> {
     out.strip_prefix("Job <")?.split('>').next()?.parse().ok()
@@ -323,6 +335,14 @@ impl TestCluster {
             .filter(|(_, args)| args.contains(&dir))
             .map(|(pid, args)| (pid, args.join(" ")))
             .collect()
+    }
+
+    /// The cluster key `lavalite up` wrote.
+    pub fn key(&self) -> proto::auth::AuthKey {
+        conf::ConfDir::new(&self.dir)
+            .auth_key()
+            .expect("read the key")
+            .expect("lavalite up writes a key")
     }
 
     /// mbd's log so far.

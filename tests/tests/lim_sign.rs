@@ -7,7 +7,7 @@ use lim::sign::{sign_locally, SignError};
 use mbd::client::BatchClient;
 use mbd::settings::Signing;
 use proto::lim::SignRequest;
-use proto::mbd::{op, SubmitReply, SubmitRequest};
+use proto::mbd::{op, SubmitReply};
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -51,14 +51,7 @@ fn requests_signed_by_the_local_lim_carry_the_kernels_identity() {
         state_dir: state.clone(),
         host: "elsewhere".into(),
     };
-    let request = SubmitRequest {
-        command: "true".into(),
-        cwd: "/".into(),
-        cpus: 1,
-        nhosts: 1,
-        hold: true,
-        ..SubmitRequest::default()
-    };
+    let request = cluster_tests::held_true();
     let reply: SubmitReply = client.call(op::SUBMIT, &request).expect("submit via lim");
     let me = os::users::name_of(os::users::ids().0);
     assert_eq!(owner(&cluster, reply.job_id).as_deref(), Some(me.as_str()));

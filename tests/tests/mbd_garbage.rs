@@ -88,17 +88,10 @@ fn request_queues(s: &mut (TcpStream, u64), key: &AuthKey, nonce: u64) -> Vec<Qu
     Vec::<QueueRow>::from_body(&body).expect("queue rows")
 }
 
-fn cluster_key(cluster: &TestCluster) -> AuthKey {
-    conf::ConfDir::new(&cluster.dir)
-        .auth_key()
-        .expect("read the key")
-        .expect("lavalite up writes a key")
-}
-
 #[test]
 fn bad_frames_drop_that_peer_and_others_are_still_served() {
     let cluster = TestCluster::up(1, Duration::from_millis(400), None);
-    let key = cluster_key(&cluster);
+    let key = cluster.key();
     // Connected before the garbage, used after it.
     let mut patient = mbd_connect(cluster.mbd_addr());
 
@@ -202,7 +195,7 @@ fn bad_frames_drop_that_peer_and_others_are_still_served() {
 #[test]
 fn the_clock_skew_mbd_accepts_is_ll_auth_max_age() {
     let cluster = TestCluster::up(1, Duration::from_millis(400), None);
-    let key = cluster_key(&cluster);
+    let key = cluster.key();
     // Signed by a host whose clock is two minutes behind.
     let behind = |nonce, challenge| {
         signed_at(
@@ -234,7 +227,7 @@ fn open_files(pid: u32) -> usize {
 #[test]
 fn out_of_file_descriptors_mbd_sheds_new_connections_serves_the_rest_and_recovers() {
     let cluster = TestCluster::up(1, Duration::from_millis(400), None);
-    let key = cluster_key(&cluster);
+    let key = cluster.key();
     let pid = cluster.mbd_pid();
     let mut patient = mbd_connect(cluster.mbd_addr());
     set_soft_limit(pid, "RLIMIT_NOFILE", Some(open_files(pid) as u64 + 3));
@@ -273,7 +266,7 @@ fn out_of_file_descriptors_mbd_sheds_new_connections_serves_the_rest_and_recover
 #[test]
 fn a_client_that_does_not_read_its_listing_delays_no_one() {
     let cluster = TestCluster::up(1, Duration::from_millis(400), None);
-    let key = cluster_key(&cluster);
+    let key = cluster.key();
     cluster.submit(&["--hold", "--array", "1-100000", "true"]);
     let all = JobsRequest {
         pend: true,
@@ -347,7 +340,7 @@ fn mbd_log_bytes(cluster: &TestCluster) -> u64 {
 #[test]
 fn a_flood_of_refused_peers_costs_mbd_a_few_log_lines_and_one_reply_each() {
     let cluster = TestCluster::up(1, Duration::from_millis(400), None);
-    let key = cluster_key(&cluster);
+    let key = cluster.key();
     let before = mbd_log_bytes(&cluster);
 
     // Connect, claim a 4 GiB frame, close: for 10 s, as fast as it goes.

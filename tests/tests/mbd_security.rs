@@ -5,7 +5,7 @@
 
 use cluster_tests::{mbd_connect, wait_for, TestCluster};
 use proto::auth::{encode_signed, AuthKey, Credentials};
-use proto::mbd::{op, status, SubmitReply, SubmitRequest};
+use proto::mbd::{op, status, SubmitReply};
 use proto::{Encode, Header};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -14,23 +14,9 @@ use std::time::{Duration, Instant};
 const TICK: Duration = Duration::from_millis(400);
 const LIMIT: Duration = Duration::from_secs(20);
 
-fn cluster_key(cluster: &TestCluster) -> AuthKey {
-    conf::ConfDir::new(&cluster.dir)
-        .auth_key()
-        .expect("read the key")
-        .expect("lavalite up writes a key")
-}
-
 /// A held `true`, as root's bsub sends it, signed for `challenge`.
 fn root_submit(key: &AuthKey, challenge: u64) -> Vec<u8> {
-    let request = SubmitRequest {
-        command: "true".into(),
-        cwd: "/".into(),
-        cpus: 1,
-        nhosts: 1,
-        hold: true,
-        ..SubmitRequest::default()
-    };
+    let request = cluster_tests::held_true();
     let mut body = Vec::new();
     request.encode(&mut body);
     let creds = Credentials {
@@ -71,7 +57,7 @@ fn job_ids(cluster: &TestCluster) -> Vec<String> {
 #[test]
 fn a_request_is_accepted_once_and_not_again_after_mbd_restarts() {
     let cluster = TestCluster::up(1, TICK, None);
-    let key = cluster_key(&cluster);
+    let key = cluster.key();
     let (mut s, challenge) = mbd_connect(cluster.mbd_addr());
     let frame = root_submit(&key, challenge);
     s.write_all(&frame).expect("send");
@@ -192,7 +178,7 @@ fn a_connection_that_never_got_a_greeting_is_not_a_way_in() {
     // A client that skips the greeting and sends a frame signed for no
     // connection (challenge 0) is refused like any replay.
     let cluster = TestCluster::up(1, TICK, None);
-    let key = cluster_key(&cluster);
+    let key = cluster.key();
     let mut s = TcpStream::connect(cluster.mbd_addr()).expect("connect");
     s.set_read_timeout(Some(LIMIT)).unwrap();
     s.write_all(&root_submit(&key, 0)).expect("send");
