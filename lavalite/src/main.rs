@@ -56,7 +56,7 @@ enum Cmd {
 
 fn main() -> ExitCode {
     // `lavalite status | grep -q` ends quietly when grep is done.
-    let _ = chan::sys::default_signal(libc::SIGPIPE);
+    let _ = chan::sys::default_sigpipe();
     match run(Args::parse().command) {
         Ok(code) => code,
         Err(e) => {

@@ -117,7 +117,7 @@ pub fn run(
     main: impl FnOnce(Options, &LimClient) -> Result<String, String>,
 ) -> std::process::ExitCode {
     // `lsload | head` ends quietly when head is done, as in LavaLite.
-    let _ = chan::sys::default_signal(libc::SIGPIPE);
+    let _ = chan::sys::default_sigpipe();
     let args: Vec<String> = std::env::args().collect();
     let opts = match parse(prog, &args, accepts) {
         Ok(opts) => opts,

@@ -131,25 +131,22 @@ impl Mbd {
         settings: Settings,
         lim: Option<(LimClient, Duration)>,
     ) -> Result<Mbd, DaemonError> {
-        // A file-size limit must fail the write (handled: the pass is
-        // undone, see log_trouble), not kill mbd.
-        chan::sys::ignore_signal(libc::SIGXFSZ).map_err(|source| DaemonError::Io {
-            what: "cannot ignore SIGXFSZ".into(),
-            source,
-        })?;
-        let (log, state) = recover(&settings)?;
         let mut chans = Channels::new(Config {
             max_frame_body: MAX_REQUEST_BODY,
             ..Config::default()
         })
         .map_err(chan_err("cannot set up the channel table"))?;
+        // Read (and so blocked) before the log is touched: SIGXFSZ too, so
+        // that a file-size limit fails the write (handled: the pass is
+        // undone, see log_trouble) instead of killing mbd.
+        chans
+            .signals(&[libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGXFSZ])
+            .map_err(chan_err("cannot watch signals"))?;
+        let (log, state) = recover(&settings)?;
         chans.tcp_listen(settings.bind).map_err(|e| {
             let held = lim::port_holder::note(lim::port_holder::Proto::Tcp, settings.bind, &e);
             chan_err(format!("cannot listen on {}{held}", settings.bind))(e)
         })?;
-        chans
-            .signals(&[libc::SIGTERM, libc::SIGINT, libc::SIGHUP])
-            .map_err(chan_err("cannot watch signals"))?;
         chans
             .timer(settings.sched_interval, settings.sched_interval)
             .map_err(chan_err("cannot create the scheduling timer"))?;
@@ -259,6 +256,8 @@ impl Mbd {
                     Event::Timer { .. } => self.on_tick(),
                     Event::Wake { id } if id == self.archives.wake_id => self.on_archived(),
                     Event::Wake { .. } => self.on_lim_view(),
+                    // The write that raised it failed with EFBIG and is handled.
+                    Event::Signal { info, .. } if info.signo == libc::SIGXFSZ => {}
                     Event::Signal { info, .. } if info.signo == libc::SIGHUP => {
                         lim::log_file::hangup("mbd")
                     }

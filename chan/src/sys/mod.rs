@@ -447,23 +447,14 @@ pub fn fd_is_open(fd: RawFd) -> bool {
     unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
 }
 
-/// Ignores `signo` for the whole process (its default action would end
-/// it), e.g. SIGXFSZ so that a file-size limit is a write error instead.
-pub fn ignore_signal(signo: i32) -> io::Result<()> {
-    set_disposition(signo, libc::SIG_IGN)
-}
-
-/// Gives `signo` its default action again, e.g. SIGPIPE in a command
-/// whose output goes to `head`: end quietly, as C tools do, instead of
-/// failing on the write (Rust ignores SIGPIPE).
-pub fn default_signal(signo: i32) -> io::Result<()> {
-    set_disposition(signo, libc::SIG_DFL)
-}
-
-fn set_disposition(signo: i32, action: libc::sighandler_t) -> io::Result<()> {
-    // SAFETY: SIG_IGN and SIG_DFL are valid dispositions; signal()
-    // touches no memory of ours.
-    let old = unsafe { libc::signal(signo, action) };
+/// Gives SIGPIPE its default action again, for a command whose output
+/// goes to `head`: end quietly, as C tools do, instead of failing on the
+/// write (Rust ignores SIGPIPE). Sockets are chan's business, and chan
+/// sends with MSG_NOSIGNAL, so daemons never need this.
+pub fn default_sigpipe() -> io::Result<()> {
+    // SAFETY: SIG_DFL is a valid disposition; signal() touches no memory
+    // of ours.
+    let old = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     if old == libc::SIG_ERR {
         return Err(io::Error::last_os_error());
     }

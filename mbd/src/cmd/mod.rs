@@ -42,7 +42,7 @@ pub struct ListingFlags {
 /// Parses the process's arguments; help and version are printed here.
 pub fn parse_args<T: clap::Parser>() -> Result<T, ExitCode> {
     // `bjobs | head` ends quietly when head is done, as in LavaLite.
-    let _ = chan::sys::default_signal(libc::SIGPIPE);
+    let _ = chan::sys::default_sigpipe();
     T::try_parse().map_err(|e| {
         if e.kind() == clap::error::ErrorKind::DisplayVersion {
             // LavaLite prints the bare version, without the command name.
