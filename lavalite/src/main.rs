@@ -55,8 +55,6 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
-    // `lavalite status | grep -q` ends quietly when grep is done.
-    let _ = chan::sys::default_sigpipe();
     match run(Args::parse().command) {
         Ok(code) => code,
         Err(e) => {
@@ -99,7 +97,7 @@ fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             if started.is_empty() {
                 eprintln!("everything was already running");
             }
-            println!("export LL_CONF_DIR={}", dir.display());
+            os::sayln!("export LL_CONF_DIR={}", dir.display());
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Down { dir } => {
@@ -117,11 +115,11 @@ fn run(cmd: Cmd) -> anyhow::Result<ExitCode> {
             for (spec, pid) in cluster.status() {
                 match pid {
                     Some(pid) => {
-                        println!("{:<4} {:<12} running (pid {pid})", spec.daemon, spec.host)
+                        os::sayln!("{:<4} {:<12} running (pid {pid})", spec.daemon, spec.host)
                     }
                     None => {
                         all = false;
-                        println!("{:<4} {:<12} stopped", spec.daemon, spec.host);
+                        os::sayln!("{:<4} {:<12} stopped", spec.daemon, spec.host);
                     }
                 }
             }

@@ -116,13 +116,11 @@ pub fn run(
     accepts: Accepts,
     main: impl FnOnce(Options, &LimClient) -> Result<String, String>,
 ) -> std::process::ExitCode {
-    // `lsload | head` ends quietly when head is done, as in LavaLite.
-    let _ = chan::sys::default_sigpipe();
     let args: Vec<String> = std::env::args().collect();
     let opts = match parse(prog, &args, accepts) {
         Ok(opts) => opts,
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayVersion => {
-            println!("{VERSION}");
+            os::sayln!("{VERSION}");
             return std::process::ExitCode::SUCCESS;
         }
         Err(e) => {
@@ -140,7 +138,7 @@ pub fn run(
     let result = client.and_then(|client| main(opts, &client));
     match result {
         Ok(text) => {
-            print!("{text}");
+            os::say!("{text}");
             std::process::ExitCode::SUCCESS
         }
         Err(line) => {

@@ -9,5 +9,6 @@ pub mod fs;
 pub mod host;
 pub mod process;
 pub mod random;
+pub mod stdout;
 pub mod time;
 pub mod users;

@@ -446,17 +446,3 @@ pub fn fd_is_open(fd: RawFd) -> bool {
     // SAFETY: F_GETFD only queries the descriptor table.
     unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
 }
-
-/// Gives SIGPIPE its default action again, for a command whose output
-/// goes to `head`: end quietly, as C tools do, instead of failing on the
-/// write (Rust ignores SIGPIPE). Sockets are chan's business, and chan
-/// sends with MSG_NOSIGNAL, so daemons never need this.
-pub fn default_sigpipe() -> io::Result<()> {
-    // SAFETY: SIG_DFL is a valid disposition; signal() touches no memory
-    // of ours.
-    let old = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    if old == libc::SIG_ERR {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}

@@ -15,7 +15,7 @@ fn main() -> std::process::ExitCode {
             return Ok(display::lsid_json(&info));
         }
         if info.master.is_empty() {
-            print!("{}", display::lsid(&info));
+            os::say!("{}", display::lsid(&info));
             return Err(format!(
                 "ll_mastername failed: cluster {} has no master yet",
                 info.cluster

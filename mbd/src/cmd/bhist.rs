@@ -96,7 +96,7 @@ pub fn main() -> ExitCode {
     if args.json {
         print_json(&jobs.iter().map(json).collect::<Vec<_>>());
     } else if jobs.is_empty() {
-        println!(
+        os::sayln!(
             "{}",
             if args.running {
                 "No running jobs found."
@@ -108,9 +108,9 @@ pub fn main() -> ExitCode {
         );
     } else if args.long || args.job_ref.is_some() {
         let blocks: Vec<String> = jobs.iter().map(full).collect();
-        print!("{}", blocks.join("\n"));
+        os::say!("{}", blocks.join("\n"));
     } else {
-        print!("{}", compact(&jobs));
+        os::say!("{}", compact(&jobs));
     }
     ExitCode::SUCCESS
 }

@@ -38,7 +38,7 @@ pub fn main() -> ExitCode {
     if args.listing.json {
         print_json(&rows.iter().map(HostJson::from).collect::<Vec<_>>());
     } else {
-        print!("{}", render(&rows));
+        os::say!("{}", render(&rows));
     }
     ExitCode::SUCCESS
 }

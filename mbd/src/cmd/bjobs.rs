@@ -54,10 +54,10 @@ pub fn main() -> ExitCode {
     if args.listing.json {
         print_json(&rows.iter().map(JobJson::from).collect::<Vec<_>>());
     } else if rows.is_empty() {
-        println!("No jobs found.");
+        os::sayln!("No jobs found.");
     } else {
         // Reasons with --pend only, as LavaLite (--all lists them without).
-        print!("{}", render(&rows, args.pend));
+        os::say!("{}", render(&rows, args.pend));
     }
     ExitCode::SUCCESS
 }

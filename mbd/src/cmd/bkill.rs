@@ -50,8 +50,8 @@ pub fn main() -> ExitCode {
     let mut any_ok = false;
     for (job, text) in refs {
         match client.call::<_, ()>(op::SIGNAL, &SignalRequest { job, signal }) {
-            Ok(()) if job.id == 0 => println!("All your jobs are being signaled"),
-            Ok(()) => println!("Job <{text}> is being signaled"),
+            Ok(()) if job.id == 0 => os::sayln!("All your jobs are being signaled"),
+            Ok(()) => os::sayln!("Job <{text}> is being signaled"),
             Err(e) => {
                 eprintln!("bkill: failed to signal job <{text}>: {}", e.reason());
                 continue;

@@ -40,7 +40,7 @@ pub fn main() -> ExitCode {
     };
     match client.call::<_, ()>(op::MOVE, &request) {
         Ok(()) => {
-            println!("Job <{job_id}> moved to queue <{queue}>.");
+            os::sayln!("Job <{job_id}> moved to queue <{queue}>.");
             ExitCode::SUCCESS
         }
         Err(e) => fail(

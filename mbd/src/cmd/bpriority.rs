@@ -39,7 +39,7 @@ pub fn main() -> ExitCode {
     };
     match client.call::<_, ()>(op::PRIORITY, &PriorityRequest { job_id, priority }) {
         Ok(()) => {
-            println!("Job <{job_id}> priority set to {priority}.");
+            os::sayln!("Job <{job_id}> priority set to {priority}.");
             ExitCode::SUCCESS
         }
         Err(e) => fail(

@@ -39,9 +39,9 @@ pub fn main() -> ExitCode {
     if args.listing.json {
         print_json(&rows.iter().map(QueueJson::from).collect::<Vec<_>>());
     } else if args.long {
-        print!("{}", render_long(&rows));
+        os::say!("{}", render_long(&rows));
     } else {
-        print!("{}", render(&rows));
+        os::say!("{}", render(&rows));
     }
     ExitCode::SUCCESS
 }

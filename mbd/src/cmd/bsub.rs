@@ -126,9 +126,10 @@ pub fn main() -> ExitCode {
     };
     match client.call::<_, SubmitReply>(op::SUBMIT, &request) {
         Ok(reply) => {
-            println!(
+            os::sayln!(
                 "Job <{}> is submitted to queue <{}>.",
-                reply.job_id, reply.queue
+                reply.job_id,
+                reply.queue
             );
             ExitCode::SUCCESS
         }

@@ -41,12 +41,10 @@ pub struct ListingFlags {
 
 /// Parses the process's arguments; help and version are printed here.
 pub fn parse_args<T: clap::Parser>() -> Result<T, ExitCode> {
-    // `bjobs | head` ends quietly when head is done, as in LavaLite.
-    let _ = chan::sys::default_sigpipe();
     T::try_parse().map_err(|e| {
         if e.kind() == clap::error::ErrorKind::DisplayVersion {
             // LavaLite prints the bare version, without the command name.
-            println!("{VERSION}");
+            os::sayln!("{VERSION}");
             return ExitCode::SUCCESS;
         }
         let _ = e.print();
@@ -108,7 +106,7 @@ where
     if json {
         print_json(&rows.iter().map(to_json).collect::<Vec<_>>());
     } else {
-        print!("{}", render(&rows));
+        os::say!("{}", render(&rows));
     }
     ExitCode::SUCCESS
 }
@@ -135,7 +133,7 @@ fn control(
     };
     Some(match client.call::<_, ()>(op, &request) {
         Ok(()) => {
-            println!("{what} {name} {}", if open { "opened" } else { "closed" });
+            os::sayln!("{what} {name} {}", if open { "opened" } else { "closed" });
             ExitCode::SUCCESS
         }
         Err(e) => fail(prog, format!("{name}: {}", e.reason())),
@@ -185,7 +183,7 @@ pub fn or_dash(text: &str) -> &str {
 /// Prints `value` as pretty JSON.
 pub fn print_json(value: &impl serde::Serialize) {
     match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => os::sayln!("{text}"),
         Err(e) => eprintln!("cannot encode JSON: {e}"),
     }
 }
