@@ -6,7 +6,7 @@ use serde::Serialize;
 use std::process::ExitCode;
 
 #[derive(clap::Parser, Debug)]
-#[command(name = "bgroups", version = VERSION, disable_version_flag = true, about = "List the host groups")]
+#[command(name = "bgroups", version = VERSION, disable_version_flag = true, infer_long_args = true, about = "List the host groups")]
 pub struct Args {
     #[command(flatten)]
     listing: ListingFlags,

@@ -24,7 +24,7 @@ use std::fmt::Write;
 use std::process::ExitCode;
 
 #[derive(clap::Parser, Debug)]
-#[command(name = "bhist", version = VERSION, disable_version_flag = true, about = "Show job histories")]
+#[command(name = "bhist", version = VERSION, disable_version_flag = true, infer_long_args = true, about = "Show job histories")]
 pub struct Args {
     #[arg(short = 'V', long, action = clap::ArgAction::Version, help = "Print the version")]
     version: Option<bool>,

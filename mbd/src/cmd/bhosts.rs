@@ -8,7 +8,7 @@ use serde::Serialize;
 use std::process::ExitCode;
 
 #[derive(clap::Parser, Debug)]
-#[command(name = "bhosts", version = VERSION, disable_version_flag = true, about = "List or control batch hosts")]
+#[command(name = "bhosts", version = VERSION, disable_version_flag = true, infer_long_args = true, about = "List or control batch hosts")]
 pub struct Args {
     #[command(flatten)]
     listing: ListingFlags,

@@ -10,7 +10,7 @@ use serde::Serialize;
 use std::process::ExitCode;
 
 #[derive(clap::Parser, Debug)]
-#[command(name = "bjobs", version = VERSION, disable_version_flag = true, about = "List batch jobs")]
+#[command(name = "bjobs", version = VERSION, disable_version_flag = true, infer_long_args = true, about = "List batch jobs")]
 pub struct Args {
     #[command(flatten)]
     listing: ListingFlags,

@@ -5,7 +5,7 @@ use proto::mbd::{op, JobRef, SignalRequest};
 use std::process::ExitCode;
 
 #[derive(clap::Parser, Debug)]
-#[command(name = "bkill", version = VERSION, disable_version_flag = true, about = "Signal batch jobs")]
+#[command(name = "bkill", version = VERSION, disable_version_flag = true, infer_long_args = true, about = "Signal batch jobs")]
 pub struct Args {
     #[arg(short = 'v', long, action = clap::ArgAction::Version, help = "Print the version")]
     version: Option<bool>,

@@ -5,7 +5,7 @@ use proto::mbd::{op, MoveRequest};
 use std::process::ExitCode;
 
 #[derive(clap::Parser, Debug)]
-#[command(name = "bmove", override_usage = "bmove --to <QUEUE> <JOB_ID>", version = VERSION, disable_version_flag = true, about = "Move a pending or held job to a different queue")]
+#[command(name = "bmove", override_usage = "bmove --to <QUEUE> <JOB_ID>", version = VERSION, disable_version_flag = true, infer_long_args = true, about = "Move a pending or held job to a different queue")]
 pub struct Args {
     #[arg(short = 'v', long, action = clap::ArgAction::Version, help = "Print the version")]
     version: Option<bool>,

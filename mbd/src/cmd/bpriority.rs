@@ -5,7 +5,7 @@ use proto::mbd::{op, PriorityRequest};
 use std::process::ExitCode;
 
 #[derive(clap::Parser, Debug)]
-#[command(name = "bpriority", override_usage = "bpriority --priority <N> <JOB_ID>", version = VERSION, disable_version_flag = true, about = "Change the priority of a job; it cannot exceed the queue's priority unless you are the admin")]
+#[command(name = "bpriority", override_usage = "bpriority --priority <N> <JOB_ID>", version = VERSION, disable_version_flag = true, infer_long_args = true, about = "Change the priority of a job; it cannot exceed the queue's priority unless you are the admin")]
 pub struct Args {
     #[arg(short = 'v', long, action = clap::ArgAction::Version, help = "Print the version")]
     version: Option<bool>,

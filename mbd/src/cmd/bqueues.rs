@@ -6,7 +6,7 @@ use serde::Serialize;
 use std::process::ExitCode;
 
 #[derive(clap::Parser, Debug)]
-#[command(name = "bqueues", version = VERSION, disable_version_flag = true, about = "List or control queues")]
+#[command(name = "bqueues", version = VERSION, disable_version_flag = true, infer_long_args = true, about = "List or control queues")]
 pub struct Args {
     #[command(flatten)]
     listing: ListingFlags,

@@ -16,6 +16,7 @@ use std::process::ExitCode;
     name = "bsub",
     version = VERSION,
     disable_version_flag = true,
+    infer_long_args = true,
     about = "Submit a batch job",
     override_usage = "bsub [options] command [args...]"
 )]
@@ -336,6 +337,19 @@ mod tests {
     }
 
     #[test]
+    fn long_options_may_be_abbreviated_to_an_unambiguous_prefix() {
+        // As LavaLite's getopt_long allowed: --que is --queue, --dep --dependency.
+        let r = parse(&["--que", "short", "--dep", "done(1)", "--hold", "true"]).unwrap();
+        assert_eq!(
+            (r.queue.as_str(), r.dependency.as_str()),
+            ("short", "done(1)")
+        );
+        assert!(r.hold);
+        // --m is --mem, --machines or --max...: ambiguous, refused.
+        assert!(parse(&["--m", "x", "true"]).is_err());
+    }
+
+    #[test]
     fn options_stop_at_the_command() {
         let r = parse(&["-q", "short", "--hold", "ls", "-l", "--queue", "x"]).unwrap();
         assert_eq!(
@@ -349,8 +363,8 @@ mod tests {
             "sh -c 'echo x >&2'"
         );
         // A mistyped option is an error, never the job's command.
-        let typo = parse(&["--queu", "short", "myjob"]).unwrap_err();
-        assert!(typo.contains("unexpected argument '--queu'"), "{typo}");
+        let typo = parse(&["--qeue", "short", "myjob"]).unwrap_err();
+        assert!(typo.contains("unexpected argument '--qeue'"), "{typo}");
         assert!(parse(&["-Z", "myjob"]).is_err());
     }
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 use std::process::ExitCode;
 
 #[derive(clap::Parser, Debug)]
-#[command(name = "btokens", version = VERSION, disable_version_flag = true, about = "List the token pools")]
+#[command(name = "btokens", version = VERSION, disable_version_flag = true, infer_long_args = true, about = "List the token pools")]
 pub struct Args {
     #[command(flatten)]
     listing: ListingFlags,
