@@ -85,10 +85,11 @@ fn usage_and_validation_errors_exit_1_with_lavalites_messages() {
     }
     let unknown = run(BQUEUES, &["--bogus"], None);
     assert_eq!(unknown.status.code(), Some(1), "unknown options are errors");
-    // Not a job running `--queu`: nothing reaches mbd (none is configured).
-    let typo = run(BSUB, &["--queu", "short", "myjob"], None);
+    // Not a job running `--qeue`: nothing reaches mbd (none is configured).
+    // (`--queu` is `--queue`: long options may be abbreviated.)
+    let typo = run(BSUB, &["--qeue", "short", "myjob"], None);
     assert_eq!(typo.status.code(), Some(1), "a mistyped option is an error");
-    assert!(text(&typo.stderr).contains("unexpected argument '--queu'"));
+    assert!(text(&typo.stderr).contains("unexpected argument '--qeue'"));
 }
 
 #[test]
