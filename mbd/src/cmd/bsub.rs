@@ -100,7 +100,7 @@ pub struct Args {
     pub dependency: Option<String>,
     /// The command and its arguments
     // No `allow_hyphen_values`: an unknown option before the command is an
-    // error, not the command (`bsub --queu q job` must not run `--queu`).
+    // error, not the command (`bsub --qeue q job` must not run `--qeue`).
     // After the first operand everything is the command's (`bsub ls -l`).
     #[arg(trailing_var_arg = true)]
     pub command: Vec<String>,
