@@ -23,7 +23,7 @@ pub use batch_hosts::{parse_size_mb, BatchHost, BatchHosts, HostGroup, TokenPool
 pub use cluster::{ClusterFile, HostEntry};
 pub use error::ConfError;
 pub use ll_conf::LlConf;
-pub use queues::{check_queue_hosts, parse_queues, Queue};
+pub use queues::{check_queue_hosts, parse_minutes, parse_queues, Queue, RunLimit};
 
 use std::path::{Path, PathBuf};
 

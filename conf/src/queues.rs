@@ -15,6 +15,8 @@ pub struct Queue {
     /// User or Unix group names; `None` means everyone (empty or `*`).
     pub users: Option<Vec<String>>,
     pub description: String,
+    /// `RUNLIMIT = [default] max`, LSF's syntax.
+    pub run_limit: Option<RunLimit>,
     /// Where the block starts, for errors found later.
     pub line: usize,
 }
@@ -37,6 +39,7 @@ pub fn parse_queues(text: &str) -> Result<Vec<Queue>, ConfError> {
             hosts: Vec::new(),
             users: None,
             description: String::new(),
+            run_limit: None,
             line: section.line,
         };
         for &(no, line) in &section.body {
@@ -62,6 +65,16 @@ pub fn parse_queues(text: &str) -> Result<Vec<Queue>, ConfError> {
                 "HOSTS" => q.hosts = words(),
                 "USERS" => q.users = Some(words()).filter(|u| !u.is_empty() && u != &["*"]),
                 "DESCRIPTION" => q.description = value.to_owned(),
+                "RUNLIMIT" => {
+                    q.run_limit = Some(RunLimit::parse(value).ok_or_else(|| {
+                        ConfError::syntax(
+                            no,
+                            format!(
+                                "RUNLIMIT {value:?}: expected [default] max, each [hours:]minutes"
+                            ),
+                        )
+                    })?)
+                }
                 _ => return Err(ConfError::syntax(no, format!("unknown key {key}"))),
             }
         }
@@ -86,6 +99,58 @@ pub fn parse_queues(text: &str) -> Result<Vec<Queue>, ConfError> {
         queues.push(q);
     }
     Ok(queues)
+}
+
+/// A queue's `RUNLIMIT`, seconds: jobs without `-W` get `default` (else
+/// `max`); a `-W` above `max` is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunLimit {
+    pub default: Option<u64>,
+    pub max: u64,
+}
+
+impl RunLimit {
+    /// `max` or `default max`, each `[hours:]minutes`. LSF's `/host`
+    /// suffix (a CPU factor to normalise by) is accepted and ignored:
+    /// limits here are wall-clock minutes on any host.
+    pub fn parse(text: &str) -> Option<RunLimit> {
+        let limits: Vec<u64> = (text.split_ascii_whitespace())
+            .map(|w| parse_minutes(w.split('/').next().unwrap_or(w)))
+            .collect::<Option<_>>()?;
+        match limits[..] {
+            [max] => Some(RunLimit { default: None, max }),
+            [default, max] if default <= max => Some(RunLimit {
+                default: Some(default),
+                max,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The limit a job gets: its own (`-W`, 0 = none), else the default,
+    /// else the max.
+    pub fn for_job(limit: Option<&RunLimit>, own: u64) -> u64 {
+        match limit {
+            _ if own > 0 => own,
+            Some(l) => l.default.unwrap_or(l.max),
+            None => 0,
+        }
+    }
+}
+
+/// `[hours:]minutes` (LSF's `-W`; minutes may exceed 59) as seconds;
+/// positive.
+pub fn parse_minutes(text: &str) -> Option<u64> {
+    let number = |s: &str| {
+        (!s.is_empty() && s.len() <= 9 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u64>().ok())
+            .flatten()
+    };
+    let minutes = match text.split_once(':') {
+        Some((h, m)) => number(h)? * 60 + number(m)?,
+        None => number(text)?,
+    };
+    (minutes > 0).then_some(minutes * 60)
 }
 
 /// Checks that every queue's HOSTS names a host or group of `hosts`.
@@ -141,6 +206,32 @@ End Queue
         );
         assert_eq!(q[0].description, "jobs under an hour");
         assert_eq!((q[1].priority, q[1].users.is_none()), (0, true));
+    }
+
+    #[test]
+    fn run_limits_are_lsfs_hours_and_minutes() {
+        assert_eq!(parse_minutes("90"), Some(5400));
+        assert_eq!(parse_minutes("3:30"), Some(210 * 60));
+        assert_eq!(parse_minutes("0:75"), Some(75 * 60));
+        for bad in ["", "0", "1:", ":5", "-5", "1.5", "5m", "1:2:3"] {
+            assert_eq!(parse_minutes(bad), None, "{bad}");
+        }
+        let q =
+            parse_queues(&EXAMPLE.replace("DESCRIPTION", "RUNLIMIT = 10 2:00/hostA\nDESCRIPTION"))
+                .unwrap();
+        let limit = q[0].run_limit.unwrap();
+        assert_eq!((limit.default, limit.max), (Some(600), 7200));
+        assert_eq!(RunLimit::for_job(Some(&limit), 60), 60);
+        assert_eq!(RunLimit::for_job(Some(&limit), 0), 600);
+        assert_eq!(RunLimit::for_job(RunLimit::parse("5").as_ref(), 0), 300);
+        assert_eq!(RunLimit::for_job(None, 0), 0);
+        for bad in ["", "20 10", "1 2 3", "x"] {
+            assert_eq!(RunLimit::parse(bad), None, "{bad}");
+        }
+        let err = parse_queues(&EXAMPLE.replace("PRIORITY    = 40", "RUNLIMIT = soon"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3: RUNLIMIT \"soon\""), "{err}");
     }
 
     #[test]

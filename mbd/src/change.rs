@@ -25,7 +25,7 @@ xdr_struct! {
 impl Submitted {
     /// The ids of the jobs it made, one per array element.
     pub fn job_ids(&self) -> std::ops::Range<u32> {
-        let n = self.request.array.indices().len() as u32;
+        let n = self.request.indices().len() as u32;
         self.first_id..self.first_id + n
     }
 }

@@ -18,6 +18,8 @@ pub struct QueueConf {
     /// `USERS` as written, for display.
     pub users_text: Vec<String>,
     pub description: String,
+    /// `RUNLIMIT`.
+    pub run_limit: Option<conf::RunLimit>,
 }
 
 /// A queue's `USERS`, resolved: a name that is a user admits that user;
@@ -113,6 +115,7 @@ impl Cluster {
                 users,
                 users_text: q.users.unwrap_or_default(),
                 description: q.description,
+                run_limit: q.run_limit,
             });
         }
         if cluster.queue(default_queue).is_none() {

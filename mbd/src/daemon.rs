@@ -653,7 +653,7 @@ impl Mbd {
         let reply = SubmitReply {
             job_id: s.first_id,
             queue: s.queue.clone(),
-            elements: s.request.array.indices().len() as u32,
+            elements: s.request.indices().len() as u32,
         };
         self.change(std::slice::from_ref(&change))?;
         self.audit.push(format!(

@@ -236,6 +236,8 @@ pub enum PendReason {
     Scheduling,
     NotReady,
     Dependency,
+    /// `-J "a[...]%L"`: L elements already run.
+    ArrayLimit,
     QueueClosed,
     TokensExhausted,
     NoEligibleHosts,
@@ -253,6 +255,7 @@ impl PendReason {
             PendReason::Scheduling => "pending scheduling",
             PendReason::NotReady => "job not ready for scheduling",
             PendReason::Dependency => "waiting for job dependency",
+            PendReason::ArrayLimit => "the job array has reached its running element limit",
             PendReason::QueueClosed => "queue is closed",
             PendReason::TokensExhausted => "token pool exhausted",
             PendReason::NoEligibleHosts => "no eligible hosts in queue",

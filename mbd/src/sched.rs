@@ -83,16 +83,20 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
     // to each other in scheduling order (an array's elements, a script's
     // bsubs), so a backlog of them costs one placement attempt.
     let mut refused: Option<(&Arc<Shape>, PendReason)> = None;
+    let mut array_running = ArrayRunning::of(state);
     for job in pending {
-        let placed = ready(state, job, now).and_then(|()| match refused {
-            Some((shape, reason)) if Arc::ptr_eq(shape, &job.spec.shape) => Err(reason),
-            _ => place(state, job, &free, &tokens).inspect_err(|&reason| {
-                refused = Some((&job.spec.shape, reason));
-            }),
-        });
+        let placed = ready(state, job, now)
+            .and_then(|()| array_running.admits(job))
+            .and_then(|()| match refused {
+                Some((shape, reason)) if Arc::ptr_eq(shape, &job.spec.shape) => Err(reason),
+                _ => place(state, job, &free, &tokens).inspect_err(|&reason| {
+                    refused = Some((&job.spec.shape, reason));
+                }),
+            });
         match placed {
             Ok(alloc) => {
                 take(&mut free, &mut tokens, job, &alloc, cluster);
+                array_running.started(job);
                 plan.starts.push((job.id, alloc));
                 refused = None;
             }
@@ -102,6 +106,39 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
         }
     }
     plan
+}
+
+/// Running elements of the arrays that limit them (`-J "a[1-9]%2"`).
+struct ArrayRunning(HashMap<u32, u32>);
+
+impl ArrayRunning {
+    fn of(state: &State) -> ArrayRunning {
+        let mut running = ArrayRunning(HashMap::new());
+        for job in state.allocated_jobs() {
+            running.started(job);
+        }
+        running
+    }
+
+    fn limit(job: &Job) -> Option<u32> {
+        let limit = job.spec.request.options.max_running;
+        (job.array_id != 0 && limit > 0).then_some(limit)
+    }
+
+    fn admits(&self, job: &Job) -> Result<(), PendReason> {
+        match Self::limit(job) {
+            Some(limit) if self.0.get(&job.array_id).copied().unwrap_or(0) >= limit => {
+                Err(PendReason::ArrayLimit)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn started(&mut self, job: &Job) {
+        if Self::limit(job).is_some() {
+            *self.0.entry(job.array_id).or_default() += 1;
+        }
+    }
 }
 
 /// What is free on each host, and in each token pool.
@@ -432,6 +469,37 @@ mod tests {
                 (first + 6, PendReason::Cpus)
             ]
         );
+    }
+
+    #[test]
+    fn an_array_runs_at_most_its_limit_of_elements_at_once() {
+        let mut s = connected(sample());
+        let first = add(
+            &mut s,
+            SubmitRequest {
+                array: proto::mbd::ArraySpec {
+                    start: 1,
+                    end: 5,
+                    step: 1,
+                },
+                options: proto::JobOptions {
+                    max_running: 2,
+                    ..Default::default()
+                },
+                ..cpus(1)
+            },
+        );
+        let plan1 = plan(&s, &[], 1000, &Replan::All);
+        let placed: Vec<u32> = plan1.starts.iter().map(|(id, _)| *id).collect();
+        assert_eq!(placed, [first, first + 1]);
+        assert_eq!(plan1.reasons[&(first + 2)], PendReason::ArrayLimit);
+        // Running elements count in the next pass too.
+        for change in s.dispatch(&plan1.starts, 1000) {
+            s.apply(&change);
+        }
+        let plan2 = plan(&s, &[], 1001, &Replan::All);
+        assert!(plan2.starts.is_empty());
+        assert_eq!(plan2.reasons.len(), 3);
     }
 
     #[test]

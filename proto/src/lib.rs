@@ -10,6 +10,7 @@ pub mod auth;
 mod header;
 pub mod lim;
 pub mod mbd;
+mod options;
 pub mod sbd;
 pub mod xdr;
 
@@ -17,6 +18,7 @@ pub mod xdr;
 pub use bytes;
 
 pub use header::{Header, HeaderError, HEADER_LEN, VERSION};
+pub use options::JobOptions;
 pub use xdr::{Decode, DecodeError, Encode, Reader};
 
 use bytes::{BufMut, BytesMut};

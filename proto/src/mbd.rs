@@ -273,6 +273,24 @@ xdr_struct! {
         pub terminate: u64,
         /// `--dependency`, as given (mbd parses and checks it).
         pub dependency: String,
+        /// Protocol 2.1's options (absent from a 2.0 submission).
+        pub options: crate::JobOptions,
+    }
+}
+
+impl SubmitRequest {
+    /// Whether it makes an array.
+    pub fn is_array(&self) -> bool {
+        self.array.is_array() || !self.options.array_indices.is_empty()
+    }
+
+    /// The element indices, in order (just `[0]` for a plain job).
+    pub fn indices(&self) -> Vec<u32> {
+        if self.options.array_indices.is_empty() {
+            self.array.indices()
+        } else {
+            self.options.array_indices.clone()
+        }
     }
 }
 
@@ -336,6 +354,12 @@ xdr_struct! {
         pub submit_time: u64,
         /// Why a PEND job waits (empty otherwise).
         pub pend_reason: String,
+        /// When its last run was dispatched (0: never).
+        pub start_time: u64,
+        /// When it finished (0: not yet).
+        pub end_time: u64,
+        /// A finished job's exit code (128 + n: ended by signal n).
+        pub exit_code: i32,
     }
 }
 

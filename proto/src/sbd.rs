@@ -136,6 +136,9 @@ xdr_struct! {
         /// `--mem`, MB per host (0: none); sbd makes it the job's
         /// `memory.max`.
         pub mem_mb: u64,
+        /// The submission's later options (`run_limit` as mbd settled
+        /// it: the job's or its queue's).
+        pub options: crate::JobOptions,
     }
 }
 

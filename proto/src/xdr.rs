@@ -69,6 +69,12 @@ impl<'a> Reader<'a> {
         self.buf.len()
     }
 
+    /// The next 4 bytes as a `u32`, not consumed (`None` at the end).
+    pub fn peek_u32(&self) -> Option<u32> {
+        let head = self.buf.get(..4)?;
+        Some(u32::from_be_bytes([head[0], head[1], head[2], head[3]]))
+    }
+
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if n > self.buf.len() {
             return Err(DecodeError::Truncated {

@@ -2,8 +2,12 @@
 //! signalfd, and a tick for `--terminate` and reconnecting.
 
 use crate::cgroup::{CgroupRoot, JobCgroup, Limits};
-use crate::job::{adopted, collect_cgroup, enforce_terminate, lost, unrecorded, Adopted, LocalJob};
+use crate::job::{
+    adopted, collect_cgroup, enforce_run_limit, enforce_terminate, lost, unrecorded, Adopted,
+    LocalJob,
+};
 use crate::launch;
+use crate::run_limit::RunLimit;
 use crate::settings::Settings;
 use crate::spool::{self, Spool};
 use bytes::BytesMut;
@@ -146,6 +150,9 @@ impl Sbd {
             let start = entry.start.unwrap_or_default();
             let mut job = LocalJob::new(entry.pid.unwrap_or(0), start.terminate, entry.dir, cgroup);
             job.own_child = false;
+            let now = unix_now();
+            let started = spool::started_at(&job.dir).unwrap_or(now);
+            job.run_limit = RunLimit::new(start.options.run_limit, started, now);
             // A frozen cgroup is a job that STOP suspended.
             job.suspended = (job.cgroup.as_ref()).is_some_and(|cg| cg.frozen().unwrap_or(false));
             log::info!(
@@ -481,7 +488,9 @@ impl Sbd {
         match self.launch(&start, cgroup.as_ref()) {
             Ok((dir, pid)) => {
                 log::info!("job {} started (process group {pid})", start.job.id);
-                let job = LocalJob::new(pid, start.terminate, dir, cgroup);
+                let mut job = LocalJob::new(pid, start.terminate, dir, cgroup);
+                let now = unix_now();
+                job.run_limit = RunLimit::new(start.options.run_limit, now, now);
                 self.jobs.insert(start.job, job);
                 self.send(
                     op::STARTED,
@@ -681,6 +690,7 @@ impl Sbd {
         let mut ended = Vec::new();
         for (key, job) in self.jobs.iter_mut().filter(|(_, j)| j.finished.is_none()) {
             enforce_terminate(*key, job, now);
+            enforce_run_limit(*key, job, now, self.settings.run_limit);
             if !job.own_child {
                 if let Some(mut f) = spool::read_result(&job.dir) {
                     f.note = if f.note.is_empty() {

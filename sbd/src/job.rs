@@ -3,6 +3,7 @@
 
 use crate::cgroup::JobCgroup;
 use crate::launch;
+use crate::run_limit::{self, Escalation, RunLimit};
 use proto::sbd::{Finished, JobKey, Usage};
 use std::path::PathBuf;
 
@@ -20,6 +21,8 @@ pub(crate) struct LocalJob {
     pub(crate) suspended: bool,
     pub(crate) terminate: u64,
     pub(crate) usr2_sent: Option<u64>,
+    /// `-W` or the queue's `RUNLIMIT`, if any.
+    pub(crate) run_limit: Option<RunLimit>,
     /// Why sbd ended it, if it did.
     pub(crate) note: String,
     /// Set once it ended; kept until mbd acknowledges it.
@@ -41,6 +44,7 @@ impl LocalJob {
             suspended: false,
             terminate,
             usr2_sent: None,
+            run_limit: None,
             note: String::new(),
             finished: None,
             dir,
@@ -72,6 +76,21 @@ pub(crate) fn enforce_terminate(key: JobKey, job: &mut LocalJob, now: u64) {
     } else {
         job.terminate = 0;
     }
+}
+
+/// The run limit: see [`crate::run_limit`].
+pub(crate) fn enforce_run_limit(key: JobKey, job: &mut LocalJob, now: u64, e: Escalation) {
+    let suspended = job.suspended;
+    let Some(signo) = job
+        .run_limit
+        .as_mut()
+        .and_then(|l| l.tick(now, suspended, e))
+    else {
+        return;
+    };
+    log::info!("job {}: run limit reached, sending signal {signo}", key.id);
+    job.note = run_limit::NOTE.into();
+    job.deliver(key.id, signo);
 }
 
 /// How a run ended whose runner sbd reaped without a result in the spool.

@@ -168,8 +168,8 @@ fn start_job(
     early: Option<&mut EarlySignals>,
 ) -> Result<os::process::ChildExit, String> {
     become_job_user(start)?;
-    let cwd = job_cwd(&start.cwd);
     os::process::set_umask(start.umask);
+    let cwd = job_cwd(start);
     let stdin = open_input(&cwd, &start.stdin)?;
     let (stdout, stderr) = open_outputs(&cwd, start)?;
     let stdio = Stdio {
@@ -177,20 +177,23 @@ fn start_job(
         stdout,
         stderr,
     };
+    // Removed when the job has ended (this function returns).
+    let script = ScriptFile::write(start)?;
+    let script_argv = script.as_ref().map(ScriptFile::argv);
     // The job's shell learns its own pid (= LL_JOBPID) and then runs the
-    // command as `/bin/sh -c` would.
-    let args = [
-        "-c",
-        "LL_JOBPID=$$ exec /bin/sh -c \"$1\"",
-        "sh",
-        &start.command,
-    ];
+    // command as `/bin/sh -c` would, or the script.
+    let mut argv = vec!["/bin/sh", "-c"];
+    match &script_argv {
+        Some(run) => {
+            argv.extend(["LL_JOBPID=$$ exec \"$@\"", "sh"]);
+            argv.extend(run.iter().map(String::as_str));
+        }
+        None => argv.extend(["LL_JOBPID=$$ exec /bin/sh -c \"$1\"", "sh", &start.command]),
+    }
     let env = job_env(start, host, conf_dir, dir);
-    make_room_for_exec(&args, &env)?;
+    make_room_for_exec(&argv, &env)?;
     // The job starts where the runner is (posix_spawn has no chdir).
     std::env::set_current_dir(&cwd).map_err(|e| format!("cannot enter {}: {e}", cwd.display()))?;
-    let mut argv = vec!["/bin/sh"];
-    argv.extend(args);
     let child = clean_spawn::spawn(&argv, &env, &stdio)?;
     drop(stdio);
     if let Some(early) = early {
@@ -275,13 +278,94 @@ fn become_job_user(start: &JobStart) -> Result<(), String> {
         .map_err(|e| format!("cannot become {}: {e}", user.name))
 }
 
-/// The submit directory, or /tmp when it does not exist here.
-fn job_cwd(cwd: &str) -> PathBuf {
-    let path = Path::new(cwd);
-    if !cwd.is_empty() && path.is_dir() {
+/// The submit directory (or `-cwd`'s), or /tmp when it does not exist
+/// here. A `-cwd` with `%J` or `%I` in it is made (as LSF does).
+fn job_cwd(start: &JobStart) -> PathBuf {
+    let expanded = expand_output(&start.cwd, start.job.id, start.index);
+    let path = Path::new(&expanded);
+    if expanded != start.cwd && !path.exists() {
+        if let Err(e) = std::fs::create_dir_all(path) {
+            eprintln!(
+                "sbd job runner: job {}: cannot make {expanded}: {e}",
+                start.job.id
+            );
+        }
+    }
+    if !expanded.is_empty() && path.is_dir() {
         path.to_owned()
     } else {
         PathBuf::from("/tmp")
+    }
+}
+
+/// A job script (`bsub < script`) written where the job's user can read
+/// it, for as long as the job runs.
+struct ScriptFile {
+    path: PathBuf,
+    /// `#!interpreter [argument]`, if its first line says.
+    interpreter: Vec<String>,
+}
+
+impl ScriptFile {
+    /// Writes `start`'s script, if it has one, as the job's user (whom
+    /// the runner already is), private to them, in the temporary
+    /// directory.
+    fn write(start: &JobStart) -> Result<Option<ScriptFile>, String> {
+        use std::io::Write;
+        let text = &start.options.script;
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let salt = os::random::u64().map_err(|e| format!("no randomness for a file name: {e}"))?;
+        let path = std::env::temp_dir().join(format!(
+            "ll-job-{}.{}-{salt:016x}",
+            start.job.id, start.job.attempt
+        ));
+        let written = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o700)
+            .open(&path)
+            .and_then(|mut f| f.write_all(text.as_bytes()));
+        let script = ScriptFile {
+            interpreter: interpreter(text),
+            path,
+        };
+        written
+            .map_err(|e| format!("cannot write the job script {}: {e}", script.path.display()))?;
+        Ok(Some(script))
+    }
+
+    /// How to run it: by its interpreter (not by exec, so a `noexec`
+    /// temporary directory does not matter), else by /bin/sh.
+    fn argv(&self) -> Vec<String> {
+        let mut argv = if self.interpreter.is_empty() {
+            vec!["/bin/sh".to_owned()]
+        } else {
+            self.interpreter.clone()
+        };
+        argv.push(self.path.display().to_string());
+        argv
+    }
+}
+
+impl Drop for ScriptFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// `#!/path [argument]` of a script's first line, as the kernel reads it
+/// (everything after the path is one argument).
+fn interpreter(script: &str) -> Vec<String> {
+    let Some(line) = script.lines().next().and_then(|l| l.strip_prefix("#!")) else {
+        return Vec::new();
+    };
+    let line = line.trim();
+    match line.split_once([' ', '\t']) {
+        Some((path, arg)) => vec![path.to_owned(), arg.trim().to_owned()],
+        None if line.is_empty() => Vec::new(),
+        None => vec![line.to_owned()],
     }
 }
 
@@ -372,8 +456,18 @@ pub fn job_env(start: &JobStart, host: &str, conf_dir: &Path, dir: &Path) -> Vec
     set("LL_HOSTS", hosts.join(","));
     set("LL_JOBDIR", dir.display().to_string());
     set("LL_CONF_DIR", conf_dir.display().to_string());
+    // LSF's names too, for scripts written for LSF.
+    set("LSB_JOBID", start.job.id.to_string());
+    set("LSB_JOBNAME", start.name.clone());
+    set("LSB_QUEUE", start.queue.clone());
+    let per_slot =
+        (start.hosts.iter()).flat_map(|h| std::iter::repeat_n(h.host.as_str(), h.cpus as usize));
+    set("LSB_HOSTS", per_slot.collect::<Vec<_>>().join(" "));
+    let per_host = (start.hosts.iter()).map(|h| format!("{} {}", h.host, h.cpus));
+    set("LSB_MCPU_HOSTS", per_host.collect::<Vec<_>>().join(" "));
     if start.index > 0 {
         set("LL_JOBINDEX", start.index.to_string());
+        set("LSB_JOBINDEX", start.index.to_string());
     }
     if !start.gpus.is_empty() {
         let ids: Vec<String> = start.gpus.iter().map(u32::to_string).collect();
@@ -393,6 +487,17 @@ mod tests {
         assert_eq!(expand_output("out.%J.%I.log", 42, 3), "out.42.3.log");
         assert_eq!(expand_output("100%x%%J%", 7, 0), "100%x%7%");
         assert_eq!(expand_output("", 7, 0), "");
+    }
+
+    #[test]
+    fn a_scripts_first_line_names_its_interpreter() {
+        assert_eq!(interpreter("#!/bin/bash\necho"), ["/bin/bash"]);
+        assert_eq!(
+            interpreter("#! /usr/bin/env python3 -u\n"),
+            ["/usr/bin/env", "python3 -u"]
+        );
+        assert!(interpreter("echo\n#!/bin/bash").is_empty());
+        assert!(interpreter("#!\n").is_empty());
     }
 
     #[test]
@@ -427,6 +532,9 @@ mod tests {
         assert_eq!(get("LL_HOSTS"), Some("n1:4,n2:2"));
         assert_eq!(get("LL_FIRST_HOST"), Some("n1"));
         assert_eq!(get("LL_JOBINDEX"), Some("2"));
+        assert_eq!(get("LSB_JOBINDEX"), Some("2"));
+        assert_eq!(get("LSB_HOSTS"), Some("n1 n1 n1 n1 n2 n2"));
+        assert_eq!(get("LSB_MCPU_HOSTS"), Some("n1 4 n2 2"));
         assert_eq!(get("CUDA_VISIBLE_DEVICES"), Some("0,1"));
         assert_eq!(env.iter().filter(|(k, _)| k == "LL_JOBID").count(), 1);
     }

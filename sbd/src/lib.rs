@@ -1,6 +1,6 @@
 //! `sbd` is LavaLite's execution daemon: one per host, it registers with
 //! mbd, runs the jobs mbd dispatches there, delivers their signals,
-//! enforces `--terminate`, and reports how each ended.
+//! enforces `--terminate` and run limits, and reports how each ended.
 //!
 //! Each job runs under a small runner process (this binary with
 //! `--run-job`): the runner becomes the job's user, opens its files,
@@ -13,5 +13,6 @@ mod clean_spawn;
 pub mod daemon;
 mod job;
 pub mod launch;
+pub mod run_limit;
 pub mod settings;
 pub mod spool;

@@ -1,5 +1,6 @@
 //! What sbd reads from the configuration directory.
 
+use crate::run_limit::Escalation;
 use conf::batch_link::{require_key, sbd_heartbeat, Endpoint};
 use conf::{ConfDir, ConfError};
 use proto::auth::AuthKey;
@@ -21,6 +22,9 @@ pub struct Settings {
     pub auth_max_age: u64,
     /// `LL_CGROUP_ROOT` (LavaLite's default unless set; `none`: off).
     pub cgroup_root: Option<PathBuf>,
+    /// After a run limit: `LL_RUNLIMIT_GRACE` (600 s, LSF's fixed wait)
+    /// and `JOB_TERMINATE_INTERVAL` (10 s, as in LSF's lsb.params).
+    pub run_limit: Escalation,
 }
 
 impl Settings {
@@ -44,6 +48,13 @@ impl Settings {
             heartbeat: sbd_heartbeat(&ll)?,
             auth_max_age: ll.auth_max_age()?,
             cgroup_root: crate::cgroup::configured_root(&ll),
+            run_limit: Escalation {
+                grace: ll
+                    .seconds("LL_RUNLIMIT_GRACE", Duration::from_secs(600))?
+                    .as_secs(),
+                interval: (ll.seconds("JOB_TERMINATE_INTERVAL", Duration::from_secs(10))?)
+                    .as_secs(),
+            },
         })
     }
 }

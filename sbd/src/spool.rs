@@ -115,6 +115,17 @@ pub fn write_pid(dir: &Path, pid: u32) -> io::Result<()> {
     write_whole(&dir.join("pid"), format!("{pid}\n").as_bytes())
 }
 
+/// When the run started: when its runner's pid was recorded.
+pub fn started_at(dir: &Path) -> Option<u64> {
+    let modified = fs::metadata(dir.join("pid")).ok()?.modified().ok()?;
+    Some(
+        modified
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs(),
+    )
+}
+
 pub fn read_pid(dir: &Path) -> Option<u32> {
     fs::read_to_string(dir.join("pid"))
         .ok()?

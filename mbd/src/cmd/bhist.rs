@@ -250,6 +250,13 @@ pub fn full(j: &JobHistory) -> String {
     if s.terminate != 0 {
         label(&mut out, "Terminate:", format_time(s.terminate, true));
     }
+    if s.options.run_limit != 0 {
+        label(
+            &mut out,
+            "Run limit:",
+            format!("{:.1} min", s.options.run_limit as f64 / 60.0),
+        );
+    }
     out.push('\n');
     // Usage is not an event in LavaLite's layout but a block after them.
     for e in j.events.iter().filter(|e| e.what != event::USAGE) {
@@ -318,11 +325,33 @@ fn dispatched(hosts: &[String]) -> String {
     out
 }
 
+/// An event's kind as a JSON word.
+fn event_kind(what: u32) -> &'static str {
+    match what {
+        event::SUBMITTED => "submitted",
+        event::DISPATCHED => "dispatched",
+        event::FORKED => "started",
+        event::SIGNAL => "signal",
+        event::FINISHED => "finished",
+        event::HELD => "held",
+        event::RELEASED => "released",
+        event::SUSPENDED => "suspended",
+        event::RESUMED => "resumed",
+        event::MOVED => "moved",
+        event::PRIORITY => "priority",
+        event::PENDING => "pending",
+        event::USAGE => "usage",
+        event::NOTE => "note",
+        _ => "unknown",
+    }
+}
+
 fn json(j: &JobHistory) -> serde_json::Value {
     let events: Vec<serde_json::Value> = (j.events.iter())
         .map(|e| {
             serde_json::json!({
-                "time": e.time, "event": event_text(e), "hosts": e.hosts,
+                "time": e.time, "kind": event_kind(e.what), "event": event_text(e),
+                "code": e.code, "text": e.text, "hosts": e.hosts,
             })
         })
         .collect();
@@ -333,7 +362,9 @@ fn json(j: &JobHistory) -> serde_json::Value {
         "command": j.spec.command, "cwd": j.spec.cwd, "submit_time": j.row.submit_time,
         "submit_host": j.spec.submit_host, "dependency": j.spec.dependency,
         "cpus": j.spec.cpus, "nhosts": j.spec.nhosts, "mem_mb": j.spec.mem_mb,
-        "gpus": j.spec.gpus, "events": events,
+        "gpus": j.spec.gpus, "run_limit": j.spec.options.run_limit,
+        "exit_code": j.row.state.is_finished().then_some(j.row.exit_code),
+        "start_time": j.row.start_time, "end_time": j.row.end_time, "events": events,
         "usage": last_usage(j).map(|u| serde_json::json!({
             "user_ms": u.user_ms, "system_ms": u.system_ms, "max_rss_kb": u.max_rss_kb,
         })),
@@ -359,6 +390,9 @@ mod tests {
                 name: String::new(),
                 submit_time: 0,
                 pend_reason: String::new(),
+                start_time: 0,
+                end_time: 0,
+                exit_code: 0,
             },
             spec: SubmitRequest {
                 command: "sleep 60".into(),

@@ -1,11 +1,14 @@
-//! `bjobs [-a] [-p] [-r] [-d] [-u USER] [--json] [job_ref]`.
+//! `bjobs [-a] [-p] [-r] [-s] [-d] [-l] [-w] [-u USER] [--json] [job_ref...]`.
 
 use super::{
     client, display_id, fail, or_dash, parse_args, parse_job_ref, print_json, ListingFlags,
     TimeColumn,
 };
 use super::{Align, Table, VERSION};
-use proto::mbd::{op, JobRow, JobState, JobsChunk, JobsRequest};
+use crate::client::BatchClient;
+use proto::mbd::{
+    op, HistoryChunk, HistoryRequest, JobHistory, JobRef, JobRow, JobState, JobsChunk, JobsRequest,
+};
 use serde::Serialize;
 use std::process::ExitCode;
 
@@ -23,13 +26,22 @@ pub struct Args {
     /// Running jobs
     #[arg(short = 'r', long)]
     run: bool,
+    /// Suspended jobs
+    #[arg(short = 's', long)]
+    susp: bool,
+    /// LSF's long format: command, directories, times, hosts, limits, reasons
+    #[arg(short = 'l', long)]
+    long: bool,
+    /// Wide: accepted as in LSF (columns here are never cut)
+    #[arg(short = 'w', long)]
+    wide: bool,
     /// Finished jobs mbd still holds
     #[arg(short = 'd', long)]
     done: bool,
     /// Only this user's jobs
     #[arg(short = 'u', long)]
     user: Option<String>,
-    /// A job (N), an array (N) or one element (N[i]); extra operands are ignored
+    /// Jobs (N), arrays (N) or elements (N[i])
     job_ref: Vec<String>,
 }
 
@@ -38,7 +50,7 @@ pub fn main() -> ExitCode {
         Ok(args) => args,
         Err(code) => return code,
     };
-    let request = match request(&args) {
+    let requests = match requests(&args) {
         Ok(r) => r,
         Err(e) => return fail("bjobs", e),
     };
@@ -46,11 +58,40 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let chunks = client.stream(op::JOBS, &request, |c: &JobsChunk| c.more);
-    let rows: Vec<JobRow> = match chunks {
-        Ok(chunks) => chunks.into_iter().flat_map(|c| c.jobs).collect(),
-        Err(e) => return fail("bjobs", e.reason()),
+    let mut rows: Vec<JobRow> = Vec::new();
+    let mut missing = false;
+    for request in &requests {
+        match client.stream(op::JOBS, request, |c: &JobsChunk| c.more) {
+            Ok(chunks) => rows.extend(chunks.into_iter().flat_map(|c| c.jobs)),
+            // One job of several not found: said, and the others shown.
+            Err(e) if requests.len() > 1 => {
+                eprintln!("{}", e.reason());
+                missing = true;
+            }
+            Err(e) => return fail("bjobs", e.reason()),
+        }
+    }
+    if args.susp {
+        rows.retain(|r| r.state == JobState::Susp);
+    }
+    let code = if missing {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     };
+    if args.long {
+        return match long_form(&client, &rows) {
+            Ok(_) if rows.is_empty() => {
+                os::sayln!("No jobs found.");
+                code
+            }
+            Ok(text) => {
+                os::say!("{text}");
+                code
+            }
+            Err(e) => fail("bjobs", e),
+        };
+    }
     if args.listing.json {
         print_json(&rows.iter().map(JobJson::from).collect::<Vec<_>>());
     } else if rows.is_empty() {
@@ -59,29 +100,64 @@ pub fn main() -> ExitCode {
         // Reasons with --pend only, as LavaLite (--all lists them without).
         os::say!("{}", render(&rows, args.pend));
     }
-    ExitCode::SUCCESS
+    code
 }
 
-fn request(a: &Args) -> Result<JobsRequest, String> {
+/// One request per job named, or one for the filters.
+fn requests(a: &Args) -> Result<Vec<JobsRequest>, String> {
     if let Some(user) = &a.user {
         if os::users::by_name(user).is_none() {
             return Err(format!("unknown user '{user}'"));
         }
     }
-    let job = match a.job_ref.first() {
-        None => Default::default(),
-        Some(_) if a.all || a.pend || a.run || a.done => {
-            return Err("job_id is mutually exclusive with filter options".into())
-        }
-        Some(text) => parse_job_ref(text).ok_or(format!("invalid job reference '{text}'"))?,
-    };
-    Ok(JobsRequest {
+    let filters = JobsRequest {
         pend: a.pend || a.all,
-        run: a.run || a.all,
+        run: a.run || a.all || a.susp,
         done: a.done || a.all,
         user: a.user.clone().unwrap_or_default(),
-        job,
-    })
+        job: JobRef::default(),
+    };
+    if a.job_ref.is_empty() {
+        return Ok(vec![filters]);
+    }
+    if a.all || a.pend || a.run || a.done || a.susp {
+        return Err("job_id is mutually exclusive with filter options".into());
+    }
+    (a.job_ref.iter())
+        .map(|text| {
+            let job = parse_job_ref(text).ok_or(format!("invalid job reference '{text}'"))?;
+            Ok(JobsRequest {
+                job,
+                ..filters.clone()
+            })
+        })
+        .collect()
+}
+
+/// `bjobs -l` of `rows`: each job's history from mbd, in LSF's layout.
+fn long_form(client: &BatchClient, rows: &[JobRow]) -> Result<String, String> {
+    let mut blocks = Vec::with_capacity(rows.len());
+    for row in rows {
+        let job = match row.array_id {
+            0 => JobRef {
+                id: row.id,
+                index: 0,
+            },
+            array => JobRef {
+                id: array,
+                index: row.index,
+            },
+        };
+        let request = HistoryRequest {
+            job,
+            user: String::new(),
+        };
+        let chunks = (client.stream(op::HISTORY, &request, |c: &HistoryChunk| c.more))
+            .map_err(|e| e.reason())?;
+        let found: Vec<JobHistory> = chunks.into_iter().flat_map(|c| c.jobs).collect();
+        blocks.extend(found.iter().map(super::bjobs_long::render));
+    }
+    Ok(blocks.join(&format!("{}\n", "-".repeat(78))))
 }
 
 /// LavaLite's table; with `reasons`, each PEND job is followed by
@@ -146,6 +222,9 @@ struct JobJson<'a> {
     job_name: &'a str,
     submit_time: u64,
     pend_reason: Option<&'a str>,
+    start_time: Option<u64>,
+    end_time: Option<u64>,
+    exit_code: Option<i32>,
 }
 
 impl<'a> From<&'a JobRow> for JobJson<'a> {
@@ -167,6 +246,9 @@ impl<'a> From<&'a JobRow> for JobJson<'a> {
             job_name: &r.name,
             submit_time: r.submit_time,
             pend_reason: (!r.pend_reason.is_empty()).then_some(r.pend_reason.as_str()),
+            start_time: (r.start_time != 0).then_some(r.start_time),
+            end_time: (r.end_time != 0).then_some(r.end_time),
+            exit_code: r.state.is_finished().then_some(r.exit_code),
         }
     }
 }
@@ -195,6 +277,9 @@ mod tests {
             name: String::new(),
             submit_time: 0,
             pend_reason: "waiting for job dependency".into(),
+            start_time: 0,
+            end_time: 0,
+            exit_code: 0,
         }
     }
 

@@ -35,25 +35,31 @@ pub fn main() -> ExitCode {
             )
         }
     };
+    send("bkill", &args.job_refs, signal, "signaled")
+}
+
+/// Sends `signal` to each job of `job_refs` (`0`: all the caller's),
+/// saying `Job <N> is being <done>` for each; exit 1 unless one worked.
+pub fn send(prog: &str, job_refs: &[String], signal: u32, done: &str) -> ExitCode {
     let mut refs = Vec::new();
-    for text in &args.job_refs {
+    for text in job_refs {
         match (text.as_str(), parse_job_ref(text)) {
             ("0", _) => refs.push((JobRef::default(), text)),
             (_, Some(r)) => refs.push((r, text)),
-            (_, None) => return fail("bkill", format!("invalid jobid '{text}'")),
+            (_, None) => return fail(prog, format!("invalid jobid '{text}'")),
         }
     }
-    let client = match client("bkill") {
+    let client = match client(prog) {
         Ok(c) => c,
         Err(code) => return code,
     };
     let mut any_ok = false;
     for (job, text) in refs {
         match client.call::<_, ()>(op::SIGNAL, &SignalRequest { job, signal }) {
-            Ok(()) if job.id == 0 => os::sayln!("All your jobs are being signaled"),
-            Ok(()) => os::sayln!("Job <{text}> is being signaled"),
+            Ok(()) if job.id == 0 => os::sayln!("All your jobs are being {done}"),
+            Ok(()) => os::sayln!("Job <{text}> is being {done}"),
             Err(e) => {
-                eprintln!("bkill: failed to signal job <{text}>: {}", e.reason());
+                eprintln!("{prog}: failed to signal job <{text}>: {}", e.reason());
                 continue;
             }
         }

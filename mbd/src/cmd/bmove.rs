@@ -1,6 +1,6 @@
 //! `bmove --to QUEUE job_id`: move a pending or held job to another queue.
 
-use super::{client, fail, parse_args, parse_job_id, VERSION};
+use super::{fail, parse_args, parse_job_id, VERSION};
 use proto::mbd::{op, MoveRequest};
 use std::process::ExitCode;
 
@@ -27,25 +27,24 @@ pub fn main() -> ExitCode {
     let Some(text) = args.job_id else {
         return fail("bmove", "job_id is required");
     };
-    let Some(job_id) = parse_job_id(&text) else {
-        return fail("bmove", format!("invalid job_id '{text}'"));
-    };
-    let client = match client("bmove") {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let request = MoveRequest {
-        job_id,
-        queue: queue.clone(),
-    };
-    match client.call::<_, ()>(op::MOVE, &request) {
-        Ok(()) => {
+    match move_job(&text, &queue) {
+        Ok(job_id) => {
             os::sayln!("Job <{job_id}> moved to queue <{queue}>.");
             ExitCode::SUCCESS
         }
-        Err(e) => fail(
-            "bmove",
-            format!("job <{job_id}> move failed: {}", e.reason()),
-        ),
+        Err(e) => fail("bmove", e),
     }
+}
+
+/// Moves job `text` to `queue`; its id, or what went wrong.
+pub fn move_job(text: &str, queue: &str) -> Result<u32, String> {
+    let job_id = parse_job_id(text).ok_or(format!("invalid job_id '{text}'"))?;
+    let client = crate::client::BatchClient::from_env().map_err(|e| e.to_string())?;
+    let request = MoveRequest {
+        job_id,
+        queue: queue.to_owned(),
+    };
+    (client.call::<_, ()>(op::MOVE, &request))
+        .map(|()| job_id)
+        .map_err(|e| format!("job <{job_id}> move failed: {}", e.reason()))
 }

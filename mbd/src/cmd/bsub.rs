@@ -1,9 +1,13 @@
-//! `bsub [options] command [args...]`: submit a job.
+//! `bsub [options] command [args...]` or `bsub [options] < script`:
+//! submit a job.
 //!
 //! Options stop at the first operand (LavaLite permuted them, so
-//! `bsub ls -l` failed); `--` also ends them.
+//! `bsub ls -l` failed); `--` also ends them. A later option overrides
+//! an earlier one, so the command line beats a script's `#BSUB` lines,
+//! which go before it.
 
-use super::{client, fail, parse_args, parse_time, VERSION};
+use super::job_script::{self, parse_job_name};
+use super::{client, fail, parse_args_from, parse_time, VERSION};
 use crate::client::ClientError;
 use crate::depend::Dep;
 use proto::mbd::{op, ArraySpec, SubmitReply, SubmitRequest, TokenRequest};
@@ -17,8 +21,9 @@ use std::process::ExitCode;
     version = VERSION,
     disable_version_flag = true,
     infer_long_args = true,
+    args_override_self = true,
     about = "Submit a batch job",
-    override_usage = "bsub [options] command [args...]"
+    override_usage = "bsub [options] command [args...]\n       bsub [options] < script"
 )]
 pub struct Args {
     #[arg(short = 'v', long, action = clap::ArgAction::Version, help = "Print the version")]
@@ -26,7 +31,7 @@ pub struct Args {
     /// Queue (default: LL_DEFAULT_QUEUE)
     #[arg(short = 'q', long, allow_hyphen_values = true)]
     pub queue: Option<String>,
-    /// Job name
+    /// Job name; NAME[1-10:2,15]%4 makes an array (at most 4 running)
     #[arg(short = 'J', long, allow_hyphen_values = true)]
     pub name: Option<String>,
     /// Project (shown by bhist)
@@ -68,6 +73,29 @@ pub struct Args {
     /// stderr file (%J = job id, %I = array index)
     #[arg(short = 'e', long, allow_hyphen_values = true)]
     pub stderr: Option<String>,
+    /// stdout file, overwritten (LSF's -oo; so is --stdout's)
+    #[arg(
+        long = "stdout-overwrite",
+        conflicts_with = "stdout",
+        allow_hyphen_values = true
+    )]
+    pub stdout_overwrite: Option<String>,
+    /// stderr file, overwritten (LSF's -eo; so is --stderr's)
+    #[arg(
+        long = "stderr-overwrite",
+        conflicts_with = "stderr",
+        allow_hyphen_values = true
+    )]
+    pub stderr_overwrite: Option<String>,
+    /// The job's working directory (LSF's -cwd; %J, %I expand, made if missing)
+    #[arg(long, allow_hyphen_values = true)]
+    pub cwd: Option<String>,
+    /// Run limit, [hours:]minutes of run time
+    #[arg(short = 'W', long = "run-limit", allow_hyphen_values = true)]
+    pub run_limit: Option<String>,
+    /// Wait for the job to finish and exit with its exit code
+    #[arg(short = 'K', long = "wait")]
+    pub wait: bool,
     /// stdin file (default /dev/null)
     #[arg(short = 'i', long, allow_hyphen_values = true)]
     pub stdin: Option<String>,
@@ -107,17 +135,24 @@ pub struct Args {
 }
 
 pub fn main() -> ExitCode {
-    let args: Args = match parse_args() {
+    let argv = lsf_spellings(std::env::args_os().map(|a| a.to_string_lossy().into_owned()));
+    let args: Args = match parse_args_from(&argv) {
         Ok(args) => args,
         Err(code) => return code,
     };
-    let mut request = match request(&args, os::host::unix_now()) {
+    let (args, script) = match with_script(args, &argv, read_script, parse_script_files()) {
+        Ok(found) => found,
+        Err(e) => return fail("bsub", e),
+    };
+    let mut request = match request(&args, script, os::host::unix_now()) {
         Ok(r) => r,
         Err(e) => return fail("bsub", e),
     };
-    request.cwd = std::env::current_dir()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
+    let here = std::env::current_dir().unwrap_or_default();
+    request.cwd = match &args.cwd {
+        Some(dir) => here.join(dir).display().to_string(),
+        None => here.display().to_string(),
+    };
     request.env = job_env(std::env::vars());
     request.umask = umask();
     request.submit_host = os::host::name();
@@ -132,6 +167,9 @@ pub fn main() -> ExitCode {
                 reply.job_id,
                 reply.queue
             );
+            if args.wait {
+                return super::job_wait::until_finished(&client, reply.job_id);
+            }
             ExitCode::SUCCESS
         }
         // Not "not submitted": mbd may have taken it (and will run it).
@@ -151,12 +189,171 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// The request the options describe (without the environment, cwd,
-/// umask and host, which `main` adds). Errors are LavaLite's messages.
-pub fn request(a: &Args, now: u64) -> Result<SubmitRequest, String> {
-    if a.command.is_empty() {
+/// LSF's options of more than one letter and this bsub's long spelling
+/// of each.
+const LSF_SPELLINGS: [(&str, &str); 3] = [
+    ("-cwd", "--cwd"),
+    ("-oo", "--stdout-overwrite"),
+    ("-eo", "--stderr-overwrite"),
+];
+
+/// `argv` with LSF's options of more than one letter (`-oo`, `-cwd`)
+/// respelled as long options, among the options only: never in the
+/// command, nor as an option's value.
+pub fn lsf_spellings(argv: impl IntoIterator<Item = String>) -> Vec<String> {
+    let command = <Args as clap::CommandFactory>::command();
+    let mut argv = argv.into_iter();
+    let mut out: Vec<String> = argv.next().into_iter().collect();
+    while let Some(arg) = argv.next() {
+        if let Some((_, long)) = LSF_SPELLINGS.iter().find(|(lsf, _)| *lsf == arg) {
+            out.push((*long).to_owned());
+            out.extend(argv.next());
+            continue;
+        }
+        let operand = arg == "--" || arg == "-" || !arg.starts_with('-');
+        let value_follows = !operand && takes_separate_value(&command, &arg);
+        out.push(arg);
+        if operand {
+            out.extend(argv);
+            break;
+        }
+        if value_follows {
+            out.extend(argv.next());
+        }
+    }
+    out
+}
+
+/// Whether option word `arg` leaves its value to the next word.
+fn takes_separate_value(command: &clap::Command, arg: &str) -> bool {
+    let takes = |a: &clap::Arg| a.get_action().takes_values();
+    if let Some(long) = arg.strip_prefix("--") {
+        if long.contains('=') {
+            return false;
+        }
+        let named = |a: &&clap::Arg| a.get_long() == Some(long);
+        let prefixed = |a: &&clap::Arg| a.get_long().is_some_and(|l| l.starts_with(long));
+        if let Some(a) = command.get_arguments().find(named) {
+            return takes(a);
+        }
+        let mut matches = command.get_arguments().filter(prefixed);
+        return match (matches.next(), matches.next()) {
+            (Some(a), None) => takes(a),
+            _ => false,
+        };
+    }
+    // A cluster of short flags, maybe ending in one that takes a value.
+    let flags = &arg[1..];
+    for (at, c) in flags.char_indices() {
+        match command.get_arguments().find(|a| a.get_short() == Some(c)) {
+            Some(a) if takes(a) => return at + c.len_utf8() == flags.len(),
+            Some(_) => continue,
+            None => return false,
+        }
+    }
+    false
+}
+
+/// The job script and the options it adds: `bsub < script` (no command:
+/// the script is read from stdin and kept with the job), or `bsub
+/// script` when `LSB_BSUB_PARSE_SCRIPT = Y` (its `#BSUB` lines read, the
+/// file run where it is). Directives go before the command line's
+/// options, which so win. `stdin` reads the script.
+fn with_script(
+    args: Args,
+    argv: &[String],
+    stdin: impl FnOnce() -> Result<String, String>,
+    parse_files: bool,
+) -> Result<(Args, Option<String>), String> {
+    let (text, spooled) = if args.command.is_empty() {
+        (stdin()?, true)
+    } else if args.command.len() == 1 && parse_files {
+        match std::fs::read_to_string(&args.command[0]) {
+            Ok(text) => (text, false),
+            Err(_) => return Ok((args, None)),
+        }
+    } else {
+        return Ok((args, None));
+    };
+    if spooled && text.trim().is_empty() {
         return Err("no command specified".into());
     }
+    if spooled && !job_script::has_commands(&text) {
+        return Err("No command is specified in the script file".into());
+    }
+    let words = job_script::directives(&text).map_err(|e| format!("#BSUB: {e}"))?;
+    let script = spooled.then_some(text);
+    if words.is_empty() {
+        return Ok((args, script));
+    }
+    let words = lsf_spellings(std::iter::once("bsub".to_owned()).chain(words));
+    // The directives alone first, so that a mistake in them says so.
+    let directed = <Args as clap::Parser>::try_parse_from(&words)
+        .map_err(|e| format!("#BSUB: {}", first_line(&e)))?;
+    if let Some(word) = directed.command.first() {
+        return Err(format!("#BSUB: '{word}' is not an option"));
+    }
+    let merged: Vec<&String> = words.iter().chain(&argv[1..]).collect();
+    let args = <Args as clap::Parser>::try_parse_from(merged).map_err(|e| first_line(&e))?;
+    Ok((args, script))
+}
+
+/// The largest script read from stdin (mbd takes requests of 4 MiB).
+const MAX_SCRIPT: u64 = 4 << 20;
+
+/// The job script on stdin; at a terminal, prompted for line by line as
+/// LSF's bsub does, until end of file (Ctrl-D).
+fn read_script() -> Result<String, String> {
+    use std::io::{BufRead, IsTerminal, Read, Write};
+    let stdin = std::io::stdin();
+    let mut text = String::new();
+    if stdin.is_terminal() {
+        loop {
+            os::say!("bsub> ");
+            let _ = std::io::stdout().flush();
+            match stdin.lock().read_line(&mut text) {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) => return Err(format!("cannot read the job script: {e}")),
+            }
+        }
+        return Ok(text);
+    }
+    (stdin.lock().take(MAX_SCRIPT + 1))
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read the job script from standard input: {e}"))?;
+    if text.len() as u64 > MAX_SCRIPT {
+        return Err(format!("the job script is over {MAX_SCRIPT} bytes"));
+    }
+    Ok(text)
+}
+
+/// `LSB_BSUB_PARSE_SCRIPT = Y`, in the environment or in ll.conf.
+fn parse_script_files() -> bool {
+    const KEY: &str = "LSB_BSUB_PARSE_SCRIPT";
+    let value = std::env::var(KEY).ok().or_else(|| {
+        let conf = conf::ConfDir::from_env().ok()?.ll_conf().ok()?;
+        conf.get(KEY).map(str::to_owned)
+    });
+    value.is_some_and(|v| v.eq_ignore_ascii_case("y"))
+}
+
+/// clap's error without its usage lines.
+fn first_line(e: &clap::Error) -> String {
+    let text = e.to_string();
+    let line = text.lines().next().unwrap_or_default();
+    line.strip_prefix("error: ").unwrap_or(line).to_owned()
+}
+
+/// The request the options describe, running `script` if given (without
+/// the environment, cwd, umask and host, which `main` adds). Errors are
+/// LavaLite's messages.
+pub fn request(a: &Args, script: Option<String>, now: u64) -> Result<SubmitRequest, String> {
+    let command = match &script {
+        Some(script) => job_script::one_line(script),
+        None if a.command.is_empty() => return Err("no command specified".into()),
+        None => a.command.join(" "),
+    };
     if a.nhosts.is_some() && a.machines.is_some() {
         return Err("--nhosts and --machines are mutually exclusive".into());
     }
@@ -187,18 +384,30 @@ pub fn request(a: &Args, now: u64) -> Result<SubmitRequest, String> {
     if let Some(dep) = &a.dependency {
         Dep::parse(dep).map_err(|_| format!("--dependency: invalid expression '{dep}'"))?;
     }
-    if let Some(name) = &a.name {
-        crate::state::check_job_name(name).map_err(|e| format!("--name: {e}"))?;
+    let name = match &a.name {
+        Some(text) => parse_job_name(text).map_err(|e| format!("--name: {e}"))?,
+        None => job_script::JobName::default(),
+    };
+    crate::state::check_job_name(&name.name).map_err(|e| format!("--name: {e}"))?;
+    let named_array = name.range.is_array() || !name.indices.is_empty();
+    if named_array && a.array.is_some() {
+        return Err("--array and an array in --name (NAME[...]) are mutually exclusive".into());
     }
+    let run_limit = match &a.run_limit {
+        None => 0,
+        Some(text) => conf::parse_minutes(text).ok_or(format!(
+            "--run-limit: invalid value '{text}', expected [hours:]minutes"
+        ))?,
+    };
     Ok(SubmitRequest {
         queue: a.queue.clone().unwrap_or_default(),
-        name: a.name.clone().unwrap_or_default(),
+        name: name.name,
         project: a.project.clone().unwrap_or_default(),
         comment: a.comment.clone().unwrap_or_default(),
-        command: a.command.join(" "),
+        command,
         stdin: a.stdin.clone().unwrap_or_default(),
-        stdout: a.stdout.clone().unwrap_or_default(),
-        stderr: a.stderr.clone().unwrap_or_default(),
+        stdout: (a.stdout.clone().or(a.stdout_overwrite.clone())).unwrap_or_default(),
+        stderr: (a.stderr.clone().or(a.stderr_overwrite.clone())).unwrap_or_default(),
         cpus: count("--cpus", &a.cpus, 1, 1)?,
         nhosts: count("--nhosts", &a.nhosts, 1, 1)?,
         machines: (a.machines.iter())
@@ -218,12 +427,18 @@ pub fn request(a: &Args, now: u64) -> Result<SubmitRequest, String> {
         exclusive: a.exclusive,
         hold: a.hold,
         array: match &a.array {
-            None => ArraySpec::default(),
+            None => name.range,
             Some(text) => parse_array(text).ok_or(format!("--array: invalid spec '{text}'"))?,
         },
         begin,
         terminate,
         dependency: a.dependency.clone().unwrap_or_default(),
+        options: proto::JobOptions {
+            run_limit,
+            max_running: name.max_running,
+            array_indices: name.indices,
+            script: script.unwrap_or_default(),
+        },
         ..SubmitRequest::default()
     })
 }
@@ -331,9 +546,11 @@ mod tests {
     use clap::Parser;
 
     fn parse(args: &[&str]) -> Result<SubmitRequest, String> {
-        let args = Args::try_parse_from(std::iter::once("bsub").chain(args.iter().copied()))
-            .map_err(|e| e.to_string())?;
-        request(&args, 1_000_000)
+        let args = <Args as clap::Parser>::try_parse_from(
+            std::iter::once("bsub").chain(args.iter().copied()),
+        )
+        .map_err(|e| e.to_string())?;
+        request(&args, None, 1_000_000)
     }
 
     #[test]
@@ -347,6 +564,99 @@ mod tests {
         assert!(r.hold);
         // --m is --mem, --machines or --max...: ambiguous, refused.
         assert!(parse(&["--m", "x", "true"]).is_err());
+    }
+
+    fn argv(args: &[&str]) -> Vec<String> {
+        lsf_spellings(
+            std::iter::once("bsub")
+                .chain(args.iter().copied())
+                .map(String::from),
+        )
+    }
+
+    /// What `bsub ARGS < script` submits.
+    fn scripted(args: &[&str], script: &str) -> Result<SubmitRequest, String> {
+        let argv = argv(args);
+        let parsed = Args::try_parse_from(&argv).map_err(|e| e.to_string())?;
+        let (parsed, text) = with_script(parsed, &argv, || Ok(script.to_owned()), false)?;
+        request(&parsed, text, 1_000_000)
+    }
+
+    #[test]
+    fn lsfs_two_letter_options_are_options_only_before_the_command() {
+        assert_eq!(
+            argv(&["-oo", "f", "echo", "x"]),
+            ["bsub", "--stdout-overwrite", "f", "echo", "x"]
+        );
+        // A value that looks like one stays a value; the command is left alone.
+        assert_eq!(
+            argv(&["-q", "-oo", "-Hcwd", "ls", "-oo", "-cwd"]),
+            ["bsub", "-q", "-oo", "-Hcwd", "ls", "-oo", "-cwd"]
+        );
+        assert_eq!(
+            argv(&["--que", "q", "-eo", "e", "-cwd", "/d", "ls"])[3..],
+            ["--stderr-overwrite", "e", "--cwd", "/d", "ls"]
+        );
+        let unspelled = parse(&["-oo", "f", "echo", "x"]).unwrap();
+        assert_eq!(
+            (unspelled.stdout.as_str(), unspelled.command.as_str()),
+            ("o", "f echo x")
+        );
+        let argv = argv(&["-oo", "f", "-eo", "g", "echo", "x"]);
+        let r = request(&Args::try_parse_from(&argv).unwrap(), None, 0).unwrap();
+        assert_eq!(
+            (r.stdout.as_str(), r.stderr.as_str(), r.command.as_str()),
+            ("f", "g", "echo x")
+        );
+    }
+
+    #[test]
+    fn a_scripts_directives_fill_what_the_command_line_leaves() {
+        let script =
+            "#!/bin/sh\n#BSUB -J sim -q short -n 2\n#BSUB -W 1:30 -o out.%J\necho hi\n#BSUB -H\n";
+        let r = scripted(&["-q", "normal"], script).unwrap();
+        assert_eq!(
+            (
+                r.name.as_str(),
+                r.queue.as_str(),
+                r.cpus,
+                r.stdout.as_str(),
+                r.hold
+            ),
+            ("sim", "normal", 2, "out.%J", true)
+        );
+        assert_eq!(r.options.run_limit, 90 * 60);
+        assert_eq!(r.options.script, script);
+        let err = |args: &[&str], script: &str| scripted(args, script).unwrap_err();
+        assert_eq!(err(&[], ""), "no command specified");
+        assert_eq!(
+            err(&[], "#BSUB -q x\n"),
+            "No command is specified in the script file"
+        );
+        assert!(err(&[], "#BSUB -Z\necho\n").starts_with("#BSUB: unexpected argument '-Z'"));
+        assert_eq!(
+            err(&[], "#BSUB -q a extra\necho\n"),
+            "#BSUB: 'extra' is not an option"
+        );
+    }
+
+    #[test]
+    fn run_limits_and_array_names() {
+        let r = parse(&["-W", "90", "-J", "arr[1-9:4]%2", "x"]).unwrap();
+        assert_eq!((r.options.run_limit, r.name.as_str()), (5400, "arr"));
+        assert_eq!((r.indices(), r.options.max_running), (vec![1, 5, 9], 2));
+        let r = parse(&["-J", "a[3,1]", "x"]).unwrap();
+        assert_eq!((r.is_array(), r.indices()), (true, vec![1, 3]));
+        let err = |args: &[&str]| parse(args).unwrap_err();
+        assert_eq!(
+            err(&["-W", "0", "x"]),
+            "--run-limit: invalid value '0', expected [hours:]minutes"
+        );
+        assert!(err(&["-J", "a[0]", "x"]).starts_with("--name: invalid job array 'a[0]'"));
+        assert_eq!(
+            err(&["-J", "a[1-2]", "-a", "1-2", "x"]),
+            "--array and an array in --name (NAME[...]) are mutually exclusive"
+        );
     }
 
     #[test]

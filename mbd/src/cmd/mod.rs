@@ -1,5 +1,5 @@
 //! The batch commands (bsub, bjobs, bkill, bhist, bqueues, bhosts, bmove,
-//! bpriority, btokens, bgroups): option
+//! bpriority, btokens, bgroups; LSF's bstop, bresume, bswitch): option
 //! parsing, LavaLite's output formats, `--json`. Each `src/bin` file is a
 //! one-line call into a module here.
 //!
@@ -10,12 +10,17 @@ pub mod bgroups;
 pub mod bhist;
 pub mod bhosts;
 pub mod bjobs;
+mod bjobs_long;
 pub mod bkill;
 pub mod bmove;
 pub mod bpriority;
 pub mod bqueues;
+pub mod bstop;
 pub mod bsub;
+pub mod bswitch;
 pub mod btokens;
+pub mod job_script;
+mod job_wait;
 mod table;
 mod time;
 
@@ -41,7 +46,14 @@ pub struct ListingFlags {
 
 /// Parses the process's arguments; help and version are printed here.
 pub fn parse_args<T: clap::Parser>() -> Result<T, ExitCode> {
-    T::try_parse().map_err(|e| {
+    parse_args_from(std::env::args_os())
+}
+
+/// [`parse_args`] of `argv` (the command's name first).
+pub fn parse_args_from<T: clap::Parser, A: Into<std::ffi::OsString> + Clone>(
+    argv: impl IntoIterator<Item = A>,
+) -> Result<T, ExitCode> {
+    T::try_parse_from(argv).map_err(|e| {
         if e.kind() == clap::error::ErrorKind::DisplayVersion {
             // LavaLite prints the bare version, without the command name.
             os::sayln!("{VERSION}");

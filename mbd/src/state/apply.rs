@@ -170,14 +170,14 @@ impl State {
     /// that was moved out).
     fn apply_submitted(&mut self, s: &Submitted, env: &[String]) {
         let spec = Arc::new(self.spec(&s.user, s.uid, &s.queue, s.time, &s.request, env));
-        let array = s.request.array.is_array();
+        let array = s.request.is_array();
         let state = if s.request.hold {
             JobState::Held
         } else {
             JobState::Pend
         };
         let mut id = s.first_id;
-        for index in s.request.array.indices() {
+        for index in s.request.indices() {
             let mut job = Job {
                 id,
                 array_id: if array { s.first_id } else { 0 },

@@ -69,8 +69,19 @@ impl State {
                 .map(|a| a.gpus.clone())
                 .unwrap_or_default(),
             mem_mb: r.mem_mb,
+            options: proto::JobOptions {
+                run_limit: self.run_limit_of(job),
+                ..r.options.clone()
+            },
         };
         Some((host, start))
+    }
+
+    /// Seconds the job may run: its `-W`, else its queue's `RUNLIMIT`.
+    pub fn run_limit_of(&self, job: &Job) -> u64 {
+        let queue = self.cluster.queue(&job.spec.queue);
+        let limit = queue.and_then(|q| self.cluster.queues[q].run_limit.as_ref());
+        conf::RunLimit::for_job(limit, job.spec.request.options.run_limit)
     }
 
     /// The running job `job` names on `host`, if it is that run.

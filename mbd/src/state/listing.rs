@@ -6,8 +6,8 @@ use crate::cluster::HostStatus;
 use crate::job::Job;
 use crate::job::PendReason;
 use proto::mbd::{
-    GroupRow, HistoryRequest, HostRow, JobHistory, JobRef, JobRow, JobState, JobsRequest, QueueRow,
-    TokenRow,
+    event, GroupRow, HistoryRequest, HostRow, JobHistory, JobRef, JobRow, JobState, JobsRequest,
+    QueueRow, TokenRow,
 };
 
 impl State {
@@ -71,6 +71,9 @@ impl State {
                 .to_owned(),
             _ => String::new(),
         };
+        let last = |what: u32| job.events.iter().rev().find(|e| e.what == what);
+        let dispatched = last(event::DISPATCHED);
+        let finished = last(event::FINISHED).filter(|_| job.state.is_finished());
         JobRow {
             id: job.id,
             array_id: job.array_id,
@@ -83,6 +86,9 @@ impl State {
             name: job.spec.request.name.clone(),
             submit_time: job.spec.submit_time,
             pend_reason,
+            start_time: dispatched.map_or(0, |e| e.time),
+            end_time: finished.map_or(0, |e| e.time),
+            exit_code: finished.map_or(0, |e| e.code),
         }
     }
 
@@ -94,10 +100,15 @@ impl State {
     ) -> Result<impl Iterator<Item = JobHistory> + '_, Refusal> {
         let mut jobs = self.listed(who, req.job, &req.user, [true, true, true])?;
         jobs.sort_by_key(|j| j.id);
-        Ok(jobs.into_iter().map(|j| JobHistory {
-            row: self.row(j),
-            spec: j.spec.full_request(),
-            events: j.events.clone(),
+        Ok(jobs.into_iter().map(|j| {
+            let mut spec = j.spec.full_request();
+            // The limit it runs under, its queue's if it set none.
+            spec.options.run_limit = self.run_limit_of(j);
+            JobHistory {
+                row: self.row(j),
+                spec,
+                events: j.events.clone(),
+            }
         }))
     }
 

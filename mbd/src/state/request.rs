@@ -31,6 +31,7 @@ impl State {
             ));
         }
         check_request(&request).map_err(einval)?;
+        check_run_limit(queue, request.options.run_limit).map_err(einval)?;
         if let Err(name) = self.cluster.expand_hosts(&request.machines) {
             return Err(einval(format!("unknown host or group {name}")));
         }
@@ -45,7 +46,7 @@ impl State {
                 return Err(einval(format!("dependency on unknown job {id}")));
             }
         }
-        let elements = request.array.indices().len() as u32;
+        let elements = request.indices().len() as u32;
         if self.next_id.checked_add(elements).is_none() {
             return Err(einval("job ids exhausted".into()));
         }
@@ -158,6 +159,17 @@ fn check_request(r: &SubmitRequest) -> Result<(), String> {
         return Err(format!(
             "bad array {}-{}:{} (at most {MAX_ARRAY} elements)",
             a.start, a.end, a.step
+        ));
+    }
+    let list = &r.options.array_indices;
+    if !list.is_empty()
+        && (a.is_array()
+            || list.len() > MAX_ARRAY as usize
+            || list[0] == 0
+            || list.windows(2).any(|w| w[0] >= w[1]))
+    {
+        return Err(format!(
+            "bad array index list (ascending, positive, at most {MAX_ARRAY} elements)"
         ));
     }
     if r.begin != 0 && r.terminate != 0 && r.begin >= r.terminate {
@@ -296,5 +308,18 @@ fn show_ref(r: JobRef) -> String {
         format!("{}[{}]", r.id, r.index)
     } else {
         r.id.to_string()
+    }
+}
+
+/// A `-W` above the queue's `RUNLIMIT` max is refused, as in LSF.
+fn check_run_limit(queue: &QueueConf, own: u64) -> Result<(), String> {
+    match &queue.run_limit {
+        Some(limit) if own > limit.max => Err(format!(
+            "run limit of {} min is above queue {}'s RUNLIMIT of {} min",
+            own / 60,
+            queue.name,
+            limit.max / 60
+        )),
+        _ => Ok(()),
     }
 }

@@ -1,0 +1,5 @@
+//! `bstop`: see [`mbd::cmd::bstop`].
+
+fn main() -> std::process::ExitCode {
+    mbd::cmd::bstop::stop()
+}

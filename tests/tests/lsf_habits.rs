@@ -1,0 +1,328 @@
+//! LSF users' scripts and habits (docs/lsf.md): `bsub < script` with
+//! `#BSUB` directives, `-J "name[1-4]%2"` arrays, `-W` and queue
+//! `RUNLIMIT` enforced with `TERM_RUNLIMIT` in `bjobs -l`, `bsub -K`,
+//! `-oo`/`-cwd`, several ids to `bjobs`, `bstop`/`bresume`, `bswitch`.
+
+use cluster_tests::{job_id, wait_for, TestCluster};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+const TICK: Duration = Duration::from_millis(300);
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn work_dir(cluster: &TestCluster) -> PathBuf {
+    let dir = cluster.dir.join("work");
+    std::fs::create_dir_all(&dir).expect("work dir");
+    dir
+}
+
+/// `bin args` in `work` with `stdin` fed to it.
+fn run_in(cluster: &TestCluster, work: &Path, bin: &str, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(cluster_tests::bin_dir().join(bin))
+        .args(args)
+        .env(conf::CONF_DIR_ENV, &cluster.dir)
+        .current_dir(work)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin.as_bytes()).expect("feed stdin");
+    drop(input);
+    child.wait_with_output().expect("wait")
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn wait_file(path: &Path) -> String {
+    wait_for(LIMIT, || {
+        std::fs::read_to_string(path).ok().filter(|t| !t.is_empty())
+    })
+    .unwrap_or_else(|| panic!("{} never written", path.display()))
+}
+
+fn long(cluster: &TestCluster, id: u32) -> String {
+    cluster
+        .stdout("bjobs", &["-l", &id.to_string()])
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_job_script_runs_as_its_bsub_directives_say() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let work = work_dir(&cluster);
+    let script = "#!/bin/sh\n\
+        #BSUB -J scripted\n\
+        #BSUB -q short\n\
+        #BSUB -n 2\n\
+        #BSUB -W 10\n\
+        #BSUB -o out.%J\n\
+        #BSUB -e err.%J\n\
+        echo \"job $LSB_JOBID in $LSB_QUEUE on $LSB_HOSTS\"\n\
+        echo oops >&2\n\
+        #BSUB -P late-directive\n";
+    let out = run_in(&cluster, &work, "bsub", &[], script);
+    let (stdout, stderr) = text(&out);
+    let id = job_id(&stdout).unwrap_or_else(|| panic!("bsub < script: {stdout} {stderr}"));
+    assert!(stdout.contains("queue <short>"), "{stdout}");
+    cluster.wait_stat(id, "DONE", LIMIT);
+    let output = wait_file(&work.join(format!("out.{id}")));
+    assert_eq!(output, format!("job {id} in short on host1 host1\n"));
+    assert_eq!(wait_file(&work.join(format!("err.{id}"))), "oops\n");
+    let l = long(&cluster, id);
+    assert!(
+        l.contains("Job Name <scripted>") && l.contains("Project <late-directive>"),
+        "{l}"
+    );
+    assert!(l.contains(" RUNLIMIT\n 10.0 min"), "{l}");
+    assert!(
+        l.contains("2 Processors Requested") && l.contains("Done successfully."),
+        "{l}"
+    );
+    // The command line beats the script.
+    let out = run_in(
+        &cluster,
+        &work,
+        "bsub",
+        &["-q", "normal", "-J", "mine"],
+        script,
+    );
+    let id = job_id(&text(&out).0).expect("second submission");
+    let l = long(&cluster, id);
+    assert!(
+        l.contains("Queue <normal>") && l.contains("Job Name <mine>"),
+        "{l}"
+    );
+    // A script of directives only is refused, as in LSF.
+    let out = run_in(&cluster, &work, "bsub", &[], "#BSUB -q short\n");
+    assert!(!out.status.success());
+    assert_eq!(
+        text(&out).1,
+        "bsub: No command is specified in the script file\n"
+    );
+}
+
+#[test]
+fn a_script_file_is_read_for_directives_only_when_the_site_says_so() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let work = work_dir(&cluster);
+    std::fs::write(work.join("job.sh"), "#BSUB -J fromfile\necho ran\n").expect("script");
+    let submit = |env: Option<&str>| {
+        let mut cmd = Command::new(cluster_tests::bin_dir().join("bsub"));
+        cmd.args(["-o", "o.%J", "./job.sh"])
+            .env(conf::CONF_DIR_ENV, &cluster.dir)
+            .current_dir(&work);
+        if let Some(v) = env {
+            cmd.env("LSB_BSUB_PARSE_SCRIPT", v);
+        }
+        let out = cmd.output().expect("bsub");
+        job_id(&text(&out).0).expect("submitted")
+    };
+    std::fs::set_permissions(
+        work.join("job.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let plain = submit(None);
+    let parsed = submit(Some("Y"));
+    for id in [plain, parsed] {
+        cluster.wait_stat(id, "DONE", LIMIT);
+        assert_eq!(wait_file(&work.join(format!("o.{id}"))), "ran\n");
+    }
+    assert!(!long(&cluster, plain).contains("fromfile"));
+    assert!(long(&cluster, parsed).contains("Job Name <fromfile>"));
+}
+
+#[test]
+fn an_array_named_in_j_runs_its_elements_at_most_l_at_a_time() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let work = work_dir(&cluster);
+    let gate = work.join("gate");
+    let command = format!(
+        "echo $LSB_JOBINDEX; while [ ! -e {} ]; do sleep 0.05; done",
+        gate.display()
+    );
+    let out = run_in(
+        &cluster,
+        &work,
+        "bsub",
+        &["-J", "arr[1-4]%2", "-o", "out.%I", &command],
+        "",
+    );
+    let id = job_id(&text(&out).0).expect("array submitted");
+    // Two run; the others wait for the limit, not for room.
+    let pending = wait_for(LIMIT, || {
+        let p = cluster.stdout("bjobs", &["-p"])?;
+        (p.matches("running element limit").count() == 2).then_some(p)
+    });
+    assert!(pending.is_some(), "{:?}", cluster.stdout("bjobs", &["-p"]));
+    let running = cluster.stdout("bjobs", &["-r"]).unwrap_or_default();
+    assert_eq!(
+        running.lines().filter(|l| l.contains(" RUN ")).count(),
+        2,
+        "{running}"
+    );
+    std::fs::write(&gate, b"").expect("open the gate");
+    for index in 1..=4 {
+        assert_eq!(
+            wait_file(&work.join(format!("out.{index}"))),
+            format!("{index}\n")
+        );
+        cluster.wait_stat(id + index - 1, "DONE", LIMIT);
+    }
+}
+
+#[test]
+fn a_run_limit_stops_the_job_with_term_runlimit() {
+    let cluster = TestCluster::up(1, TICK, None);
+    // Warn, then INT, TERM and KILL a second apart (LSF: 10 min, 10 s).
+    cluster.add_to_ll_conf("LL_RUNLIMIT_GRACE = 1");
+    cluster.add_to_ll_conf("JOB_TERMINATE_INTERVAL = 1");
+    let queues = cluster.dir.join("llb.queues");
+    let text_of = std::fs::read_to_string(&queues).expect("llb.queues");
+    std::fs::write(
+        &queues,
+        text_of.replace("QUEUE_NAME  = short", "QUEUE_NAME  = short\nRUNLIMIT = 1 5"),
+    )
+    .expect("write llb.queues");
+    cluster.kill_daemon(cluster.sbd_pid("host1"), "sbd");
+    cluster.kill_daemon(cluster.mbd_pid(), "mbd");
+    cluster.up_again();
+    let work = work_dir(&cluster);
+    // Dies of the warning (SIGUSR2's default action).
+    let plain = cluster.submit(&["-W", "1", "sleep", "600"]);
+    // Ignores all but SIGKILL; the queue's default limit (1 min) applies.
+    let stubborn = run_in(
+        &cluster,
+        &work,
+        "bsub",
+        &["-q", "short", "-o", "stubborn.out"],
+        "trap 'echo warned' USR2\ntrap 'echo int' INT\ntrap 'echo term' TERM\nwhile :; do sleep 1; done\n",
+    );
+    let stubborn = job_id(&text(&stubborn).0).expect("stubborn submitted");
+    let refused = cluster.run(
+        "bsub",
+        &[
+            "-q".into(),
+            "short".into(),
+            "-W".into(),
+            "6".into(),
+            "true".into(),
+        ],
+    );
+    assert_eq!(
+        text(&refused).1,
+        "Job not submitted: Invalid argument (run limit of 6 min is above queue short's RUNLIMIT of 5 min)\n"
+    );
+    for id in [plain, stubborn] {
+        cluster.wait_stat(id, "EXIT", Duration::from_secs(100));
+        let l = long(&cluster, id);
+        assert!(
+            l.contains("TERM_RUNLIMIT: job killed after reaching its run time limit"),
+            "{l}"
+        );
+        assert!(l.contains(" RUNLIMIT\n 1.0 min"), "{l}");
+        let hist = cluster
+            .stdout("bhist", &["-l", &id.to_string()])
+            .unwrap_or_default();
+        assert!(hist.contains("TERM_RUNLIMIT"), "{hist}");
+    }
+    assert!(
+        long(&cluster, plain).contains(&format!("Exited with exit code {}", 128 + libc::SIGUSR2))
+    );
+    assert!(long(&cluster, stubborn).contains("Exited with exit code 137"));
+    let said = std::fs::read_to_string(work.join("stubborn.out")).unwrap_or_default();
+    assert!(
+        said.contains("warned") && said.contains("int") && said.contains("term"),
+        "{said}"
+    );
+}
+
+#[test]
+fn bsub_k_waits_and_exits_with_the_jobs_exit_code() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let work = work_dir(&cluster);
+    let out = run_in(&cluster, &work, "bsub", &["-K", "exit 3"], "");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stdout} {stderr}");
+    assert!(
+        stdout.contains("<<Waiting for dispatch ...>>")
+            && stdout.ends_with("<<Job is finished>>\n"),
+        "{stdout}"
+    );
+    let out = run_in(&cluster, &work, "bsub", &["-K", "true"], "");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn overwrite_outputs_and_a_cwd_pattern_as_lsf_spells_them() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let work = work_dir(&cluster);
+    std::fs::write(work.join("o"), "old and longer\n").expect("old output");
+    let out = run_in(
+        &cluster,
+        &work,
+        "bsub",
+        &["-oo", "o", "-cwd", "run.%J", "pwd"],
+        "",
+    );
+    let id = job_id(&text(&out).0).expect("submitted");
+    cluster.wait_stat(id, "DONE", LIMIT);
+    // -oo's file is relative to the job's directory, made for it.
+    let made = work.join(format!("run.{id}"));
+    assert_eq!(wait_file(&made.join("o")), format!("{}\n", made.display()));
+}
+
+#[test]
+fn bjobs_takes_several_ids_and_bstop_bresume_bswitch_act_on_jobs() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let work = work_dir(&cluster);
+    let gate = work.join("gate");
+    let gated = format!("while [ ! -e {} ]; do sleep 0.05; done", gate.display());
+    let running = cluster.submit(&[&gated]);
+    let held = cluster.submit(&["-H", "true"]);
+    cluster.wait_stat(running, "RUN", LIMIT);
+    let both = cluster
+        .stdout("bjobs", &[&running.to_string(), &held.to_string()])
+        .unwrap_or_default();
+    assert_eq!(both.lines().count(), 3, "{both}");
+    let missing = cluster.run("bjobs", &[running.to_string(), "999999".into()]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(text(&missing).1, "Job <999999> is not found\n");
+    assert_eq!(text(&missing).0.lines().count(), 2);
+
+    let stopped = cluster
+        .stdout("bstop", &[&running.to_string()])
+        .unwrap_or_default();
+    assert_eq!(stopped, format!("Job <{running}> is being stopped\n"));
+    cluster.wait_stat(running, "SUSP", LIMIT);
+    let suspended = cluster.stdout("bjobs", &["-s"]).unwrap_or_default();
+    assert!(
+        suspended.contains(&format!("{running} ")) && !suspended.contains(&format!("{held} ")),
+        "{suspended}"
+    );
+    let resumed = cluster
+        .stdout("bresume", &[&running.to_string()])
+        .unwrap_or_default();
+    assert_eq!(resumed, format!("Job <{running}> is being resumed\n"));
+    cluster.wait_stat(running, "RUN", LIMIT);
+
+    let switched = cluster
+        .stdout("bswitch", &["short", &held.to_string()])
+        .unwrap_or_default();
+    assert_eq!(
+        switched,
+        format!("Job <{held}> is switched to queue <short>\n")
+    );
+    assert!(long(&cluster, held).contains("Queue <short>"));
+    std::fs::write(&gate, b"").expect("open the gate");
+    cluster.wait_stat(running, "DONE", LIMIT);
+}
