@@ -169,6 +169,18 @@ xdr_struct! {
 }
 
 xdr_struct! {
+    /// `brequeue`: a finished job is PEND again (HELD with `hold`) now, a
+    /// running one once its run ends.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct RequeueAsked {
+        pub id: u32,
+        pub time: u64,
+        pub hold: bool,
+        pub by: String,
+    }
+}
+
+xdr_struct! {
     /// A pending or held job now belongs to `queue` (`bmove`).
     #[derive(Clone, Debug, PartialEq, Eq)]
     pub struct Moved {
@@ -216,6 +228,7 @@ pub enum Change {
     Moved(Moved),
     Reprioritized(Reprioritized),
     Requeued(Requeued),
+    RequeueAsked(RequeueAsked),
 }
 
 /// A record this mbd cannot apply.
@@ -258,6 +271,7 @@ impl Change {
             Change::Moved(_) => 12,
             Change::Reprioritized(_) => 13,
             Change::Requeued(_) => 14,
+            Change::RequeueAsked(_) => 15,
         }
     }
 
@@ -277,6 +291,7 @@ impl Change {
             Change::Moved(c) => c.encode(&mut out),
             Change::Reprioritized(c) => c.encode(&mut out),
             Change::Requeued(c) => c.encode(&mut out),
+            Change::RequeueAsked(c) => c.encode(&mut out),
         }
         out
     }
@@ -303,6 +318,7 @@ impl Change {
             12 => Change::Moved(Moved::from_body(body).map_err(bad)?),
             13 => Change::Reprioritized(Reprioritized::from_body(body).map_err(bad)?),
             14 => Change::Requeued(Requeued::from_body(body).map_err(bad)?),
+            15 => Change::RequeueAsked(RequeueAsked::from_body(body).map_err(bad)?),
             other => return Err(BadRecord::Kind(other)),
         })
     }
@@ -402,6 +418,12 @@ mod tests {
                 attempt: 2,
                 time: 107,
                 note: "Not started on cpu01: cannot spool the job".into(),
+            }),
+            Change::RequeueAsked(RequeueAsked {
+                id: 7,
+                time: 108,
+                hold: true,
+                by: "ann".into(),
             }),
         ];
         for change in changes {

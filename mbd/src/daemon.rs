@@ -27,7 +27,7 @@ use os::host::unix_now;
 use proto::auth::{self, Challenges, ReplayGuard, ReplyKey, Signer};
 use proto::mbd::{
     op, status, Control, Hello, JobRef, JobsChunk, JobsRequest, MoveRequest, PriorityRequest,
-    SignalRequest, SubmitReply, SubmitRequest, MAX_REQUEST_BODY,
+    RequeueRequest, SignalRequest, SubmitReply, SubmitRequest, MAX_REQUEST_BODY,
 };
 use proto::{Decode, Encode, Header};
 use std::borrow::Cow;
@@ -563,6 +563,7 @@ impl Mbd {
             op::SUBMIT => self.submit(id, h, who, body),
             op::JOBS => self.jobs(id, h, who, body),
             op::SIGNAL => self.signal(id, h, who, body),
+            op::REQUEUE => self.requeue(id, h, who, body),
             op::QUEUES => {
                 let rows = self.state.queue_rows();
                 self.hold(id, h, status::OK, &rows);
@@ -679,6 +680,22 @@ impl Mbd {
             "signal {} to {target} by {}",
             request.signal, who.user
         ));
+        self.forward_signals(&changes);
+        self.hold(id, h, status::OK, &());
+        Ok(())
+    }
+
+    fn requeue(&mut self, id: ChanId, h: &Request, who: &Caller, body: &[u8]) -> Result<(), Bad> {
+        let request = decode::<RequeueRequest>(body)?;
+        let changes = (self.state)
+            .requeue(who, &request, unix_now())
+            .map_err(Bad::Refused)?;
+        self.change(&changes)?;
+        for change in &changes {
+            if let Change::RequeueAsked(r) = change {
+                (self.audit).push(format!("job {} requeued by {}", r.id, who.user));
+            }
+        }
         self.forward_signals(&changes);
         self.hold(id, h, status::OK, &());
         Ok(())

@@ -152,8 +152,9 @@ impl Job {
             (JobState::Held, JobState::Pend) => self.record(time, event::RELEASED, 0),
             (_, JobState::Susp) => self.record(time, event::SUSPENDED, 0),
             (JobState::Susp, JobState::Run) => self.record(time, event::RESUMED, 0),
-            // A run handed back before it started (sbd rejected it).
-            (JobState::Run | JobState::Susp, JobState::Pend) => {
+            // A run handed back before it started (sbd rejected it), or
+            // requeued (brequeue, a rerunnable job's host lost).
+            (JobState::Run | JobState::Susp, JobState::Pend | JobState::Held) => {
                 self.record(time, event::PENDING, 0);
                 self.alloc.clear();
                 self.pid = 0;

@@ -14,6 +14,7 @@ mod listing;
 #[cfg(test)]
 mod model;
 mod request;
+mod requeue;
 #[cfg(test)]
 pub(crate) mod tests;
 

@@ -46,10 +46,12 @@ pub mod op {
     pub const TOKENS: u32 = 0x020a;
     /// empty -> `Vec<`[`super::GroupRow`]`>` (`bgroups`).
     pub const GROUPS: u32 = 0x020b;
+    /// [`super::RequeueRequest`] -> empty body (`brequeue`).
+    pub const REQUEUE: u32 = 0x020c;
 
     /// Every request a batch command sends: exactly what a local lim signs
     /// for users (sbd's messages and lim's own never).
-    pub const USER_REQUESTS: [u32; 12] = [
+    pub const USER_REQUESTS: [u32; 13] = [
         SUBMIT,
         JOBS,
         SIGNAL,
@@ -62,6 +64,7 @@ pub mod op {
         PRIORITY,
         TOKENS,
         GROUPS,
+        REQUEUE,
     ];
 
     /// mbd -> every peer, first thing on a new connection:
@@ -84,6 +87,7 @@ pub mod op {
             PRIORITY => "change a job's priority",
             TOKENS => "list token pools",
             GROUPS => "list groups",
+            REQUEUE => "requeue a job",
             _ => "an unknown operation",
         }
     }
@@ -294,6 +298,35 @@ impl SubmitRequest {
     }
 }
 
+/// `-o`/`-e`/`-cwd` with `%J` (the job's own id) and `%I` (its array
+/// index) replaced; other `%x` pairs and a trailing `%` stay as written.
+pub fn expand_job_pattern(pattern: &str, id: u32, index: u32) -> String {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek()) {
+            ('%', Some('J')) => out.push_str(&id.to_string()),
+            ('%', Some('I')) => out.push_str(&index.to_string()),
+            _ => {
+                out.push(c);
+                continue;
+            }
+        }
+        chars.next();
+    }
+    out
+}
+
+/// The file a job's `stream` (`stdout`, `stderr`) goes to: `-o`/`-e`
+/// expanded, or LavaLite's `<stream>.<job id>`; relative to the job's
+/// directory.
+pub fn output_file(pattern: &str, stream: &str, id: u32, index: u32) -> String {
+    if pattern.is_empty() {
+        return format!("{stream}.{id}");
+    }
+    expand_job_pattern(pattern, id, index)
+}
+
 xdr_struct! {
     #[derive(Clone, Debug, Default, PartialEq, Eq)]
     pub struct SubmitReply {
@@ -377,6 +410,20 @@ xdr_struct! {
     pub struct SignalRequest {
         pub job: JobRef,
         pub signal: u32,
+    }
+}
+
+xdr_struct! {
+    /// `brequeue`: which of the named jobs go back to PEND (HELD with
+    /// `hold`): finished ones (`done`, `exit`), running and suspended
+    /// ones (`run`: killed first).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct RequeueRequest {
+        pub job: JobRef,
+        pub done: bool,
+        pub exit: bool,
+        pub run: bool,
+        pub hold: bool,
     }
 }
 
@@ -509,6 +556,9 @@ pub mod event {
     pub const USAGE: u32 = 13;
     /// `text` says why the job ended when it did not end by itself.
     pub const NOTE: u32 = 14;
+    /// `brequeue` (`code` 1: held); `text` says by whom. A running job
+    /// goes back to PEND when its run ends.
+    pub const REQUEUE: u32 = 15;
 }
 
 xdr_struct! {
@@ -569,6 +619,14 @@ mod tests {
         let mut out = Vec::new();
         request.encode(&mut out);
         assert_eq!(SubmitRequest::from_body(&out), Ok(request));
+    }
+
+    #[test]
+    fn percent_j_and_i_expand_and_the_rest_stays() {
+        assert_eq!(expand_job_pattern("out.%J.%I.log", 42, 3), "out.42.3.log");
+        assert_eq!(expand_job_pattern("100%x%%J%", 7, 0), "100%x%7%");
+        assert_eq!(expand_job_pattern("", 7, 0), "");
+        assert_eq!(output_file("", "stderr", 7, 0), "stderr.7");
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod tag {
     pub const RUN_LIMIT: u32 = 2;
     pub const MAX_RUNNING: u32 = 3;
     pub const ARRAY_INDICES: u32 = 4;
+    pub const RERUNNABLE: u32 = 5;
 }
 
 /// Submit options beyond LavaLite's; each unset is its default.
@@ -38,6 +39,9 @@ pub struct JobOptions {
     /// `-J "name[1,4,7-9]"`: an array's indices when they are not one
     /// range (ascending; a single range travels as the `ArraySpec`).
     pub array_indices: Vec<u32>,
+    /// `-r`: if its host is lost, the job goes back to PEND (same id)
+    /// instead of ending EXIT.
+    pub rerunnable: bool,
 }
 
 impl Encode for JobOptions {
@@ -61,6 +65,9 @@ impl Encode for JobOptions {
         });
         field(tag::ARRAY_INDICES, !self.array_indices.is_empty(), &|b| {
             self.array_indices.encode(b)
+        });
+        field(tag::RERUNNABLE, self.rerunnable, &|b| {
+            self.rerunnable.encode(b)
         });
         out.put_u32(MARKER);
         out.put_u32(fields.len() as u32);
@@ -89,6 +96,7 @@ impl Decode for JobOptions {
                 tag::RUN_LIMIT => options.run_limit = u64::from_body(value)?,
                 tag::MAX_RUNNING => options.max_running = u32::from_body(value)?,
                 tag::ARRAY_INDICES => options.array_indices = Vec::from_body(value)?,
+                tag::RERUNNABLE => options.rerunnable = bool::from_body(value)?,
                 other => {
                     return Err(DecodeError::BadValue {
                         field: "job option",
@@ -118,6 +126,7 @@ mod tests {
             run_limit: 600,
             max_running: 4,
             array_indices: vec![1, 3, 9],
+            rerunnable: true,
         };
         assert_eq!(JobOptions::from_body(&bytes_of(&options)), Ok(options));
         assert_eq!(

@@ -281,7 +281,7 @@ fn become_job_user(start: &JobStart) -> Result<(), String> {
 /// The submit directory (or `-cwd`'s), or /tmp when it does not exist
 /// here. A `-cwd` with `%J` or `%I` in it is made (as LSF does).
 fn job_cwd(start: &JobStart) -> PathBuf {
-    let expanded = expand_output(&start.cwd, start.job.id, start.index);
+    let expanded = proto::mbd::expand_job_pattern(&start.cwd, start.job.id, start.index);
     let path = Path::new(&expanded);
     if expanded != start.cwd && !path.exists() {
         if let Err(e) = std::fs::create_dir_all(path) {
@@ -407,31 +407,9 @@ fn open_output(path: &Path) -> Result<File, String> {
         .map_err(|e| format!("cannot open {}: {e}", path.display()))
 }
 
-/// `-o`/`-e` with `%J` (the job's own id) and `%I` (its array index)
-/// replaced; other `%x` pairs and a trailing `%` stay as written.
-pub fn expand_output(pattern: &str, id: u32, index: u32) -> String {
-    let mut out = String::with_capacity(pattern.len() + 8);
-    let mut chars = pattern.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, chars.peek()) {
-            ('%', Some('J')) => out.push_str(&id.to_string()),
-            ('%', Some('I')) => out.push_str(&index.to_string()),
-            _ => {
-                out.push(c);
-                continue;
-            }
-        }
-        chars.next();
-    }
-    out
-}
-
 /// `-o`/`-e` as given (expanded), or `<stream>.<job id>` when not given.
 fn output_path(pattern: &str, stream: &str, start: &JobStart) -> String {
-    if pattern.is_empty() {
-        return format!("{stream}.{}", start.job.id);
-    }
-    expand_output(pattern, start.job.id, start.index)
+    proto::mbd::output_file(pattern, stream, start.job.id, start.index)
 }
 
 /// The submit environment plus the `LL_*` job variables.
@@ -481,13 +459,6 @@ mod tests {
     use super::*;
     use proto::mbd::HostSlot;
     use proto::sbd::JobKey;
-
-    #[test]
-    fn percent_j_and_i_expand_and_the_rest_stays() {
-        assert_eq!(expand_output("out.%J.%I.log", 42, 3), "out.42.3.log");
-        assert_eq!(expand_output("100%x%%J%", 7, 0), "100%x%7%");
-        assert_eq!(expand_output("", 7, 0), "");
-    }
 
     #[test]
     fn a_scripts_first_line_names_its_interpreter() {

@@ -326,3 +326,95 @@ fn bjobs_takes_several_ids_and_bstop_bresume_bswitch_act_on_jobs() {
     std::fs::write(&gate, b"").expect("open the gate");
     cluster.wait_stat(running, "DONE", LIMIT);
 }
+
+/// A job that says it started, then waits for `gate` in `work`.
+fn gated(work: &Path, gate: &str) -> String {
+    format!(
+        "echo started; while [ ! -e {} ]; do sleep 0.05; done; echo ended",
+        work.join(gate).display()
+    )
+}
+
+/// How many runs `bjobs -l` shows for the job.
+fn runs(cluster: &TestCluster, id: u32) -> usize {
+    long(cluster, id).matches("Dispatched to").count()
+}
+
+#[test]
+fn brequeue_runs_a_job_again_with_its_id_and_bpeek_shows_its_output_so_far() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let work = work_dir(&cluster);
+    let id = cluster.submit(&[
+        "-o",
+        &work.join("out.%J").display().to_string(),
+        &gated(&work, "gate"),
+    ]);
+    cluster.wait_stat(id, "RUN", LIMIT);
+    let out = work.join(format!("out.{id}"));
+    wait_file(&out);
+    let peek = cluster
+        .stdout("bpeek", &[&id.to_string()])
+        .unwrap_or_default();
+    assert!(
+        peek.starts_with("<< output from stdout >>\nstarted\n"),
+        "{peek}"
+    );
+    assert!(peek.contains("<< output from stderr >>"), "{peek}");
+
+    let requeued = cluster
+        .stdout("brequeue", &[&id.to_string()])
+        .unwrap_or_default();
+    assert_eq!(requeued, format!("Job <{id}> is being requeued\n"));
+    wait_for(LIMIT, || (runs(&cluster, id) == 2).then_some(()))
+        .unwrap_or_else(|| panic!("not run again:\n{}", long(&cluster, id)));
+    cluster.wait_stat(id, "RUN", LIMIT);
+    std::fs::write(work.join("gate"), b"").expect("open the gate");
+    cluster.wait_stat(id, "DONE", LIMIT);
+    let l = long(&cluster, id);
+    assert!(l.contains("Requeue requested by "), "{l}");
+    // A finished job needs its state named: -d for DONE.
+    let refused = cluster.run("brequeue", &[id.to_string()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no job in a state to requeue"));
+    cluster
+        .stdout("brequeue", &["-d", "-H", &id.to_string()])
+        .expect("brequeue -d -H");
+    cluster.wait_stat(id, "HELD", LIMIT);
+    cluster
+        .stdout("bresume", &[&id.to_string()])
+        .expect("bresume");
+    cluster.wait_stat(id, "DONE", LIMIT);
+    assert_eq!(runs(&cluster, id), 3);
+    let not_started = cluster.run("bpeek", &["999999".into()]);
+    assert_eq!(
+        String::from_utf8_lossy(&not_started.stderr),
+        "bpeek: Job <999999> is not found\n"
+    );
+}
+
+#[test]
+fn a_rerunnable_job_runs_again_when_its_host_lost_it_and_another_ends_lost() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let work = work_dir(&cluster);
+    let rerunnable = cluster.submit(&["-r", &gated(&work, "gate")]);
+    let plain = cluster.submit(&[&gated(&work, "gate")]);
+    cluster.wait_stat(rerunnable, "RUN", LIMIT);
+    cluster.wait_stat(plain, "RUN", LIMIT);
+    assert!(long(&cluster, rerunnable).contains("Re-runnable"));
+    // The host loses everything: sbd, its jobs and its spool.
+    cluster.kill_daemon(cluster.sbd_pid("host1"), "sbd");
+    lavalite::kill_jobs(&cluster.dir);
+    let spool = cluster.dir.join("state").join("sbd.host1");
+    for entry in std::fs::read_dir(&spool).expect("spool").flatten() {
+        let _ = std::fs::remove_dir_all(entry.path());
+    }
+    cluster.up_again();
+    cluster.wait_stat(plain, "EXIT", LIMIT);
+    assert!(long(&cluster, plain).contains("Lost: "));
+    wait_for(LIMIT, || (runs(&cluster, rerunnable) == 2).then_some(()))
+        .unwrap_or_else(|| panic!("not run again:\n{}", long(&cluster, rerunnable)));
+    std::fs::write(work.join("gate"), b"").expect("open the gate");
+    cluster.wait_stat(rerunnable, "DONE", LIMIT);
+    let l = long(&cluster, rerunnable);
+    assert!(l.contains("Requeued (rerunnable): "), "{l}");
+}

@@ -302,6 +302,7 @@ fn event_text(e: &HistEvent) -> String {
         event::PENDING => "Pending".into(),
         event::USAGE => format!("Resource usage  {}", e.text),
         event::NOTE => e.text.clone(),
+        event::REQUEUE => format!("Requeue requested {}", e.text),
         other => format!("Event {other}"),
     }
 }
@@ -342,6 +343,7 @@ fn event_kind(what: u32) -> &'static str {
         event::PENDING => "pending",
         event::USAGE => "usage",
         event::NOTE => "note",
+        event::REQUEUE => "requeue",
         _ => "unknown",
     }
 }

@@ -78,6 +78,9 @@ fn submitted(j: &JobHistory) -> String {
     if s.exclusive {
         parts.push("Exclusive Execution".into());
     }
+    if s.options.rerunnable {
+        parts.push("Re-runnable".into());
+    }
     let processors = s.cpus.max(1) * s.nhosts.max(1);
     if processors > 1 {
         parts.push(format!("{processors} Processors Requested"));
@@ -119,6 +122,7 @@ fn event_line(e: &HistEvent, hosts: &[String], cwd: &str) -> Option<String> {
         event::PRIORITY => format!("Priority changed: {};", e.text),
         event::PENDING => "Pending again (requeued);".into(),
         event::NOTE => format!("{};", e.text),
+        event::REQUEUE => format!("Requeue requested {};", e.text),
         event::FINISHED if e.text == JobState::Done.as_str() => "Done successfully.".into(),
         event::FINISHED => format!("Exited with exit code {}.", e.code),
         _ => return None,

@@ -96,6 +96,9 @@ pub struct Args {
     /// Wait for the job to finish and exit with its exit code
     #[arg(short = 'K', long = "wait")]
     pub wait: bool,
+    /// Rerunnable: if its host is lost, run it again (same id)
+    #[arg(short = 'r', long)]
+    pub rerunnable: bool,
     /// stdin file (default /dev/null)
     #[arg(short = 'i', long, allow_hyphen_values = true)]
     pub stdin: Option<String>,
@@ -438,6 +441,7 @@ pub fn request(a: &Args, script: Option<String>, now: u64) -> Result<SubmitReque
             max_running: name.max_running,
             array_indices: name.indices,
             script: script.unwrap_or_default(),
+            rerunnable: a.rerunnable,
         },
         ..SubmitRequest::default()
     })

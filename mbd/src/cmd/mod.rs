@@ -1,5 +1,5 @@
 //! The batch commands (bsub, bjobs, bkill, bhist, bqueues, bhosts, bmove,
-//! bpriority, btokens, bgroups; LSF's bstop, bresume, bswitch): option
+//! bpriority, btokens, bgroups; LSF's bstop, bresume, bswitch, brequeue, bpeek): option
 //! parsing, LavaLite's output formats, `--json`. Each `src/bin` file is a
 //! one-line call into a module here.
 //!
@@ -13,8 +13,10 @@ pub mod bjobs;
 mod bjobs_long;
 pub mod bkill;
 pub mod bmove;
+pub mod bpeek;
 pub mod bpriority;
 pub mod bqueues;
+pub mod brequeue;
 pub mod bstop;
 pub mod bsub;
 pub mod bswitch;

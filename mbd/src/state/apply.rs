@@ -1,7 +1,7 @@
 //! Applying logged changes to the state, live and at replay: the one path
 //! both take, so a restarted mbd rebuilds exactly what it acknowledged.
 
-use super::execution::{apply_ended, apply_requeued};
+use super::execution::{apply_ended, apply_requeue_asked, apply_requeued};
 use super::State;
 use crate::change::{
     AllocRecord, BadRecord, Change, Checkpoint, Dispatched, JobImage, JobOfSpec, SpecImage,
@@ -76,6 +76,7 @@ impl State {
             Change::Moved(m) => self.apply_moved(m),
             Change::Reprioritized(r) => self.apply_reprioritized(r),
             Change::Requeued(r) => self.update(r.id, |job| apply_requeued(job, r)),
+            Change::RequeueAsked(r) => self.update(r.id, |job| apply_requeue_asked(job, r)),
         }
     }
 

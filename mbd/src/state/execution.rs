@@ -3,7 +3,7 @@
 //! with what mbd believes runs there (docs/mbd.md, "Execution").
 
 use super::{sig, State};
-use crate::change::{Change, Dispatched, Ended, Forked, Requeued};
+use crate::change::{Change, Dispatched, Ended, Forked, RequeueAsked, Requeued};
 use crate::job::{usage_text, Alloc, Job};
 use proto::mbd::{event, JobState};
 use proto::sbd::{Finished, JobKey, JobStart, Register, Rejected, Started, Usage};
@@ -120,9 +120,14 @@ impl State {
         }))
     }
 
-    /// `host`'s sbd says a job ended: the change, unless a duplicate.
+    /// `host`'s sbd says a job ended: the change, unless a duplicate. A
+    /// rerunnable job sbd lost (its runner gone without a result) is
+    /// requeued instead.
     pub fn ended(&self, host: usize, f: &Finished) -> Option<Change> {
-        self.run_on(host, f.job)?;
+        let job = self.run_on(host, f.job)?;
+        if f.exit_code == LOST_EXIT && f.note.starts_with("Lost") {
+            return Some(lost(job, f.time, &f.note));
+        }
         Some(Change::Ended(Ended {
             id: f.job.id,
             attempt: f.job.attempt,
@@ -220,8 +225,18 @@ impl State {
     }
 }
 
-/// The end of a run no sbd will report, `why` it is lost.
+/// The end of a run no sbd will report, `why` it is lost; a rerunnable
+/// job (`bsub -r`) goes back to PEND instead, as in LSF.
 fn lost(job: &Job, now: u64, why: &str) -> Change {
+    let why = why.strip_prefix("Lost: ").unwrap_or(why);
+    if job.spec.request.options.rerunnable {
+        return Change::Requeued(Requeued {
+            id: job.id,
+            attempt: job.attempt,
+            time: now,
+            note: format!("Requeued (rerunnable): {why}"),
+        });
+    }
     Change::Ended(Ended {
         id: job.id,
         attempt: job.attempt,
@@ -293,13 +308,41 @@ pub(super) fn apply_ended(job: &mut Job, e: &Ended) {
     if !e.note.is_empty() {
         job.record_text(e.time, event::NOTE, 0, e.note.clone());
     }
-    let state = if e.exit_code == 0 && e.signal == 0 && e.note.is_empty() {
-        JobState::Done
-    } else {
-        JobState::Exit
+    let state = match requeue_asked(job) {
+        Some(true) => JobState::Held,
+        Some(false) => JobState::Pend,
+        None if e.exit_code == 0 && e.signal == 0 && e.note.is_empty() => JobState::Done,
+        None => JobState::Exit,
     };
     job.transition(state, e.time, 0, e.exit_code);
     job.record_text(e.time, event::USAGE, 0, usage_text(&e.usage));
+}
+
+/// `brequeue`: a finished job is pending again at once; a running one is
+/// marked, and goes back when its run ends (`apply_ended`).
+pub(super) fn apply_requeue_asked(job: &mut Job, r: &RequeueAsked) {
+    job.record_text(
+        r.time,
+        event::REQUEUE,
+        i32::from(r.hold),
+        format!("by {}", r.by),
+    );
+    if job.state.is_finished() {
+        let to = if r.hold {
+            JobState::Held
+        } else {
+            JobState::Pend
+        };
+        job.transition(to, r.time, 0, 0);
+    }
+}
+
+/// Whether the current run was asked to requeue (`Some(hold)`).
+fn requeue_asked(job: &Job) -> Option<bool> {
+    (job.events.iter().rev())
+        .take_while(|e| e.what != event::DISPATCHED)
+        .find(|e| e.what == event::REQUEUE)
+        .map(|e| e.code != 0)
 }
 
 #[cfg(test)]
@@ -553,6 +596,57 @@ mod tests {
             .events
             .iter()
             .any(|e| e.what == event::NOTE && e.text.starts_with("Lost")));
+    }
+
+    #[test]
+    fn a_rerunnable_job_whose_host_lost_it_pends_again_with_its_id() {
+        let mut s = State::new(sample());
+        s.set_sbd_up(0, true);
+        let mut r = request("sleep 9");
+        r.options.rerunnable = true;
+        let id = submit(&mut s, &ann(), r);
+        let alloc = || {
+            vec![Alloc {
+                host: 0,
+                cpus: 1,
+                gpus: vec![],
+            }]
+        };
+        let changes = s.dispatch(&[(id, alloc())], NOW);
+        apply_all(&mut s, &changes);
+        let pid = Started {
+            job: JobKey { id, attempt: 1 },
+            pid: 5,
+        };
+        let forked = s.started(0, &pid, NOW);
+        apply_all(&mut s, forked.as_slice());
+        // Its spool gone: sbd registers without it.
+        let empty = Register {
+            host: "cpu01".into(),
+            ..Register::default()
+        };
+        let r = s.reconcile(0, &empty, NOW);
+        apply_all(&mut s, &r.changes);
+        let job = s.job(id).expect("job");
+        assert_eq!((job.state, job.is_running()), (JobState::Pend, false));
+        assert!(job
+            .events
+            .iter()
+            .any(|e| e.text.starts_with("Requeued (rerunnable): ")));
+        // Its runner gone without a result (sbd::job::lost): the same.
+        let changes = s.dispatch(&[(id, alloc())], NOW);
+        apply_all(&mut s, &changes);
+        let lost = Finished {
+            job: JobKey { id, attempt: 2 },
+            time: NOW,
+            exit_code: LOST_EXIT,
+            signal: 0,
+            usage: Usage::default(),
+            note: "Lost: the job's runner ended without recording a result".into(),
+        };
+        let ended = s.ended(0, &lost);
+        apply_all(&mut s, ended.as_slice());
+        assert_eq!(s.job(id).expect("job").state, JobState::Pend);
     }
 
     #[test]

@@ -1,0 +1,5 @@
+//! `bpeek`: see [`mbd::cmd::bpeek`].
+
+fn main() -> std::process::ExitCode {
+    mbd::cmd::bpeek::main()
+}

@@ -1,0 +1,5 @@
+//! `brequeue`: see [`mbd::cmd::brequeue`].
+
+fn main() -> std::process::ExitCode {
+    mbd::cmd::brequeue::main()
+}
