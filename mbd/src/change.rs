@@ -2,7 +2,7 @@
 //! same way live and at replay (docs/mbd.md has the format).
 
 use crate::event_log::{Record, FORMAT};
-use proto::mbd::{HistEvent, JobState, SubmitRequest};
+use proto::mbd::{FieldChange, HistEvent, JobState, SubmitRequest};
 use proto::sbd::Usage;
 use proto::{xdr_struct, Decode, DecodeError, Encode};
 use std::fmt;
@@ -181,6 +181,16 @@ xdr_struct! {
 }
 
 xdr_struct! {
+    /// `bmod` of a waiting job: its submission with `fields` changed.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Modified {
+        pub id: u32,
+        pub time: u64,
+        pub fields: Vec<FieldChange>,
+    }
+}
+
+xdr_struct! {
     /// A pending or held job now belongs to `queue` (`bmove`).
     #[derive(Clone, Debug, PartialEq, Eq)]
     pub struct Moved {
@@ -229,6 +239,7 @@ pub enum Change {
     Reprioritized(Reprioritized),
     Requeued(Requeued),
     RequeueAsked(RequeueAsked),
+    Modified(Modified),
 }
 
 /// A record this mbd cannot apply.
@@ -272,6 +283,7 @@ impl Change {
             Change::Reprioritized(_) => 13,
             Change::Requeued(_) => 14,
             Change::RequeueAsked(_) => 15,
+            Change::Modified(_) => 16,
         }
     }
 
@@ -292,6 +304,7 @@ impl Change {
             Change::Reprioritized(c) => c.encode(&mut out),
             Change::Requeued(c) => c.encode(&mut out),
             Change::RequeueAsked(c) => c.encode(&mut out),
+            Change::Modified(c) => c.encode(&mut out),
         }
         out
     }
@@ -319,6 +332,7 @@ impl Change {
             13 => Change::Reprioritized(Reprioritized::from_body(body).map_err(bad)?),
             14 => Change::Requeued(Requeued::from_body(body).map_err(bad)?),
             15 => Change::RequeueAsked(RequeueAsked::from_body(body).map_err(bad)?),
+            16 => Change::Modified(Modified::from_body(body).map_err(bad)?),
             other => return Err(BadRecord::Kind(other)),
         })
     }
@@ -424,6 +438,14 @@ mod tests {
                 time: 108,
                 hold: true,
                 by: "ann".into(),
+            }),
+            Change::Modified(Modified {
+                id: 7,
+                time: 109,
+                fields: vec![FieldChange {
+                    field: proto::mbd::field::CPUS,
+                    value: "4".into(),
+                }],
             }),
         ];
         for change in changes {

@@ -26,8 +26,8 @@ use lim::log_file::Repeats;
 use os::host::unix_now;
 use proto::auth::{self, Challenges, ReplayGuard, ReplyKey, Signer};
 use proto::mbd::{
-    op, status, Control, Hello, JobRef, JobsChunk, JobsRequest, MoveRequest, PriorityRequest,
-    RequeueRequest, SignalRequest, SubmitReply, SubmitRequest, MAX_REQUEST_BODY,
+    op, status, Control, Hello, JobRef, JobsChunk, JobsRequest, ModifyRequest, MoveRequest,
+    PriorityRequest, RequeueRequest, SignalRequest, SubmitReply, SubmitRequest, MAX_REQUEST_BODY,
 };
 use proto::{Decode, Encode, Header};
 use std::borrow::Cow;
@@ -564,6 +564,7 @@ impl Mbd {
             op::JOBS => self.jobs(id, h, who, body),
             op::SIGNAL => self.signal(id, h, who, body),
             op::REQUEUE => self.requeue(id, h, who, body),
+            op::MODIFY => self.modify(id, h, who, body),
             op::QUEUES => {
                 let rows = self.state.queue_rows();
                 self.hold(id, h, status::OK, &rows);
@@ -697,6 +698,21 @@ impl Mbd {
             }
         }
         self.forward_signals(&changes);
+        self.hold(id, h, status::OK, &());
+        Ok(())
+    }
+
+    fn modify(&mut self, id: ChanId, h: &Request, who: &Caller, body: &[u8]) -> Result<(), Bad> {
+        let request = decode::<ModifyRequest>(body)?;
+        let changes = (self.state)
+            .modify(who, &request, unix_now())
+            .map_err(Bad::Refused)?;
+        self.change(&changes)?;
+        for change in &changes {
+            if let Change::Modified(m) = change {
+                (self.audit).push(format!("job {} modified by {}", m.id, who.user));
+            }
+        }
         self.hold(id, h, status::OK, &());
         Ok(())
     }

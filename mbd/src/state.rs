@@ -13,6 +13,7 @@ mod execution;
 mod listing;
 #[cfg(test)]
 mod model;
+mod modify;
 mod request;
 mod requeue;
 #[cfg(test)]

@@ -48,10 +48,12 @@ pub mod op {
     pub const GROUPS: u32 = 0x020b;
     /// [`super::RequeueRequest`] -> empty body (`brequeue`).
     pub const REQUEUE: u32 = 0x020c;
+    /// [`super::ModifyRequest`] -> empty body (`bmod`).
+    pub const MODIFY: u32 = 0x020d;
 
     /// Every request a batch command sends: exactly what a local lim signs
     /// for users (sbd's messages and lim's own never).
-    pub const USER_REQUESTS: [u32; 13] = [
+    pub const USER_REQUESTS: [u32; 14] = [
         SUBMIT,
         JOBS,
         SIGNAL,
@@ -65,6 +67,7 @@ pub mod op {
         TOKENS,
         GROUPS,
         REQUEUE,
+        MODIFY,
     ];
 
     /// mbd -> every peer, first thing on a new connection:
@@ -88,6 +91,7 @@ pub mod op {
             TOKENS => "list token pools",
             GROUPS => "list groups",
             REQUEUE => "requeue a job",
+            MODIFY => "modify a job",
             _ => "an unknown operation",
         }
     }
@@ -427,6 +431,40 @@ xdr_struct! {
     }
 }
 
+/// What a [`FieldChange`] changes (its `field`).
+pub mod field {
+    /// The queue's name.
+    pub const QUEUE: u32 = 1;
+    /// CPUs per host, digits.
+    pub const CPUS: u32 = 2;
+    /// Memory per host, MB digits.
+    pub const MEM_MB: u32 = 3;
+    /// Run limit, seconds digits; empty: none.
+    pub const RUN_LIMIT: u32 = 4;
+    /// Job name; empty: none.
+    pub const NAME: u32 = 5;
+    /// Dependency expression; empty: none.
+    pub const DEPENDENCY: u32 = 6;
+}
+
+xdr_struct! {
+    /// One value `bmod` sets.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct FieldChange {
+        pub field: u32,
+        pub value: String,
+    }
+}
+
+xdr_struct! {
+    /// `bmod`: new values for a waiting job's submission.
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct ModifyRequest {
+        pub job: JobRef,
+        pub fields: Vec<FieldChange>,
+    }
+}
+
 xdr_struct! {
     /// One `bqueues` row.
     #[derive(Clone, Debug, PartialEq, Eq)]
@@ -559,6 +597,8 @@ pub mod event {
     /// `brequeue` (`code` 1: held); `text` says by whom. A running job
     /// goes back to PEND when its run ends.
     pub const REQUEUE: u32 = 15;
+    /// `bmod`; `text` lists the new values.
+    pub const MODIFIED: u32 = 16;
 }
 
 xdr_struct! {

@@ -418,3 +418,58 @@ fn a_rerunnable_job_runs_again_when_its_host_lost_it_and_another_ends_lost() {
     let l = long(&cluster, rerunnable);
     assert!(l.contains("Requeued (rerunnable): "), "{l}");
 }
+
+#[test]
+fn bmod_changes_a_waiting_job_and_the_change_survives_a_restart() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let id = cluster.submit(&["-H", "-J", "before", "-W", "30", "true"]);
+    let said = cluster
+        .stdout(
+            "bmod",
+            &[
+                "-q",
+                "short",
+                "-n",
+                "2",
+                "-Wn",
+                "-J",
+                "after",
+                &id.to_string(),
+            ],
+        )
+        .unwrap_or_default();
+    assert_eq!(
+        said,
+        format!("Parameters of job <{id}> are being changed\n")
+    );
+    cluster.kill_daemon(cluster.mbd_pid(), "mbd");
+    cluster.up_again();
+    let l =
+        wait_for(LIMIT, || cluster.stdout("bjobs", &["-l", &id.to_string()])).unwrap_or_default();
+    assert!(
+        l.contains("Queue <short>") && l.contains("Job Name <after>"),
+        "{l}"
+    );
+    assert!(
+        l.contains("2 Processors Requested") && !l.contains("RUNLIMIT"),
+        "{l}"
+    );
+    assert!(
+        l.contains("Parameters changed: queue=short cpus=2 run_limit= name=after;"),
+        "{l}"
+    );
+    let refused = cluster.run("bmod", &["-q".into(), "nosuch".into(), id.to_string()]);
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr),
+        format!("bmod: job <{id}>: unknown queue nosuch\n")
+    );
+    cluster
+        .stdout("bresume", &[&id.to_string()])
+        .expect("bresume");
+    cluster.wait_stat(id, "DONE", LIMIT);
+    let finished = cluster.run("bmod", &["-n".into(), "1".into(), id.to_string()]);
+    assert!(
+        String::from_utf8_lossy(&finished.stderr).contains("only waiting jobs can be modified"),
+        "{finished:?}"
+    );
+}

@@ -303,6 +303,7 @@ fn event_text(e: &HistEvent) -> String {
         event::USAGE => format!("Resource usage  {}", e.text),
         event::NOTE => e.text.clone(),
         event::REQUEUE => format!("Requeue requested {}", e.text),
+        event::MODIFIED => format!("Modified  {}", e.text),
         other => format!("Event {other}"),
     }
 }
@@ -344,6 +345,7 @@ fn event_kind(what: u32) -> &'static str {
         event::USAGE => "usage",
         event::NOTE => "note",
         event::REQUEUE => "requeue",
+        event::MODIFIED => "modified",
         _ => "unknown",
     }
 }

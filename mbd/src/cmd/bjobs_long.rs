@@ -123,6 +123,7 @@ fn event_line(e: &HistEvent, hosts: &[String], cwd: &str) -> Option<String> {
         event::PENDING => "Pending again (requeued);".into(),
         event::NOTE => format!("{};", e.text),
         event::REQUEUE => format!("Requeue requested {};", e.text),
+        event::MODIFIED => format!("Parameters changed: {};", e.text),
         event::FINISHED if e.text == JobState::Done.as_str() => "Done successfully.".into(),
         event::FINISHED => format!("Exited with exit code {}.", e.code),
         _ => return None,

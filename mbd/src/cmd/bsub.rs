@@ -201,60 +201,13 @@ const LSF_SPELLINGS: [(&str, &str); 3] = [
 ];
 
 /// `argv` with LSF's options of more than one letter (`-oo`, `-cwd`)
-/// respelled as long options, among the options only: never in the
-/// command, nor as an option's value.
+/// respelled as long options, among the options only.
 pub fn lsf_spellings(argv: impl IntoIterator<Item = String>) -> Vec<String> {
-    let command = <Args as clap::CommandFactory>::command();
-    let mut argv = argv.into_iter();
-    let mut out: Vec<String> = argv.next().into_iter().collect();
-    while let Some(arg) = argv.next() {
-        if let Some((_, long)) = LSF_SPELLINGS.iter().find(|(lsf, _)| *lsf == arg) {
-            out.push((*long).to_owned());
-            out.extend(argv.next());
-            continue;
-        }
-        let operand = arg == "--" || arg == "-" || !arg.starts_with('-');
-        let value_follows = !operand && takes_separate_value(&command, &arg);
-        out.push(arg);
-        if operand {
-            out.extend(argv);
-            break;
-        }
-        if value_follows {
-            out.extend(argv.next());
-        }
-    }
-    out
-}
-
-/// Whether option word `arg` leaves its value to the next word.
-fn takes_separate_value(command: &clap::Command, arg: &str) -> bool {
-    let takes = |a: &clap::Arg| a.get_action().takes_values();
-    if let Some(long) = arg.strip_prefix("--") {
-        if long.contains('=') {
-            return false;
-        }
-        let named = |a: &&clap::Arg| a.get_long() == Some(long);
-        let prefixed = |a: &&clap::Arg| a.get_long().is_some_and(|l| l.starts_with(long));
-        if let Some(a) = command.get_arguments().find(named) {
-            return takes(a);
-        }
-        let mut matches = command.get_arguments().filter(prefixed);
-        return match (matches.next(), matches.next()) {
-            (Some(a), None) => takes(a),
-            _ => false,
-        };
-    }
-    // A cluster of short flags, maybe ending in one that takes a value.
-    let flags = &arg[1..];
-    for (at, c) in flags.char_indices() {
-        match command.get_arguments().find(|a| a.get_short() == Some(c)) {
-            Some(a) if takes(a) => return at + c.len_utf8() == flags.len(),
-            Some(_) => continue,
-            None => return false,
-        }
-    }
-    false
+    super::respell(
+        argv,
+        &<Args as clap::CommandFactory>::command(),
+        &LSF_SPELLINGS,
+    )
 }
 
 /// The job script and the options it adds: `bsub < script` (no command:

@@ -1,5 +1,5 @@
 //! The batch commands (bsub, bjobs, bkill, bhist, bqueues, bhosts, bmove,
-//! bpriority, btokens, bgroups; LSF's bstop, bresume, bswitch, brequeue, bpeek): option
+//! bpriority, btokens, bgroups; LSF's bstop, bresume, bswitch, brequeue, bpeek, bmod): option
 //! parsing, LavaLite's output formats, `--json`. Each `src/bin` file is a
 //! one-line call into a module here.
 //!
@@ -12,6 +12,7 @@ pub mod bhosts;
 pub mod bjobs;
 mod bjobs_long;
 pub mod bkill;
+pub mod bmod;
 pub mod bmove;
 pub mod bpeek;
 pub mod bpriority;
@@ -152,6 +153,70 @@ fn control(
         }
         Err(e) => fail(prog, format!("{name}: {}", e.reason())),
     })
+}
+
+/// `argv` with LSF's options of more than one letter (`bsub -oo`, `bmod
+/// -Wn`) respelled as `spellings` says, among the options only: never
+/// in the command, nor as an option's value. `command` tells which
+/// options take a value.
+pub fn respell(
+    argv: impl IntoIterator<Item = String>,
+    command: &clap::Command,
+    spellings: &[(&str, &str)],
+) -> Vec<String> {
+    let mut argv = argv.into_iter();
+    let mut out: Vec<String> = argv.next().into_iter().collect();
+    while let Some(arg) = argv.next() {
+        if let Some((_, long)) = spellings.iter().find(|(lsf, _)| *lsf == arg) {
+            let takes_value = takes_separate_value(command, long);
+            out.push((*long).to_owned());
+            if takes_value {
+                out.extend(argv.next());
+            }
+            continue;
+        }
+        let operand = arg == "--" || arg == "-" || !arg.starts_with('-');
+        let value_follows = !operand && takes_separate_value(command, &arg);
+        out.push(arg);
+        if operand {
+            out.extend(argv);
+            break;
+        }
+        if value_follows {
+            out.extend(argv.next());
+        }
+    }
+    out
+}
+
+/// Whether option word `arg` leaves its value to the next word.
+fn takes_separate_value(command: &clap::Command, arg: &str) -> bool {
+    let takes = |a: &clap::Arg| a.get_action().takes_values();
+    if let Some(long) = arg.strip_prefix("--") {
+        if long.contains('=') {
+            return false;
+        }
+        let named = |a: &&clap::Arg| a.get_long() == Some(long);
+        let prefixed = |a: &&clap::Arg| a.get_long().is_some_and(|l| l.starts_with(long));
+        if let Some(a) = command.get_arguments().find(named) {
+            return takes(a);
+        }
+        let mut matches = command.get_arguments().filter(prefixed);
+        return match (matches.next(), matches.next()) {
+            (Some(a), None) => takes(a),
+            _ => false,
+        };
+    }
+    // A cluster of short flags, maybe ending in one that takes a value.
+    let flags = &arg[1..];
+    for (at, c) in flags.char_indices() {
+        match command.get_arguments().find(|a| a.get_short() == Some(c)) {
+            Some(a) if takes(a) => return at + c.len_utf8() == flags.len(),
+            Some(_) => continue,
+            None => return false,
+        }
+    }
+    false
 }
 
 /// A plain job id: digits, 1 or more.

@@ -77,6 +77,7 @@ impl State {
             Change::Reprioritized(r) => self.apply_reprioritized(r),
             Change::Requeued(r) => self.update(r.id, |job| apply_requeued(job, r)),
             Change::RequeueAsked(r) => self.update(r.id, |job| apply_requeue_asked(job, r)),
+            Change::Modified(m) => self.apply_modified(m),
         }
     }
 
@@ -146,6 +147,20 @@ impl State {
         request: &SubmitRequest,
         env: &[String],
     ) -> Spec {
+        let env = self.env_pool.intern(env);
+        self.spec_with_env(user, uid, queue, time, request, env)
+    }
+
+    /// [`State::spec`] with its environment already pooled.
+    pub(super) fn spec_with_env(
+        &mut self,
+        user: &str,
+        uid: u32,
+        queue: &str,
+        time: u64,
+        request: &SubmitRequest,
+        env: crate::env_pool::Env,
+    ) -> Spec {
         let dep = (!request.dependency.is_empty())
             .then(|| Dep::parse(&request.dependency).ok())
             .flatten();
@@ -162,7 +177,7 @@ impl State {
                 env: Vec::new(),
                 ..request.clone()
             },
-            env: self.env_pool.intern(env),
+            env,
             dep,
         }
     }

@@ -17,6 +17,31 @@ impl State {
         mut request: SubmitRequest,
         now: u64,
     ) -> Result<Change, Refusal> {
+        let queue = self.check_submission(who, &mut request)?;
+        let elements = request.indices().len() as u32;
+        if self.next_id.checked_add(elements).is_none() {
+            return Err(Refusal::new(status::EINVAL, "job ids exhausted"));
+        }
+        Ok(Change::Submitted(Box::new(Submitted {
+            first_id: self.next_id,
+            time: now,
+            user: who.user.clone(),
+            uid: who.uid,
+            queue: request.queue.clone(),
+            priority: queue.priority,
+            request,
+        })))
+    }
+
+    /// What a submission (or a `bmod`'s result) must be: a queue `who`
+    /// may use (the default one if none is named), values in range,
+    /// hosts, pools and dependencies that exist. Token requests are
+    /// summed per pool. The queue, or why not.
+    pub(super) fn check_submission(
+        &self,
+        who: &Caller,
+        request: &mut SubmitRequest,
+    ) -> Result<&QueueConf, Refusal> {
         let einval = |m: String| Refusal::new(status::EINVAL, m);
         if request.queue.is_empty() {
             request.queue = self.cluster.default_queue.clone();
@@ -30,7 +55,7 @@ impl State {
                 format!("user {} may not use queue {}", who.user, queue.name),
             ));
         }
-        check_request(&request).map_err(einval)?;
+        check_request(request).map_err(einval)?;
         check_run_limit(queue, request.options.run_limit).map_err(einval)?;
         if let Err(name) = self.cluster.expand_hosts(&request.machines) {
             return Err(einval(format!("unknown host or group {name}")));
@@ -46,19 +71,7 @@ impl State {
                 return Err(einval(format!("dependency on unknown job {id}")));
             }
         }
-        let elements = request.indices().len() as u32;
-        if self.next_id.checked_add(elements).is_none() {
-            return Err(einval("job ids exhausted".into()));
-        }
-        Ok(Change::Submitted(Box::new(Submitted {
-            first_id: self.next_id,
-            time: now,
-            user: who.user.clone(),
-            uid: who.uid,
-            queue: request.queue.clone(),
-            priority: queue.priority,
-            request,
-        })))
+        Ok(queue)
     }
 
     /// The jobs a reference names: `N[i]`, every element of array `N`,

@@ -1,0 +1,5 @@
+//! `bmod`: see [`mbd::cmd::bmod`].
+
+fn main() -> std::process::ExitCode {
+    mbd::cmd::bmod::main()
+}
