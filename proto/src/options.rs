@@ -23,6 +23,8 @@ mod tag {
     pub const MAX_RUNNING: u32 = 3;
     pub const ARRAY_INDICES: u32 = 4;
     pub const RERUNNABLE: u32 = 5;
+    pub const PRE_EXEC: u32 = 6;
+    pub const POST_EXEC: u32 = 7;
 }
 
 /// Submit options beyond LavaLite's; each unset is its default.
@@ -42,6 +44,11 @@ pub struct JobOptions {
     /// `-r`: if its host is lost, the job goes back to PEND (same id)
     /// instead of ending EXIT.
     pub rerunnable: bool,
+    /// `-E`: run before the job on its first host, as its user; the job
+    /// runs only if it exits 0.
+    pub pre_exec: String,
+    /// `-Ep`: run after the job, whatever its end.
+    pub post_exec: String,
 }
 
 impl Encode for JobOptions {
@@ -68,6 +75,12 @@ impl Encode for JobOptions {
         });
         field(tag::RERUNNABLE, self.rerunnable, &|b| {
             self.rerunnable.encode(b)
+        });
+        field(tag::PRE_EXEC, !self.pre_exec.is_empty(), &|b| {
+            self.pre_exec.encode(b)
+        });
+        field(tag::POST_EXEC, !self.post_exec.is_empty(), &|b| {
+            self.post_exec.encode(b)
         });
         out.put_u32(MARKER);
         out.put_u32(fields.len() as u32);
@@ -97,6 +110,8 @@ impl Decode for JobOptions {
                 tag::MAX_RUNNING => options.max_running = u32::from_body(value)?,
                 tag::ARRAY_INDICES => options.array_indices = Vec::from_body(value)?,
                 tag::RERUNNABLE => options.rerunnable = bool::from_body(value)?,
+                tag::PRE_EXEC => options.pre_exec = String::from_body(value)?,
+                tag::POST_EXEC => options.post_exec = String::from_body(value)?,
                 other => {
                     return Err(DecodeError::BadValue {
                         field: "job option",
@@ -127,6 +142,8 @@ mod tests {
             max_running: 4,
             array_indices: vec![1, 3, 9],
             rerunnable: true,
+            pre_exec: "test -d /scratch".into(),
+            post_exec: "rm -rf /scratch/x".into(),
         };
         assert_eq!(JobOptions::from_body(&bytes_of(&options)), Ok(options));
         assert_eq!(

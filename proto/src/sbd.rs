@@ -43,6 +43,11 @@ pub mod op {
 /// link. mbd then shows the host's jobs UNKNOWN; sbd reconnects.
 pub const MISSED_HEARTBEATS: u32 = 3;
 
+/// `Finished::exit_code` of a job that did not run because its pre-exec
+/// command (`bsub -E`) failed with a status that asks for a retry (not
+/// 99, not a signal): mbd puts it back to PEND.
+pub const PRE_EXEC_RETRY: i32 = -2;
+
 /// How long a silent peer is given before its link is closed.
 pub fn silence_limit(interval: std::time::Duration) -> std::time::Duration {
     interval * MISSED_HEARTBEATS

@@ -88,13 +88,14 @@ pub fn run_job(dir: &Path, cgroup: Option<&JobCgroup>, conf_dir: &Path, host: &s
         }
     };
     let finished = match start_job(&start, dir, conf_dir, host, early.as_mut()) {
-        Ok(exit) => finished(
+        Ok(Ran::Job(exit)) => finished(
             start.job,
             exit.code,
             exit.signal as u32,
             usage(&exit),
             String::new(),
         ),
+        Ok(Ran::PreExecFailed(pre)) => pre_exec_failed(start.job, &pre),
         Err(why) => {
             eprintln!("sbd job runner: job {}: {why}", start.job.id);
             finished(start.job, CANNOT_START, 0, Usage::default(), why)
@@ -159,14 +160,44 @@ pub fn finished(job: JobKey, exit_code: i32, signal: u32, usage: Usage, note: St
     }
 }
 
-/// Becomes the user, opens the files, starts the job and waits for it.
+/// How a run went.
+enum Ran {
+    /// The job ran and ended so.
+    Job(os::process::ChildExit),
+    /// Its pre-exec command (`bsub -E`) ended so, and the job did not run.
+    PreExecFailed(os::process::ChildExit),
+}
+
+/// LSF's pre-exec status that means "do not run the job, do not retry".
+const PRE_EXEC_ABORT: i32 = 99;
+
+/// The result of a run whose pre-exec failed: EXIT for status 99 or a
+/// signal, as in LSF; any other status asks mbd to run it again later.
+fn pre_exec_failed(job: JobKey, pre: &os::process::ChildExit) -> Finished {
+    if pre.signal != 0 || pre.code == PRE_EXEC_ABORT {
+        let how = match pre.signal {
+            0 => format!("exited {}", pre.code),
+            signal => format!("was killed by signal {signal}"),
+        };
+        let note = format!("TERM_PRE_EXEC_FAIL: the pre-exec command {how}: the job did not run");
+        return finished(job, pre.code, pre.signal as u32, usage(pre), note);
+    }
+    let note = format!(
+        "the pre-exec command exited {}: the job did not run",
+        pre.code
+    );
+    finished(job, proto::sbd::PRE_EXEC_RETRY, 0, usage(pre), note)
+}
+
+/// Becomes the user, opens the files, runs the pre-exec command, starts
+/// the job, waits for it and runs the post-exec command.
 fn start_job(
     start: &JobStart,
     dir: &Path,
     conf_dir: &Path,
     host: &str,
     early: Option<&mut EarlySignals>,
-) -> Result<os::process::ChildExit, String> {
+) -> Result<Ran, String> {
     become_job_user(start)?;
     os::process::set_umask(start.umask);
     let cwd = job_cwd(start);
@@ -194,12 +225,54 @@ fn start_job(
     make_room_for_exec(&argv, &env)?;
     // The job starts where the runner is (posix_spawn has no chdir).
     std::env::set_current_dir(&cwd).map_err(|e| format!("cannot enter {}: {e}", cwd.display()))?;
+    let options = &start.options;
+    if !options.pre_exec.is_empty() {
+        let pre = run_exec(&options.pre_exec, &env, &stdio, "pre-exec")?;
+        if pre.code != 0 || pre.signal != 0 {
+            return Ok(Ran::PreExecFailed(pre));
+        }
+    }
     let child = clean_spawn::spawn(&argv, &env, &stdio)?;
-    drop(stdio);
+    // Kept only for a post-exec command: the job holds its own copies.
+    let stdio = (!options.post_exec.is_empty()).then_some(stdio);
     if let Some(early) = early {
         early.forward_to(child);
     }
-    os::process::wait_child(child).map_err(|e| format!("cannot wait for the job: {e}"))
+    let exit =
+        os::process::wait_child(child).map_err(|e| format!("cannot wait for the job: {e}"))?;
+    if let Some(stdio) = &stdio {
+        post_exec(&options.post_exec, &env, stdio);
+    }
+    Ok(Ran::Job(exit))
+}
+
+/// Runs `command` (`-E`, `-Ep`) as LSF does: `/bin/sh -c`, as the job's
+/// user, in its directory, with its environment and files; waits for it.
+fn run_exec(
+    command: &str,
+    env: &[(String, String)],
+    stdio: &Stdio,
+    what: &str,
+) -> Result<os::process::ChildExit, String> {
+    let child = clean_spawn::spawn(&["/bin/sh", "-c", command], env, stdio)?;
+    os::process::wait_child(child).map_err(|e| format!("cannot wait for the {what} command: {e}"))
+}
+
+/// The post-exec command: its failure does not change how the job ended
+/// (LSF marks it POST_ERR); it is said on the job's stderr.
+fn post_exec(command: &str, env: &[(String, String)], stdio: &Stdio) {
+    use std::io::Write;
+    let said = match run_exec(command, env, stdio, "post-exec") {
+        Ok(e) if e.code == 0 && e.signal == 0 => return,
+        Ok(e) if e.signal != 0 => {
+            format!("the post-exec command was killed by signal {}", e.signal)
+        }
+        Ok(e) => format!("the post-exec command exited {}", e.code),
+        Err(why) => why,
+    };
+    if let Ok(fd) = stdio.stderr.try_clone() {
+        let _ = writeln!(File::from(fd), "sbd: {said}");
+    }
 }
 
 /// A submit environment of megabytes (mbd takes up to 4 MiB) does not

@@ -473,3 +473,43 @@ fn bmod_changes_a_waiting_job_and_the_change_survives_a_restart() {
         "{finished:?}"
     );
 }
+
+#[test]
+fn pre_exec_gates_the_job_and_post_exec_runs_after_it() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let work = work_dir(&cluster);
+    let flag = work.join("flag");
+    // Fails the first time (and leaves the flag), passes the second.
+    let pre = format!(
+        "if [ -e {f} ]; then exit 0; else touch {f}; exit 1; fi",
+        f = flag.display()
+    );
+    let post = format!(
+        "echo post $LSB_JOBID >> {}",
+        work.join("post.log").display()
+    );
+    let id = cluster.submit(&["-E", &pre, "-Ep", &post, "-o", "out.%J", "echo ran"]);
+    cluster.wait_stat(id, "DONE", LIMIT);
+    assert_eq!(wait_file(&cluster.dir.join(format!("out.{id}"))), "ran\n");
+    assert_eq!(wait_file(&work.join("post.log")), format!("post {id}\n"));
+    let l = long(&cluster, id);
+    assert!(
+        l.contains("Requeued: the pre-exec command exited 1: the job did not run;"),
+        "{l}"
+    );
+    assert!(l.contains(&format!("Pre-execute Command <{pre}>")), "{l}");
+    assert_eq!(runs(&cluster, id), 2);
+
+    // 99: the job ends EXIT, never run; a failing post-exec is said on stderr.
+    let never = work.join("never");
+    let aborted = cluster.submit(&["-E", "exit 99", &format!("touch {}", never.display())]);
+    let failing_post = cluster.submit(&["-Ep", "exit 3", "-e", "err.%J", "true"]);
+    cluster.wait_stat(aborted, "EXIT", LIMIT);
+    assert!(long(&cluster, aborted).contains("TERM_PRE_EXEC_FAIL: the pre-exec command exited 99"));
+    assert!(!never.exists());
+    cluster.wait_stat(failing_post, "DONE", LIMIT);
+    assert_eq!(
+        wait_file(&cluster.dir.join(format!("err.{failing_post}"))),
+        "sbd: the post-exec command exited 3\n"
+    );
+}

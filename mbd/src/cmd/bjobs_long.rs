@@ -81,6 +81,12 @@ fn submitted(j: &JobHistory) -> String {
     if s.options.rerunnable {
         parts.push("Re-runnable".into());
     }
+    if !s.options.pre_exec.is_empty() {
+        parts.push(format!("Pre-execute Command <{}>", s.options.pre_exec));
+    }
+    if !s.options.post_exec.is_empty() {
+        parts.push(format!("Post-execute Command <{}>", s.options.post_exec));
+    }
     let processors = s.cpus.max(1) * s.nhosts.max(1);
     if processors > 1 {
         parts.push(format!("{processors} Processors Requested"));

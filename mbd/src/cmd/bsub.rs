@@ -96,6 +96,13 @@ pub struct Args {
     /// Wait for the job to finish and exit with its exit code
     #[arg(short = 'K', long = "wait")]
     pub wait: bool,
+    /// Run before the job, as you, where it runs: 0 starts it, 99 ends it
+    /// (EXIT), other statuses retry it later
+    #[arg(short = 'E', long = "pre-exec", allow_hyphen_values = true)]
+    pub pre_exec: Option<String>,
+    /// Run after the job, whatever its end (LSF's -Ep)
+    #[arg(long = "post-exec", allow_hyphen_values = true)]
+    pub post_exec: Option<String>,
     /// Rerunnable: if its host is lost, run it again (same id)
     #[arg(short = 'r', long)]
     pub rerunnable: bool,
@@ -194,8 +201,9 @@ pub fn main() -> ExitCode {
 
 /// LSF's options of more than one letter and this bsub's long spelling
 /// of each.
-const LSF_SPELLINGS: [(&str, &str); 3] = [
+const LSF_SPELLINGS: [(&str, &str); 4] = [
     ("-cwd", "--cwd"),
+    ("-Ep", "--post-exec"),
     ("-oo", "--stdout-overwrite"),
     ("-eo", "--stderr-overwrite"),
 ];
@@ -395,6 +403,8 @@ pub fn request(a: &Args, script: Option<String>, now: u64) -> Result<SubmitReque
             array_indices: name.indices,
             script: script.unwrap_or_default(),
             rerunnable: a.rerunnable,
+            pre_exec: a.pre_exec.clone().unwrap_or_default(),
+            post_exec: a.post_exec.clone().unwrap_or_default(),
         },
         ..SubmitRequest::default()
     })

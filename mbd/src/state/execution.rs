@@ -6,7 +6,7 @@ use super::{sig, State};
 use crate::change::{Change, Dispatched, Ended, Forked, RequeueAsked, Requeued};
 use crate::job::{usage_text, Alloc, Job};
 use proto::mbd::{event, JobState};
-use proto::sbd::{Finished, JobKey, JobStart, Register, Rejected, Started, Usage};
+use proto::sbd::{Finished, JobKey, JobStart, Register, Rejected, Started, Usage, PRE_EXEC_RETRY};
 
 /// What to do after an sbd registered.
 #[derive(Debug, Default, PartialEq)]
@@ -128,6 +128,9 @@ impl State {
         if f.exit_code == LOST_EXIT && f.note.starts_with("Lost") {
             return Some(lost(job, f.time, &f.note));
         }
+        if f.exit_code == PRE_EXEC_RETRY {
+            return Some(pre_exec_retry(job, f));
+        }
         Some(Change::Ended(Ended {
             id: f.job.id,
             attempt: f.job.attempt,
@@ -223,6 +226,40 @@ impl State {
             .map(|job| job.id)
             .collect()
     }
+}
+
+/// Runs a job gets whose pre-exec command keeps failing (LSF's
+/// `MAX_PREEXEC_RETRY` default) before it ends EXIT.
+pub const MAX_PRE_EXEC_TRIES: usize = 5;
+
+/// What starts the note of a run requeued because its pre-exec failed.
+const PRE_EXEC_REQUEUED: &str = "Requeued: ";
+
+/// A run whose pre-exec command failed (`bsub -E`, sbd's
+/// `PRE_EXEC_RETRY`): back to PEND, to be tried again, at most
+/// [`MAX_PRE_EXEC_TRIES`] times in all.
+fn pre_exec_retry(job: &Job, f: &Finished) -> Change {
+    let tries = 1
+        + (job.events.iter())
+            .filter(|e| e.what == event::NOTE && e.text.starts_with(PRE_EXEC_REQUEUED))
+            .count();
+    if tries >= MAX_PRE_EXEC_TRIES {
+        return Change::Ended(Ended {
+            id: job.id,
+            attempt: job.attempt,
+            time: f.time,
+            exit_code: f.exit_code,
+            signal: 0,
+            usage: f.usage,
+            note: format!("TERM_PRE_EXEC_FAIL: {} ({tries} tries)", f.note),
+        });
+    }
+    Change::Requeued(Requeued {
+        id: job.id,
+        attempt: job.attempt,
+        time: f.time,
+        note: format!("{PRE_EXEC_REQUEUED}{}", f.note),
+    })
 }
 
 /// The end of a run no sbd will report, `why` it is lost; a rerunnable
@@ -647,6 +684,47 @@ mod tests {
         let ended = s.ended(0, &lost);
         apply_all(&mut s, ended.as_slice());
         assert_eq!(s.job(id).expect("job").state, JobState::Pend);
+    }
+
+    #[test]
+    fn a_failed_pre_exec_requeues_the_job_until_the_tries_run_out() {
+        let mut s = running();
+        let report = |attempt| Finished {
+            job: JobKey { id: 1, attempt },
+            time: NOW,
+            exit_code: PRE_EXEC_RETRY,
+            signal: 0,
+            usage: Usage::default(),
+            note: "the pre-exec command exited 3: the job did not run".into(),
+        };
+        for attempt in 1..=MAX_PRE_EXEC_TRIES as u32 {
+            let job = s.job(1).unwrap();
+            assert_eq!((job.state, job.attempt), (JobState::Run, attempt));
+            let change = s.ended(0, &report(attempt));
+            apply_all(&mut s, change.as_slice());
+            if attempt < MAX_PRE_EXEC_TRIES as u32 {
+                assert_eq!(s.job(1).unwrap().state, JobState::Pend);
+                let alloc = vec![Alloc {
+                    host: 0,
+                    cpus: 1,
+                    gpus: vec![],
+                }];
+                let changes = s.dispatch(&[(1, alloc)], NOW);
+                apply_all(&mut s, &changes);
+            }
+        }
+        let job = s.job(1).unwrap();
+        assert_eq!(job.state, JobState::Exit);
+        let last = job
+            .events
+            .iter()
+            .rev()
+            .find(|e| e.what == event::NOTE)
+            .unwrap();
+        assert_eq!(
+            last.text,
+            "TERM_PRE_EXEC_FAIL: the pre-exec command exited 3: the job did not run (5 tries)"
+        );
     }
 
     #[test]
