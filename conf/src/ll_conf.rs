@@ -64,6 +64,13 @@ impl LlConf {
         }
     }
 
+    /// `LSB_MAILPROG` (LSF's key): the program job mail is handed to
+    /// (sendmail-compatible: the recipient as its argument, the message
+    /// on stdin); `None` when unset or empty: no job mail.
+    pub fn mailer(&self) -> Option<&str> {
+        self.get("LSB_MAILPROG").filter(|m| !m.is_empty())
+    }
+
     /// `LL_AUTH_MAX_AGE`: whole seconds a signed message's timestamp may
     /// be off the receiver's clock (default 60, as LavaLite).
     pub fn auth_max_age(&self) -> Result<u64, ConfError> {

@@ -25,6 +25,9 @@ mod tag {
     pub const RERUNNABLE: u32 = 5;
     pub const PRE_EXEC: u32 = 6;
     pub const POST_EXEC: u32 = 7;
+    pub const MAIL_USER: u32 = 8;
+    pub const NOTIFY_BEGIN: u32 = 9;
+    pub const NOTIFY_END: u32 = 10;
 }
 
 /// Submit options beyond LavaLite's; each unset is its default.
@@ -49,6 +52,12 @@ pub struct JobOptions {
     pub pre_exec: String,
     /// `-Ep`: run after the job, whatever its end.
     pub post_exec: String,
+    /// `-u`: where the job's mail goes (default: its user).
+    pub mail_user: String,
+    /// `-B`: mail when the job starts.
+    pub notify_begin: bool,
+    /// `--notify-end` (LSF's `-N`): mail the job report when it ends.
+    pub notify_end: bool,
 }
 
 impl Encode for JobOptions {
@@ -82,6 +91,15 @@ impl Encode for JobOptions {
         field(tag::POST_EXEC, !self.post_exec.is_empty(), &|b| {
             self.post_exec.encode(b)
         });
+        field(tag::MAIL_USER, !self.mail_user.is_empty(), &|b| {
+            self.mail_user.encode(b)
+        });
+        field(tag::NOTIFY_BEGIN, self.notify_begin, &|b| {
+            self.notify_begin.encode(b)
+        });
+        field(tag::NOTIFY_END, self.notify_end, &|b| {
+            self.notify_end.encode(b)
+        });
         out.put_u32(MARKER);
         out.put_u32(fields.len() as u32);
         for (tag, bytes) in fields {
@@ -112,6 +130,9 @@ impl Decode for JobOptions {
                 tag::RERUNNABLE => options.rerunnable = bool::from_body(value)?,
                 tag::PRE_EXEC => options.pre_exec = String::from_body(value)?,
                 tag::POST_EXEC => options.post_exec = String::from_body(value)?,
+                tag::MAIL_USER => options.mail_user = String::from_body(value)?,
+                tag::NOTIFY_BEGIN => options.notify_begin = bool::from_body(value)?,
+                tag::NOTIFY_END => options.notify_end = bool::from_body(value)?,
                 other => {
                     return Err(DecodeError::BadValue {
                         field: "job option",
@@ -144,6 +165,9 @@ mod tests {
             rerunnable: true,
             pre_exec: "test -d /scratch".into(),
             post_exec: "rm -rf /scratch/x".into(),
+            mail_user: "ann@example.org".into(),
+            notify_begin: true,
+            notify_end: true,
         };
         assert_eq!(JobOptions::from_body(&bytes_of(&options)), Ok(options));
         assert_eq!(

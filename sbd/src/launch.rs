@@ -7,6 +7,7 @@
 
 use crate::cgroup::JobCgroup;
 use crate::clean_spawn::{self, Stdio};
+use crate::mail;
 use crate::spool;
 use proto::sbd::{Finished, JobKey, JobStart, Usage};
 use std::fs::{File, OpenOptions};
@@ -101,7 +102,21 @@ pub fn run_job(dir: &Path, cgroup: Option<&JobCgroup>, conf_dir: &Path, host: &s
             finished(start.job, CANNOT_START, 0, Usage::default(), why)
         }
     };
-    write_result(result_file, &finished)
+    let written = write_result(result_file, &finished);
+    if start.options.notify_end {
+        mail_about(&start, conf_dir, mail::report(&start, host, &finished));
+    }
+    written
+}
+
+/// Mails `message` about the job, if the site has a mailer.
+fn mail_about(start: &JobStart, conf_dir: &Path, message: (String, String)) {
+    let Some(mailer) = mail::mailer(conf_dir) else {
+        return;
+    };
+    if let Err(e) = mail::send(&mailer, start, message) {
+        eprintln!("sbd job runner: job {}: no mail: {e}", start.job.id);
+    }
 }
 
 /// Waits for sbd's go: one byte on stdin, which sbd writes only once the
@@ -237,6 +252,10 @@ fn start_job(
     let stdio = (!options.post_exec.is_empty()).then_some(stdio);
     if let Some(early) = early {
         early.forward_to(child);
+    }
+    if options.notify_begin {
+        let now = os::host::unix_now();
+        mail_about(start, conf_dir, mail::started(start, host, now));
     }
     let exit =
         os::process::wait_child(child).map_err(|e| format!("cannot wait for the job: {e}"))?;

@@ -13,6 +13,7 @@ mod clean_spawn;
 pub mod daemon;
 mod job;
 pub mod launch;
+mod mail;
 pub mod run_limit;
 pub mod settings;
 pub mod spool;

@@ -513,3 +513,60 @@ fn pre_exec_gates_the_job_and_post_exec_runs_after_it() {
         "sbd: the post-exec command exited 3\n"
     );
 }
+
+#[test]
+fn job_mail_goes_to_the_sites_mailer_and_without_one_bsub_warns() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let work = work_dir(&cluster);
+    let unmailed = cluster.run("bsub", &["-B".into(), "true".into()]);
+    assert!(unmailed.status.success());
+    assert_eq!(
+        text(&unmailed).1,
+        "bsub: mail not configured (no LSB_MAILPROG in ll.conf): this job's -B/-u/--notify-end send nothing\n"
+    );
+    // A sendmail-like mailer that files each message.
+    let log = work.join("mail.log");
+    let mailer = work.join("mailer");
+    std::fs::write(
+        &mailer,
+        format!(
+            "#!/bin/sh\n{{ echo \"TO $*\"; cat; echo .; }} >> {}\n",
+            log.display()
+        ),
+    )
+    .expect("mailer");
+    std::fs::set_permissions(&mailer, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    cluster.add_to_ll_conf(&format!("LSB_MAILPROG = {}", mailer.display()));
+    let out = cluster.run(
+        "bsub",
+        &[
+            "-B",
+            "--notify-end",
+            "-u",
+            "ann@example.org",
+            "-J",
+            "mailed",
+            "exit 4",
+        ]
+        .map(String::from),
+    );
+    assert_eq!(text(&out).1, "", "no warning with a mailer");
+    let id = job_id(&text(&out).0).expect("submitted");
+    cluster.wait_stat(id, "EXIT", LIMIT);
+    let mail = wait_for(LIMIT, || {
+        let t = std::fs::read_to_string(&log).ok()?;
+        (t.matches("TO ann@example.org").count() == 2).then_some(t)
+    })
+    .unwrap_or_else(|| panic!("mail: {:?}", std::fs::read_to_string(&log)));
+    assert!(
+        mail.contains(&format!("Subject: Job {id}: <mailed> started")),
+        "{mail}"
+    );
+    assert!(
+        mail.contains(&format!(
+            "Subject: Job {id}: <mailed> Exited with exit code 4"
+        )),
+        "{mail}"
+    );
+}

@@ -103,6 +103,15 @@ pub struct Args {
     /// Run after the job, whatever its end (LSF's -Ep)
     #[arg(long = "post-exec", allow_hyphen_values = true)]
     pub post_exec: Option<String>,
+    /// Where the job's mail goes (default: you)
+    #[arg(short = 'u', long = "mail-user", allow_hyphen_values = true)]
+    pub mail_user: Option<String>,
+    /// Mail when the job starts
+    #[arg(short = 'B', long = "notify-begin")]
+    pub notify_begin: bool,
+    /// Mail the job report when it ends (LSF's -N; -N is --nhosts here)
+    #[arg(long = "notify-end")]
+    pub notify_end: bool,
     /// Rerunnable: if its host is lost, run it again (same id)
     #[arg(short = 'r', long)]
     pub rerunnable: bool,
@@ -170,6 +179,9 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    if let Some(warning) = mail_warning(&args) {
+        eprintln!("bsub: {warning}");
+    }
     match client.call::<_, SubmitReply>(op::SUBMIT, &request) {
         Ok(reply) => {
             os::sayln!(
@@ -302,6 +314,19 @@ fn parse_script_files() -> bool {
     value.is_some_and(|v| v.eq_ignore_ascii_case("y"))
 }
 
+/// What to say when mail is asked for and the site has no mailer
+/// (`LSB_MAILPROG` in ll.conf): the job is submitted all the same.
+fn mail_warning(a: &Args) -> Option<String> {
+    if !(a.notify_begin || a.notify_end || a.mail_user.is_some()) {
+        return None;
+    }
+    let conf = conf::ConfDir::from_env().ok()?.ll_conf().ok()?;
+    conf.mailer().is_none().then(|| {
+        "mail not configured (no LSB_MAILPROG in ll.conf): this job's -B/-u/--notify-end send nothing"
+            .to_owned()
+    })
+}
+
 /// clap's error without its usage lines.
 fn first_line(e: &clap::Error) -> String {
     let text = e.to_string();
@@ -405,6 +430,9 @@ pub fn request(a: &Args, script: Option<String>, now: u64) -> Result<SubmitReque
             rerunnable: a.rerunnable,
             pre_exec: a.pre_exec.clone().unwrap_or_default(),
             post_exec: a.post_exec.clone().unwrap_or_default(),
+            mail_user: a.mail_user.clone().unwrap_or_default(),
+            notify_begin: a.notify_begin,
+            notify_end: a.notify_end,
         },
         ..SubmitRequest::default()
     })
