@@ -111,6 +111,9 @@ pub struct State {
     shapes: ShapePool,
     /// While a snapshot is replayed: its specifications by `spec_id`.
     snapshot_specs: HashMap<u32, Arc<Spec>>,
+    /// Running jobs' usage so far, as their sbd last reported it (not
+    /// logged: the next report brings it back after a restart).
+    run_usage: HashMap<u32, proto::sbd::Usage>,
 }
 
 impl State {
@@ -127,6 +130,7 @@ impl State {
             env_pool: EnvPool::default(),
             shapes: ShapePool::default(),
             snapshot_specs: HashMap::new(),
+            run_usage: HashMap::new(),
             cluster,
         }
     }

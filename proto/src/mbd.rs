@@ -397,6 +397,9 @@ xdr_struct! {
         pub end_time: u64,
         /// A finished job's exit code (128 + n: ended by signal n).
         pub exit_code: i32,
+        /// A running job's usage so far, as its sbd last reported it
+        /// (zero when unknown).
+        pub run_usage: crate::sbd::Usage,
     }
 }
 

@@ -35,6 +35,10 @@ pub mod op {
     /// LavaLite's sbd, one that cannot set a job up (its spool, its
     /// runner) hands it back: it never ran, and mbd returns it to PEND.
     pub const REJECTED: u32 = 0x0309;
+    /// sbd -> mbd, with each heartbeat while jobs run in cgroups: a
+    /// `Vec<`[`super::RunUsage`]`>` (no answer; mbd keeps it in memory
+    /// for `bjobs -l`).
+    pub const USAGE: u32 = 0x030a;
 }
 
 /// Heartbeats (ours; LavaLite has none, so a host that died without
@@ -81,6 +85,15 @@ xdr_struct! {
         pub user_ms: u64,
         pub system_ms: u64,
         pub max_rss_kb: u64,
+    }
+}
+
+xdr_struct! {
+    /// What a running job has used so far (from its cgroup).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct RunUsage {
+        pub job: JobKey,
+        pub usage: Usage,
     }
 }
 

@@ -16,8 +16,8 @@ use os::host::unix_now;
 use proto::auth::{self, ReplayGuard, Signer};
 use proto::mbd::status;
 use proto::sbd::{
-    op, silence_limit, Finished, JobKey, JobSignal, JobStart, Register, Rejected, RunningJob,
-    Started,
+    op, silence_limit, Finished, JobKey, JobSignal, JobStart, Register, Rejected, RunUsage,
+    RunningJob, Started,
 };
 use proto::{Decode, Encode};
 use std::collections::BTreeMap;
@@ -373,7 +373,25 @@ impl Sbd {
         if registered && now >= self.next_beat {
             self.next_beat = now + self.settings.heartbeat;
             self.send(op::HEARTBEAT, &());
+            let usage = self.run_usage();
+            if !usage.is_empty() {
+                self.send(op::USAGE, &usage);
+            }
         }
+    }
+
+    /// What the running jobs with a cgroup have used so far.
+    fn run_usage(&self) -> Vec<RunUsage> {
+        (self.jobs.iter())
+            .filter(|(_, job)| job.finished.is_none())
+            .filter_map(|(key, job)| {
+                let usage = job.cgroup.as_ref()?.usage().ok()?;
+                Some(RunUsage {
+                    job: *key,
+                    usage: usage.over(Default::default()),
+                })
+            })
+            .collect()
     }
 
     fn registered(&self) -> bool {

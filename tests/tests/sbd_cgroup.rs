@@ -127,3 +127,35 @@ fn lavalite_down_kills_the_jobs_still_running_without_cgroups() {
     // Made by the first sbd, if it could; down no longer knows of it.
     let _ = std::fs::remove_dir(first_root);
 }
+
+#[test]
+fn bjobs_l_shows_a_running_jobs_cpu_time_and_memory_from_its_cgroup() {
+    let cluster = TestCluster::up_with(1, TICK, None, &["--heartbeat", "0.3"]);
+    let log = wait_for(LIMIT, || {
+        let log = cluster.log("sbd", "host1");
+        (log.contains("jobs run in cgroups") || log.contains("cgroups off")).then_some(log)
+    })
+    .expect("sbd says whether jobs run in cgroups");
+    if let Some(off) = log.lines().find(|l| l.contains("cgroups off")) {
+        eprintln!("skipped: no cgroup v2 for sbd here: {off}");
+        return;
+    }
+    let id = cluster.submit(&["-o", "/dev/null", "while :; do :; done"]);
+    cluster.wait_stat(id, "RUN", LIMIT);
+    // Some CPU time, reported with a heartbeat, shows while it runs.
+    let shown = wait_for(LIMIT, || {
+        let l = cluster.stdout("bjobs", &["-l", &id.to_string()])?;
+        let used = l
+            .lines()
+            .find(|x| x.contains("The CPU time used is"))?
+            .to_owned();
+        (!used.contains(" 0.0 seconds") && l.contains("MAX MEM:")).then_some(l)
+    });
+    assert!(
+        shown.is_some(),
+        "{:?}",
+        cluster.stdout("bjobs", &["-l", &id.to_string()])
+    );
+    bkill(&cluster, "KILL", id);
+    cluster.wait_stat(id, "EXIT", LIMIT);
+}

@@ -397,6 +397,7 @@ mod tests {
                 start_time: 0,
                 end_time: 0,
                 exit_code: 0,
+                run_usage: Default::default(),
             },
             spec: SubmitRequest {
                 command: "sleep 60".into(),

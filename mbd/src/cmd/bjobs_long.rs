@@ -5,6 +5,7 @@
 use super::{display_id, format_time};
 use crate::job::parse_usage_text;
 use proto::mbd::{event, HistEvent, JobHistory, JobState};
+use proto::sbd::Usage;
 use std::fmt::Write;
 
 /// The block for one job.
@@ -27,9 +28,13 @@ pub fn render(j: &JobHistory) -> String {
     if j.row.state == JobState::Pend && !j.row.pend_reason.is_empty() {
         let _ = write!(out, "\n PENDING REASONS:\n {};\n", j.row.pend_reason);
     }
-    let usage = (j.events.iter().rev())
-        .find(|e| e.what == event::USAGE)
-        .and_then(|e| parse_usage_text(&e.text));
+    // A running job's usage so far; else its last run's.
+    let running = (j.row.run_usage != Usage::default()).then_some(j.row.run_usage);
+    let usage = running.or_else(|| {
+        (j.events.iter().rev())
+            .find(|e| e.what == event::USAGE)
+            .and_then(|e| parse_usage_text(&e.text))
+    });
     if let Some(u) = usage {
         let _ = write!(
             out,
@@ -178,6 +183,7 @@ mod tests {
                 start_time: 0,
                 end_time: 0,
                 exit_code: 140,
+                run_usage: Default::default(),
             },
             spec: SubmitRequest {
                 command: "sleep 600".into(),

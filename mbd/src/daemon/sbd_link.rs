@@ -9,7 +9,9 @@ use bytes::BytesMut;
 use chan::ChanId;
 use os::host::unix_now;
 use proto::mbd::status;
-use proto::sbd::{op, silence_limit, Finished, JobKey, JobSignal, Register, Rejected, Started};
+use proto::sbd::{
+    op, silence_limit, Finished, JobKey, JobSignal, Register, Rejected, RunUsage, Started,
+};
 use proto::Encode;
 use std::time::{Duration, Instant};
 
@@ -90,6 +92,11 @@ impl Mbd {
                 self.change(change.as_slice())
             }
             op::FINISHED => self.on_finished(id, host, decode(body)?),
+            op::USAGE => {
+                let usage: Vec<RunUsage> = decode(body)?;
+                self.state.note_usage(host, &usage);
+                Ok(())
+            }
             op::REJECTED => self.on_rejected(host, decode(body)?),
             other => Err(Bad::Request(format!("unknown operation {other:#x}"))),
         }

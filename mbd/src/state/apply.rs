@@ -90,6 +90,9 @@ impl State {
         f(job);
         let is = job.state.is_finished();
         self.finished = self.finished + usize::from(is && !was) - usize::from(was && !is);
+        if !job.is_running() {
+            self.run_usage.remove(&id);
+        }
         index_alloc(&mut self.allocated, job);
     }
 

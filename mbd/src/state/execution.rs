@@ -6,7 +6,9 @@ use super::{sig, State};
 use crate::change::{Change, Dispatched, Ended, Forked, RequeueAsked, Requeued};
 use crate::job::{usage_text, Alloc, Job};
 use proto::mbd::{event, JobState};
-use proto::sbd::{Finished, JobKey, JobStart, Register, Rejected, Started, Usage, PRE_EXEC_RETRY};
+use proto::sbd::{
+    Finished, JobKey, JobStart, Register, Rejected, RunUsage, Started, Usage, PRE_EXEC_RETRY,
+};
 
 /// What to do after an sbd registered.
 #[derive(Debug, Default, PartialEq)]
@@ -140,6 +142,16 @@ impl State {
             usage: f.usage,
             note: f.note.clone(),
         }))
+    }
+
+    /// What `host`'s sbd says its running jobs have used so far; reports
+    /// of runs mbd does not place there are ignored.
+    pub fn note_usage(&mut self, host: usize, reports: &[RunUsage]) {
+        for r in reports {
+            if self.run_on(host, r.job).is_some_and(Job::is_running) {
+                self.run_usage.insert(r.job.id, r.usage);
+            }
+        }
     }
 
     /// Compares what `host`'s sbd holds with what mbd believes runs there:
@@ -684,6 +696,41 @@ mod tests {
         let ended = s.ended(0, &lost);
         apply_all(&mut s, ended.as_slice());
         assert_eq!(s.job(id).expect("job").state, JobState::Pend);
+    }
+
+    #[test]
+    fn a_running_jobs_usage_is_kept_from_its_own_sbd_until_it_ends() {
+        let mut s = running();
+        let usage = Usage {
+            user_ms: 1500,
+            system_ms: 0,
+            max_rss_kb: 2048,
+        };
+        let report = |host_attempt: u32| RunUsage {
+            job: JobKey {
+                id: 1,
+                attempt: host_attempt,
+            },
+            usage,
+        };
+        s.note_usage(1, &[report(1)]);
+        s.note_usage(0, &[report(2)]);
+        let row = |s: &State| {
+            s.job_rows(&ann(), &Default::default())
+                .unwrap()
+                .next()
+                .unwrap()
+        };
+        assert_eq!(
+            row(&s).run_usage,
+            Usage::default(),
+            "another host's or run's"
+        );
+        s.note_usage(0, &[report(1)]);
+        assert_eq!(row(&s).run_usage, usage);
+        let ended = s.ended(0, &finished(0));
+        apply_all(&mut s, ended.as_slice());
+        assert!(s.run_usage.is_empty());
     }
 
     #[test]

@@ -89,6 +89,7 @@ impl State {
             start_time: dispatched.map_or(0, |e| e.time),
             end_time: finished.map_or(0, |e| e.time),
             exit_code: finished.map_or(0, |e| e.code),
+            run_usage: self.run_usage.get(&job.id).copied().unwrap_or_default(),
         }
     }
 
