@@ -467,6 +467,12 @@ fn bmod_changes_a_waiting_job_and_the_change_survives_a_restart() {
         .stdout("bresume", &[&id.to_string()])
         .expect("bresume");
     cluster.wait_stat(id, "DONE", LIMIT);
+    let held = cluster.submit(&["-H", "true"]);
+    let later = cluster.submit(&["-w", &format!("done({held})"), "true"]);
+    cluster
+        .stdout("bmod", &["-H", &later.to_string()])
+        .expect("bmod -H");
+    cluster.wait_stat(later, "HELD", LIMIT);
     let finished = cluster.run("bmod", &["-n".into(), "1".into(), id.to_string()]);
     assert!(
         String::from_utf8_lossy(&finished.stderr).contains("only waiting jobs can be modified"),

@@ -1,11 +1,12 @@
 //! `bmod [options] job_ref`: change a waiting job's submission, as LSF's
 //! bmod: `-q` queue, `-n` CPUs per host, `-M` memory, `-W` run limit,
-//! `-J` name, `-w` dependency; `-Wn`, `-Jn`, `-wn` take the value away.
-//! Values are read as bsub reads them.
+//! `-J` name, `-w` dependency; `-Wn`, `-Jn`, `-wn` take the value away;
+//! `-H` holds it (as bstop; bresume releases it). Values are read as
+//! bsub reads them.
 
 use super::bsub::parse_size;
 use super::{client, fail, parse_args_from, parse_job_ref, respell, VERSION};
-use proto::mbd::{field, op, FieldChange, ModifyRequest};
+use proto::mbd::{field, op, FieldChange, ModifyRequest, SignalRequest};
 use std::process::ExitCode;
 
 #[derive(clap::Parser, Debug, Default)]
@@ -47,6 +48,9 @@ pub struct Args {
     /// No dependency (LSF's -wn)
     #[arg(long = "no-dependency", conflicts_with = "dependency")]
     no_dependency: bool,
+    /// Hold the job (release it with bresume)
+    #[arg(short = 'H', long)]
+    hold: bool,
     /// N or N[i] (an array's id: each of its waiting elements)
     job_ref: String,
 }
@@ -77,13 +81,25 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    match client.call::<_, ()>(op::MODIFY, &request) {
-        Ok(()) => {
-            os::sayln!("Parameters of job <{}> are being changed", args.job_ref);
-            ExitCode::SUCCESS
+    if !request.fields.is_empty() {
+        if let Err(e) = client.call::<_, ()>(op::MODIFY, &request) {
+            return fail("bmod", format!("job <{}>: {}", args.job_ref, e.reason()));
         }
-        Err(e) => fail("bmod", format!("job <{}>: {}", args.job_ref, e.reason())),
     }
+    if args.hold {
+        let hold = SignalRequest {
+            job: request.job,
+            signal: libc::SIGSTOP as u32,
+        };
+        if let Err(e) = client.call::<_, ()>(op::SIGNAL, &hold) {
+            return fail(
+                "bmod",
+                format!("job <{}>: cannot hold it: {}", args.job_ref, e.reason()),
+            );
+        }
+    }
+    os::sayln!("Parameters of job <{}> are being changed", args.job_ref);
+    ExitCode::SUCCESS
 }
 
 fn request(a: &Args) -> Result<ModifyRequest, String> {
@@ -133,8 +149,8 @@ fn request(a: &Args) -> Result<ModifyRequest, String> {
     if a.no_dependency {
         set(field::DEPENDENCY, String::new());
     }
-    if fields.is_empty() {
-        return Err("nothing to change: give -q, -n, -M, -W, -J or -w".into());
+    if fields.is_empty() && !a.hold {
+        return Err("nothing to change: give -q, -n, -M, -W, -J, -w or -H".into());
     }
     Ok(ModifyRequest { job, fields })
 }
@@ -180,8 +196,9 @@ mod tests {
         );
         assert_eq!(
             parse(&["7"]).unwrap_err(),
-            "nothing to change: give -q, -n, -M, -W, -J or -w"
+            "nothing to change: give -q, -n, -M, -W, -J, -w or -H"
         );
+        assert!(parse(&["-H", "7"]).unwrap().fields.is_empty());
         assert!(parse(&["-w", "done(", "7"]).is_err());
         assert!(parse(&["-Wn", "-W", "5", "7"]).is_err(), "both: conflict");
     }
