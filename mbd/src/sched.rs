@@ -354,6 +354,18 @@ mod tests {
         }
     }
 
+    /// An array `1..=end` of `cpus(n)` jobs.
+    fn array_of(end: u32, n: u32) -> SubmitRequest {
+        SubmitRequest {
+            array: proto::mbd::ArraySpec {
+                start: 1,
+                end,
+                step: 1,
+            },
+            ..cpus(n)
+        }
+    }
+
     fn cpus(n: u32) -> SubmitRequest {
         SubmitRequest {
             cpus: n,
@@ -447,17 +459,7 @@ mod tests {
     #[test]
     fn array_elements_fill_hosts_then_all_wait_for_the_same_reason() {
         let mut s = connected(sample());
-        let first = add(
-            &mut s,
-            SubmitRequest {
-                array: proto::mbd::ArraySpec {
-                    start: 1,
-                    end: 7,
-                    step: 1,
-                },
-                ..cpus(4)
-            },
-        );
+        let first = add(&mut s, array_of(7, 4));
         let (starts, reasons) = run(&s, &[]);
         let placed: Vec<u32> = starts.iter().map(|(id, _)| *id).collect();
         assert_eq!(placed, (first..first + 4).collect::<Vec<_>>());
@@ -474,21 +476,9 @@ mod tests {
     #[test]
     fn an_array_runs_at_most_its_limit_of_elements_at_once() {
         let mut s = connected(sample());
-        let first = add(
-            &mut s,
-            SubmitRequest {
-                array: proto::mbd::ArraySpec {
-                    start: 1,
-                    end: 5,
-                    step: 1,
-                },
-                options: proto::JobOptions {
-                    max_running: 2,
-                    ..Default::default()
-                },
-                ..cpus(1)
-            },
-        );
+        let mut limited = array_of(5, 1);
+        limited.options.max_running = 2;
+        let first = add(&mut s, limited);
         let plan1 = plan(&s, &[], 1000, &Replan::All);
         let placed: Vec<u32> = plan1.starts.iter().map(|(id, _)| *id).collect();
         assert_eq!(placed, [first, first + 1]);

@@ -133,8 +133,9 @@ pub mod status {
 }
 
 /// A job's state as the commands show it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum JobState {
+    #[default]
     Pend,
     Held,
     Run,
@@ -376,7 +377,7 @@ xdr_struct! {
 
 xdr_struct! {
     /// One `bjobs` row.
-    #[derive(Clone, Debug, PartialEq, Eq)]
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
     pub struct JobRow {
         pub id: u32,
         /// The array's id (its first element's job id); 0 if not an array.

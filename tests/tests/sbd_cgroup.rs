@@ -32,6 +32,23 @@ fn frozen(job: &Path) -> Option<bool> {
     sbd::cgroup::event_flag(&events, "frozen")
 }
 
+/// Whether sbd runs jobs in cgroups here; says why not (the test is
+/// then skipped).
+fn cgroups_on(cluster: &TestCluster) -> bool {
+    let log = wait_for(LIMIT, || {
+        let log = cluster.log("sbd", "host1");
+        (log.contains("jobs run in cgroups") || log.contains("cgroups off")).then_some(log)
+    })
+    .expect("sbd says whether jobs run in cgroups");
+    match log.lines().find(|l| l.contains("cgroups off")) {
+        Some(off) => {
+            eprintln!("skipped: no cgroup v2 for sbd here: {off}");
+            false
+        }
+        None => true,
+    }
+}
+
 fn bkill(cluster: &TestCluster, signal: &str, id: u32) {
     let out = cluster.stdout("bkill", &["-s", signal, &id.to_string()]);
     assert!(out.is_some(), "bkill -s {signal} {id} failed");
@@ -40,13 +57,7 @@ fn bkill(cluster: &TestCluster, signal: &str, id: u32) {
 #[test]
 fn a_job_is_frozen_killed_and_removed_whole_through_its_cgroup() {
     let cluster = TestCluster::up(1, TICK, None);
-    let log = wait_for(LIMIT, || {
-        let log = cluster.log("sbd", "host1");
-        (log.contains("jobs run in cgroups") || log.contains("cgroups off")).then_some(log)
-    })
-    .expect("sbd says whether jobs run in cgroups");
-    if let Some(off) = log.lines().find(|l| l.contains("cgroups off")) {
-        eprintln!("skipped: no cgroup v2 for sbd here: {off}");
+    if !cgroups_on(&cluster) {
         return;
     }
     let root = cgroup_root(&cluster);
@@ -131,13 +142,7 @@ fn lavalite_down_kills_the_jobs_still_running_without_cgroups() {
 #[test]
 fn bjobs_l_shows_a_running_jobs_cpu_time_and_memory_from_its_cgroup() {
     let cluster = TestCluster::up_with(1, TICK, None, &["--heartbeat", "0.3"]);
-    let log = wait_for(LIMIT, || {
-        let log = cluster.log("sbd", "host1");
-        (log.contains("jobs run in cgroups") || log.contains("cgroups off")).then_some(log)
-    })
-    .expect("sbd says whether jobs run in cgroups");
-    if let Some(off) = log.lines().find(|l| l.contains("cgroups off")) {
-        eprintln!("skipped: no cgroup v2 for sbd here: {off}");
+    if !cgroups_on(&cluster) {
         return;
     }
     let id = cluster.submit(&["-o", "/dev/null", "while :; do :; done"]);

@@ -384,20 +384,11 @@ mod tests {
         JobHistory {
             row: JobRow {
                 id: 7,
-                array_id: 0,
-                index: 0,
                 user: "ann".into(),
                 state: JobState::Exit,
                 queue: "normal".into(),
                 priority: 30,
-                hosts: vec![],
-                name: String::new(),
-                submit_time: 0,
-                pend_reason: String::new(),
-                start_time: 0,
-                end_time: 0,
-                exit_code: 0,
-                run_usage: Default::default(),
+                ..JobRow::default()
             },
             spec: SubmitRequest {
                 command: "sleep 60".into(),

@@ -274,13 +274,8 @@ mod tests {
                     cpus: 4,
                 })
                 .collect(),
-            name: String::new(),
-            submit_time: 0,
             pend_reason: "waiting for job dependency".into(),
-            start_time: 0,
-            end_time: 0,
-            exit_code: 0,
-            run_usage: Default::default(),
+            ..JobRow::default()
         }
     }
 

@@ -170,20 +170,13 @@ mod tests {
         let job = JobHistory {
             row: JobRow {
                 id: 7,
-                array_id: 0,
-                index: 0,
                 user: "ann".into(),
                 state: JobState::Exit,
                 queue: "normal".into(),
                 priority: 30,
-                hosts: vec![],
                 name: "sim".into(),
-                submit_time: 0,
-                pend_reason: String::new(),
-                start_time: 0,
-                end_time: 0,
                 exit_code: 140,
-                run_usage: Default::default(),
+                ..JobRow::default()
             },
             spec: SubmitRequest {
                 command: "sleep 600".into(),
