@@ -576,3 +576,40 @@ fn job_mail_goes_to_the_sites_mailer_and_without_one_bsub_warns() {
         "{mail}"
     );
 }
+
+#[test]
+fn json_listings_carry_exit_codes_times_and_structured_events() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let id = cluster.submit(&["exit 3"]);
+    cluster.wait_stat(id, "EXIT", LIMIT);
+    let rows: serde_json::Value = serde_json::from_str(
+        &cluster
+            .stdout("bjobs", &["-a", "-w", "--json"])
+            .unwrap_or_default(),
+    )
+    .expect("bjobs --json");
+    let row = &rows[0];
+    assert_eq!(
+        (row["id"].as_u64(), row["exit_code"].as_i64()),
+        (Some(id as u64), Some(3))
+    );
+    let (start, end) = (row["start_time"].as_u64(), row["end_time"].as_u64());
+    assert!(start.is_some() && end >= start, "{row}");
+    let hist: serde_json::Value = serde_json::from_str(
+        &cluster
+            .stdout("bhist", &["--json", &id.to_string()])
+            .unwrap_or_default(),
+    )
+    .expect("bhist --json");
+    let kinds: Vec<&str> = (hist[0]["events"].as_array().expect("events").iter())
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert_eq!(kinds[..2], ["submitted", "dispatched"], "{hist}");
+    let finished = (hist[0]["events"].as_array().expect("events").iter())
+        .find(|e| e["kind"] == "finished")
+        .expect("a finished event");
+    assert_eq!(
+        (finished["code"].as_i64(), finished["text"].as_str()),
+        (Some(3), Some("EXIT"))
+    );
+}
