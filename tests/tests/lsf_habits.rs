@@ -613,3 +613,60 @@ fn json_listings_carry_exit_codes_times_and_structured_events() {
         (Some(3), Some("EXIT"))
     );
 }
+
+#[test]
+fn bsub_k_interrupted_kills_the_job_and_bpeek_f_follows_output_to_the_end() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let work = work_dir(&cluster);
+    let bsub = Command::new(cluster_tests::bin_dir().join("bsub"))
+        .args(["-K", "-o", "waited.out", "sleep 600"])
+        .env(conf::CONF_DIR_ENV, &cluster.dir)
+        .current_dir(&work)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("bsub -K");
+    let id = wait_for(LIMIT, || {
+        let out = cluster.stdout("bjobs", &["-r"])?;
+        out.lines()
+            .nth(1)?
+            .split_whitespace()
+            .next()?
+            .parse::<u32>()
+            .ok()
+    })
+    .expect("the waited-for job runs");
+    os::process::signal(bsub.id(), libc::SIGINT).expect("Ctrl-C");
+    let out = bsub.wait_with_output().expect("bsub ends");
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("job <{id}> is being terminated"))
+    );
+    cluster.wait_stat(id, "EXIT", LIMIT);
+
+    // bpeek -f prints what comes until the job ends.
+    let gate = work.join("gate");
+    let followed = cluster.submit(&[
+        "-o",
+        &work.join("f.%J").display().to_string(),
+        &format!(
+            "echo first; while [ ! -e {} ]; do sleep 0.05; done; echo last",
+            gate.display()
+        ),
+    ]);
+    cluster.wait_stat(followed, "RUN", LIMIT);
+    wait_file(&work.join(format!("f.{followed}")));
+    let peek = Command::new(cluster_tests::bin_dir().join("bpeek"))
+        .args(["-f", &followed.to_string()])
+        .env(conf::CONF_DIR_ENV, &cluster.dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("bpeek -f");
+    std::fs::write(&gate, b"").expect("open the gate");
+    let out = peek.wait_with_output().expect("bpeek -f ends with the job");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("<< output from stdout >>\nfirst\nlast\n"),
+        "{text}"
+    );
+}
