@@ -125,19 +125,24 @@ pub struct LocalCluster {
 impl LocalCluster {
     /// Reads the cluster in `dir`: every host with a loopback address in
     /// the cluster file is simulated here and gets a lim; the one named by
-    /// `LL_MBD_HOST` also gets mbd; each host in llb.hosts gets an sbd.
+    /// `LL_MBD_HOST`, or every one `LL_MASTER_LIST` names, also gets mbd;
+    /// each host in llb.hosts gets an sbd.
     pub fn open(dir: &Path) -> anyhow::Result<LocalCluster> {
         let confdir = ConfDir::new(dir);
         let ll_conf = confdir.ll_conf()?;
         let cluster = confdir.cluster(&ll_conf)?;
-        let mbd_host = ll_conf.get("LL_MBD_HOST");
+        let masters = conf::batch_link::master_list(&confdir, &ll_conf)?;
+        let runs_mbd = |host: &str| match ll_conf.get("LL_MBD_HOST") {
+            _ if !masters.is_empty() => masters.iter().any(|m| m == host),
+            mbd_host => mbd_host == Some(host),
+        };
         let batch = confdir.batch_hosts()?;
         let daemons: Vec<DaemonSpec> = cluster
             .hosts
             .iter()
             .filter(|h| h.addr.is_some_and(|a| a.is_loopback()))
             .flat_map(|h| {
-                let mbd = (mbd_host == Some(h.name.as_str())).then_some("mbd");
+                let mbd = runs_mbd(&h.name).then_some("mbd");
                 let sbd = batch
                     .hosts
                     .iter()

@@ -88,6 +88,27 @@ impl LimClient {
         })
     }
 
+    /// This client asking `host`'s lim first (this machine's, usually:
+    /// it answers at once, and knows the master as well as any).
+    pub fn local_first(mut self, host: &str) -> LimClient {
+        if let Some(at) = self.hosts.iter().position(|(name, _)| name == host) {
+            let local = self.hosts.remove(at);
+            self.hosts.insert(0, local);
+        }
+        self
+    }
+
+    /// The master's host name, as the first lim that answers knows it.
+    pub fn master(&self) -> Result<String, ClientError> {
+        let info = self.cluster_info()?;
+        if info.master.is_empty() {
+            return Err(ClientError::NoMaster {
+                cluster: info.cluster,
+            });
+        }
+        Ok(info.master)
+    }
+
     /// Cluster name and master, from the first lim that answers.
     pub fn cluster_info(&self) -> Result<ClusterInfo, ClientError> {
         self.first_answer(|addr| self.ask::<ClusterInfo>(addr, op::CLUSTER_INFO))

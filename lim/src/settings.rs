@@ -83,7 +83,15 @@ pub struct Settings {
 impl Settings {
     pub fn load(dir: &ConfDir, host: &str) -> Result<Settings, SettingsError> {
         let ll = dir.ll_conf()?;
-        let cluster = dir.cluster(&ll)?;
+        let mut cluster = dir.cluster(&ll)?;
+        // LL_MASTER_LIST, when set, names the candidates (as LSF's
+        // LSF_MASTER_LIST overrides the cluster file's).
+        let masters = conf::batch_link::master_list(dir, &ll)?;
+        if !masters.is_empty() {
+            for h in &mut cluster.hosts {
+                h.candidate = masters.contains(&h.name);
+            }
+        }
         let key = dir.auth_key()?;
         Settings::new(&ll, cluster, host, key)
     }

@@ -102,6 +102,23 @@ pub struct BatchClient {
     pub user: String,
 }
 
+/// With master candidates (`LL_MASTER_LIST`), mbd runs on lim's master:
+/// `endpoint` is pointed there. If no lim answers, the first candidate
+/// is tried (a standby refuses at once, and the error says so).
+fn follow_master(dir: &ConfDir, endpoint: &mut Endpoint) {
+    if endpoint.candidates.is_empty() {
+        return;
+    }
+    let master = (lim::client::LimClient::from_conf(dir).ok())
+        .map(|lim| lim.local_first(&os::host::name()))
+        .and_then(|lim| lim.master().ok());
+    let found = master.and_then(|m| endpoint.candidates.iter().find(|(h, _)| *h == m).cloned());
+    if let Some((host, addr)) = found {
+        endpoint.host = host;
+        endpoint.addr = addr;
+    }
+}
+
 impl BatchClient {
     /// The cluster of `$LL_CONF_DIR`, as the process's user.
     pub fn from_env() -> Result<BatchClient, ClientError> {
@@ -112,7 +129,8 @@ impl BatchClient {
     /// The cluster configured in `dir`, as the process's user.
     pub fn for_dir(dir: &ConfDir) -> Result<BatchClient, ClientError> {
         let ll = dir.ll_conf().map_err(|e| ClientError::Settings(e.into()))?;
-        let endpoint = Endpoint::new(dir, &ll).map_err(|e| ClientError::Settings(e.into()))?;
+        let mut endpoint = Endpoint::new(dir, &ll).map_err(|e| ClientError::Settings(e.into()))?;
+        follow_master(dir, &mut endpoint);
         let signing = Signing::load(dir, &ll).map_err(ClientError::Settings)?;
         let (uid, gid) = os::users::ids();
         let user = os::users::name_of(uid);
@@ -315,6 +333,7 @@ mod tests {
                 host: "nowhere".into(),
                 // Nothing listens on port 1 of loopback.
                 addr: "127.0.0.1:1".parse().unwrap(),
+                candidates: Vec::new(),
                 connect_timeout: Duration::from_secs(1),
                 reply_timeout: Duration::from_secs(1),
                 admin_user: "root".into(),

@@ -16,6 +16,7 @@ use crate::change::Change;
 use crate::event_log::{EventLog, LogError};
 use crate::id_floor;
 use crate::lim_watch::{self, LimView};
+use crate::mastership::{self, Lease, MasterView, Verdict};
 use crate::sched::{self, HostStatus, Replan};
 use crate::settings::Settings;
 use crate::state::{Caller, Refusal, State};
@@ -38,6 +39,15 @@ use std::time::{Duration, Instant};
 const CHUNK_ROWS: usize = 1000;
 /// A client connection silent this long is closed.
 const IDLE_LIMIT: Duration = Duration::from_secs(60);
+
+/// Why [`Mbd::run`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// SIGTERM or SIGINT.
+    Stopped,
+    /// Its lease on mastership ended: another host may be master.
+    SteppedDown,
+}
 
 #[derive(Debug)]
 pub enum DaemonError {
@@ -81,6 +91,10 @@ pub struct Mbd {
     seen: ReplayGuard,
     hosts: Vec<HostStatus>,
     lim: Option<Receiver<LimView>>,
+    /// With master candidates: the lease, and lim's word on the master.
+    lease: Option<(Lease, Receiver<MasterView>)>,
+    /// Why mbd must stop serving, once its lease has ended.
+    step_down: Option<String>,
     lim_answering: Option<bool>,
     /// Whether lim ever answered (so `hosts` is its view, kept while it
     /// cannot be asked).
@@ -210,6 +224,8 @@ impl Mbd {
             seen: ReplayGuard::new(settings.auth_max_age),
             settings,
             lim,
+            lease: None,
+            step_down: None,
             lim_answering: None,
             lim_heard: false,
             held: Vec::new(),
@@ -226,8 +242,26 @@ impl Mbd {
         })
     }
 
-    /// Serves until SIGTERM or SIGINT.
-    pub fn run(mut self) -> Result<(), DaemonError> {
+    /// Serves only while `lease` holds, lim's view of the master coming
+    /// from `client` every `interval` (master candidates, see
+    /// [`crate::mastership`]).
+    pub fn with_lease(
+        mut self,
+        lease: Lease,
+        client: LimClient,
+        interval: Duration,
+    ) -> Result<Mbd, DaemonError> {
+        let (_, waker) = (self.chans.waker()).map_err(chan_err("cannot create a waker"))?;
+        let rx = mastership::watch(client, interval, waker).map_err(|source| DaemonError::Io {
+            what: "cannot start the mastership watcher".into(),
+            source,
+        })?;
+        self.lease = Some((lease, rx));
+        Ok(self)
+    }
+
+    /// Serves until SIGTERM or SIGINT, or until its lease ends.
+    pub fn run(mut self) -> Result<Exit, DaemonError> {
         log::info!(
             "mbd serving on {} ({} hosts, {} queues, {} jobs)",
             self.settings.bind,
@@ -255,7 +289,10 @@ impl Mbd {
                     Event::Error { id, error } => self.drop_client(id, Some(&error)),
                     Event::Timer { .. } => self.on_tick(),
                     Event::Wake { id } if id == self.archives.wake_id => self.on_archived(),
-                    Event::Wake { .. } => self.on_lim_view(),
+                    Event::Wake { .. } => {
+                        self.on_lim_view();
+                        self.on_master_view();
+                    }
                     // The write that raised it failed with EFBIG and is handled.
                     Event::Signal { info, .. } if info.signo == libc::SIGXFSZ => {}
                     Event::Signal { info, .. } if info.signo == libc::SIGHUP => {
@@ -271,7 +308,24 @@ impl Mbd {
             self.end_pass()?;
             if stop {
                 self.record_id_floor();
-                return Ok(());
+                return Ok(Exit::Stopped);
+            }
+            if let Some(why) = self.step_down.take() {
+                log::warn!("stepping down: {why}; no longer serving (the event log is let go)");
+                self.record_id_floor();
+                return Ok(Exit::SteppedDown);
+            }
+        }
+    }
+
+    /// lim's latest word on who the master is (see `with_lease`).
+    fn on_master_view(&mut self) {
+        let Some((lease, rx)) = &mut self.lease else {
+            return;
+        };
+        while let Ok(view) = rx.try_recv() {
+            if let Verdict::StepDown(why) = lease.observe(&view, Instant::now()) {
+                self.step_down.get_or_insert(why);
             }
         }
     }
@@ -418,6 +472,11 @@ impl Mbd {
         self.replan.all();
         self.close_silent_sbds();
         let now = Instant::now();
+        if let Some((lease, _)) = &self.lease {
+            if let Verdict::StepDown(why) = lease.check(now) {
+                self.step_down.get_or_insert(why);
+            }
+        }
         let idle: Vec<ChanId> = (self.clients.iter())
             .filter(|(_, last)| now.saturating_duration_since(**last) > IDLE_LIMIT)
             .map(|(id, _)| *id)

@@ -22,6 +22,7 @@ pub mod event_log;
 pub mod id_floor;
 pub mod job;
 mod lim_watch;
+pub mod mastership;
 pub mod sched;
 pub mod settings;
 pub mod shape;

@@ -7,10 +7,12 @@ use anyhow::Context;
 use clap::Parser;
 use conf::ConfDir;
 use lim::LimClient;
-use mbd::daemon::Mbd;
+use mbd::daemon::{DaemonError, Exit, Mbd};
+use mbd::event_log::LogError;
+use mbd::mastership::{Lease, Standby, Wait};
 use mbd::settings::Settings;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Parser)]
 #[command(name = "mbd", version = lim::cli::VERSION, about = "LavaLite master batch daemon")]
@@ -64,6 +66,69 @@ fn run(confdir: Option<PathBuf>, sched_timer: Option<Duration>, host: &str) -> a
             }
         }
     };
-    Mbd::start(settings, lim)?.run()?;
-    Ok(())
+    let masters = conf::batch_link::master_list(&dir, &ll)?;
+    if masters.is_empty() {
+        Mbd::start(settings, lim)?.run()?;
+        return Ok(());
+    }
+    if !masters.iter().any(|m| m == host) {
+        anyhow::bail!(
+            "host {host} is not in LL_MASTER_LIST ({}): mbd runs on the master candidates only",
+            masters.join(" ")
+        );
+    }
+    let Some((client, tick)) = lim else {
+        anyhow::bail!("LL_MASTER_LIST needs lim (LL_CLUSTER_NAME): lim elects the master");
+    };
+    let bind = conf::batch_link::host_mbd_addr(&dir, &ll, host)?;
+    serve_when_master(
+        &dir,
+        sched_timer,
+        host,
+        bind,
+        client.local_first(host),
+        tick,
+    )
+}
+
+/// A master candidate's life: on standby until lim names this host
+/// master, then serving until its lease ends, and on standby again.
+fn serve_when_master(
+    dir: &ConfDir,
+    sched_timer: Option<Duration>,
+    host: &str,
+    bind: std::net::SocketAddr,
+    lim: LimClient,
+    tick: Duration,
+) -> anyhow::Result<()> {
+    // Asked twice a lim tick; a lease of two ticks ends before lim can
+    // elect another master (three ticks of silence).
+    let interval = tick / 2;
+    let mut standby = Standby::new(host, interval)?;
+    loop {
+        if standby.until_master(&lim) == Wait::Stopped {
+            return Ok(());
+        }
+        let mut settings = Settings::load(dir, sched_timer)
+            .with_context(|| format!("bad configuration in {}", dir.path.display()))?;
+        settings.bind = bind;
+        let mbd = match Mbd::start(settings, Some((lim.clone(), tick))) {
+            Err(DaemonError::Log(LogError::Locked { path })) => {
+                standby.say(format!(
+                    "lim names this host master, but {} is held by another mbd (the last master, still stepping down?): waiting",
+                    path.display()
+                ));
+                if standby.pause() {
+                    return Ok(());
+                }
+                continue;
+            }
+            other => other?,
+        };
+        log::info!("lim names this host master: taking over");
+        let lease = Lease::new(host, 2 * tick, Instant::now());
+        if mbd.with_lease(lease, lim.clone(), interval)?.run()? == Exit::Stopped {
+            return Ok(());
+        }
+    }
 }

@@ -72,6 +72,8 @@ pub struct Sbd {
     last_refusal: Option<String>,
     /// When the next heartbeat is due.
     next_beat: Instant,
+    /// Which of `LL_MASTER_LIST` is tried for mbd (see `mbd_addr`).
+    mbd_at: usize,
     /// The last tick, to tell mbd's silence from this sbd's own pause.
     last_tick: Instant,
     jobs: BTreeMap<JobKey, LocalJob>,
@@ -116,6 +118,7 @@ impl Sbd {
             backoff: BACKOFF_FIRST,
             last_refusal: None,
             next_beat: Instant::now(),
+            mbd_at: 0,
             last_tick: Instant::now(),
             jobs: BTreeMap::new(),
             cgroups: None,
@@ -191,7 +194,7 @@ impl Sbd {
         log::info!(
             "sbd for {} starting; mbd at {} ({} jobs in the spool)",
             self.settings.host,
-            self.settings.mbd.addr,
+            self.mbd_addr(),
             self.jobs.len()
         );
         self.connect_if_due();
@@ -231,19 +234,40 @@ impl Sbd {
         if Instant::now() < retry_at {
             return;
         }
-        match self
-            .chans
-            .tcp_connect(self.settings.mbd.addr, CONNECT_TIMEOUT)
-        {
+        match self.chans.tcp_connect(self.mbd_addr(), CONNECT_TIMEOUT) {
             Ok(id) => self.link = Link::Connecting(id),
             Err(e) => {
-                log::warn!("cannot connect to mbd at {}: {e}", self.settings.mbd.addr);
+                log::warn!("cannot connect to mbd at {}: {e}", self.mbd_addr());
                 self.retry_later();
             }
         }
     }
 
+    /// Where this sbd looks for mbd now: `LL_MBD_HOST`'s, or with master
+    /// candidates the one it tries in turn (only the master's mbd
+    /// listens: a candidate on standby refuses at once).
+    fn mbd_addr(&self) -> std::net::SocketAddr {
+        let candidates = &self.settings.mbd.candidates;
+        match candidates.get(self.mbd_at % candidates.len().max(1)) {
+            Some((_, addr)) => *addr,
+            None => self.settings.mbd.addr,
+        }
+    }
+
+    /// Waits before connecting again; with master candidates, tries the
+    /// next one first, waiting (and backing off) once a round of them all
+    /// has failed.
     fn retry_later(&mut self) {
+        let candidates = self.settings.mbd.candidates.len();
+        if candidates > 1 && !self.registered() {
+            self.mbd_at = (self.mbd_at + 1) % candidates;
+            if self.mbd_at != 0 {
+                self.link = Link::Down {
+                    retry_at: Instant::now(),
+                };
+                return;
+            }
+        }
         self.link = Link::Down {
             retry_at: Instant::now() + self.backoff,
         };
@@ -440,7 +464,7 @@ impl Sbd {
         }
         let outcome = match header.operation {
             op::REGISTERED if header.status == status::OK => {
-                log::info!("registered with mbd at {}", self.settings.mbd.addr);
+                log::info!("registered with mbd at {}", self.mbd_addr());
                 self.link = Link::Up {
                     id,
                     registered: true,

@@ -307,7 +307,8 @@ impl TestCluster {
         self.pid("sbd", host)
     }
 
-    fn pid(&self, daemon: &'static str, host: &str) -> u32 {
+    /// The pid of `daemon` for `host`, from its pid file.
+    pub fn pid(&self, daemon: &'static str, host: &str) -> u32 {
         let spec = DaemonSpec {
             daemon,
             host: host.into(),
