@@ -1,19 +1,51 @@
 //! With master candidates (`LL_MASTER_LIST`), mbd serves only while lim
-//! says its host is the master. Fencing, so that at most one mbd ever
-//! acknowledges: the event log's exclusive lock (a second mbd cannot open
-//! the log while the first holds it), and a lease: an mbd whose mastership
-//! lim has not confirmed for two lim ticks, or that hears another host is
-//! master, stops serving (and so lets go of the lock) before lim can have
-//! elected a successor, which takes three ticks of silence
-//! (docs/mbd.md, "Failover").
+//! says its host is the master and that master hears from most hosts.
+//! Fencing, so that at most one mbd ever acknowledges: the event log's
+//! exclusive lock (a second mbd cannot open the log while the first holds
+//! it), and a lease: an mbd whose mastership lim has not confirmed for two
+//! lim ticks, or that hears another host is master, stops serving (and so
+//! lets go of the lock) before lim can have elected a successor, which
+//! takes three ticks of silence. A master cut off from the others keeps
+//! calling itself master, so a confirmation counts only when its lim
+//! hears from more than half the hosts (clusters of three or more: with
+//! two, either alone is half; docs/mbd.md, "Failover").
 
 use lim::client::LimClient;
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// What lim says the master is, or why it could not be asked.
-pub type MasterView = Result<String, String>;
+/// What lim says of the master, or why it could not be asked.
+pub type MasterView = Result<Standing, String>;
+
+/// Who the master is and how many hosts it hears from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Standing {
+    pub master: String,
+    /// Hosts lim's master reports available, itself included.
+    pub up: usize,
+    /// Hosts of the cluster file.
+    pub hosts: usize,
+}
+
+impl Standing {
+    /// Whether the master hears from more than half the hosts (always
+    /// true below three hosts, where no side of a split can have more).
+    pub fn quorate(&self) -> bool {
+        self.hosts < 3 || self.up * 2 > self.hosts
+    }
+
+    /// Asks lim: the master, then the hosts as the master sees them.
+    pub fn ask(lim: &LimClient) -> MasterView {
+        let master = lim.master().map_err(|e| e.to_string())?;
+        let hosts = lim.hosts().map_err(|e| e.to_string())?;
+        Ok(Standing {
+            master,
+            up: hosts.iter().filter(|h| h.available).count(),
+            hosts: hosts.len(),
+        })
+    }
+}
 
 /// Whether to keep serving.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,12 +77,16 @@ impl Lease {
     /// Takes what lim said at `now`.
     pub fn observe(&mut self, view: &MasterView, now: Instant) -> Verdict {
         match view {
-            Ok(master) if *master == self.me => {
+            Ok(s) if s.master != self.me => {
+                Verdict::StepDown(format!("lim's master is now {}", s.master))
+            }
+            Ok(s) if s.quorate() => {
                 self.confirmed = now;
                 Verdict::Serve
             }
-            Ok(other) => Verdict::StepDown(format!("lim's master is now {other}")),
-            Err(_) => self.check(now),
+            // Cut off from most hosts, or lim not answering: the lease
+            // runs out unless confirmed again.
+            _ => self.check(now),
         }
     }
 
@@ -79,7 +115,7 @@ pub fn watch(
     thread::Builder::new()
         .name("mastership".into())
         .spawn(move || loop {
-            let view = client.master().map_err(|e| e.to_string());
+            let view = Standing::ask(&client);
             if tx.send(view).is_err() || waker.wake().is_err() {
                 return;
             }
@@ -122,12 +158,17 @@ impl Standby {
         })
     }
 
-    /// Waits until lim names this host master (or a signal stops mbd).
+    /// Waits until lim names this host master, hearing from most hosts
+    /// (or a signal stops mbd).
     pub fn until_master(&mut self, lim: &LimClient) -> Wait {
         loop {
-            match lim.master() {
-                Ok(master) if master == self.me => return Wait::Master,
-                Ok(master) => self.say(format!("standing by: lim's master is {master}")),
+            match Standing::ask(lim) {
+                Ok(s) if s.master == self.me && s.quorate() => return Wait::Master,
+                Ok(s) if s.master == self.me => self.say(format!(
+                    "standing by: this host is lim's master but hears from {} of {} hosts",
+                    s.up, s.hosts
+                )),
+                Ok(s) => self.say(format!("standing by: lim's master is {}", s.master)),
                 Err(e) => self.say(format!("standing by: lim names no master ({e})")),
             }
             if self.pause() {
@@ -162,15 +203,21 @@ impl Standby {
 mod tests {
     use super::*;
 
+    fn standing(master: &str, up: usize, hosts: usize) -> MasterView {
+        Ok(Standing {
+            master: master.into(),
+            up,
+            hosts,
+        })
+    }
+
     #[test]
     fn the_lease_holds_while_lim_confirms_and_ends_otherwise() {
         let t0 = Instant::now();
         let s = Duration::from_secs;
         let mut lease = Lease::new("host1", s(10), t0);
-        assert_eq!(
-            lease.observe(&Ok("host1".into()), t0 + s(8)),
-            Verdict::Serve
-        );
+        let confirmed = lease.observe(&standing("host1", 3, 3), t0 + s(8));
+        assert_eq!(confirmed, Verdict::Serve);
         // lim silent: the lease runs from the last confirmation.
         assert_eq!(
             lease.observe(&Err("down".into()), t0 + s(17)),
@@ -180,8 +227,23 @@ mod tests {
         // Another master: at once.
         let mut lease = Lease::new("host1", s(10), t0);
         assert_eq!(
-            lease.observe(&Ok("host2".into()), t0 + s(1)),
+            lease.observe(&standing("host2", 3, 3), t0 + s(1)),
             Verdict::StepDown("lim's master is now host2".into())
         );
+    }
+
+    #[test]
+    fn a_master_cut_off_from_most_hosts_is_not_confirmed() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut lease = Lease::new("host1", s(10), t0);
+        let alone = lease.observe(&standing("host1", 1, 3), t0 + s(5));
+        assert_eq!(alone, Verdict::Serve, "until the lease runs out");
+        let still = lease.observe(&standing("host1", 2, 5), t0 + s(11));
+        assert!(matches!(still, Verdict::StepDown(_)));
+        let quorate = |up, hosts| standing("a", up, hosts).unwrap().quorate();
+        assert!(quorate(2, 3));
+        assert!(quorate(1, 2), "two hosts: no side has more than half");
+        assert!(!quorate(2, 4));
     }
 }

@@ -45,7 +45,7 @@ impl From<ConfError> for SettingsError {
 #[derive(Debug)]
 pub struct Settings {
     pub bind: SocketAddr,
-    /// `LL_STATE_DIR/mbd`: the event log and its archives.
+    /// The event log and its archives ([`mbd_state_dir`]).
     pub state_dir: PathBuf,
     pub cluster: Cluster,
     pub key: AuthKey,
@@ -106,15 +106,25 @@ pub fn history_sources(dir: &ConfDir) -> Result<(Cluster, PathBuf), SettingsErro
     Ok((cluster, state_dir.join(EVENT_LOG_FILE)))
 }
 
-/// The configured cluster and `LL_STATE_DIR/mbd`.
+/// The configured cluster and mbd's state directory.
 fn load_jobs_place(dir: &ConfDir, ll: &LlConf) -> Result<(Cluster, PathBuf), SettingsError> {
     let batch = dir.batch_hosts()?;
     let queues = dir.queues(&batch)?;
     let default_queue = ll.require("LL_DEFAULT_QUEUE")?;
     let cluster = Cluster::new(batch, queues, default_queue, crate::accounts::account)
         .map_err(SettingsError::Invalid)?;
-    let state_dir = PathBuf::from(ll.require("LL_STATE_DIR")?).join("mbd");
-    Ok((cluster, state_dir))
+    Ok((cluster, mbd_state_dir(ll)?))
+}
+
+/// Where mbd keeps its event log: `LSB_SHAREDIR/mbd` when set (LSF's key:
+/// the directory every master candidate shares, docs/mbd.md "Failover"),
+/// else `LL_STATE_DIR/mbd` (on a local disk, as sbd's spool must be).
+pub fn mbd_state_dir(ll: &LlConf) -> Result<PathBuf, ConfError> {
+    let base = match ll.get("LSB_SHAREDIR") {
+        Some(shared) => shared,
+        None => ll.require("LL_STATE_DIR")?,
+    };
+    Ok(PathBuf::from(base).join("mbd"))
 }
 
 /// How the batch commands sign their requests: with the key when this
