@@ -5,7 +5,7 @@
 //!
 //! It owns process management only; what the daemons do is theirs.
 
-mod default_config;
+pub mod default_config;
 mod process;
 
 pub use default_config::{DefaultConfig, CLUSTER_NAME};

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub mod chaos;
+pub mod netns;
 
 /// `target/<profile>`, where cargo puts the workspace's binaries.
 pub fn bin_dir() -> PathBuf {
