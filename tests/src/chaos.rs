@@ -1,7 +1,9 @@
 //! The chaos harness (docs/sbd.md, "Crash testing"): clients submit jobs
-//! without pause while mbd, a random host's sbd, the master lim, or some
-//! of them at once are killed with SIGKILL and restarted, cycle after
-//! cycle (and, if asked, recent jobs are stopped and resumed with bkill);
+//! without pause while mbd, a random host's sbd, the master lim, the
+//! master host (its lim and mbd: with master candidates, a failover), or
+//! some of them at once are killed with SIGKILL and restarted, cycle
+//! after cycle (and, if asked, recent jobs are stopped and resumed with
+//! bkill);
 //! then every acknowledged job must be listed, none twice, every job must
 //! end, and none may have run twice. `cargo run -p cluster-tests --bin
 //! chaos -- --help` runs it at length; the `mbd_cluster` tests run a few
@@ -9,7 +11,9 @@
 //!
 //! "Ran" is counted outside the daemons: each job appends its id
 //! (`$LL_JOBID`) to a file, so a job started twice shows up twice there
-//! whatever the daemons believe.
+//! whatever the daemons believe. Two mbds acknowledging at once from one
+//! event log would hand out the same ids: an id acknowledged twice is a
+//! violation.
 
 use crate::{job_id, poll_every, wait_for, TestCluster};
 use std::collections::BTreeMap;
@@ -40,6 +44,9 @@ pub struct Plan {
     /// Also `bkill -s stop`, then `-s cont`, recent jobs without pause:
     /// a lost CONT leaves a job stopped, and the run never ends.
     pub suspender: bool,
+    /// Master candidates (`LL_MASTER_LIST` = host1..hostN; 0: mbd on
+    /// host1 alone).
+    pub masters: usize,
 }
 
 /// A daemon a cycle kills with SIGKILL.
@@ -50,6 +57,8 @@ pub enum Victim {
     Sbd,
     /// The master lim (host1's if no master answers).
     Lim,
+    /// The master host: its lim and mbd at once.
+    Master,
 }
 
 /// What the cycles kill, in turn, written as `--faults` takes it:
@@ -66,7 +75,8 @@ impl std::str::FromStr for Faults {
             "mbd" => Ok(Victim::Mbd),
             "sbd" => Ok(Victim::Sbd),
             "lim" => Ok(Victim::Lim),
-            other => Err(format!("'{other}': not mbd, sbd or lim")),
+            "master" => Ok(Victim::Master),
+            other => Err(format!("'{other}': not mbd, sbd, lim or master")),
         };
         let cycles = (text.split(','))
             .map(|cycle| cycle.split('+').map(victim).collect())
@@ -172,7 +182,7 @@ pub fn run(cluster: &Arc<TestCluster>, hosts: usize, plan: &Plan) -> Outcome {
             .into_iter()
             .flatten()
         {
-            kill(cluster, *victim, hosts, &mut rng, &mut outcome);
+            kill(cluster, *victim, plan, hosts, &mut rng, &mut outcome);
         }
         cluster.up_again();
     }
@@ -183,10 +193,44 @@ pub fn run(cluster: &Arc<TestCluster>, hosts: usize, plan: &Plan) -> Outcome {
     outcome
 }
 
-fn kill(cluster: &TestCluster, victim: Victim, hosts: usize, rng: &mut Rng, out: &mut Outcome) {
+/// Sets up master candidates host1..host`masters` (none for 0).
+pub fn with_masters(cluster: &TestCluster, masters: usize) {
+    if masters == 0 {
+        return;
+    }
+    let names: Vec<String> = (1..=masters).map(|i| format!("host{i}")).collect();
+    cluster.down();
+    cluster.add_to_ll_conf(&format!("LL_MASTER_LIST = {}", names.join(" ")));
+    cluster.up_again();
+}
+
+/// The host whose mbd serves: lim's master with candidates, else host1.
+fn serving_host(cluster: &TestCluster, masters: usize) -> String {
+    match masters {
+        0 => "host1".into(),
+        _ => cluster.master().unwrap_or_else(|| "host1".into()),
+    }
+}
+
+fn kill(
+    cluster: &TestCluster,
+    victim: Victim,
+    plan: &Plan,
+    hosts: usize,
+    rng: &mut Rng,
+    out: &mut Outcome,
+) {
     match victim {
         Victim::Mbd => {
-            cluster.kill_daemon(cluster.mbd_pid(), "mbd");
+            let host = serving_host(cluster, plan.masters);
+            cluster.kill_daemon(cluster.pid("mbd", &host), "mbd");
+            out.mbd_kills += 1;
+        }
+        Victim::Master => {
+            let host = serving_host(cluster, plan.masters);
+            cluster.kill_daemon(cluster.pid("lim", &host), "lim");
+            cluster.kill_daemon(cluster.pid("mbd", &host), "mbd");
+            out.lim_kills += 1;
             out.mbd_kills += 1;
         }
         Victim::Sbd => {
@@ -455,8 +499,15 @@ mod tests {
 
     #[test]
     fn faults_are_cycles_of_victims() {
-        let Faults(cycles) = "mbd,sbd+lim".parse().expect("valid");
-        assert_eq!(cycles, [vec![Victim::Mbd], vec![Victim::Sbd, Victim::Lim]]);
+        let Faults(cycles) = "mbd,sbd+lim,master".parse().expect("valid");
+        assert_eq!(
+            cycles,
+            [
+                vec![Victim::Mbd],
+                vec![Victim::Sbd, Victim::Lim],
+                vec![Victim::Master]
+            ]
+        );
         for bad in ["", "mbd,,sbd", "mbd+", "kernel"] {
             assert!(bad.parse::<Faults>().is_err(), "{bad:?}");
         }

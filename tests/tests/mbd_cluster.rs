@@ -146,6 +146,7 @@ fn no_acknowledged_job_is_lost_or_run_twice_across_kill_9_of_mbd_and_sbds() {
         settle: Duration::from_secs(90),
         job_secs: 0.0,
         suspender: false,
+        masters: 0,
     };
     let outcome = chaos::run(&cluster, 2, &plan);
     assert!(

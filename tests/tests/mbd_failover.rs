@@ -3,9 +3,13 @@
 //! takes over from the shared event log (one machine: the same
 //! directory), running jobs keep running and report to it, the commands
 //! and sbds find it through lim; when the first host returns it takes the
-//! role back and the other steps down, one mbd serving at any time.
+//! role back and the other steps down, one mbd serving at any time. And a
+//! few cycles of the chaos harness killing the master host, the serving
+//! mbd or an sbd during a submission storm: nothing acknowledged lost,
+//! no id acknowledged twice (two serving mbds would), nothing run twice.
 
-use cluster_tests::{wait_for, TestCluster};
+use cluster_tests::{chaos, wait_for, TestCluster};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const TICK: Duration = Duration::from_millis(300);
@@ -92,4 +96,28 @@ fn the_next_candidate_takes_over_when_the_master_host_dies_and_gives_back() {
         4,
         "three jobs, none lost or doubled:\n{all}"
     );
+}
+
+#[test]
+fn master_host_kills_during_a_submission_storm_lose_nothing() {
+    let cluster = Arc::new(TestCluster::up(3, TICK, None));
+    chaos::with_masters(&cluster, 2);
+    let plan = chaos::Plan {
+        clients: 3,
+        cycles: 6,
+        acks_per_cycle: 10,
+        faults: "master,mbd,sbd".parse().expect("faults"),
+        seed: 7,
+        settle: Duration::from_secs(90),
+        job_secs: 0.0,
+        suspender: false,
+        masters: 2,
+    };
+    let outcome = chaos::run(&cluster, 3, &plan);
+    assert!(
+        outcome.violations.is_empty(),
+        "{outcome}: {:?}",
+        outcome.violations
+    );
+    assert!(outcome.acked > 0 && outcome.mbd_kills >= 4, "{outcome}");
 }

@@ -28,7 +28,8 @@ struct Args {
     #[arg(long, default_value_t = 20)]
     acks_per_cycle: usize,
     /// What each cycle kills, in turn: comma-separated cycles, each
-    /// `mbd`, `sbd` (a random host's), `lim` (the master), or several
+    /// `mbd` (the serving one), `sbd` (a random host's), `lim` (the
+    /// master), `master` (the master host's lim and mbd), or several
     /// joined with `+`.
     #[arg(long, default_value = "mbd,sbd,mbd+sbd")]
     faults: Faults,
@@ -50,6 +51,10 @@ struct Args {
     /// The cluster's tick in seconds (lim and mbd).
     #[arg(long, default_value_t = 0.4)]
     tick: f64,
+    /// Master candidates: LL_MASTER_LIST = host1..hostN (0: mbd on
+    /// host1 alone); `master` faults then fail over.
+    #[arg(long, default_value_t = 0)]
+    masters: usize,
 }
 
 fn main() {
@@ -67,6 +72,7 @@ fn main() {
         suspender: args.suspender,
         seed,
         settle: Duration::from_secs(args.settle),
+        masters: args.masters.min(usize::from(args.hosts)),
     };
     let Ok(tick) = Duration::try_from_secs_f64(args.tick) else {
         eprintln!("chaos: --tick {}: not a duration in seconds", args.tick);
@@ -74,6 +80,7 @@ fn main() {
     };
     let hosts = usize::from(args.hosts);
     let cluster = Arc::new(TestCluster::up(hosts, tick, None));
+    chaos::with_masters(&cluster, plan.masters);
     eprintln!(
         "chaos: {hosts} hosts in {}, {} clients, {} cycles, seed {seed}",
         cluster.dir.display(),
