@@ -214,13 +214,22 @@ impl NetnsCluster {
         }
     }
 
-    /// SIGKILL to every daemon of `host`.
+    /// SIGKILL to every process of `host`: its daemons and its jobs
+    /// (each job's runner leads the job's process group).
     pub fn kill_host(&mut self, host: &str) {
         for (_, _, child) in self.daemons.iter_mut().filter(|(h, _, _)| h == host) {
             let _ = child.kill();
             let _ = child.wait();
         }
         self.daemons.retain(|(h, _, _)| h != host);
+        let spool = self.dir.join("state").join(format!("sbd.{host}"));
+        let runs = std::fs::read_dir(spool).into_iter().flatten().flatten();
+        for run in runs {
+            let pid = std::fs::read_to_string(run.path().join("pid")).unwrap_or_default();
+            if let Ok(pid) = pid.trim().parse::<u32>() {
+                let _ = os::process::signal_group(pid, libc::SIGKILL);
+            }
+        }
     }
 
     /// A daemon's log so far.

@@ -3,7 +3,9 @@
 //! host name. Jobs run end to end; a master cut off from the network
 //! stops acknowledging and the next candidate takes over, and once the
 //! cable is back one mbd serves with every acknowledged job, none run
-//! twice. Needs root; elsewhere each test says it is skipped.
+//! twice; a whole execution host killed with its jobs: they end lost, a
+//! rerunnable one runs again once the host is back. Needs root; elsewhere each test
+//! says it is skipped.
 
 use cluster_tests::netns::NetnsCluster;
 use cluster_tests::{job_id, wait_for};
@@ -130,4 +132,42 @@ fn a_master_cut_off_steps_down_the_next_takes_over_and_nothing_is_lost_or_run_tw
         let times = ran.lines().filter(|l| l.trim() == id.to_string()).count();
         assert_eq!(times, 1, "job {id} ran {times} times");
     }
+}
+
+#[test]
+fn a_whole_host_killed_with_its_jobs_loses_them_and_reruns_the_rerunnable() {
+    let Some(mut c) = cluster(3, &["host1", "host2"]) else {
+        return;
+    };
+    let gate = c.dir.join("gate");
+    let gated = format!("while [ ! -e {} ]; do sleep 0.05; done", gate.display());
+    let submit = |args: &[&str]| {
+        wait_for(LIMIT, || job_id(&c.stdout("host1", "bsub", args)?))
+            .unwrap_or_else(|| panic!("bsub {args:?}"))
+    };
+    let plain = submit(&["-m", "host3", &gated]);
+    let rerun = submit(&["-r", "-m", "host3", &gated]);
+    wait_stat(&c, "host1", plain, "RUN");
+    wait_stat(&c, "host1", rerun, "RUN");
+    c.kill_host("host3");
+    // Its sbd comes back with the spool but none of the jobs.
+    for daemon in ["lim", "sbd"] {
+        c.start("host3", daemon).expect("restart host3");
+    }
+    wait_stat(&c, "host1", plain, "EXIT");
+    let l = c
+        .stdout("host1", "bjobs", &["-l", &plain.to_string()])
+        .unwrap_or_default();
+    assert!(l.contains("Lost: "), "{l}");
+    let l = wait_for(LIMIT, || {
+        let l = c.stdout("host1", "bjobs", &["-l", &rerun.to_string()])?;
+        (l.matches("Dispatched to").count() == 2).then_some(l)
+    });
+    assert!(
+        l.is_some(),
+        "{:?}",
+        c.stdout("host1", "bjobs", &["-l", &rerun.to_string()])
+    );
+    std::fs::write(&gate, b"").expect("open the gate");
+    wait_stat(&c, "host1", rerun, "DONE");
 }
