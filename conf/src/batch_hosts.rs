@@ -16,6 +16,11 @@ pub struct BatchHost {
     pub gpu_ids: Vec<u32>,
     /// GPU_IDS as written, for display (`-` when none).
     pub gpu_ids_text: String,
+    /// LSF's `MXJ` column: job slots on the host (`!`: its CPUs; `-`:
+    /// unlimited).
+    pub max_slots: Option<u32>,
+    /// LSF's `JL/U` column: job slots one user may use on the host.
+    pub user_slots: Option<u32>,
 }
 
 /// A `TokenPool` row: a named count of licences or similar.
@@ -64,8 +69,12 @@ impl BatchHosts {
             section.require_matching_end()?;
             if section.is("Host") {
                 seen_host = true;
-                file.hosts = rows(&section, &HOST_HEADER)?
-                    .map(|(no, cols)| parse_host(&cols).map_err(|r| ConfError::syntax(no, r)))
+                let host_rows = rows(&section, &HOST_HEADER)?;
+                let extra = extra_columns(&section);
+                file.hosts = host_rows
+                    .map(|(no, cols)| {
+                        parse_host(&cols, &extra).map_err(|r| ConfError::syntax(no, r))
+                    })
                     .collect::<Result<_, _>>()?;
             } else if section.is("TokenPool") {
                 file.token_pools = rows(&section, &POOL_HEADER)?
@@ -128,7 +137,49 @@ fn column<'a>(cols: &[&'a str], i: usize, name: &str) -> Result<&'a str, String>
         .ok_or_else(|| format!("missing {name} column"))
 }
 
-fn parse_host(cols: &[&str]) -> Result<BatchHost, String> {
+/// Columns LSF's Host section has that LavaLite's six lack, after them
+/// in any order: `MXJ`, `JL/U`. Other extra columns are ignored, as
+/// LavaLite ignores them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Extra {
+    MaxSlots,
+    UserSlots,
+}
+
+fn extra_columns(section: &Section<'_>) -> Vec<(usize, Extra)> {
+    let Some(&(_, header)) = section.body.first() else {
+        return Vec::new();
+    };
+    (header
+        .split_ascii_whitespace()
+        .enumerate()
+        .skip(HOST_HEADER.len()))
+    .filter_map(|(i, name)| match name.to_ascii_uppercase().as_str() {
+        "MXJ" => Some((i, Extra::MaxSlots)),
+        "JL/U" => Some((i, Extra::UserSlots)),
+        _ => None,
+    })
+    .collect()
+}
+
+/// An `MXJ`/`JL/U` value: `-` unlimited, `!` the host's CPUs (MXJ), or
+/// a count.
+fn slots(text: Option<&str>, cpus: u32, what: &str, name: &str) -> Result<Option<u32>, String> {
+    match text {
+        None | Some("-") | Some("()") => Ok(None),
+        Some("!") if what == "MXJ" => Ok(Some(cpus)),
+        Some(n) => (n.parse::<u32>().ok())
+            .filter(|n| *n > 0)
+            .map(Some)
+            .ok_or_else(|| {
+                format!(
+                    "host {name}: {what} {n:?} is not a positive count (bhosts -c closes a host)"
+                )
+            }),
+    }
+}
+
+fn parse_host(cols: &[&str], extra: &[(usize, Extra)]) -> Result<BatchHost, String> {
     let name = column(cols, 0, "HOST_NAME")?;
     let cpus = column(cols, 1, "CPU")?
         .parse::<u32>()
@@ -150,6 +201,11 @@ fn parse_host(cols: &[&str]) -> Result<BatchHost, String> {
         ),
         _ => (None, Vec::new()),
     };
+    let extra_value = |kind: Extra| {
+        (extra.iter())
+            .find(|(_, k)| *k == kind)
+            .and_then(|(i, _)| cols.get(*i).copied())
+    };
     Ok(BatchHost {
         name: name.to_owned(),
         cpus,
@@ -158,6 +214,8 @@ fn parse_host(cols: &[&str]) -> Result<BatchHost, String> {
         gpu_model,
         gpu_ids,
         gpu_ids_text: ids_text.unwrap_or("-").to_owned(),
+        max_slots: slots(extra_value(Extra::MaxSlots), cpus, "MXJ", name)?,
+        user_slots: slots(extra_value(Extra::UserSlots), cpus, "JL/U", name)?,
     })
 }
 
@@ -274,6 +332,29 @@ End TokenPool
             }]
         );
         assert_eq!(f.group("gpus").unwrap().members, ["gpu01"]);
+    }
+
+    #[test]
+    fn lsfs_mxj_and_jl_u_columns_follow_lavalites_six() {
+        let text = "Begin Host\n\
+            HOST_NAME CPU MEM STORAGE GPU_MODEL GPU_IDS JL/U MXJ\n\
+            a 8 1G 1G - - 2 !\n\
+            b 4 1G 1G - - - 3\n\
+            c 4 1G 1G - -\n\
+            End Host\n";
+        let f = BatchHosts::parse(text).unwrap();
+        let limits: Vec<_> = f
+            .hosts
+            .iter()
+            .map(|h| (h.max_slots, h.user_slots))
+            .collect();
+        assert_eq!(limits, [(Some(8), Some(2)), (Some(3), None), (None, None)]);
+        let other = BatchHosts::parse(&text.replace("JL/U MXJ", "JL/U FOO")).unwrap();
+        assert_eq!(
+            other.hosts[0].max_slots, None,
+            "an unknown column is ignored"
+        );
+        assert!(BatchHosts::parse(&text.replace("- 3", "- x")).is_err());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `conf` reads LavaLite's configuration files the way LavaLite writes
 //! them: `ll.conf` (key = value), `ll.cluster.<LL_CLUSTER_NAME>` (the
 //! host list lim elects its master from), `llb.hosts` and `llb.queues`
-//! (the batch side's hosts and queues) and `ll.auth.key`; and what
+//! (the batch side's hosts and queues), `llb.users` (LSF's user groups
+//! and per-user slot limits) and `ll.auth.key`; and what
 //! `LL_LOG_DIR` / `LL_LOG_MASK` ask of a daemon's log; and who may read
 //! the daemons' state under `LL_STATE_DIR` ([`state_dir`]).
 //!
@@ -18,12 +19,14 @@ pub mod logging;
 mod queues;
 mod sections;
 pub mod state_dir;
+mod users;
 
 pub use batch_hosts::{parse_size_mb, BatchHost, BatchHosts, HostGroup, TokenPool};
 pub use cluster::{ClusterFile, HostEntry};
 pub use error::ConfError;
 pub use ll_conf::LlConf;
-pub use queues::{check_queue_hosts, parse_minutes, parse_queues, Queue, RunLimit};
+pub use queues::{check_queue_hosts, parse_minutes, parse_queues, Queue, QueueLimits, RunLimit};
+pub use users::UserLimits;
 
 use std::path::{Path, PathBuf};
 
@@ -89,6 +92,16 @@ impl ConfDir {
         parse_queues(&read(&path)?)
             .and_then(|q| check_queue_hosts(&q, hosts).map(|()| q))
             .map_err(|e| e.in_file(&path))
+    }
+
+    /// `llb.users`, if there is one (else no user limits).
+    pub fn users(&self) -> Result<UserLimits, ConfError> {
+        let path = self.path.join("llb.users");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => UserLimits::parse(&text).map_err(|e| e.in_file(&path)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(UserLimits::default()),
+            Err(source) => Err(ConfError::Read { path, source }),
+        }
     }
 
     /// A warning when the key file can be read by users other than its

@@ -5,7 +5,7 @@ use crate::sections::sections;
 use crate::ConfError;
 
 /// One `Begin Queue` block.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Queue {
     pub name: String,
     /// Higher is dispatched first.
@@ -17,6 +17,8 @@ pub struct Queue {
     pub description: String,
     /// `RUNLIMIT = [default] max`, LSF's syntax.
     pub run_limit: Option<RunLimit>,
+    /// LSF's job slot limits.
+    pub limits: QueueLimits,
     /// Where the block starts, for errors found later.
     pub line: usize,
 }
@@ -40,6 +42,7 @@ pub fn parse_queues(text: &str) -> Result<Vec<Queue>, ConfError> {
             users: None,
             description: String::new(),
             run_limit: None,
+            limits: QueueLimits::default(),
             line: section.line,
         };
         for &(no, line) in &section.body {
@@ -65,6 +68,21 @@ pub fn parse_queues(text: &str) -> Result<Vec<Queue>, ConfError> {
                 "HOSTS" => q.hosts = words(),
                 "USERS" => q.users = Some(words()).filter(|u| !u.is_empty() && u != &["*"]),
                 "DESCRIPTION" => q.description = value.to_owned(),
+                "QJOB_LIMIT" => q.limits.total = slot_limit(no, &key, value)?,
+                "UJOB_LIMIT" => q.limits.per_user = slot_limit(no, &key, value)?,
+                "HJOB_LIMIT" => q.limits.per_host = slot_limit(no, &key, value)?,
+                "PJOB_LIMIT" => {
+                    q.limits.per_processor = Some(
+                        (value.parse::<f64>().ok())
+                            .filter(|v| v.is_finite() && *v > 0.0)
+                            .ok_or_else(|| {
+                                ConfError::syntax(
+                                    no,
+                                    format!("PJOB_LIMIT {value:?} is not a positive number"),
+                                )
+                            })?,
+                    )
+                }
                 "RUNLIMIT" => {
                     q.run_limit = Some(RunLimit::parse(value).ok_or_else(|| {
                         ConfError::syntax(
@@ -99,6 +117,40 @@ pub fn parse_queues(text: &str) -> Result<Vec<Queue>, ConfError> {
         queues.push(q);
     }
     Ok(queues)
+}
+
+/// A queue's job slot limits (LSF's keys; `None`: unlimited). A slot is
+/// one CPU of one host.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct QueueLimits {
+    /// `QJOB_LIMIT`: slots the queue's jobs may use in all.
+    pub total: Option<u32>,
+    /// `UJOB_LIMIT`: slots one user's jobs of the queue may use.
+    pub per_user: Option<u32>,
+    /// `HJOB_LIMIT`: slots the queue's jobs may use on one host.
+    pub per_host: Option<u32>,
+    /// `PJOB_LIMIT`: slots the queue's jobs may use per CPU of a host
+    /// (a host of `n` CPUs: `n` times this, rounded up).
+    pub per_processor: Option<f64>,
+}
+
+impl QueueLimits {
+    /// What `PJOB_LIMIT` allows on a host of `cpus` CPUs.
+    pub fn processor_slots(&self, cpus: u32) -> Option<u32> {
+        self.per_processor
+            .map(|p| (p * f64::from(cpus)).ceil() as u32)
+    }
+}
+
+/// A positive count of slots; `-` (LSF's unlimited) is `None`.
+fn slot_limit(no: usize, key: &str, value: &str) -> Result<Option<u32>, ConfError> {
+    if value == "-" {
+        return Ok(None);
+    }
+    (value.parse::<u32>().ok())
+        .filter(|n| *n > 0)
+        .map(Some)
+        .ok_or_else(|| ConfError::syntax(no, format!("{key} {value:?} is not a positive integer")))
 }
 
 /// A queue's `RUNLIMIT`, seconds: jobs without `-W` get `default` (else
@@ -206,6 +258,23 @@ End Queue
         );
         assert_eq!(q[0].description, "jobs under an hour");
         assert_eq!((q[1].priority, q[1].users.is_none()), (0, true));
+    }
+
+    #[test]
+    fn slot_limits_are_lsfs_keys() {
+        let text = EXAMPLE.replace(
+            "DESCRIPTION = jobs under an hour",
+            "QJOB_LIMIT = 8\nUJOB_LIMIT = 2\nHJOB_LIMIT = -\nPJOB_LIMIT = 1.5",
+        );
+        let q = parse_queues(&text).unwrap();
+        let l = q[0].limits;
+        assert_eq!((l.total, l.per_user, l.per_host), (Some(8), Some(2), None));
+        assert_eq!(l.processor_slots(3), Some(5), "4.5 rounded up");
+        assert_eq!(q[1].limits, QueueLimits::default());
+        let err = parse_queues(&EXAMPLE.replace("PRIORITY    = 40", "UJOB_LIMIT = 0"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3: UJOB_LIMIT \"0\""), "{err}");
     }
 
     #[test]

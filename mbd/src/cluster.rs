@@ -20,6 +20,8 @@ pub struct QueueConf {
     pub description: String,
     /// `RUNLIMIT`.
     pub run_limit: Option<conf::RunLimit>,
+    /// Job slot limits (`QJOB_LIMIT`, ...).
+    pub limits: conf::QueueLimits,
 }
 
 /// A queue's `USERS`, resolved: a name that is a user admits that user;
@@ -84,6 +86,8 @@ pub struct Cluster {
     pub queues: Vec<QueueConf>,
     /// `LL_DEFAULT_QUEUE`.
     pub default_queue: String,
+    /// llb.users: user groups and their slot limits.
+    pub users: conf::UserLimits,
 }
 
 impl Cluster {
@@ -101,6 +105,7 @@ impl Cluster {
             groups: batch.groups,
             queues: Vec::new(),
             default_queue: default_queue.to_owned(),
+            users: conf::UserLimits::default(),
         };
         for q in queues {
             let hosts = cluster
@@ -116,6 +121,7 @@ impl Cluster {
                 users_text: q.users.unwrap_or_default(),
                 description: q.description,
                 run_limit: q.run_limit,
+                limits: q.limits,
             });
         }
         if cluster.queue(default_queue).is_none() {

@@ -239,6 +239,13 @@ pub enum PendReason {
     Dependency,
     /// `-J "a[...]%L"`: L elements already run.
     ArrayLimit,
+    QueueSlots,
+    QueueUserSlots,
+    UserSlots,
+    GroupSlots,
+    /// Every eligible host is at a slot limit (`MXJ`, `JL/U`,
+    /// `HJOB_LIMIT`, `PJOB_LIMIT`).
+    HostSlots,
     QueueClosed,
     TokensExhausted,
     NoEligibleHosts,
@@ -257,6 +264,17 @@ impl PendReason {
             PendReason::NotReady => "job not ready for scheduling",
             PendReason::Dependency => "waiting for job dependency",
             PendReason::ArrayLimit => "the job array has reached its running element limit",
+            PendReason::QueueSlots => "the queue's job slot limit (QJOB_LIMIT) is reached",
+            PendReason::QueueUserSlots => {
+                "the user's job slot limit in the queue (UJOB_LIMIT) is reached"
+            }
+            PendReason::UserSlots => "the user's job slot limit (MAX_JOBS, llb.users) is reached",
+            PendReason::GroupSlots => {
+                "the user group's job slot limit (MAX_JOBS, llb.users) is reached"
+            }
+            PendReason::HostSlots => {
+                "job slot limit reached on the eligible hosts (MXJ, JL/U, HJOB_LIMIT or PJOB_LIMIT)"
+            }
             PendReason::QueueClosed => "queue is closed",
             PendReason::TokensExhausted => "token pool exhausted",
             PendReason::NoEligibleHosts => "no eligible hosts in queue",

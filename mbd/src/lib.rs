@@ -26,6 +26,7 @@ pub mod mastership;
 pub mod sched;
 pub mod settings;
 pub mod shape;
+pub mod slots;
 pub mod state;
 
 pub use cluster::{Cluster, QueueConf};

@@ -10,6 +10,7 @@ pub use crate::cluster::HostStatus;
 pub use crate::job::PendReason;
 use crate::job::{Alloc, Job, Spec};
 use crate::shape::Shape;
+use crate::slots::SlotUse;
 use crate::state::State;
 use proto::mbd::JobState;
 use std::collections::HashMap;
@@ -82,21 +83,31 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
     // The last refusal since capacity was last taken: alike jobs are next
     // to each other in scheduling order (an array's elements, a script's
     // bsubs), so a backlog of them costs one placement attempt.
-    let mut refused: Option<(&Arc<Shape>, PendReason)> = None;
+    // By shape and user: per-user slot limits on hosts (JL/U) can make
+    // an alike job of another user placeable.
+    let mut refused: Option<(&Arc<Shape>, &str, PendReason)> = None;
     let mut array_running = ArrayRunning::of(state);
+    let mut slots = SlotUse::of(state);
     for job in pending {
+        let user = job.spec.user.as_str();
         let placed = ready(state, job, now)
             .and_then(|()| array_running.admits(job))
+            .and_then(|()| slots.admits(job))
             .and_then(|()| match refused {
-                Some((shape, reason)) if Arc::ptr_eq(shape, &job.spec.shape) => Err(reason),
-                _ => place(state, job, &free, &tokens).inspect_err(|&reason| {
-                    refused = Some((&job.spec.shape, reason));
+                Some((shape, who, reason))
+                    if Arc::ptr_eq(shape, &job.spec.shape) && who == user =>
+                {
+                    Err(reason)
+                }
+                _ => place(state, job, &free, &tokens, &slots).inspect_err(|&reason| {
+                    refused = Some((&job.spec.shape, user, reason));
                 }),
             });
         match placed {
             Ok(alloc) => {
                 take(&mut free, &mut tokens, job, &alloc, cluster);
                 array_running.started(job);
+                slots.add(job, &alloc);
                 plan.starts.push((job.id, alloc));
                 refused = None;
             }
@@ -215,6 +226,7 @@ fn place(
     job: &Job,
     free: &[Free],
     tokens: &[u32],
+    slots: &SlotUse<'_>,
 ) -> Result<Vec<Alloc>, PendReason> {
     let spec = &job.spec;
     let r = &spec.request;
@@ -252,6 +264,9 @@ fn place(
     let mut misses: Vec<PendReason> = Vec::new();
     for &h in &usable {
         match fits(spec, &cluster.hosts[h], &free[h]) {
+            Ok(()) if !slots.host_admits(job, h, r.cpus.max(1)) => {
+                misses.push(PendReason::HostSlots)
+            }
             Ok(()) => fitting.push(h),
             Err(reason) => misses.push(reason),
         }
@@ -330,10 +345,15 @@ mod tests {
 
     /// Submits `r` (as an admin) and returns the logged change.
     fn submitted(state: &mut State, r: SubmitRequest) -> Change {
+        submitted_by(state, "ann", r)
+    }
+
+    /// Submits `r` as `user` (an admin, so any queue takes it).
+    fn submitted_by(state: &mut State, user: &str, r: SubmitRequest) -> Change {
         let who = Caller {
             uid: 1,
             gid: 0,
-            user: "ann".into(),
+            user: user.into(),
             admin: true,
         };
         let r = SubmitRequest {
@@ -490,6 +510,88 @@ mod tests {
         let plan2 = plan(&s, &[], 1001, &Replan::All);
         assert!(plan2.starts.is_empty());
         assert_eq!(plan2.reasons.len(), 3);
+    }
+
+    /// Job ids of `user`'s submissions of `r`, `n` times.
+    fn add_as(state: &mut State, user: &str, n: usize, r: SubmitRequest) -> Vec<u32> {
+        (0..n)
+            .map(|_| match submitted_by(state, user, r.clone()) {
+                Change::Submitted(s) => s.first_id,
+                _ => unreachable!(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn queue_slot_limits_hold_back_one_user_not_another() {
+        let mut cluster = sample();
+        let normal = cluster.queue("normal").unwrap();
+        cluster.queues[normal].limits.per_user = Some(2);
+        let mut s = connected(cluster);
+        let ann = add_as(&mut s, "ann", 3, cpus(1));
+        let bob = add_as(&mut s, "bob", 1, cpus(1));
+        let (starts, reasons) = run(&s, &[]);
+        let started: Vec<u32> = starts.iter().map(|(id, _)| *id).collect();
+        assert_eq!(started, [ann[0], ann[1], bob[0]]);
+        assert_eq!(reasons, [(ann[2], PendReason::QueueUserSlots)]);
+
+        let mut cluster = sample();
+        cluster.queues[normal].limits.total = Some(3);
+        let mut s = connected(cluster);
+        let jobs = add_as(&mut s, "ann", 2, cpus(2));
+        let (_, reasons) = run(&s, &[]);
+        assert_eq!(reasons, [(jobs[1], PendReason::QueueSlots)], "2 + 2 > 3");
+    }
+
+    #[test]
+    fn host_slot_limits_send_jobs_elsewhere_then_hold_them() {
+        let mut cluster = sample();
+        for h in &mut cluster.hosts {
+            h.max_slots = Some(1);
+        }
+        let mut s = connected(cluster);
+        let jobs = add_as(&mut s, "ann", 4, cpus(1));
+        let (starts, reasons) = run(&s, &[]);
+        let hosts: Vec<&str> = starts.iter().flat_map(|(_, h)| h.clone()).collect();
+        assert_eq!(hosts, ["cpu01", "cpu02", "gpu01"], "one slot each");
+        assert_eq!(reasons, [(jobs[3], PendReason::HostSlots)]);
+
+        // JL/U: a user's fourth job waits, another user's starts.
+        let mut cluster = sample();
+        for h in &mut cluster.hosts {
+            h.user_slots = Some(1);
+        }
+        let mut s = connected(cluster);
+        let ann = add_as(&mut s, "ann", 4, cpus(1));
+        let bob = add_as(&mut s, "bob", 1, cpus(1));
+        let (starts, reasons) = run(&s, &[]);
+        assert_eq!(starts.len(), 4, "three of ann's, one of bob's");
+        assert!(starts.iter().any(|(id, _)| *id == bob[0]));
+        assert_eq!(reasons, [(ann[3], PendReason::HostSlots)]);
+    }
+
+    #[test]
+    fn user_and_group_limits_of_llb_users_count_every_queue() {
+        let mut cluster = sample();
+        cluster.users = conf::UserLimits::parse(
+            "Begin UserGroup\nGROUP_NAME GROUP_MEMBER\nteam (bob carl)\nEnd UserGroup\n\
+             Begin User\nUSER_NAME MAX_JOBS\nann 1\nteam 2\nEnd User\n",
+        )
+        .unwrap();
+        let mut s = connected(cluster);
+        let ann = add_as(&mut s, "ann", 2, cpus(1));
+        let bob = add_as(&mut s, "bob", 2, cpus(1));
+        let carl = add_as(&mut s, "carl", 1, cpus(1));
+        let (starts, reasons) = run(&s, &[]);
+        let started: Vec<u32> = starts.iter().map(|(id, _)| *id).collect();
+        assert_eq!(started, [ann[0], bob[0], bob[1]]);
+        assert_eq!(
+            reasons,
+            [
+                (ann[1], PendReason::UserSlots),
+                (carl[0], PendReason::GroupSlots)
+            ]
+        );
     }
 
     #[test]

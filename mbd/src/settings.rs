@@ -111,8 +111,9 @@ fn load_jobs_place(dir: &ConfDir, ll: &LlConf) -> Result<(Cluster, PathBuf), Set
     let batch = dir.batch_hosts()?;
     let queues = dir.queues(&batch)?;
     let default_queue = ll.require("LL_DEFAULT_QUEUE")?;
-    let cluster = Cluster::new(batch, queues, default_queue, crate::accounts::account)
+    let mut cluster = Cluster::new(batch, queues, default_queue, crate::accounts::account)
         .map_err(SettingsError::Invalid)?;
+    cluster.users = dir.users()?;
     Ok((cluster, mbd_state_dir(ll)?))
 }
 

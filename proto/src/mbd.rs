@@ -486,6 +486,12 @@ xdr_struct! {
         pub susp: u32,
         pub used_cpus: u32,
         pub used_hosts: u32,
+        /// Slot limits, 0 = unlimited (2.1): `QJOB_LIMIT`, `UJOB_LIMIT`,
+        /// `HJOB_LIMIT`, and `PJOB_LIMIT` as written.
+        pub max_slots: u32,
+        pub user_slots: u32,
+        pub host_slots: u32,
+        pub processor_slots: String,
     }
 }
 
@@ -521,6 +527,9 @@ xdr_struct! {
         pub used_gpu: u32,
         pub gpu_model: String,
         pub gpu_ids: String,
+        /// `MXJ` and `JL/U`, 0 = unlimited (2.1).
+        pub max_slots: u32,
+        pub user_slots: u32,
     }
 }
 

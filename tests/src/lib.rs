@@ -239,6 +239,22 @@ impl TestCluster {
             .unwrap_or_else(|e| panic!("cannot run {bin}: {e}"))
     }
 
+    /// One of the workspace's commands (or `program` itself if it is not
+    /// one) run against this cluster as uid and gid `id`, in `/`.
+    pub fn run_as(&self, id: u32, program: &str, args: &[&str]) -> Output {
+        use std::os::unix::process::CommandExt;
+        let ours = self.bins.join(program);
+        let path = if ours.is_file() { ours } else { program.into() };
+        Command::new(path)
+            .args(args)
+            .env(conf::CONF_DIR_ENV, &self.dir)
+            .current_dir("/")
+            .uid(id)
+            .gid(id)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {program} as {id}: {e}"))
+    }
+
     /// A command's stdout if it succeeded.
     pub fn stdout(&self, bin: &str, args: &[&str]) -> Option<String> {
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();

@@ -192,20 +192,9 @@ fn a_connection_that_never_got_a_greeting_is_not_a_way_in() {
 
 const NOBODY: u32 = 65534;
 
-/// Runs one of the workspace's commands (or `program` itself if it is not
-/// one) against `cluster` as uid/gid `NOBODY`.
+/// [`TestCluster::run_as`] `NOBODY`.
 fn as_nobody(cluster: &TestCluster, program: &str, args: &[&str]) -> std::process::Output {
-    use std::os::unix::process::CommandExt;
-    let ours = cluster_tests::bin_dir().join(program);
-    let path = if ours.is_file() { ours } else { program.into() };
-    std::process::Command::new(path)
-        .args(args)
-        .env(conf::CONF_DIR_ENV, &cluster.dir)
-        .current_dir("/")
-        .uid(NOBODY)
-        .gid(NOBODY)
-        .output()
-        .expect("run a command as nobody")
+    cluster.run_as(NOBODY, program, args)
 }
 
 /// Every file and directory below `dir` whose mode lets group or others in.

@@ -121,6 +121,9 @@ struct HostJson<'a> {
     used_gpu: u32,
     gpu_model: Option<&'a str>,
     gpu_ids: Option<&'a str>,
+    /// `MXJ` and `JL/U`; absent: unlimited.
+    max_slots: Option<u32>,
+    user_slots: Option<u32>,
 }
 
 impl<'a> From<&'a HostRow> for HostJson<'a> {
@@ -143,6 +146,8 @@ impl<'a> From<&'a HostRow> for HostJson<'a> {
             used_gpu: h.used_gpu,
             gpu_model: (!h.gpu_model.is_empty()).then_some(h.gpu_model.as_str()),
             gpu_ids: (!h.gpu_ids.is_empty()).then_some(h.gpu_ids.as_str()),
+            max_slots: (h.max_slots > 0).then_some(h.max_slots),
+            user_slots: (h.user_slots > 0).then_some(h.user_slots),
         }
     }
 }
@@ -171,6 +176,8 @@ mod tests {
             used_gpu: 1,
             gpu_model: "H100".into(),
             gpu_ids: "0-3".into(),
+            max_slots: 0,
+            user_slots: 0,
         };
         let cpu = HostRow {
             name: "cpu01".into(),

@@ -1,6 +1,8 @@
 //! `bqueues [-l] [--json]`, `bqueues -c|-o QUEUE` (admin).
 
-use super::{control_or_list, parse_args, print_json, Align, ListingFlags, Table, VERSION};
+use super::{
+    control_or_list, or_dash, parse_args, print_json, Align, ListingFlags, Table, VERSION,
+};
 use proto::mbd::{op, QueueRow};
 use serde::Serialize;
 use std::process::ExitCode;
@@ -54,6 +56,21 @@ fn status(row: &QueueRow) -> &'static str {
     }
 }
 
+/// A slot limit as bqueues shows it: `-` for none.
+fn limit(n: u32) -> String {
+    match n {
+        0 => "-".into(),
+        n => n.to_string(),
+    }
+}
+
+fn unlimited_or(n: u32) -> String {
+    match n {
+        0 => "unlimited".into(),
+        n => n.to_string(),
+    }
+}
+
 pub fn render(rows: &[QueueRow]) -> String {
     let mut table = Table::new(&[
         ("QUEUE_NAME", Align::Left),
@@ -83,7 +100,7 @@ pub fn render(rows: &[QueueRow]) -> String {
             q.name.clone(),
             q.priority.to_string(),
             status(q).into(),
-            "-".into(),
+            limit(q.max_slots),
         ];
         cells.extend(numbers.iter().map(u32::to_string));
         table.row(cells);
@@ -101,10 +118,19 @@ pub fn render_long(rows: &[QueueRow]) -> String {
                 b.push_str(&format!("  Description: {}\n", q.description));
             }
             b.push_str(&format!(
-                "  Priority:    {}    Status: {}    Max jobs: unlimited\n",
+                "  Priority:    {}    Status: {}    Max jobs: {}\n",
                 q.priority,
-                status(q)
+                status(q),
+                unlimited_or(q.max_slots)
             ));
+            if q.user_slots + q.host_slots > 0 || !q.processor_slots.is_empty() {
+                b.push_str(&format!(
+                    "  Slot limits: JL/U {}    JL/H {}    JL/P {}\n",
+                    limit(q.user_slots),
+                    limit(q.host_slots),
+                    or_dash(&q.processor_slots)
+                ));
+            }
             b.push_str(&wrapped_list("Users:", &q.users));
             b.push_str(&wrapped_list("Hosts:", &q.hosts));
             b.push_str(&format!(
@@ -158,6 +184,11 @@ struct QueueJson<'a> {
     susp: u32,
     used_cpus: u32,
     used_hosts: u32,
+    /// Slot limits; absent: unlimited.
+    qjob_limit: Option<u32>,
+    ujob_limit: Option<u32>,
+    hjob_limit: Option<u32>,
+    pjob_limit: Option<&'a str>,
 }
 
 impl<'a> From<&'a QueueRow> for QueueJson<'a> {
@@ -176,6 +207,10 @@ impl<'a> From<&'a QueueRow> for QueueJson<'a> {
             susp: q.susp,
             used_cpus: q.used_cpus,
             used_hosts: q.used_hosts,
+            qjob_limit: (q.max_slots > 0).then_some(q.max_slots),
+            ujob_limit: (q.user_slots > 0).then_some(q.user_slots),
+            hjob_limit: (q.host_slots > 0).then_some(q.host_slots),
+            pjob_limit: (!q.processor_slots.is_empty()).then_some(q.processor_slots.as_str()),
         }
     }
 }
@@ -198,7 +233,33 @@ mod tests {
             susp: 0,
             used_cpus: 4,
             used_hosts: 1,
+            max_slots: 0,
+            user_slots: 0,
+            host_slots: 0,
+            processor_slots: String::new(),
         }
+    }
+
+    #[test]
+    fn slot_limits_show_in_max_and_the_long_form() {
+        let limited = QueueRow {
+            max_slots: 16,
+            user_slots: 4,
+            processor_slots: "1.5".into(),
+            ..normal()
+        };
+        let table = render(std::slice::from_ref(&limited));
+        assert_eq!(
+            table.lines().nth(1).unwrap().split_whitespace().nth(3),
+            Some("16")
+        );
+        let long = render_long(&[limited]);
+        assert!(long.contains("Max jobs: 16\n"), "{long}");
+        assert!(
+            long.contains("  Slot limits: JL/U 4    JL/H -    JL/P 1.5\n"),
+            "{long}"
+        );
+        assert!(!render_long(&[normal()]).contains("Slot limits"));
     }
 
     #[test]

@@ -128,6 +128,10 @@ impl State {
                 susp: 0,
                 used_cpus: 0,
                 used_hosts: 0,
+                max_slots: q.limits.total.unwrap_or(0),
+                user_slots: q.limits.per_user.unwrap_or(0),
+                host_slots: q.limits.per_host.unwrap_or(0),
+                processor_slots: (q.limits.per_processor).map_or(String::new(), |p| p.to_string()),
             })
             .collect();
         for job in self.jobs.values() {
@@ -199,6 +203,8 @@ impl State {
                 used_gpu: 0,
                 gpu_model: h.gpu_model.clone().unwrap_or_default(),
                 gpu_ids: h.gpu_ids_text.clone(),
+                max_slots: h.max_slots.unwrap_or(0),
+                user_slots: h.user_slots.unwrap_or(0),
             })
             .collect();
         for job in self.allocated_jobs() {

@@ -1,0 +1,111 @@
+//! Job slot limits, LSF's: per queue (`QJOB_LIMIT` in all, `UJOB_LIMIT`
+//! per user, `HJOB_LIMIT` per host, `PJOB_LIMIT` per CPU of a host), per
+//! host (`MXJ`, `JL/U` in llb.hosts) and per user or user group
+//! (`MAX_JOBS` in llb.users). A slot is one CPU of one host; running and
+//! suspended jobs hold theirs. The scheduler counts what is held, asks
+//! before it places a job, and counts each job it places.
+
+use crate::job::{Alloc, Job, PendReason};
+use crate::state::State;
+use crate::Cluster;
+use std::collections::HashMap;
+
+/// The slots held, by each thing a limit counts.
+pub struct SlotUse<'a> {
+    cluster: &'a Cluster,
+    queue: HashMap<usize, u32>,
+    queue_user: HashMap<(usize, &'a str), u32>,
+    queue_host: HashMap<(usize, usize), u32>,
+    host: HashMap<usize, u32>,
+    host_user: HashMap<(usize, &'a str), u32>,
+    user: HashMap<&'a str, u32>,
+    group: HashMap<&'a str, u32>,
+}
+
+/// `used + more` within `limit` (`None`: no limit).
+fn within(used: Option<&u32>, more: u32, limit: Option<u32>) -> bool {
+    limit.is_none_or(|max| used.copied().unwrap_or(0) + more <= max)
+}
+
+impl<'a> SlotUse<'a> {
+    /// What the jobs holding hosts in `state` use.
+    pub fn of(state: &'a State) -> SlotUse<'a> {
+        let mut used = SlotUse {
+            cluster: state.cluster(),
+            queue: HashMap::new(),
+            queue_user: HashMap::new(),
+            queue_host: HashMap::new(),
+            host: HashMap::new(),
+            host_user: HashMap::new(),
+            user: HashMap::new(),
+            group: HashMap::new(),
+        };
+        for job in state.allocated_jobs() {
+            used.add(job, &job.alloc);
+        }
+        used
+    }
+
+    /// Counts `job` holding `alloc`.
+    pub fn add(&mut self, job: &'a Job, alloc: &[Alloc]) {
+        let user = job.spec.user.as_str();
+        let queue = job.spec.shape.queue_pos;
+        let slots: u32 = alloc.iter().map(|a| a.cpus).sum();
+        *self.user.entry(user).or_default() += slots;
+        for (group, _) in self.cluster.users.totals_of(user) {
+            *self.group.entry(group).or_default() += slots;
+        }
+        if let Some(q) = queue {
+            *self.queue.entry(q).or_default() += slots;
+            *self.queue_user.entry((q, user)).or_default() += slots;
+        }
+        for a in alloc {
+            *self.host.entry(a.host).or_default() += a.cpus;
+            *self.host_user.entry((a.host, user)).or_default() += a.cpus;
+            if let Some(q) = queue {
+                *self.queue_host.entry((q, a.host)).or_default() += a.cpus;
+            }
+        }
+    }
+
+    /// The limits that hold `job` back wherever it would go.
+    pub fn admits(&self, job: &Job) -> Result<(), PendReason> {
+        let r = &job.spec.request;
+        let hosts = r.machines.len().max(r.nhosts.max(1) as usize) as u32;
+        let slots = r.cpus.max(1) * hosts;
+        let user = job.spec.user.as_str();
+        let users = &self.cluster.users;
+        if let Some(q) = job.spec.shape.queue_pos {
+            let limits = &self.cluster.queues[q].limits;
+            if !within(self.queue.get(&q), slots, limits.total) {
+                return Err(PendReason::QueueSlots);
+            }
+            if !within(self.queue_user.get(&(q, user)), slots, limits.per_user) {
+                return Err(PendReason::QueueUserSlots);
+            }
+        }
+        if !within(self.user.get(user), slots, users.own(user)) {
+            return Err(PendReason::UserSlots);
+        }
+        let mut groups = users.totals_of(user);
+        if groups.any(|(g, max)| !within(self.group.get(g), slots, Some(max))) {
+            return Err(PendReason::GroupSlots);
+        }
+        Ok(())
+    }
+
+    /// Whether host `h` has room for `cpus` more of `job`'s slots.
+    pub fn host_admits(&self, job: &Job, h: usize, cpus: u32) -> bool {
+        let host = &self.cluster.hosts[h];
+        let user = job.spec.user.as_str();
+        let host_ok = within(self.host.get(&h), cpus, host.max_slots)
+            && within(self.host_user.get(&(h, user)), cpus, host.user_slots);
+        let queue_ok = job.spec.shape.queue_pos.is_none_or(|q| {
+            let limits = &self.cluster.queues[q].limits;
+            let used = self.queue_host.get(&(q, h));
+            within(used, cpus, limits.per_host)
+                && within(used, cpus, limits.processor_slots(host.cpus))
+        });
+        host_ok && queue_ok
+    }
+}
