@@ -47,3 +47,47 @@ fn a_user_at_ujob_limit_pends_with_that_reason_while_another_users_job_starts() 
     std::fs::write(&gate, b"").expect("open the gate");
     cluster.wait_stat(second, "DONE", LIMIT);
 }
+
+#[test]
+fn bacct_totals_match_the_jobs_run() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let done: Vec<u32> = (0..2).map(|_| cluster.submit(&["true"])).collect();
+    let failed = cluster.submit(&["-q", "short", "exit 2"]);
+    for id in done.iter().chain([&failed]) {
+        let want = if *id == failed { "EXIT" } else { "DONE" };
+        cluster.wait_stat(*id, want, LIMIT);
+    }
+    let text = cluster.stdout("bacct", &[]).unwrap_or_default();
+    assert!(
+        text.contains(
+            " Total number of done jobs:       2      Total number of exited jobs:     1"
+        ),
+        "{text}"
+    );
+    let json: serde_json::Value = serde_json::from_str(
+        &cluster
+            .stdout("bacct", &["--json", "-q", "short"])
+            .unwrap_or_default(),
+    )
+    .expect("bacct --json");
+    assert_eq!(
+        (
+            json["summary"]["done"].as_u64(),
+            json["summary"]["exited"].as_u64()
+        ),
+        (Some(0), Some(1))
+    );
+    assert_eq!(json["jobs"][0]["exit_code"].as_i64(), Some(2));
+    let long = cluster
+        .stdout("bacct", &["-l", &failed.to_string()])
+        .unwrap_or_default();
+    assert!(
+        long.contains(&format!("Job <{failed}>"))
+            && long.contains("Completed <exit>; exit code 2."),
+        "{long}"
+    );
+    let none = cluster
+        .stdout("bacct", &["-C", ",2000/1/1"])
+        .unwrap_or_default();
+    assert!(none.contains("done jobs:       0"), "{none}");
+}

@@ -6,6 +6,7 @@
 //! Conventions (docs/mbd.md): `--help` and `--version` print to stdout and
 //! exit 0; a usage error or a failure prints one line to stderr and exits 1.
 
+pub mod bacct;
 pub mod bgroups;
 pub mod bhist;
 pub mod bhosts;
