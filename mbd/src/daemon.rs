@@ -10,6 +10,7 @@
 
 mod archived;
 mod log_trouble;
+mod reconfig;
 mod sbd_link;
 
 use crate::change::Change;
@@ -91,6 +92,12 @@ pub struct Mbd {
     seen: ReplayGuard,
     hosts: Vec<HostStatus>,
     lim: Option<Receiver<LimView>>,
+    /// What the lim watcher asks, and how often.
+    lim_client: Option<(LimClient, Duration)>,
+    /// A checked configuration to put in force after this pass.
+    reconfig: Option<reconfig::Pending>,
+    /// The lim watcher's waker channel (closed when it is restarted).
+    lim_waker: Option<ChanId>,
     /// With master candidates: the lease, and lim's word on the master.
     lease: Option<(Lease, Receiver<MasterView>)>,
     /// Why mbd must stop serving, once its lease has ended.
@@ -170,26 +177,12 @@ impl Mbd {
             .iter()
             .map(|h| h.name.clone())
             .collect();
-        let lim = match lim {
-            Some((client, interval)) => {
-                let (_, waker) = chans.waker().map_err(chan_err("cannot create a waker"))?;
-                let rx =
-                    lim_watch::spawn(client, names.clone(), interval, waker).map_err(|source| {
-                        DaemonError::Io {
-                            what: "cannot start the lim watcher".into(),
-                            source,
-                        }
-                    })?;
-                Some(rx)
-            }
-            None => {
-                log::warn!(
-                    "no lim configured (LL_CLUSTER_NAME unset): treating all {} hosts as up",
-                    names.len()
-                );
-                None
-            }
-        };
+        if lim.is_none() {
+            log::warn!(
+                "no lim configured (LL_CLUSTER_NAME unset): treating all {} hosts as up",
+                names.len()
+            );
+        }
         let (uid, gid) = os::users::ids();
         let user = os::users::name_of(uid);
         let signer = Signer::new(
@@ -211,7 +204,7 @@ impl Mbd {
             what: "cannot start the archive reader".into(),
             source,
         })?;
-        Ok(Mbd {
+        let mut mbd = Mbd {
             archives,
             challenges,
             chans,
@@ -223,7 +216,9 @@ impl Mbd {
             log,
             seen: ReplayGuard::new(settings.auth_max_age),
             settings,
-            lim,
+            lim: None,
+            lim_client: lim,
+            reconfig: None,
             lease: None,
             step_down: None,
             lim_answering: None,
@@ -239,7 +234,35 @@ impl Mbd {
             dropped: Vec::new(),
             unknown_sbds: HashSet::new(),
             paused_hosts: vec![None; names.len()],
-        })
+            lim_waker: None,
+        };
+        mbd.watch_lim()?;
+        Ok(mbd)
+    }
+
+    /// (Re)starts the thread that asks lim about the configured hosts.
+    fn watch_lim(&mut self) -> Result<(), DaemonError> {
+        let Some((client, interval)) = self.lim_client.clone() else {
+            return Ok(());
+        };
+        if let Some(old) = self.lim_waker.take() {
+            let _ = self.chans.close(old);
+        }
+        let (wake_id, waker) = (self.chans.waker()).map_err(chan_err("cannot create a waker"))?;
+        let names = self
+            .settings
+            .cluster
+            .hosts
+            .iter()
+            .map(|h| h.name.clone())
+            .collect();
+        let rx =
+            lim_watch::spawn(client, names, interval, waker).map_err(|source| DaemonError::Io {
+                what: "cannot start the lim watcher".into(),
+                source,
+            })?;
+        (self.lim, self.lim_waker) = (Some(rx), Some(wake_id));
+        Ok(())
     }
 
     /// Serves only while `lease` holds, lim's view of the master coming
@@ -306,6 +329,7 @@ impl Mbd {
                 }
             }
             self.end_pass()?;
+            self.reconfigure()?;
             if stop {
                 self.record_id_floor();
                 return Ok(Exit::Stopped);
@@ -635,6 +659,7 @@ impl Mbd {
                 Ok(())
             }
             op::QUEUE_CONTROL | op::HOST_CONTROL => self.control(id, h, who, body),
+            op::RECONFIG => self.reconfig(id, h, who),
             op::HISTORY => self.history(id, h, who, body),
             op::MOVE | op::PRIORITY => self.amend(id, h, who, body),
             op::TOKENS => {

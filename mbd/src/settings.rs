@@ -44,6 +44,9 @@ impl From<ConfError> for SettingsError {
 /// Everything mbd itself needs.
 #[derive(Debug)]
 pub struct Settings {
+    /// Where the configuration was read from (`badmin reconfig` reads it
+    /// again).
+    pub conf_dir: ConfDir,
     pub bind: SocketAddr,
     /// The event log and its archives ([`mbd_state_dir`]).
     pub state_dir: PathBuf,
@@ -75,6 +78,7 @@ impl Settings {
         let mut admin_uids = vec![0, os::users::ids().0];
         admin_uids.extend(os::users::by_name(admin_user).map(|u| u.uid));
         Ok(Settings {
+            conf_dir: dir.clone(),
             bind: mbd_addr(dir, &ll)?,
             state_dir,
             cluster,
@@ -107,7 +111,7 @@ pub fn history_sources(dir: &ConfDir) -> Result<(Cluster, PathBuf), SettingsErro
 }
 
 /// The configured cluster and mbd's state directory.
-fn load_jobs_place(dir: &ConfDir, ll: &LlConf) -> Result<(Cluster, PathBuf), SettingsError> {
+pub fn load_jobs_place(dir: &ConfDir, ll: &LlConf) -> Result<(Cluster, PathBuf), SettingsError> {
     let batch = dir.batch_hosts()?;
     let queues = dir.queues(&batch)?;
     let default_queue = ll.require("LL_DEFAULT_QUEUE")?;

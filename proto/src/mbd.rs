@@ -50,10 +50,13 @@ pub mod op {
     pub const REQUEUE: u32 = 0x020c;
     /// [`super::ModifyRequest`] -> empty body (`bmod`).
     pub const MODIFY: u32 = 0x020d;
+    /// empty -> empty body (admin, `badmin reconfig`): mbd re-reads
+    /// llb.hosts, llb.queues and llb.users without a restart.
+    pub const RECONFIG: u32 = 0x020e;
 
     /// Every request a batch command sends: exactly what a local lim signs
     /// for users (sbd's messages and lim's own never).
-    pub const USER_REQUESTS: [u32; 14] = [
+    pub const USER_REQUESTS: [u32; 15] = [
         SUBMIT,
         JOBS,
         SIGNAL,
@@ -68,6 +71,7 @@ pub mod op {
         GROUPS,
         REQUEUE,
         MODIFY,
+        RECONFIG,
     ];
 
     /// mbd -> every peer, first thing on a new connection:
@@ -92,6 +96,7 @@ pub mod op {
             GROUPS => "list groups",
             REQUEUE => "requeue a job",
             MODIFY => "modify a job",
+            RECONFIG => "reconfigure",
             _ => "an unknown operation",
         }
     }

@@ -91,3 +91,51 @@ fn bacct_totals_match_the_jobs_run() {
         .unwrap_or_default();
     assert!(none.contains("done jobs:       0"), "{none}");
 }
+
+#[test]
+fn badmin_reconfig_adds_a_host_that_then_gets_jobs_without_a_restart() {
+    let cluster = TestCluster::up(3, TICK, None);
+    let hosts_file = cluster.dir.join("llb.hosts");
+    let with_host3 = std::fs::read_to_string(&hosts_file).expect("llb.hosts");
+    let without: String = (with_host3.lines())
+        .filter(|l| !l.starts_with("host3"))
+        .map(|l| l.replace(" host3)", ")") + "\n")
+        .collect();
+    std::fs::write(&hosts_file, &without).expect("write llb.hosts");
+    cluster.kill_daemon(cluster.mbd_pid(), "mbd");
+    cluster.up_again();
+    let mbd = cluster.mbd_pid();
+    let refused = cluster.run("bsub", &["-m".into(), "host3".into(), "true".into()]);
+    assert!(!refused.status.success(), "host3 is not a batch host yet");
+    let gate = cluster.dir.join("gate");
+    let gated = format!("while [ ! -e {} ]; do sleep 0.05; done", gate.display());
+    let running = cluster.submit(&["-m", "host1", &gated]);
+    let held = cluster.submit(&["-H", "true"]);
+    cluster.wait_stat(running, "RUN", LIMIT);
+
+    // A bad edit is refused, naming the file and line; nothing changes.
+    let queues = cluster.dir.join("llb.queues");
+    let good_queues = std::fs::read_to_string(&queues).expect("llb.queues");
+    std::fs::write(&queues, good_queues.replacen("PRIORITY", "PRIORTY", 1)).expect("write");
+    let bad = cluster.run("badmin", &["reconfig".into()]);
+    let said = String::from_utf8_lossy(&bad.stderr).into_owned();
+    assert!(
+        !bad.status.success()
+            && said.contains("llb.queues")
+            && said.contains("unknown key PRIORTY"),
+        "{said}"
+    );
+    assert!(said.contains("the running configuration stays"), "{said}");
+    std::fs::write(&queues, good_queues).expect("restore llb.queues");
+
+    std::fs::write(&hosts_file, &with_host3).expect("host3 back in llb.hosts");
+    let done = cluster.stdout("badmin", &["reconfig"]).unwrap_or_default();
+    assert!(done.starts_with("Reconfiguration done"), "{done}");
+    let on_host3 = cluster.submit(&["-m", "host3", "true"]);
+    cluster.wait_stat(on_host3, "DONE", Duration::from_secs(30));
+    assert_eq!(cluster.stat(running).as_deref(), Some("RUN"));
+    assert_eq!(cluster.stat(held).as_deref(), Some("HELD"));
+    std::fs::write(&gate, b"").expect("open the gate");
+    cluster.wait_stat(running, "DONE", LIMIT);
+    assert_eq!(cluster.mbd_pid(), mbd, "no restart");
+}

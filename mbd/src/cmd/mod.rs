@@ -7,6 +7,7 @@
 //! exit 0; a usage error or a failure prints one line to stderr and exits 1.
 
 pub mod bacct;
+pub mod badmin;
 pub mod bgroups;
 pub mod bhist;
 pub mod bhosts;

@@ -29,6 +29,18 @@ pub(super) struct SbdPeer {
 }
 
 impl Mbd {
+    /// Gives each registered sbd its host's new position (`badmin
+    /// reconfig`); one whose host is gone is forgotten.
+    pub(super) fn remap_sbds(&mut self, to: impl Fn(usize) -> Option<usize>) {
+        self.sbds.retain(|_, peer| match to(peer.host) {
+            Some(host) => {
+                peer.host = host;
+                true
+            }
+            None => false,
+        });
+    }
+
     /// The host `id` is the registered sbd of, if it is one.
     pub(super) fn sbd_host(&self, id: ChanId) -> Option<usize> {
         self.sbds.get(&id).map(|peer| peer.host)

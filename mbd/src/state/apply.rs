@@ -28,6 +28,19 @@ impl State {
         Ok(state)
     }
 
+    /// This state under another configuration (`badmin reconfig`): its
+    /// jobs as a snapshot (compaction's records, nothing dropped) applied
+    /// to a fresh state of `cluster`, as a replay of the log would. Which
+    /// sbds are connected is the caller's to say again.
+    pub fn reconfigured(&mut self, cluster: Cluster) -> State {
+        let mut state = State::new(cluster);
+        for change in self.compact(usize::MAX) {
+            state.apply_owned(change);
+        }
+        state.snapshot_specs.clear();
+        state
+    }
+
     /// [`State::apply`] for a change nobody else needs: a job's request
     /// is kept without copying its environment first.
     fn apply_owned(&mut self, mut change: Change) {

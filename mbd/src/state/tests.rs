@@ -547,3 +547,47 @@ fn an_array_stays_addressable_after_compaction_drops_its_first_element() {
     assert_eq!(kill(&mut s, &ann(), id, 0, sig::TERM), Ok(2));
     assert_eq!(s.outcome(id), Outcome::Exit);
 }
+
+#[test]
+fn a_reconfigured_state_keeps_every_job_as_a_replay_would() {
+    use crate::change::{AllocRecord, Dispatched};
+    let mut s = State::new(sample());
+    s.set_sbd_up(1, true);
+    let running = submit(&mut s, &ann(), request("sleep 9"));
+    let held = submit(
+        &mut s,
+        &ann(),
+        SubmitRequest {
+            hold: true,
+            ..request("true")
+        },
+    );
+    s.apply(&Change::Dispatched(Dispatched {
+        id: running,
+        attempt: 1,
+        time: 5,
+        allocs: vec![AllocRecord {
+            host: "cpu02".into(),
+            cpus: 1,
+            gpus: vec![],
+        }],
+    }));
+    let rows = |s: &State| -> Vec<_> {
+        let all = JobsRequest {
+            pend: true,
+            run: true,
+            done: true,
+            ..JobsRequest::default()
+        };
+        s.job_rows(&ann(), &all).unwrap().collect()
+    };
+    let before = rows(&s);
+    // cpu01 taken out: cpu02 moves to position 0, the job with it.
+    let mut fewer = crate::cluster::tests::sample();
+    fewer.hosts.remove(0);
+    let mut again = s.reconfigured(fewer);
+    again.set_sbd_up(0, true);
+    assert_eq!(rows(&again), before);
+    assert_eq!(again.job(running).unwrap().first_host(), Some(0));
+    assert_eq!(again.job(held).unwrap().state, JobState::Held);
+}
