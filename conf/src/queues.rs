@@ -19,6 +19,9 @@ pub struct Queue {
     pub run_limit: Option<RunLimit>,
     /// LSF's job slot limits.
     pub limits: QueueLimits,
+    /// `FAIRSHARE = USER_SHARES[[name, n] ...]`: (user, `group`,
+    /// `group@` or `default`, shares), as written.
+    pub fairshare: Vec<(String, u32)>,
     /// Where the block starts, for errors found later.
     pub line: usize,
 }
@@ -43,6 +46,7 @@ pub fn parse_queues(text: &str) -> Result<Vec<Queue>, ConfError> {
             description: String::new(),
             run_limit: None,
             limits: QueueLimits::default(),
+            fairshare: Vec::new(),
             line: section.line,
         };
         for &(no, line) in &section.body {
@@ -68,6 +72,16 @@ pub fn parse_queues(text: &str) -> Result<Vec<Queue>, ConfError> {
                 "HOSTS" => q.hosts = words(),
                 "USERS" => q.users = Some(words()).filter(|u| !u.is_empty() && u != &["*"]),
                 "DESCRIPTION" => q.description = value.to_owned(),
+                "FAIRSHARE" => {
+                    q.fairshare = parse_shares(value).ok_or_else(|| {
+                        ConfError::syntax(
+                            no,
+                            format!(
+                                "FAIRSHARE {value:?}: expected USER_SHARES[[name, shares] ...]"
+                            ),
+                        )
+                    })?
+                }
                 "QJOB_LIMIT" => q.limits.total = slot_limit(no, &key, value)?,
                 "UJOB_LIMIT" => q.limits.per_user = slot_limit(no, &key, value)?,
                 "HJOB_LIMIT" => q.limits.per_host = slot_limit(no, &key, value)?,
@@ -140,6 +154,28 @@ impl QueueLimits {
         self.per_processor
             .map(|p| (p * f64::from(cpus)).ceil() as u32)
     }
+}
+
+/// `USER_SHARES[[ann, 3] [physics@, 2] [default, 1]]`: non-empty, every
+/// share positive.
+fn parse_shares(text: &str) -> Option<Vec<(String, u32)>> {
+    let inside = text.trim().strip_prefix("USER_SHARES")?.trim_start();
+    let inside = inside.strip_prefix('[')?.strip_suffix(']')?;
+    let mut shares = Vec::new();
+    for entry in inside.split(']') {
+        let entry = entry.trim();
+        if entry.is_empty() {
+            continue;
+        }
+        let (name, n) = entry.strip_prefix('[')?.split_once(',')?;
+        let n = n.trim().parse::<u32>().ok().filter(|n| *n > 0)?;
+        let name = name.trim();
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return None;
+        }
+        shares.push((name.to_owned(), n));
+    }
+    (!shares.is_empty()).then_some(shares)
 }
 
 /// A positive count of slots; `-` (LSF's unlimited) is `None`.
@@ -258,6 +294,33 @@ End Queue
         );
         assert_eq!(q[0].description, "jobs under an hour");
         assert_eq!((q[1].priority, q[1].users.is_none()), (0, true));
+    }
+
+    #[test]
+    fn fairshare_is_lsfs_user_shares() {
+        let text = EXAMPLE.replace(
+            "DESCRIPTION = jobs under an hour",
+            "FAIRSHARE = USER_SHARES[[ann, 3] [physics@, 2] [default, 1]]",
+        );
+        let q = parse_queues(&text).unwrap();
+        let names: Vec<(&str, u32)> = q[0]
+            .fairshare
+            .iter()
+            .map(|(n, s)| (n.as_str(), *s))
+            .collect();
+        assert_eq!(names, [("ann", 3), ("physics@", 2), ("default", 1)]);
+        for bad in [
+            "USER_SHARES[]",
+            "USER_SHARES[[ann, 0]]",
+            "SHARES[[a, 1]]",
+            "USER_SHARES[[a 1]]",
+        ] {
+            let text = EXAMPLE.replace(
+                "DESCRIPTION = jobs under an hour",
+                &format!("FAIRSHARE = {bad}"),
+            );
+            assert!(parse_queues(&text).is_err(), "{bad}");
+        }
     }
 
     #[test]

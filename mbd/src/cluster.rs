@@ -22,6 +22,8 @@ pub struct QueueConf {
     pub run_limit: Option<conf::RunLimit>,
     /// Job slot limits (`QJOB_LIMIT`, ...).
     pub limits: conf::QueueLimits,
+    /// `FAIRSHARE`'s USER_SHARES (empty: first come, first served).
+    pub fairshare: Vec<(String, u32)>,
 }
 
 /// A queue's `USERS`, resolved: a name that is a user admits that user;
@@ -88,6 +90,8 @@ pub struct Cluster {
     pub default_queue: String,
     /// llb.users: user groups and their slot limits.
     pub users: conf::UserLimits,
+    /// Fair share's factors (ll.conf, LSF's lsb.params names).
+    pub fairshare: crate::fairshare::Factors,
 }
 
 impl Cluster {
@@ -106,6 +110,7 @@ impl Cluster {
             queues: Vec::new(),
             default_queue: default_queue.to_owned(),
             users: conf::UserLimits::default(),
+            fairshare: crate::fairshare::Factors::default(),
         };
         for q in queues {
             let hosts = cluster
@@ -122,6 +127,7 @@ impl Cluster {
                 description: q.description,
                 run_limit: q.run_limit,
                 limits: q.limits,
+                fairshare: q.fairshare,
             });
         }
         if cluster.queue(default_queue).is_none() {

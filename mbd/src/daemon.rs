@@ -649,7 +649,8 @@ impl Mbd {
             op::REQUEUE => self.requeue(id, h, who, body),
             op::MODIFY => self.modify(id, h, who, body),
             op::QUEUES => {
-                let rows = self.state.queue_rows();
+                let mut rows = self.state.queue_rows();
+                self.state.add_shares(&mut rows, unix_now());
                 self.hold(id, h, status::OK, &rows);
                 Ok(())
             }

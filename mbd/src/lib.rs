@@ -19,6 +19,7 @@ pub mod daemon;
 pub mod depend;
 pub mod env_pool;
 pub mod event_log;
+pub mod fairshare;
 pub mod id_floor;
 pub mod job;
 mod lim_watch;

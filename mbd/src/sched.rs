@@ -7,6 +7,7 @@
 //! is taken, then the one listed first in llb.hosts.
 
 pub use crate::cluster::HostStatus;
+use crate::fairshare::FairShare;
 pub use crate::job::PendReason;
 use crate::job::{Alloc, Job, Spec};
 use crate::shape::Shape;
@@ -88,7 +89,13 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
     let mut refused: Option<(&Arc<Shape>, &str, PendReason)> = None;
     let mut array_running = ArrayRunning::of(state);
     let mut slots = SlotUse::of(state);
-    for job in pending {
+    let mut fairshare = FairShare::new(state, &pending, now, cluster.fairshare);
+    for turn in &pending {
+        // In a fair-share queue, this turn goes to the account that
+        // deserves it most.
+        let Some(job) = fairshare.take(turn) else {
+            continue;
+        };
         let user = job.spec.user.as_str();
         let placed = ready(state, job, now)
             .and_then(|()| array_running.admits(job))
@@ -108,6 +115,7 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
                 take(&mut free, &mut tokens, job, &alloc, cluster);
                 array_running.started(job);
                 slots.add(job, &alloc);
+                fairshare.started(job, alloc.iter().map(|a| a.cpus).sum(), cluster);
                 plan.starts.push((job.id, alloc));
                 refused = None;
             }
@@ -592,6 +600,48 @@ mod tests {
                 (carl[0], PendReason::GroupSlots)
             ]
         );
+    }
+
+    #[test]
+    fn fair_share_hands_out_slots_by_shares_not_by_submission() {
+        let mut cluster = sample();
+        let normal = cluster.queue("normal").unwrap();
+        cluster.queues[normal].fairshare = vec![("ann".into(), 3), ("bob".into(), 1)];
+        let mut s = connected(cluster);
+        // ann's backlog first: first come, first served would give her all.
+        let ann = add_as(&mut s, "ann", 30, cpus(1));
+        let bob = add_as(&mut s, "bob", 30, cpus(1));
+        let carl = add_as(&mut s, "carl", 1, cpus(1));
+        let (starts, _) = run(&s, &[]);
+        let count = |ids: &[u32]| starts.iter().filter(|(id, _)| ids.contains(id)).count();
+        assert_eq!(starts.len(), 16, "every CPU of the queue's hosts");
+        assert_eq!(
+            (count(&ann), count(&bob), count(&carl)),
+            (12, 4, 0),
+            "3:1; no shares, last"
+        );
+        // Each user's own jobs still go in order.
+        let first_of_bob: Vec<u32> = starts
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| bob.contains(id))
+            .collect();
+        assert_eq!(first_of_bob, bob[..4]);
+    }
+
+    #[test]
+    fn usage_lowers_a_users_priority() {
+        use crate::fairshare::{Factors, Usage};
+        let f = Factors::default();
+        let idle = Usage::default().priority(2, &f);
+        let busy = Usage {
+            slots: 4,
+            run_hours: 1.0,
+            cpu_hours: 2.0,
+        }
+        .priority(2, &f);
+        assert!((idle - 2.0 / 3.0).abs() < 1e-9);
+        assert!((busy - 2.0 / (2.0 * 0.7 + 0.7 + 5.0 * 3.0)).abs() < 1e-9);
     }
 
     #[test]

@@ -118,7 +118,25 @@ pub fn load_jobs_place(dir: &ConfDir, ll: &LlConf) -> Result<(Cluster, PathBuf),
     let mut cluster = Cluster::new(batch, queues, default_queue, crate::accounts::account)
         .map_err(SettingsError::Invalid)?;
     cluster.users = dir.users()?;
+    cluster.fairshare = fairshare_factors(ll)?;
     Ok((cluster, mbd_state_dir(ll)?))
+}
+
+/// Fair share's factors: ll.conf keys with LSF's lsb.params names.
+fn fairshare_factors(ll: &LlConf) -> Result<crate::fairshare::Factors, ConfError> {
+    let defaults = crate::fairshare::Factors::default();
+    let factor = |key: &'static str, default: f64| match ll.get(key) {
+        None => Ok(default),
+        Some(v) => (v.parse::<f64>().ok())
+            .filter(|f| f.is_finite() && *f >= 0.0)
+            .ok_or_else(|| ConfError::Invalid(format!("{key} = {v}: not a number 0 or above"))),
+    };
+    Ok(crate::fairshare::Factors {
+        cpu_time: factor("CPU_TIME_FACTOR", defaults.cpu_time)?,
+        run_time: factor("RUN_TIME_FACTOR", defaults.run_time)?,
+        run_job: factor("RUN_JOB_FACTOR", defaults.run_job)?,
+        hist_hours: factor("HIST_HOURS", defaults.hist_hours)?,
+    })
 }
 
 /// Where mbd keeps its event log: `LSB_SHAREDIR/mbd` when set (LSF's key:

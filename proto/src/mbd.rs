@@ -497,6 +497,26 @@ xdr_struct! {
         pub user_slots: u32,
         pub host_slots: u32,
         pub processor_slots: String,
+        /// A fair-share queue's accounts (empty otherwise) (2.1).
+        pub shares: Vec<ShareRow>,
+    }
+}
+
+xdr_struct! {
+    /// One account of a fair-share queue, as `bqueues -l` shows it.
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct ShareRow {
+        /// A user, or a group sharing together.
+        pub account: String,
+        pub shares: u32,
+        /// Its dynamic priority, in thousandths.
+        pub priority_milli: u64,
+        /// Job slots it holds.
+        pub started: u32,
+        /// Decayed CPU seconds of its finished jobs.
+        pub cpu_secs: u64,
+        /// Wall seconds its running jobs have run.
+        pub run_secs: u64,
     }
 }
 

@@ -139,3 +139,66 @@ fn badmin_reconfig_adds_a_host_that_then_gets_jobs_without_a_restart() {
     cluster.wait_stat(running, "DONE", LIMIT);
     assert_eq!(cluster.mbd_pid(), mbd, "no restart");
 }
+
+#[test]
+fn two_users_with_shares_3_to_1_and_deep_backlogs_run_3_to_1() {
+    if os::users::effective_uid() != 0 {
+        eprintln!("skipped: a second user's jobs need root");
+        return;
+    }
+    let cluster = TestCluster::up(2, TICK, None);
+    let queues = cluster.dir.join("llb.queues");
+    let text = std::fs::read_to_string(&queues).expect("llb.queues");
+    let shared = text.replacen(
+        "PRIORITY    = 30",
+        "PRIORITY    = 30\nFAIRSHARE   = USER_SHARES[[root, 3] [nobody, 1]]",
+        1,
+    );
+    std::fs::write(&queues, shared).expect("write llb.queues");
+    cluster.kill_daemon(cluster.mbd_pid(), "mbd");
+    cluster.up_again();
+    // A gate anyone can see; the queue closed while both backlogs are
+    // submitted (else root's, submitted first, would start at once), so
+    // that one pass shares the slots out.
+    let gate = std::env::temp_dir().join(format!("lavalite-fs-gate-{}", std::process::id()));
+    let _ = std::fs::remove_file(&gate);
+    let job = format!("while [ ! -e {} ]; do sleep 0.05; done", gate.display());
+    let args = ["-o", "/dev/null", "-e", "/dev/null", job.as_str()];
+    cluster
+        .stdout("bqueues", &["-c", "normal"])
+        .expect("close normal");
+    for _ in 0..12 {
+        cluster.submit(&args);
+    }
+    for _ in 0..12 {
+        let out = cluster.run_as(NOBODY, "bsub", &args);
+        assert!(out.status.success(), "bsub as nobody: {out:?}");
+    }
+    cluster
+        .stdout("bqueues", &["-o", "normal"])
+        .expect("open normal");
+    let running = |user: &str| {
+        let out = cluster
+            .stdout("bjobs", &["-r", "-u", user])
+            .unwrap_or_default();
+        out.lines().filter(|l| l.contains(" RUN ")).count()
+    };
+    let split = wait_for(LIMIT, || {
+        let (root, nobody) = (running("root"), running("nobody"));
+        (root + nobody == 4).then_some((root, nobody))
+    });
+    assert_eq!(split, Some((3, 1)), "4 slots shared 3:1");
+    let long = cluster.stdout("bqueues", &["-l"]).unwrap_or_default();
+    assert!(
+        long.contains("USER_SHARES:  [nobody, 1] [root, 3]"),
+        "{long}"
+    );
+    assert!(long.contains("SHARE_INFO_FOR: normal/"), "{long}");
+    std::fs::write(&gate, b"").expect("open the gate");
+    let drained = wait_for(Duration::from_secs(60), || {
+        let out = cluster.stdout("bjobs", &[])?;
+        out.starts_with("No jobs").then_some(())
+    });
+    let _ = std::fs::remove_file(&gate);
+    assert!(drained.is_some(), "the backlogs never drained");
+}

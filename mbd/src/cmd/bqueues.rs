@@ -56,6 +56,36 @@ fn status(row: &QueueRow) -> &'static str {
     }
 }
 
+/// A fair-share queue's `USER_SHARES:` line and `SHARE_INFO_FOR:` table
+/// (LSF's layout); nothing for another queue.
+fn shares(q: &QueueRow) -> String {
+    if q.shares.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = (q.shares.iter())
+        .map(|s| format!("[{}, {}]", s.account, s.shares))
+        .collect();
+    let mut out = format!(
+        "  USER_SHARES:  {}\n\n  SHARE_INFO_FOR: {}/\n",
+        list.join(" "),
+        q.name
+    );
+    out.push_str("   USER/GROUP   SHARES  PRIORITY  STARTED  CPU_TIME  RUN_TIME\n");
+    for s in &q.shares {
+        out.push_str(&format!(
+            "   {:<12} {:>6} {:>9.3} {:>8} {:>9.1} {:>9}\n",
+            s.account,
+            s.shares,
+            s.priority_milli as f64 / 1000.0,
+            s.started,
+            s.cpu_secs as f64,
+            s.run_secs
+        ));
+    }
+    out.push('\n');
+    out
+}
+
 /// A slot limit as bqueues shows it: `-` for none.
 fn limit(n: u32) -> String {
     match n {
@@ -131,6 +161,7 @@ pub fn render_long(rows: &[QueueRow]) -> String {
                     or_dash(&q.processor_slots)
                 ));
             }
+            b.push_str(&shares(q));
             b.push_str(&wrapped_list("Users:", &q.users));
             b.push_str(&wrapped_list("Hosts:", &q.hosts));
             b.push_str(&format!(
@@ -237,6 +268,7 @@ mod tests {
             user_slots: 0,
             host_slots: 0,
             processor_slots: String::new(),
+            shares: Vec::new(),
         }
     }
 

@@ -7,7 +7,7 @@ use crate::job::Job;
 use crate::job::PendReason;
 use proto::mbd::{
     event, GroupRow, HistoryRequest, HostRow, JobHistory, JobRef, JobRow, JobState, JobsRequest,
-    QueueRow, TokenRow,
+    QueueRow, ShareRow, TokenRow,
 };
 
 impl State {
@@ -113,6 +113,23 @@ impl State {
         }))
     }
 
+    /// Fills in each fair-share queue's accounts at `now`.
+    pub fn add_shares(&self, rows: &mut [QueueRow], now: u64) {
+        let fairshare = crate::fairshare::FairShare::new(self, &[], now, self.cluster.fairshare);
+        for (q, row) in rows.iter_mut().enumerate() {
+            row.shares = (fairshare.accounts(q).into_iter())
+                .map(|(account, shares, priority, usage)| ShareRow {
+                    account,
+                    shares,
+                    priority_milli: (priority * 1000.0).round() as u64,
+                    started: usage.slots,
+                    cpu_secs: (usage.cpu_hours * 3600.0).round() as u64,
+                    run_secs: (usage.run_hours * 3600.0).round() as u64,
+                })
+                .collect();
+        }
+    }
+
     pub fn queue_rows(&self) -> Vec<QueueRow> {
         let mut rows: Vec<QueueRow> = (self.cluster.queues.iter().enumerate())
             .map(|(i, q)| QueueRow {
@@ -132,6 +149,7 @@ impl State {
                 user_slots: q.limits.per_user.unwrap_or(0),
                 host_slots: q.limits.per_host.unwrap_or(0),
                 processor_slots: (q.limits.per_processor).map_or(String::new(), |p| p.to_string()),
+                shares: Vec::new(),
             })
             .collect();
         for job in self.jobs.values() {
