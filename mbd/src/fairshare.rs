@@ -87,11 +87,14 @@ pub fn account(queue: &QueueConf, users: &conf::UserLimits, user: &str) -> Optio
     default.map(|(_, n)| (user.to_owned(), *n))
 }
 
-/// An account's place in the heap: its priority, then its name.
+/// An account's place in the heap: its priority, then the account first
+/// met. An account whose priority changed is pushed again with a new
+/// `version`; the older entry is skipped when it comes up.
 #[derive(Debug, PartialEq)]
 struct Ranked {
     priority: f64,
-    account: String,
+    account: usize,
+    version: u32,
 }
 
 impl Eq for Ranked {}
@@ -99,7 +102,7 @@ impl Eq for Ranked {}
 impl Ord for Ranked {
     fn cmp(&self, other: &Self) -> Ordering {
         (self.priority.total_cmp(&other.priority))
-            // Equal priorities: the name first in order wins (max-heap).
+            // Equal priorities: the account met first wins (max-heap).
             .then_with(|| other.account.cmp(&self.account))
     }
 }
@@ -110,14 +113,86 @@ impl PartialOrd for Ranked {
     }
 }
 
+/// One account of a fair-share queue during a pass.
+#[derive(Debug, Default)]
+struct Account<'a> {
+    name: String,
+    shares: u32,
+    usage: Usage,
+    waiting: VecDeque<&'a Job>,
+    /// Its newest heap entry's.
+    version: u32,
+}
+
 /// One fair-share queue during a pass.
 #[derive(Debug, Default)]
 struct QueueShares<'a> {
-    accounts: HashMap<String, (u32, Usage)>,
-    waiting: HashMap<String, VecDeque<&'a Job>>,
+    accounts: Vec<Account<'a>>,
+    by_name: HashMap<String, usize>,
+    /// Each user's account, looked up once per user.
+    of_user: HashMap<&'a str, Option<usize>>,
     /// Jobs of users without shares, in scheduling order: after all.
     unshared: VecDeque<&'a Job>,
     heap: BinaryHeap<Ranked>,
+}
+
+impl<'a> QueueShares<'a> {
+    /// `job`'s account in `queue` (made when first met), looked up once
+    /// per user.
+    fn account_of(
+        &mut self,
+        queue: &QueueConf,
+        users: &conf::UserLimits,
+        job: &'a Job,
+    ) -> Option<usize> {
+        let user = job.spec.user.as_str();
+        if let Some(known) = self.of_user.get(user) {
+            return *known;
+        }
+        let found = account(queue, users, user).map(|(name, shares)| {
+            let next = self.accounts.len();
+            *self.by_name.entry(name.clone()).or_insert_with(|| {
+                self.accounts.push(Account {
+                    name,
+                    shares,
+                    ..Account::default()
+                });
+                next
+            })
+        });
+        self.of_user.insert(user, found);
+        found
+    }
+
+    /// Puts account `a` in the heap at its current priority, as an entry
+    /// newer than any it has there.
+    fn rank(&mut self, a: usize, f: &Factors) {
+        let account = &mut self.accounts[a];
+        account.version += 1;
+        self.heap.push(Ranked {
+            priority: account.usage.priority(account.shares, f),
+            account: a,
+            version: account.version,
+        });
+    }
+
+    /// The next job of the waiting account ranked highest.
+    fn next(&mut self) -> Option<&'a Job> {
+        let top = loop {
+            match self.heap.pop() {
+                // Pushed again since, with a newer priority.
+                Some(r) if self.accounts[r.account].version != r.version => continue,
+                Some(r) => break r,
+                None => return self.unshared.pop_front(),
+            }
+        };
+        let waiting = &mut self.accounts[top.account].waiting;
+        let next = waiting.pop_front();
+        if !waiting.is_empty() {
+            self.heap.push(top);
+        }
+        next
+    }
 }
 
 /// The fair-share queues of a pass.
@@ -132,47 +207,53 @@ impl<'a> FairShare<'a> {
     /// `pending` (in scheduling order) waiting in them.
     pub fn new(state: &'a State, pending: &[&'a Job], now: u64, factors: Factors) -> FairShare<'a> {
         let cluster = state.cluster();
-        let mut queues: HashMap<usize, QueueShares<'a>> = HashMap::new();
-        for (q, conf) in cluster
-            .queues
-            .iter()
-            .enumerate()
+        let mut queues: HashMap<usize, QueueShares<'a>> = (cluster.queues.iter().enumerate())
             .filter(|(_, c)| !c.fairshare.is_empty())
-        {
-            let mut shares = QueueShares::default();
-            let in_queue = state.jobs().filter(|j| j.spec.shape.queue_pos == Some(q));
-            for job in in_queue {
-                let Some((key, n)) = account(conf, &cluster.users, &job.spec.user) else {
-                    continue;
-                };
-                let (_, usage) = shares.accounts.entry(key).or_insert((n, Usage::default()));
-                add_use(usage, job, now, &factors);
-            }
-            queues.insert(q, shares);
+            .map(|(q, _)| (q, QueueShares::default()))
+            .collect();
+        if queues.is_empty() {
+            return FairShare { queues, factors };
         }
-        for job in pending {
-            let q = job.spec.shape.queue_pos;
-            let Some((q, shares)) = q.and_then(|q| queues.get_mut(&q).map(|s| (q, s))) else {
+        let mut in_share = |job: &'a Job| {
+            let q = job.spec.shape.queue_pos?;
+            let shares = queues.get_mut(&q)?;
+            let account = shares.account_of(&cluster.queues[q], &cluster.users, job);
+            Some((q, account))
+        };
+        // What each account holds and used: its running and finished jobs.
+        let mut used = Vec::new();
+        let counted =
+            (state.allocated_jobs()).chain(state.jobs().filter(|j| j.state.is_finished()));
+        for job in counted {
+            if let Some((q, Some(a))) = in_share(job) {
+                used.push((q, a, job));
+            }
+        }
+        let mut waiting = Vec::new();
+        for &job in pending {
+            if let Some((q, a)) = in_share(job) {
+                waiting.push((q, a, job));
+            }
+        }
+        for (q, a, job) in used {
+            if let Some(shares) = queues.get_mut(&q) {
+                add_use(&mut shares.accounts[a].usage, job, now, &factors);
+            }
+        }
+        for (q, a, job) in waiting {
+            let Some(shares) = queues.get_mut(&q) else {
                 continue;
             };
-            match account(&cluster.queues[q], &cluster.users, &job.spec.user) {
-                Some((key, n)) => {
-                    shares
-                        .accounts
-                        .entry(key.clone())
-                        .or_insert((n, Usage::default()));
-                    shares.waiting.entry(key).or_default().push_back(job);
-                }
+            match a {
+                Some(a) => shares.accounts[a].waiting.push_back(job),
                 None => shares.unshared.push_back(job),
             }
         }
         for shares in queues.values_mut() {
-            for key in shares.waiting.keys() {
-                let (n, usage) = shares.accounts[key];
-                shares.heap.push(Ranked {
-                    priority: usage.priority(n, &factors),
-                    account: key.clone(),
-                });
+            for a in 0..shares.accounts.len() {
+                if !shares.accounts[a].waiting.is_empty() {
+                    shares.rank(a, &factors);
+                }
             }
         }
         FairShare { queues, factors }
@@ -182,62 +263,47 @@ impl<'a> FairShare<'a> {
     /// queues; in one, the next job of the account with the highest
     /// priority (each job of the queue is handed out once).
     pub fn take(&mut self, job: &'a Job) -> Option<&'a Job> {
-        let Some(shares) = job
+        match job
             .spec
             .shape
             .queue_pos
             .and_then(|q| self.queues.get_mut(&q))
-        else {
-            return Some(job);
-        };
-        let Some(top) = shares.heap.pop() else {
-            return shares.unshared.pop_front();
-        };
-        let waiting = shares.waiting.get_mut(&top.account);
-        let (next, more) = match waiting {
-            Some(w) => (w.pop_front(), !w.is_empty()),
-            None => (None, false),
-        };
-        if more {
-            shares.heap.push(top);
+        {
+            Some(shares) => shares.next(),
+            None => Some(job),
         }
-        next
     }
 
     /// `job` started holding `slots`: its account's priority drops.
-    pub fn started(&mut self, job: &Job, slots: u32, cluster: &crate::Cluster) {
-        let Some(q) = job.spec.shape.queue_pos else {
+    pub fn started(&mut self, job: &'a Job, slots: u32, cluster: &crate::Cluster) {
+        let q = job.spec.shape.queue_pos;
+        let Some((q, shares)) = q.and_then(|q| self.queues.get_mut(&q).map(|s| (q, s))) else {
             return;
         };
-        let Some(shares) = self.queues.get_mut(&q) else {
+        let Some(a) = shares.account_of(&cluster.queues[q], &cluster.users, job) else {
             return;
         };
-        let Some((key, _)) = account(&cluster.queues[q], &cluster.users, &job.spec.user) else {
-            return;
-        };
-        let Some((n, usage)) = shares.accounts.get_mut(&key) else {
-            return;
-        };
-        usage.slots += slots;
-        let priority = usage.priority(*n, &self.factors);
-        // Its entry (if it still waits) is re-ranked: rebuilt without it.
-        let rest: Vec<Ranked> = shares.heap.drain().filter(|r| r.account != key).collect();
-        shares.heap.extend(rest);
-        if shares.waiting.get(&key).is_some_and(|w| !w.is_empty()) {
-            shares.heap.push(Ranked {
-                priority,
-                account: key,
-            });
+        shares.accounts[a].usage.slots += slots;
+        if !shares.accounts[a].waiting.is_empty() {
+            shares.rank(a, &self.factors);
         }
     }
 
-    /// Each account of queue `q`: (account, shares, priority, usage).
+    /// Each account of queue `q`: (account, shares, priority, usage), by
+    /// name.
     pub fn accounts(&self, q: usize) -> Vec<(String, u32, f64, Usage)> {
         let Some(shares) = self.queues.get(&q) else {
             return Vec::new();
         };
         let mut out: Vec<_> = (shares.accounts.iter())
-            .map(|(k, (n, u))| (k.clone(), *n, u.priority(*n, &self.factors), *u))
+            .map(|a| {
+                (
+                    a.name.clone(),
+                    a.shares,
+                    a.usage.priority(a.shares, &self.factors),
+                    a.usage,
+                )
+            })
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out

@@ -84,9 +84,9 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
     // The last refusal since capacity was last taken: alike jobs are next
     // to each other in scheduling order (an array's elements, a script's
     // bsubs), so a backlog of them costs one placement attempt.
-    // By shape and user: per-user slot limits on hosts (JL/U) can make
-    // an alike job of another user placeable.
-    let mut refused: Option<(&Arc<Shape>, &str, PendReason)> = None;
+    // The last refusal by shape, and by user too when the reason may be
+    // the user's own (JL/U: another user's alike job may fit).
+    let mut refused: Option<(&Arc<Shape>, Option<&str>, PendReason)> = None;
     let mut array_running = ArrayRunning::of(state);
     let mut slots = SlotUse::of(state);
     let mut fairshare = FairShare::new(state, &pending, now, cluster.fairshare);
@@ -102,12 +102,13 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
             .and_then(|()| slots.admits(job))
             .and_then(|()| match refused {
                 Some((shape, who, reason))
-                    if Arc::ptr_eq(shape, &job.spec.shape) && who == user =>
+                    if Arc::ptr_eq(shape, &job.spec.shape) && who.is_none_or(|w| w == user) =>
                 {
                     Err(reason)
                 }
                 _ => place(state, job, &free, &tokens, &slots).inspect_err(|&reason| {
-                    refused = Some((&job.spec.shape, user, reason));
+                    let who = (reason == PendReason::HostSlots).then_some(user);
+                    refused = Some((&job.spec.shape, who, reason));
                 }),
             });
         match placed {

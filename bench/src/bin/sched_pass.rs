@@ -1,0 +1,113 @@
+//! `sched_pass [--users U] [--jobs J] [--hosts H]`: what one full
+//! scheduling pass costs with fair share, against the same pass without
+//! it, in the same run. J pending 1-CPU jobs from U users (submitted user
+//! after user, so first come, first served would serve them in blocks)
+//! wait in one queue of H 32-CPU hosts; the queue has `USER_SHARES[[default,
+//! 1]]` (every user an account) in one run and no FAIRSHARE in the other.
+//! Prints the median of `--rounds` passes of each and their ratio.
+
+use clap::Parser;
+use mbd::sched::{plan, Replan};
+use mbd::state::{Caller, State};
+use mbd::Cluster;
+use proto::mbd::SubmitRequest;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(version, about = "Time a scheduling pass with and without fair share")]
+struct Args {
+    #[arg(long, default_value_t = 1_000)]
+    users: u32,
+    #[arg(long, default_value_t = 100_000)]
+    jobs: u32,
+    #[arg(long, default_value_t = 100)]
+    hosts: u32,
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+}
+
+fn cluster(hosts: u32, fairshare: bool) -> anyhow::Result<Cluster> {
+    let mut text = String::from("Begin Host\nHOST_NAME CPU MEM STORAGE GPU_MODEL GPU_IDS\n");
+    for h in 0..hosts {
+        text.push_str(&format!("h{h} 32 256G 1T - -\n"));
+    }
+    text.push_str("End Host\n");
+    let batch = conf::BatchHosts::parse(&text)?;
+    let names: Vec<String> = (0..hosts).map(|h| format!("h{h}")).collect();
+    let share = if fairshare {
+        "FAIRSHARE = USER_SHARES[[default, 1]]\n"
+    } else {
+        ""
+    };
+    let queues = conf::parse_queues(&format!(
+        "Begin Queue\nQUEUE_NAME = normal\nPRIORITY = 30\nHOSTS = {}\n{share}End Queue\n",
+        names.join(" ")
+    ))?;
+    let account = |_: &str| mbd::accounts::Account {
+        is_user: true,
+        group: None,
+    };
+    Cluster::new(batch, queues, "normal", account).map_err(anyhow::Error::msg)
+}
+
+fn state(args: &Args, fairshare: bool) -> anyhow::Result<State> {
+    let mut state = State::new(cluster(args.hosts, fairshare)?);
+    for h in 0..args.hosts as usize {
+        state.set_sbd_up(h, true);
+    }
+    let per_user = args.jobs / args.users.max(1);
+    for u in 0..args.users {
+        let who = Caller {
+            uid: 1000 + u,
+            gid: 1000,
+            user: format!("user{u}"),
+            admin: true,
+        };
+        for _ in 0..per_user {
+            let request = SubmitRequest {
+                command: "true".into(),
+                cpus: 1,
+                nhosts: 1,
+                ..SubmitRequest::default()
+            };
+            let change = state
+                .submit(&who, request, 1)
+                .map_err(|r| anyhow::anyhow!("{r}"))?;
+            state.apply(&change);
+        }
+    }
+    Ok(state)
+}
+
+/// The median of `rounds` full passes, and how many jobs each starts.
+fn time_passes(state: &State, rounds: usize) -> (Duration, usize) {
+    let mut times = Vec::with_capacity(rounds);
+    let mut started = 0;
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let p = plan(state, &[], 2, &Replan::All);
+        times.push(t.elapsed());
+        started = p.starts.len();
+    }
+    times.sort();
+    (times[times.len() / 2], started)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let plain = state(&args, false)?;
+    let shared = state(&args, true)?;
+    let (base, started_base) = time_passes(&plain, args.rounds);
+    let (fair, started_fair) = time_passes(&shared, args.rounds);
+    println!(
+        "{} jobs of {} users on {} hosts ({} slots): pass without fair share {:.1} ms ({started_base} started), with fair share {:.1} ms ({started_fair} started): {:.2}x",
+        args.jobs,
+        args.users,
+        args.hosts,
+        args.hosts * 32,
+        base.as_secs_f64() * 1000.0,
+        fair.as_secs_f64() * 1000.0,
+        fair.as_secs_f64() / base.as_secs_f64()
+    );
+    Ok(())
+}
