@@ -22,6 +22,10 @@ pub struct Queue {
     /// `FAIRSHARE = USER_SHARES[[name, n] ...]`: (user, `group`,
     /// `group@` or `default`, shares), as written.
     pub fairshare: Vec<(String, u32)>,
+    /// `PREEMPTION = PREEMPTIVE[q ...]`: the queues whose running jobs
+    /// this queue's may suspend; `Some(empty)`: every queue of lower
+    /// PRIORITY (bare `PREEMPTIVE`).
+    pub preempts: Option<Vec<String>>,
     /// Where the block starts, for errors found later.
     pub line: usize,
 }
@@ -47,6 +51,7 @@ pub fn parse_queues(text: &str) -> Result<Vec<Queue>, ConfError> {
             run_limit: None,
             limits: QueueLimits::default(),
             fairshare: Vec::new(),
+            preempts: None,
             line: section.line,
         };
         for &(no, line) in &section.body {
@@ -79,6 +84,14 @@ pub fn parse_queues(text: &str) -> Result<Vec<Queue>, ConfError> {
                             format!(
                                 "FAIRSHARE {value:?}: expected USER_SHARES[[name, shares] ...]"
                             ),
+                        )
+                    })?
+                }
+                "PREEMPTION" => {
+                    q.preempts = parse_preemption(value).ok_or_else(|| {
+                        ConfError::syntax(
+                            no,
+                            format!("PREEMPTION {value:?}: expected PREEMPTIVE[queue ...] and/or PREEMPTABLE[queue ...]"),
                         )
                     })?
                 }
@@ -154,6 +167,40 @@ impl QueueLimits {
         self.per_processor
             .map(|p| (p * f64::from(cpus)).ceil() as u32)
     }
+}
+
+/// `PREEMPTIVE[q1 q2]` or bare `PREEMPTIVE` (every lower queue), maybe
+/// with `PREEMPTABLE[...]`, which is read and ignored (a queue is
+/// preempted by those that name it). `None` inside: not preemptive.
+fn parse_preemption(text: &str) -> Option<Option<Vec<String>>> {
+    let mut preempts = None;
+    let mut rest = text.trim();
+    while !rest.is_empty() {
+        let (word, after) = match rest.find(|c: char| c == '[' || c.is_whitespace()) {
+            Some(at) => rest.split_at(at),
+            None => (rest, ""),
+        };
+        let after = after.trim_start();
+        let (list, after) = match after.strip_prefix('[') {
+            Some(inside) => {
+                let (list, after) = inside.split_once(']')?;
+                (Some(list), after.trim_start())
+            }
+            None => (None, after),
+        };
+        let names = || {
+            list.map_or(Vec::new(), |l| {
+                l.split_ascii_whitespace().map(str::to_owned).collect()
+            })
+        };
+        match word {
+            "PREEMPTIVE" => preempts = Some(names()),
+            "PREEMPTABLE" => {}
+            _ => return None,
+        }
+        rest = after;
+    }
+    Some(preempts)
 }
 
 /// `USER_SHARES[[ann, 3] [physics@, 2] [default, 1]]`: non-empty, every
@@ -294,6 +341,25 @@ End Queue
         );
         assert_eq!(q[0].description, "jobs under an hour");
         assert_eq!((q[1].priority, q[1].users.is_none()), (0, true));
+    }
+
+    #[test]
+    fn preemption_names_the_queues_preempted() {
+        let with = |v: &str| {
+            let text = EXAMPLE.replace(
+                "DESCRIPTION = jobs under an hour",
+                &format!("PREEMPTION = {v}"),
+            );
+            parse_queues(&text).map(|q| q[0].preempts.clone())
+        };
+        assert_eq!(
+            with("PREEMPTIVE[normal idle]").unwrap(),
+            Some(vec!["normal".into(), "idle".into()])
+        );
+        assert_eq!(with("PREEMPTIVE").unwrap(), Some(vec![]));
+        assert_eq!(with("PREEMPTABLE[short]").unwrap(), None);
+        assert!(with("PREEMPT[x]").is_err());
+        assert!(with("PREEMPTIVE[x").is_err());
     }
 
     #[test]

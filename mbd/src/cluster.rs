@@ -24,6 +24,9 @@ pub struct QueueConf {
     pub limits: conf::QueueLimits,
     /// `FAIRSHARE`'s USER_SHARES (empty: first come, first served).
     pub fairshare: Vec<(String, u32)>,
+    /// `PREEMPTION = PREEMPTIVE[...]`: positions of the queues whose
+    /// running jobs this queue's may suspend.
+    pub preempts: Vec<usize>,
 }
 
 /// A queue's `USERS`, resolved: a name that is a user admits that user;
@@ -112,6 +115,8 @@ impl Cluster {
             users: conf::UserLimits::default(),
             fairshare: crate::fairshare::Factors::default(),
         };
+        let queue_preempts: Vec<Option<Vec<String>>> =
+            queues.iter().map(|q| q.preempts.clone()).collect();
         for q in queues {
             let hosts = cluster
                 .expand_hosts(&q.hosts)
@@ -128,14 +133,44 @@ impl Cluster {
                 run_limit: q.run_limit,
                 limits: q.limits,
                 fairshare: q.fairshare,
+                preempts: Vec::new(),
             });
         }
+        cluster.resolve_preemption(&queue_preempts)?;
         if cluster.queue(default_queue).is_none() {
             return Err(format!(
                 "LL_DEFAULT_QUEUE {default_queue} is not a queue in llb.queues"
             ));
         }
         Ok(cluster)
+    }
+
+    /// Each queue's `PREEMPTIVE[...]` as queue positions: the queues it
+    /// names, or (bare) every queue of lower PRIORITY.
+    fn resolve_preemption(&mut self, written: &[Option<Vec<String>>]) -> Result<(), String> {
+        for (q, names) in written.iter().enumerate() {
+            let Some(names) = names else { continue };
+            let priority = self.queues[q].priority;
+            let preempts: Vec<usize> = if names.is_empty() {
+                (self.queues.iter().enumerate())
+                    .filter(|(_, other)| other.priority < priority)
+                    .map(|(i, _)| i)
+                    .collect()
+            } else {
+                (names.iter())
+                    .map(|n| {
+                        self.queue(n).ok_or_else(|| {
+                            format!(
+                                "queue {}: PREEMPTIVE names {n}, which is not a queue",
+                                self.queues[q].name
+                            )
+                        })
+                    })
+                    .collect::<Result<_, _>>()?
+            };
+            self.queues[q].preempts = preempts.into_iter().filter(|&p| p != q).collect();
+        }
+        Ok(())
     }
 
     /// Host positions for host and group names, without repeats, in the

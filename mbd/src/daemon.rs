@@ -13,7 +13,7 @@ mod log_trouble;
 mod reconfig;
 mod sbd_link;
 
-use crate::change::Change;
+use crate::change::{Change, StateChanged};
 use crate::event_log::{EventLog, LogError};
 use crate::id_floor;
 use crate::lim_watch::{self, LimView};
@@ -28,8 +28,9 @@ use lim::log_file::Repeats;
 use os::host::unix_now;
 use proto::auth::{self, Challenges, ReplayGuard, ReplyKey, Signer};
 use proto::mbd::{
-    op, status, Control, Hello, JobRef, JobsChunk, JobsRequest, ModifyRequest, MoveRequest,
-    PriorityRequest, RequeueRequest, SignalRequest, SubmitReply, SubmitRequest, MAX_REQUEST_BODY,
+    op, status, Control, Hello, JobRef, JobState, JobsChunk, JobsRequest, ModifyRequest,
+    MoveRequest, PriorityRequest, RequeueRequest, SignalRequest, SubmitReply, SubmitRequest,
+    MAX_REQUEST_BODY,
 };
 use proto::{Decode, Encode, Header};
 use std::borrow::Cow;
@@ -441,9 +442,54 @@ impl Mbd {
             Replan::All => self.state.set_reasons(plan.reasons),
             _ => self.state.add_reasons(plan.reasons),
         }
-        self.dispatch(&plan.starts);
+        // Suspensions first: the starts that need their CPUs follow them
+        // to sbd, and are not sent if they could not be logged.
+        if self.preempt_and_resume(&plan.preempt, &plan.resume) {
+            self.dispatch(&plan.starts);
+        }
         // The plan already accounts for its own dispatches.
         self.replan = Replan::Nothing;
+    }
+
+    /// Suspends `preempt` (STOP, SUSP as preempted) and resumes `resume`
+    /// (CONT); whether that could be logged (always, if both are empty).
+    fn preempt_and_resume(&mut self, preempt: &[u32], resume: &[u32]) -> bool {
+        let now = unix_now();
+        let state_change = |id: u32, state, signal: i32, exit_code| {
+            Change::StateChanged(StateChanged {
+                id,
+                time: now,
+                state,
+                signal: signal as u32,
+                exit_code,
+            })
+        };
+        let changes: Vec<Change> = (preempt.iter())
+            .map(|&id| state_change(id, JobState::Susp, libc::SIGSTOP, crate::job::PREEMPTED))
+            .chain(
+                resume
+                    .iter()
+                    .map(|&id| state_change(id, JobState::Run, libc::SIGCONT, 0)),
+            )
+            .collect();
+        if changes.is_empty() {
+            return true;
+        }
+        if self.change(&changes).is_err() {
+            log::error!(
+                "cannot log {} preemptions and resumptions; nothing dispatched this pass",
+                changes.len()
+            );
+            return false;
+        }
+        for id in preempt {
+            (self.audit).push(format!("job {id} suspended: preempted"));
+        }
+        for id in resume {
+            (self.audit).push(format!("job {id} resumed after preemption"));
+        }
+        self.forward_signals(&changes);
+        true
     }
 
     /// Lifts the dispatch pauses that are over (the tick replans, so one

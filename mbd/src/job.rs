@@ -50,6 +50,10 @@ impl Spec {
     }
 }
 
+/// The code of a SUSPENDED event (and of the StateChanged that makes
+/// it) when the job was preempted.
+pub const PREEMPTED: i32 = 1;
+
 /// One host's share of a running job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Alloc {
@@ -132,6 +136,15 @@ impl Job {
         }
     }
 
+    /// Whether it is suspended to let a higher-priority queue's job run:
+    /// then its CPUs (and job slots) are another's until it resumes.
+    pub fn preempted(&self) -> bool {
+        self.state == JobState::Susp
+            && (self.events.iter().rev())
+                .find(|e| e.what == event::SUSPENDED)
+                .is_some_and(|e| e.code == PREEMPTED)
+    }
+
     /// Whether it holds hosts (RUN or SUSP, whatever sbd's link does).
     pub fn is_running(&self) -> bool {
         !self.alloc.is_empty()
@@ -150,7 +163,8 @@ impl Job {
         match (self.state, state) {
             (JobState::Pend, JobState::Held) => self.record(time, event::HELD, 0),
             (JobState::Held, JobState::Pend) => self.record(time, event::RELEASED, 0),
-            (_, JobState::Susp) => self.record(time, event::SUSPENDED, 0),
+            // `exit_code` [`PREEMPTED`]: suspended for another job.
+            (_, JobState::Susp) => self.record(time, event::SUSPENDED, exit_code),
             (JobState::Susp, JobState::Run) => self.record(time, event::RESUMED, 0),
             // A run handed back before it started (sbd rejected it), or
             // requeued (brequeue, a rerunnable job's host lost).

@@ -57,6 +57,10 @@ pub struct Plan {
     pub starts: Vec<(u32, Vec<Alloc>)>,
     /// Every other PEND job's reason.
     pub reasons: HashMap<u32, PendReason>,
+    /// Running jobs to suspend so that `starts` fit (preemption).
+    pub preempt: Vec<u32>,
+    /// Preempted jobs whose CPUs are free again: resume them.
+    pub resume: Vec<u32>,
 }
 
 /// What is left on one host.
@@ -80,6 +84,8 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
     let mut plan = Plan {
         starts: Vec::new(),
         reasons: HashMap::with_capacity(pending.len()),
+        preempt: Vec::new(),
+        resume: Vec::new(),
     };
     // The last refusal since capacity was last taken: alike jobs are next
     // to each other in scheduling order (an array's elements, a script's
@@ -89,6 +95,11 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
     let mut refused: Option<(&Arc<Shape>, Option<&str>, PendReason)> = None;
     let mut array_running = ArrayRunning::of(state);
     let mut slots = SlotUse::of(state);
+    // Only a full pass can find CPUs freed (a pass over new jobs follows
+    // submissions alone).
+    if *scope == Replan::All {
+        plan.resume = resume(state, &mut free, &mut slots);
+    }
     let mut fairshare = FairShare::new(state, &pending, now, cluster.fairshare);
     for turn in &pending {
         // In a fair-share queue, this turn goes to the account that
@@ -111,6 +122,17 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
                     refused = Some((&job.spec.shape, who, reason));
                 }),
             });
+        // A job of a preemptive queue short of CPUs: suspend lower jobs.
+        let placed = match placed {
+            Err(PendReason::Cpus) => match preempt(state, job, &mut free, &plan.preempt) {
+                Some(victims) => {
+                    plan.preempt.extend(victims);
+                    place(state, job, &free, &tokens, &slots)
+                }
+                None => Err(PendReason::Cpus),
+            },
+            other => other,
+        };
         match placed {
             Ok(alloc) => {
                 take(&mut free, &mut tokens, job, &alloc, cluster);
@@ -159,6 +181,74 @@ impl ArrayRunning {
             *self.0.entry(job.array_id).or_default() += 1;
         }
     }
+}
+
+/// Preempted jobs whose CPUs are free again, highest queue first: their
+/// CPUs are taken back in `free` and `slots`.
+fn resume<'a>(state: &'a State, free: &mut [Free], slots: &mut SlotUse<'a>) -> Vec<u32> {
+    let preempted = state.in_order(state.allocated_jobs().filter(|j| j.preempted()));
+    let mut resumed = Vec::new();
+    for job in preempted {
+        let room = (job.alloc.iter()).all(|a| free.get(a.host).is_some_and(|f| f.cpus >= a.cpus));
+        if room {
+            for a in &job.alloc {
+                free[a.host].cpus -= a.cpus;
+            }
+            slots.add(job, &job.alloc);
+            resumed.push(job.id);
+        }
+    }
+    resumed
+}
+
+/// Running jobs of the queues `job`'s queue preempts, on one host, whose
+/// CPUs would let `job` (on one host) start there; their CPUs are given
+/// to `free`. Lowest queue first, then the newest; none already taken.
+fn preempt(state: &State, job: &Job, free: &mut [Free], taken: &[u32]) -> Option<Vec<u32>> {
+    let cluster = state.cluster();
+    let r = &job.spec.request;
+    let q = job.spec.shape.queue_pos?;
+    let preempts = &cluster.queues[q].preempts;
+    if preempts.is_empty() || r.nhosts > 1 || !r.machines.is_empty() {
+        return None;
+    }
+    let need = r.cpus.max(1);
+    for &h in &cluster.queues[q].hosts {
+        if !free[h].usable {
+            continue;
+        }
+        let mut victims: Vec<&Job> = (state.allocated_jobs())
+            .filter(|v| v.state == JobState::Run && v.alloc.len() == 1 && v.alloc[0].host == h)
+            .filter(|v| {
+                v.spec
+                    .shape
+                    .queue_pos
+                    .is_some_and(|vq| preempts.contains(&vq))
+            })
+            .filter(|v| !taken.contains(&v.id))
+            .collect();
+        let rank = |v: &Job| {
+            v.spec
+                .shape
+                .queue_pos
+                .map_or(i32::MIN, |vq| cluster.queues[vq].priority)
+        };
+        victims.sort_by_key(|v| (rank(v), std::cmp::Reverse(v.id)));
+        let mut room = free[h].clone();
+        let mut chosen = Vec::new();
+        for v in victims {
+            if room.cpus >= need {
+                break;
+            }
+            room.cpus += v.alloc[0].cpus;
+            chosen.push(v.id);
+        }
+        if room.cpus >= need && fits(&job.spec, &cluster.hosts[h], &room).is_ok() {
+            free[h] = room;
+            return Some(chosen);
+        }
+    }
+    None
 }
 
 /// What is free on each host, and in each token pool.
@@ -220,7 +310,10 @@ fn take_hosts(free: &mut [Free], job: &Job, alloc: &[Alloc]) {
         let Some(f) = free.get_mut(a.host) else {
             continue;
         };
-        f.cpus = f.cpus.saturating_sub(a.cpus);
+        // A preempted job's CPUs are another's until it resumes.
+        if !job.preempted() {
+            f.cpus = f.cpus.saturating_sub(a.cpus);
+        }
         f.mem_mb = f.mem_mb.saturating_sub(r.mem_mb);
         f.storage_mb = f.storage_mb.saturating_sub(r.storage_mb);
         f.gpus.retain(|g| !a.gpus.contains(g));
@@ -643,6 +736,73 @@ mod tests {
         .priority(2, &f);
         assert!((idle - 2.0 / 3.0).abs() < 1e-9);
         assert!((busy - 2.0 / (2.0 * 0.7 + 0.7 + 5.0 * 3.0)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_preemptive_queues_job_suspends_lower_jobs_which_resume_after_it() {
+        use crate::change::{Ended, StateChanged};
+        let mut cluster = sample();
+        let (normal, short) = (
+            cluster.queue("normal").unwrap(),
+            cluster.queue("short").unwrap(),
+        );
+        cluster.queues[short].preempts = vec![normal];
+        let mut s = connected(cluster);
+        let on_cpu01 = SubmitRequest {
+            machines: vec!["cpu01".into()],
+            ..cpus(1)
+        };
+        let low = add_as(&mut s, "bob", 4, on_cpu01);
+        let first = plan(&s, &[], 1000, &Replan::All);
+        for c in s.dispatch(&first.starts, 1000) {
+            s.apply(&c);
+        }
+        let urgent = add_as(
+            &mut s,
+            "ann",
+            1,
+            SubmitRequest {
+                queue: "short".into(),
+                ..cpus(2)
+            },
+        )[0];
+        let p = plan(&s, &[], 1001, &Replan::All);
+        assert_eq!(
+            p.preempt,
+            [low[3], low[2]],
+            "the newest lower jobs, enough for 2 CPUs"
+        );
+        assert_eq!(
+            p.starts.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+            [urgent]
+        );
+        for &id in &p.preempt {
+            s.apply(&Change::StateChanged(StateChanged {
+                id,
+                time: 1001,
+                state: JobState::Susp,
+                signal: 19,
+                exit_code: crate::job::PREEMPTED,
+            }));
+        }
+        for c in s.dispatch(&p.starts, 1001) {
+            s.apply(&c);
+        }
+        assert!(s.job(low[3]).unwrap().preempted());
+        // Nothing more to preempt or resume while it runs.
+        let busy = plan(&s, &[], 1002, &Replan::All);
+        assert!(busy.preempt.is_empty() && busy.resume.is_empty());
+        s.apply(&Change::Ended(Ended {
+            id: urgent,
+            attempt: 1,
+            time: 1003,
+            exit_code: 0,
+            signal: 0,
+            usage: Default::default(),
+            note: String::new(),
+        }));
+        let after = plan(&s, &[], 1004, &Replan::All);
+        assert_eq!(after.resume, [low[2], low[3]]);
     }
 
     #[test]

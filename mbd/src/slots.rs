@@ -40,7 +40,8 @@ impl<'a> SlotUse<'a> {
             user: HashMap::new(),
             group: HashMap::new(),
         };
-        for job in state.allocated_jobs() {
+        // A preempted job's slots are another's until it resumes.
+        for job in state.allocated_jobs().filter(|j| !j.preempted()) {
             used.add(job, &job.alloc);
         }
         used

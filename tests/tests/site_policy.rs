@@ -202,3 +202,40 @@ fn two_users_with_shares_3_to_1_and_deep_backlogs_run_3_to_1() {
     let _ = std::fs::remove_file(&gate);
     assert!(drained.is_some(), "the backlogs never drained");
 }
+
+#[test]
+fn a_preempting_job_suspends_a_lower_job_which_resumes_after_it() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let queues = cluster.dir.join("llb.queues");
+    let text = std::fs::read_to_string(&queues).expect("llb.queues");
+    let preemptive = text.replacen(
+        "PRIORITY    = 40",
+        "PRIORITY    = 40\nPREEMPTION  = PREEMPTIVE[normal]",
+        1,
+    );
+    std::fs::write(&queues, preemptive).expect("write llb.queues");
+    cluster.kill_daemon(cluster.mbd_pid(), "mbd");
+    cluster.up_again();
+    let gate = cluster.dir.join("gate");
+    let low = cluster.submit(&[
+        "-n",
+        "2",
+        &format!("while [ ! -e {} ]; do sleep 0.05; done", gate.display()),
+    ]);
+    cluster.wait_stat(low, "RUN", LIMIT);
+    // Both CPUs of the one host are the low job's: the urgent one preempts it.
+    let urgent = cluster.submit(&["-q", "short", "-n", "2", "sleep 1"]);
+    cluster.wait_stat(urgent, "RUN", LIMIT);
+    assert_eq!(cluster.stat(low).as_deref(), Some("SUSP"));
+    let l = cluster
+        .stdout("bjobs", &["-l", &low.to_string()])
+        .unwrap_or_default();
+    assert!(
+        l.contains("Suspended: preempted by a higher-priority queue's job;"),
+        "{l}"
+    );
+    cluster.wait_stat(urgent, "DONE", LIMIT);
+    cluster.wait_stat(low, "RUN", LIMIT);
+    std::fs::write(&gate, b"").expect("open the gate");
+    cluster.wait_stat(low, "DONE", LIMIT);
+}

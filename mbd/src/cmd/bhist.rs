@@ -295,6 +295,7 @@ fn event_text(e: &HistEvent) -> String {
         event::FINISHED => format!("Finished  state: {} exit_status: {}", e.text, e.code),
         event::HELD => "Suspended (pend)".into(),
         event::RELEASED => "Resumed (pend)".into(),
+        event::SUSPENDED if e.code == crate::job::PREEMPTED => "Suspended (preempted)".into(),
         event::SUSPENDED => "Suspended".into(),
         event::RESUMED => "Resumed".into(),
         event::MOVED => format!("Moved queue  {}", e.text),

@@ -127,6 +127,9 @@ fn event_line(e: &HistEvent, hosts: &[String], cwd: &str) -> Option<String> {
         event::SIGNAL => format!("Signal <{}> requested;", e.code),
         event::HELD => "Held while pending;".into(),
         event::RELEASED => "Released;".into(),
+        event::SUSPENDED if e.code == crate::job::PREEMPTED => {
+            "Suspended: preempted by a higher-priority queue's job;".into()
+        }
         event::SUSPENDED => "Suspended by the user or administrator;".into(),
         event::RESUMED => "Resumed;".into(),
         event::MOVED => format!("Switched queue: {};", e.text),
