@@ -89,9 +89,9 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
     };
     // The last refusal since capacity was last taken: alike jobs are next
     // to each other in scheduling order (an array's elements, a script's
-    // bsubs), so a backlog of them costs one placement attempt.
-    // The last refusal by shape, and by user too when the reason may be
-    // the user's own (JL/U: another user's alike job may fit).
+    // bsubs), so a backlog of them costs one placement attempt. By shape,
+    // and by user too when the reason may be the user's own (JL/U:
+    // another user's alike job may fit).
     let mut refused: Option<(&Arc<Shape>, Option<&str>, PendReason)> = None;
     let mut array_running = ArrayRunning::of(state);
     let mut slots = SlotUse::of(state);
@@ -122,12 +122,17 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
                     refused = Some((&job.spec.shape, who, reason));
                 }),
             });
-        // A job of a preemptive queue short of CPUs: suspend lower jobs.
+        // A job of a preemptive queue short of CPUs: suspend lower jobs,
+        // if then it starts (else their CPUs go back).
         let placed = match placed {
             Err(PendReason::Cpus) => match preempt(state, job, &mut free, &plan.preempt) {
-                Some(victims) => {
-                    plan.preempt.extend(victims);
-                    place(state, job, &free, &tokens, &slots)
+                Some((victims, host, before)) => {
+                    let placed = place(state, job, &free, &tokens, &slots);
+                    match placed {
+                        Ok(_) => plan.preempt.extend(victims),
+                        Err(_) => free[host] = before,
+                    }
+                    placed
                 }
                 None => Err(PendReason::Cpus),
             },
@@ -204,7 +209,13 @@ fn resume<'a>(state: &'a State, free: &mut [Free], slots: &mut SlotUse<'a>) -> V
 /// Running jobs of the queues `job`'s queue preempts, on one host, whose
 /// CPUs would let `job` (on one host) start there; their CPUs are given
 /// to `free`. Lowest queue first, then the newest; none already taken.
-fn preempt(state: &State, job: &Job, free: &mut [Free], taken: &[u32]) -> Option<Vec<u32>> {
+/// The victims, the host, and what was free there before.
+fn preempt(
+    state: &State,
+    job: &Job,
+    free: &mut [Free],
+    taken: &[u32],
+) -> Option<(Vec<u32>, usize, Free)> {
     let cluster = state.cluster();
     let r = &job.spec.request;
     let q = job.spec.shape.queue_pos?;
@@ -244,8 +255,8 @@ fn preempt(state: &State, job: &Job, free: &mut [Free], taken: &[u32]) -> Option
             chosen.push(v.id);
         }
         if room.cpus >= need && fits(&job.spec, &cluster.hosts[h], &room).is_ok() {
-            free[h] = room;
-            return Some(chosen);
+            let before = std::mem::replace(&mut free[h], room);
+            return Some((chosen, h, before));
         }
     }
     None
