@@ -45,15 +45,25 @@ fn steady_state_echo_makes_no_allocation_per_message() {
         for _ in 0..200 {
             round_trip(&mut chans, &mut client, &request, &mut reply);
         }
-        let before = ALLOC.allocations();
-        for _ in 0..2000 {
-            round_trip(&mut chans, &mut client, &request, &mut reply);
+        // The count is the whole process's: on a loaded machine another
+        // thread (the test harness's) may allocate a few times meanwhile.
+        // An allocation per message would show in every attempt (2000 of
+        // them), so one clean attempt of three is the bar.
+        let mut attempts = Vec::new();
+        for _ in 0..3 {
+            let before = ALLOC.allocations();
+            for _ in 0..2000 {
+                round_trip(&mut chans, &mut client, &request, &mut reply);
+            }
+            attempts.push(ALLOC.allocations() - before);
+            if attempts.last() == Some(&0) {
+                break;
+            }
         }
-        let allocations = ALLOC.allocations() - before;
         assert_eq!(reply, request);
-        assert_eq!(
-            allocations, 0,
-            "{allocations} allocations in 2000 round trips of {size} B"
+        assert!(
+            attempts.contains(&0),
+            "allocations in 3 x 2000 round trips of {size} B: {attempts:?}"
         );
     }
 }
