@@ -26,10 +26,14 @@ struct Args {
     /// Directory to write the log in (default: a new one under the temp dir).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Leave the log in the directory (a history of N finished jobs for
+    /// an mbd to start from: bacct and bhist at scale).
+    #[arg(long)]
+    keep: bool,
 }
 
 fn main() -> anyhow::Result<()> {
-    let Args { jobs, dir } = Args::parse();
+    let Args { jobs, dir, keep } = Args::parse();
     let dir = dir
         .unwrap_or_else(|| std::env::temp_dir().join(format!("replay-log-{}", std::process::id())));
     let conf = conf::ConfDir::from_env().context("LL_CONF_DIR")?;
@@ -56,7 +60,9 @@ fn main() -> anyhow::Result<()> {
     let checks_ms = started.elapsed().as_secs_f64() * 1e3;
     anyhow::ensure!(unfit == 0, "jobs stranded by a configuration unchanged");
     anyhow::ensure!(state.jobs().count() == jobs as usize, "jobs lost in replay");
-    let _ = std::fs::remove_dir_all(&dir);
+    if !keep {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     let report = serde_json::json!({
         "jobs": jobs,
         "records": records,
