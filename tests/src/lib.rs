@@ -378,6 +378,19 @@ impl TestCluster {
         std::fs::write(&path, text).expect("write ll.conf");
     }
 
+    /// Adds `lines` (`KEY = value`) to queue `queue`'s block of
+    /// llb.queues and restarts mbd, which reads them at start.
+    pub fn queue_keys(&self, queue: &str, lines: &str) {
+        let path = self.dir.join("llb.queues");
+        let text = std::fs::read_to_string(&path).expect("read llb.queues");
+        let name = format!("QUEUE_NAME  = {queue}\n");
+        assert!(text.contains(&name), "no queue {queue} in llb.queues");
+        std::fs::write(&path, text.replacen(&name, &format!("{name}{lines}\n"), 1))
+            .expect("write llb.queues");
+        self.kill_daemon(self.mbd_pid(), "mbd");
+        self.up_again();
+    }
+
     /// A daemon's log so far.
     pub fn log(&self, daemon: &str, host: &str) -> String {
         let name = conf::logging::log_file_name(daemon, host);

@@ -186,16 +186,9 @@ fn a_run_limit_stops_the_job_with_term_runlimit() {
     // Warn, then INT, TERM and KILL a second apart (LSF: 10 min, 10 s).
     cluster.add_to_ll_conf("LL_RUNLIMIT_GRACE = 1");
     cluster.add_to_ll_conf("JOB_TERMINATE_INTERVAL = 1");
-    let queues = cluster.dir.join("llb.queues");
-    let text_of = std::fs::read_to_string(&queues).expect("llb.queues");
-    std::fs::write(
-        &queues,
-        text_of.replace("QUEUE_NAME  = short", "QUEUE_NAME  = short\nRUNLIMIT = 1 5"),
-    )
-    .expect("write llb.queues");
+    // sbd reads the run-limit keys at start.
     cluster.kill_daemon(cluster.sbd_pid("host1"), "sbd");
-    cluster.kill_daemon(cluster.mbd_pid(), "mbd");
-    cluster.up_again();
+    cluster.queue_keys("short", "RUNLIMIT = 1 5");
     let work = work_dir(&cluster);
     // Dies of the warning (SIGUSR2's default action).
     let plain = cluster.submit(&["-W", "1", "sleep", "600"]);

@@ -16,12 +16,7 @@ fn a_user_at_ujob_limit_pends_with_that_reason_while_another_users_job_starts() 
         return;
     }
     let cluster = TestCluster::up(1, TICK, None);
-    let queues = cluster.dir.join("llb.queues");
-    let text = std::fs::read_to_string(&queues).expect("llb.queues");
-    let limited = text.replacen("PRIORITY    = 30", "PRIORITY    = 30\nUJOB_LIMIT  = 1", 1);
-    std::fs::write(&queues, limited).expect("write llb.queues");
-    cluster.kill_daemon(cluster.mbd_pid(), "mbd");
-    cluster.up_again();
+    cluster.queue_keys("normal", "UJOB_LIMIT = 1");
     let gate = cluster.dir.join("gate");
     let gated = format!("while [ ! -e {} ]; do sleep 0.05; done", gate.display());
     let first = cluster.submit(&[&gated]);
@@ -147,16 +142,7 @@ fn two_users_with_shares_3_to_1_and_deep_backlogs_run_3_to_1() {
         return;
     }
     let cluster = TestCluster::up(2, TICK, None);
-    let queues = cluster.dir.join("llb.queues");
-    let text = std::fs::read_to_string(&queues).expect("llb.queues");
-    let shared = text.replacen(
-        "PRIORITY    = 30",
-        "PRIORITY    = 30\nFAIRSHARE   = USER_SHARES[[root, 3] [nobody, 1]]",
-        1,
-    );
-    std::fs::write(&queues, shared).expect("write llb.queues");
-    cluster.kill_daemon(cluster.mbd_pid(), "mbd");
-    cluster.up_again();
+    cluster.queue_keys("normal", "FAIRSHARE = USER_SHARES[[root, 3] [nobody, 1]]");
     // A gate anyone can see; the queue closed while both backlogs are
     // submitted (else root's, submitted first, would start at once), so
     // that one pass shares the slots out.
@@ -206,16 +192,7 @@ fn two_users_with_shares_3_to_1_and_deep_backlogs_run_3_to_1() {
 #[test]
 fn a_preempting_job_suspends_a_lower_job_which_resumes_after_it() {
     let cluster = TestCluster::up(1, TICK, None);
-    let queues = cluster.dir.join("llb.queues");
-    let text = std::fs::read_to_string(&queues).expect("llb.queues");
-    let preemptive = text.replacen(
-        "PRIORITY    = 40",
-        "PRIORITY    = 40\nPREEMPTION  = PREEMPTIVE[normal]",
-        1,
-    );
-    std::fs::write(&queues, preemptive).expect("write llb.queues");
-    cluster.kill_daemon(cluster.mbd_pid(), "mbd");
-    cluster.up_again();
+    cluster.queue_keys("short", "PREEMPTION = PREEMPTIVE[normal]");
     let gate = cluster.dir.join("gate");
     let low = cluster.submit(&[
         "-n",

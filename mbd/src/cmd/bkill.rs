@@ -1,7 +1,7 @@
 //! `bkill [-s SIG] job_ref...`: signal jobs (default SIGTERM).
 
-use super::{client, fail, parse_args, parse_job_ref, VERSION};
-use proto::mbd::{op, JobRef, SignalRequest};
+use super::{client, fail, parse_args, parse_target_refs, VERSION};
+use proto::mbd::{op, SignalRequest};
 use std::process::ExitCode;
 
 #[derive(clap::Parser, Debug)]
@@ -41,14 +41,10 @@ pub fn main() -> ExitCode {
 /// Sends `signal` to each job of `job_refs` (`0`: all the caller's),
 /// saying `Job <N> is being <done>` for each; exit 1 unless one worked.
 pub fn send(prog: &str, job_refs: &[String], signal: u32, done: &str) -> ExitCode {
-    let mut refs = Vec::new();
-    for text in job_refs {
-        match (text.as_str(), parse_job_ref(text)) {
-            ("0", _) => refs.push((JobRef::default(), text)),
-            (_, Some(r)) => refs.push((r, text)),
-            (_, None) => return fail(prog, format!("invalid jobid '{text}'")),
-        }
-    }
+    let refs = match parse_target_refs(prog, job_refs) {
+        Ok(refs) => refs,
+        Err(code) => return code,
+    };
     let client = match client(prog) {
         Ok(c) => c,
         Err(code) => return code,

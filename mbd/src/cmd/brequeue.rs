@@ -3,7 +3,7 @@
 //! first (`-r`, the default), finished ones (`-d` DONE, `-e` EXIT, `-a`
 //! all of them) go back to PEND at once; `-H` puts them back HELD.
 
-use super::{client, fail, parse_args, parse_job_ref, VERSION};
+use super::{client, parse_args, parse_target_refs, VERSION};
 use proto::mbd::{op, JobRef, RequeueRequest};
 use std::process::ExitCode;
 
@@ -37,15 +37,12 @@ pub fn main() -> ExitCode {
         Ok(args) => args,
         Err(code) => return code,
     };
-    let mut requests = Vec::new();
-    for text in &args.job_refs {
-        let job = match (text.as_str(), parse_job_ref(text)) {
-            ("0", _) => JobRef::default(),
-            (_, Some(r)) => r,
-            (_, None) => return fail("brequeue", format!("invalid jobid '{text}'")),
-        };
-        requests.push((text, request(&args, job)));
-    }
+    let requests: Vec<_> = match parse_target_refs("brequeue", &args.job_refs) {
+        Ok(refs) => (refs.into_iter())
+            .map(|(job, text)| (text, request(&args, job)))
+            .collect(),
+        Err(code) => return code,
+    };
     let client = match client("brequeue") {
         Ok(c) => c,
         Err(code) => return code,

@@ -243,6 +243,21 @@ pub fn parse_job_ref(text: &str) -> Option<JobRef> {
     }
 }
 
+/// The job operands of bkill and its kin: `N`, `N[i]`, or `0` (all
+/// the caller's jobs), each with its text; the first bad one fails.
+pub fn parse_target_refs<'a>(
+    prog: &str,
+    texts: &'a [String],
+) -> Result<Vec<(JobRef, &'a String)>, ExitCode> {
+    (texts.iter())
+        .map(|text| match (text.as_str(), parse_job_ref(text)) {
+            ("0", _) => Ok((JobRef::default(), text)),
+            (_, Some(r)) => Ok((r, text)),
+            (_, None) => Err(fail(prog, format!("invalid jobid '{text}'"))),
+        })
+        .collect()
+}
+
 /// `N` or `ARRAY[i]`.
 pub fn display_id(row: &JobRow) -> String {
     if row.array_id == 0 {
