@@ -210,7 +210,7 @@ mod tests {
             // Batch-looking bits in a wider word, and the next free opcode.
             0xFFFF_0200,
             0x0001_0200,
-            proto::mbd::op::RECONFIG + 1,
+            proto::mbd::op::MBD_RESTART + 1,
         ] {
             let req = SignRequest {
                 sequence: 1,

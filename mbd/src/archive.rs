@@ -13,11 +13,12 @@
 //! (written by an older mbd, or a compaction cut short before it) is
 //! read whole, as before.
 
+use crate::acct::{self, Tally};
 use crate::change::BadRecord;
 use crate::event_log::{self, LogError};
 use crate::state::{Caller, Refusal, State};
 use crate::Cluster;
-use proto::mbd::{status, HistoryRequest, JobHistory, JobRef};
+use proto::mbd::{status, AcctRecord, HistoryRequest, JobHistory, JobRef};
 use std::collections::BTreeSet;
 use std::fmt;
 use std::io;
@@ -105,6 +106,79 @@ pub fn histories(
     Ok(found)
 }
 
+/// Adds to `tally` the finished jobs `filter` selects from the archives
+/// beside `log_path`: from the accounting kept beside each (made, and
+/// kept, from the archive and its index where it is missing). `held` are
+/// the jobs mbd holds: an archive with no index (an older mbd's) may hold
+/// them and the jobs of newer archives too, and counts none twice.
+pub fn acct(
+    log_path: &Path,
+    cluster: &Cluster,
+    filter: &acct::Filter,
+    held: &BTreeSet<u32>,
+    tally: &mut Tally,
+) -> Result<(), ArchiveError> {
+    let paths = event_log::archives(log_path).map_err(|source| {
+        ArchiveError::Log(LogError::Io {
+            path: log_path.to_owned(),
+            source,
+        })
+    })?;
+    let unindexed = |p: &PathBuf| !acct::path_of(p).exists() && read_index(p).is_none();
+    // Ids already counted: needed only to read an unindexed archive.
+    let mut seen: Option<BTreeSet<u32>> = paths.iter().any(unindexed).then(|| held.clone());
+    for path in paths.iter().rev() {
+        // A job's accounting is in one file only: none is counted twice.
+        let mut part = tally.part();
+        let mut ids = Vec::new();
+        let kept = acct::read(path, |r| {
+            if seen.is_some() {
+                ids.push(r.id);
+            }
+            if filter.matches(&r) {
+                part.add(r);
+            }
+        });
+        let kept = kept.map_err(|source| {
+            ArchiveError::Log(LogError::Io {
+                path: acct::path_of(path),
+                source,
+            })
+        })?;
+        if kept {
+            tally.merge(part);
+            if let Some(seen) = seen.as_mut() {
+                seen.extend(ids);
+            }
+            continue;
+        }
+        let add = |r: AcctRecord| {
+            let first = seen.as_mut().is_none_or(|s| s.insert(r.id));
+            if first && filter.matches(&r) {
+                tally.add(r);
+            }
+        };
+        let state = replay(path, cluster)?;
+        match read_index(path) {
+            Some(runs) => {
+                let records: Vec<AcctRecord> = (runs.iter())
+                    .flat_map(|r| r.first..=r.last)
+                    .filter_map(|id| state.acct_of(id))
+                    .collect();
+                if let Err(e) = acct::write(path, &records) {
+                    log::warn!("cannot keep the accounting of {} ({e})", path.display());
+                }
+                records.into_iter().for_each(add);
+            }
+            None => state
+                .jobs()
+                .filter_map(|j| state.acct_of(j.id))
+                .for_each(add),
+        }
+    }
+    Ok(())
+}
+
 /// Consecutive job ids of one array (0: plain jobs) whose history ends
 /// in an archive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,7 +263,7 @@ mod tests {
     use crate::cluster::tests::sample;
     use crate::event_log::EventLog;
     use crate::state::tests::{ann, request};
-    use proto::mbd::{JobRef, JobState};
+    use proto::mbd::{AcctRequest, JobRef, JobState};
 
     const TERM: u32 = 15;
 
@@ -214,11 +288,15 @@ mod tests {
 
     fn compact(events: &mut EventLog, live: &mut State) {
         let dropped = live.droppable(1);
+        let records: Vec<AcctRecord> = (dropped.iter())
+            .filter_map(|(id, _)| live.acct_of(*id))
+            .collect();
         let snapshot: Vec<_> = (live.compact(1).iter())
             .map(|c| (c.kind(), c.payload()))
             .collect();
         let archive = events.rewrite(&snapshot).unwrap();
         write_index(&archive, &dropped).unwrap();
+        acct::write(&archive, &records).unwrap();
     }
 
     /// A log where jobs 1-4 were submitted and killed, a compaction kept
@@ -297,6 +375,61 @@ mod tests {
         .unwrap();
         assert!(refused.jobs.is_empty());
         assert_eq!(refused.refused.map(|r| r.status), Some(status::EPERM));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn bacct_counts_each_archived_job_once_with_or_without_its_accounting_file() {
+        let dir = std::env::temp_dir().join(format!("mbd-acct-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("events");
+        let live = history_with_two_archives(&log);
+        let held: BTreeSet<u32> = live.jobs().map(|j| j.id).collect();
+        let request = AcctRequest {
+            ended_to: u64::MAX,
+            per_job: true,
+            ..AcctRequest::default()
+        };
+        let filter = acct::Filter::new(&request, false, "ann");
+        let counted = || {
+            let mut tally = Tally::new(&request);
+            acct(&log, &sample(), &filter, &held, &mut tally).unwrap();
+            let mut ids: Vec<u32> = tally.records.iter().map(|r| r.id).collect();
+            ids.sort_unstable();
+            (ids, tally.summary.exited)
+        };
+        let archives = event_log::archives(&log).unwrap();
+        assert_eq!(
+            counted(),
+            (vec![1, 2, 3, 4], 4),
+            "from the accounting files"
+        );
+        for a in &archives {
+            std::fs::remove_file(acct::path_of(a)).unwrap();
+        }
+        assert_eq!(
+            counted(),
+            (vec![1, 2, 3, 4], 4),
+            "from the archives and their indexes"
+        );
+        assert!(
+            archives.iter().all(|a| acct::path_of(a).exists()),
+            "kept for the next bacct"
+        );
+        for a in &archives {
+            std::fs::remove_file(acct::path_of(a)).unwrap();
+            std::fs::remove_file(index_path(a)).unwrap();
+        }
+        assert_eq!(
+            counted(),
+            (vec![1, 2, 3, 4], 4),
+            "from an older mbd's bare archives"
+        );
+        let bob = acct::Filter::new(&request, false, "bob");
+        let mut tally = Tally::new(&request);
+        acct(&log, &sample(), &bob, &held, &mut tally).unwrap();
+        assert_eq!(tally.summary.jobs(), 0, "bob sees none of ann's");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

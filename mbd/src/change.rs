@@ -228,6 +228,9 @@ pub enum Change {
     StateChanged(StateChanged),
     QueueControlled(Controlled),
     HostControlled(Controlled),
+    /// A queue was opened to submissions or closed to them
+    /// (`badmin qopen/qclose`); its dispatch is `QueueControlled`.
+    QueueAccepting(Controlled),
     JobImage(Box<JobImage>),
     Checkpoint(Checkpoint),
     Dispatched(Dispatched),
@@ -284,6 +287,7 @@ impl Change {
             Change::Requeued(_) => 14,
             Change::RequeueAsked(_) => 15,
             Change::Modified(_) => 16,
+            Change::QueueAccepting(_) => 17,
         }
     }
 
@@ -292,7 +296,9 @@ impl Change {
         match self {
             Change::Submitted(c) => c.encode(&mut out),
             Change::StateChanged(c) => c.encode(&mut out),
-            Change::QueueControlled(c) | Change::HostControlled(c) => c.encode(&mut out),
+            Change::QueueControlled(c) | Change::HostControlled(c) | Change::QueueAccepting(c) => {
+                c.encode(&mut out)
+            }
             Change::JobImage(c) => c.encode(&mut out),
             Change::Checkpoint(c) => c.encode(&mut out),
             Change::Dispatched(c) => c.encode(&mut out),
@@ -333,6 +339,7 @@ impl Change {
             14 => Change::Requeued(Requeued::from_body(body).map_err(bad)?),
             15 => Change::RequeueAsked(RequeueAsked::from_body(body).map_err(bad)?),
             16 => Change::Modified(Modified::from_body(body).map_err(bad)?),
+            17 => Change::QueueAccepting(Controlled::from_body(body).map_err(bad)?),
             other => return Err(BadRecord::Kind(other)),
         })
     }

@@ -143,6 +143,14 @@ impl BatchClient {
         })
     }
 
+    /// Waits at least `wait` for replies: for a request mbd answers only
+    /// once it has read its archives (a year of history, or an older
+    /// mbd's archive to index, may take longer than `LL_API_RECVTIMEOUT`).
+    pub fn patient(mut self, wait: std::time::Duration) -> BatchClient {
+        self.endpoint.reply_timeout = self.endpoint.reply_timeout.max(wait);
+        self
+    }
+
     /// Whether this user is a batch admin (root or `LL_MBD_USER`).
     pub fn is_admin(&self) -> bool {
         self.uid == 0 || self.user == self.endpoint.admin_user
@@ -165,14 +173,27 @@ impl BatchClient {
         request: &Q,
         more: impl Fn(&C) -> bool,
     ) -> Result<Vec<C>, ClientError> {
-        let mut exchange = self.send(op, request)?;
         let mut chunks = Vec::new();
+        self.stream_each(op, request, more, |c| chunks.push(c))?;
+        Ok(chunks)
+    }
+
+    /// [`BatchClient::stream`], handing each chunk to `each` as it comes
+    /// (a long listing is not held whole).
+    pub fn stream_each<Q: Encode + ?Sized, C: Decode>(
+        &self,
+        op: u32,
+        request: &Q,
+        more: impl Fn(&C) -> bool,
+        mut each: impl FnMut(C),
+    ) -> Result<(), ClientError> {
+        let mut exchange = self.send(op, request)?;
         loop {
             let chunk: C = self.receive(&mut exchange)?;
             let again = more(&chunk);
-            chunks.push(chunk);
+            each(chunk);
             if !again {
-                return Ok(chunks);
+                return Ok(());
             }
         }
     }

@@ -49,6 +49,8 @@ pub enum Exit {
     Stopped,
     /// Its lease on mastership ended: another host may be master.
     SteppedDown,
+    /// `badmin mbdrestart`: the caller starts mbd again.
+    Restart,
 }
 
 #[derive(Debug)]
@@ -103,6 +105,8 @@ pub struct Mbd {
     lease: Option<(Lease, Receiver<MasterView>)>,
     /// Why mbd must stop serving, once its lease has ended.
     step_down: Option<String>,
+    /// Who asked for a restart (`badmin mbdrestart`), once answered.
+    restart: Option<String>,
     lim_answering: Option<bool>,
     /// Whether lim ever answered (so `hosts` is its view, kept while it
     /// cannot be asked).
@@ -137,6 +141,8 @@ pub struct Mbd {
     /// current log (a compaction that could not write keeps it): the
     /// next archive's index lists them.
     dropped: Vec<(u32, u32)>,
+    /// Their accounting, for the file beside that archive.
+    dropped_acct: Vec<proto::mbd::AcctRecord>,
     /// Reads archived event logs for bhist, off the event loop.
     archives: archived::ArchiveReader,
     /// Hosts whose sbd was turned away as not in llb.hosts: its retries
@@ -222,6 +228,7 @@ impl Mbd {
             reconfig: None,
             lease: None,
             step_down: None,
+            restart: None,
             lim_answering: None,
             lim_heard: false,
             held: Vec::new(),
@@ -233,6 +240,7 @@ impl Mbd {
             last_tick: Instant::now(),
             log_trouble: None,
             dropped: Vec::new(),
+            dropped_acct: Vec::new(),
             unknown_sbds: HashSet::new(),
             paused_hosts: vec![None; names.len()],
             lim_waker: None,
@@ -334,6 +342,11 @@ impl Mbd {
             if stop {
                 self.record_id_floor();
                 return Ok(Exit::Stopped);
+            }
+            if let Some(who) = self.restart.take() {
+                log::info!("restarting, as {who} asked (badmin mbdrestart)");
+                self.record_id_floor();
+                return Ok(Exit::Restart);
             }
             if let Some(why) = self.step_down.take() {
                 log::warn!("stepping down: {why}; no longer serving (the event log is let go)");
@@ -517,7 +530,13 @@ impl Mbd {
 
     fn compact(&mut self) -> Result<(), DaemonError> {
         let keep = self.settings.finish_threshold / 2;
-        self.dropped.extend(self.state.droppable(keep));
+        let dropping = self.state.droppable(keep);
+        (self.dropped_acct).extend(
+            dropping
+                .iter()
+                .filter_map(|(id, _)| self.state.acct_of(*id)),
+        );
+        self.dropped.extend(dropping);
         let records: Vec<(u16, Vec<u8>)> = (self.state.compact(keep).iter())
             .map(|c| (c.kind(), c.payload()))
             .collect();
@@ -527,6 +546,13 @@ impl Mbd {
         if let Err(e) = crate::archive::write_index(&archive, &dropped) {
             log::warn!(
                 "cannot write the job index of {} ({e}): bhist will read that archive whole",
+                archive.display()
+            );
+        }
+        let acct = std::mem::take(&mut self.dropped_acct);
+        if let Err(e) = crate::acct::write(&archive, &acct) {
+            log::warn!(
+                "cannot write the accounting of {} ({e}): bacct will read that archive whole",
                 archive.display()
             );
         }
@@ -705,9 +731,23 @@ impl Mbd {
                 self.hold(id, h, status::OK, &rows);
                 Ok(())
             }
-            op::QUEUE_CONTROL | op::HOST_CONTROL => self.control(id, h, who, body),
+            op::QUEUE_CONTROL | op::HOST_CONTROL | op::QUEUE_ACCEPT => {
+                self.control(id, h, who, body)
+            }
             op::RECONFIG => self.reconfig(id, h, who),
+            op::MBD_RESTART => {
+                if !who.admin {
+                    return Err(Bad::Refused(Refusal {
+                        status: status::EPERM,
+                        message: "only the batch admins may restart mbd".into(),
+                    }));
+                }
+                self.restart = Some(who.user.clone());
+                self.hold(id, h, status::OK, &());
+                Ok(())
+            }
             op::HISTORY => self.history(id, h, who, body),
+            op::ACCT => self.acct(id, h, who, body),
             op::MOVE | op::PRIORITY => self.amend(id, h, who, body),
             op::TOKENS => {
                 let rows = self.state.token_rows();
@@ -851,17 +891,15 @@ impl Mbd {
     fn control(&mut self, id: ChanId, h: &Request, who: &Caller, body: &[u8]) -> Result<(), Bad> {
         let request = decode::<Control>(body)?;
         let now = unix_now();
-        let change = match h.header.operation {
-            op::QUEUE_CONTROL => self.state.control_queue(who, &request, now),
-            _ => self.state.control_host(who, &request, now),
-        }
-        .map_err(Bad::Refused)?;
-        self.change(&[change])?;
-        let what = if h.header.operation == op::QUEUE_CONTROL {
-            "queue"
-        } else {
-            "host"
+        let (change, what) = match h.header.operation {
+            op::QUEUE_CONTROL => (self.state.control_queue(who, &request, now), "queue"),
+            op::QUEUE_ACCEPT => (
+                self.state.control_accepting(who, &request, now),
+                "queue (to submissions)",
+            ),
+            _ => (self.state.control_host(who, &request, now), "host"),
         };
+        self.change(&[change.map_err(Bad::Refused)?])?;
         let done = if request.open { "opened" } else { "closed" };
         (self.audit).push(format!("{what} {} {done} by {}", request.name, who.user));
         self.hold(id, h, status::OK, &());

@@ -10,6 +10,7 @@
 //! commands' side; [`archive`] reads the logs on disk for `bhist`.
 
 pub mod accounts;
+pub mod acct;
 pub mod archive;
 pub mod change;
 pub mod client;

@@ -68,7 +68,9 @@ fn run(confdir: Option<PathBuf>, sched_timer: Option<Duration>, host: &str) -> a
     };
     let masters = conf::batch_link::master_list(&dir, &ll)?;
     if masters.is_empty() {
-        Mbd::start(settings, lim)?.run()?;
+        if Mbd::start(settings, lim)?.run()? == Exit::Restart {
+            return Err(restart());
+        }
         return Ok(());
     }
     if !masters.iter().any(|m| m == host) {
@@ -127,8 +129,28 @@ fn serve_when_master(
         };
         log::info!("lim names this host master: taking over");
         let lease = Lease::new(host, 2 * tick, Instant::now());
-        if mbd.with_lease(lease, lim.clone(), interval)?.run()? == Exit::Stopped {
-            return Ok(());
+        match mbd.with_lease(lease, lim.clone(), interval)?.run()? {
+            Exit::Stopped => return Ok(()),
+            Exit::Restart => return Err(restart()),
+            Exit::SteppedDown => {}
         }
     }
+}
+
+/// `badmin mbdrestart`: this program again, with the same arguments, in
+/// this process (its pid, which a service manager watches, stays). Every
+/// descriptor mbd holds closes on exec; returns only if exec failed.
+fn restart() -> anyhow::Error {
+    use std::os::unix::process::CommandExt;
+    let program = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => return anyhow::anyhow!("cannot restart: cannot find mbd's own program: {e}"),
+    };
+    let e = std::process::Command::new(&program)
+        .args(std::env::args_os().skip(1))
+        .exec();
+    anyhow::anyhow!(
+        "cannot restart: cannot run {} again: {e}",
+        program.display()
+    )
 }

@@ -94,6 +94,8 @@ pub struct State {
     jobs: BTreeMap<u32, Job>,
     next_id: u32,
     queue_open: Vec<bool>,
+    /// Which queues take submissions (`badmin qclose` refuses them).
+    queue_accepting: Vec<bool>,
     host_open: Vec<bool>,
     /// From the last scheduling pass.
     reasons: HashMap<u32, PendReason>,
@@ -120,6 +122,7 @@ impl State {
     pub fn new(cluster: Cluster) -> State {
         State {
             queue_open: vec![true; cluster.queues.len()],
+            queue_accepting: vec![true; cluster.queues.len()],
             host_open: vec![true; cluster.hosts.len()],
             sbd_up: vec![false; cluster.hosts.len()],
             jobs: BTreeMap::new(),
@@ -159,6 +162,11 @@ impl State {
 
     pub fn queue_open(&self, queue: usize) -> bool {
         self.queue_open.get(queue).copied().unwrap_or(false)
+    }
+
+    /// Whether `queue` takes new jobs (submitted, moved or modified into it).
+    pub fn queue_accepting(&self, queue: usize) -> bool {
+        self.queue_accepting.get(queue).copied().unwrap_or(false)
     }
 
     pub fn host_open(&self, host: usize) -> bool {

@@ -5,11 +5,12 @@ use std::fmt;
 /// Size of an encoded [`Header`] in bytes.
 pub const HEADER_LEN: usize = 20;
 
-/// The protocol version this crate speaks: major 2, minor 1. Major 2 added
+/// The protocol version this crate speaks: major 2, minor 2. Major 2 added
 /// connection challenges to the auth block and tags to replies
 /// (docs/protocol.md); a peer of major 1 is told so and closed. Minor 1
-/// added [`crate::JobOptions`], which a 2.0 submission simply lacks.
-pub const VERSION: u32 = 0x0002_0001;
+/// added [`crate::JobOptions`], which a 2.0 submission simply lacks;
+/// minor 2 added `bacct`'s and `badmin qclose`'s requests.
+pub const VERSION: u32 = 0x0002_0002;
 
 /// The header of one frame: five big-endian `u32` words, in wire order.
 ///
@@ -189,7 +190,7 @@ mod tests {
         let b = h.to_bytes();
         assert_eq!(&b[0..4], &[0, 0, 0, 1]);
         assert_eq!(&b[4..8], &[0, 0, 0, 2]);
-        assert_eq!(&b[8..12], &[0, 2, 0, 1]);
+        assert_eq!(&b[8..12], &[0, 2, 0, 2]);
         assert_eq!(&b[12..16], &[1, 2, 3, 4]);
         assert_eq!(&b[16..20], &[0, 0, 0, 5]);
     }

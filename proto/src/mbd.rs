@@ -53,10 +53,19 @@ pub mod op {
     /// empty -> empty body (admin, `badmin reconfig`): mbd re-reads
     /// llb.hosts, llb.queues and llb.users without a restart.
     pub const RECONFIG: u32 = 0x020e;
+    /// [`super::AcctRequest`] -> [`super::AcctChunk`]s (`bacct`): the
+    /// finished jobs' figures summed by mbd, and each job's on request.
+    pub const ACCT: u32 = 0x020f;
+    /// [`super::Control`] -> empty body (admin, `badmin qopen/qclose`):
+    /// whether a queue takes new jobs (2.2).
+    pub const QUEUE_ACCEPT: u32 = 0x0210;
+    /// empty -> empty body (admin, `badmin mbdrestart`): mbd answers,
+    /// then starts again from its event log in the same process (2.2).
+    pub const MBD_RESTART: u32 = 0x0211;
 
     /// Every request a batch command sends: exactly what a local lim signs
     /// for users (sbd's messages and lim's own never).
-    pub const USER_REQUESTS: [u32; 15] = [
+    pub const USER_REQUESTS: [u32; 18] = [
         SUBMIT,
         JOBS,
         SIGNAL,
@@ -72,6 +81,9 @@ pub mod op {
         REQUEUE,
         MODIFY,
         RECONFIG,
+        ACCT,
+        QUEUE_ACCEPT,
+        MBD_RESTART,
     ];
 
     /// mbd -> every peer, first thing on a new connection:
@@ -97,6 +109,9 @@ pub mod op {
             REQUEUE => "requeue a job",
             MODIFY => "modify a job",
             RECONFIG => "reconfigure",
+            ACCT => "accounting",
+            QUEUE_ACCEPT => "open or close a queue to submissions",
+            MBD_RESTART => "restart mbd",
             _ => "an unknown operation",
         }
     }
@@ -499,6 +514,8 @@ xdr_struct! {
         pub processor_slots: String,
         /// A fair-share queue's accounts (empty otherwise) (2.1).
         pub shares: Vec<ShareRow>,
+        /// It takes new jobs: not closed by `badmin qclose` (2.2).
+        pub accepting: bool,
     }
 }
 
@@ -667,6 +684,191 @@ xdr_struct! {
     pub struct HistoryChunk {
         pub more: bool,
         pub jobs: Vec<JobHistory>,
+    }
+}
+
+xdr_struct! {
+    /// `bacct` filters over finished jobs; an empty string is no filter.
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct AcctRequest {
+        /// Only these jobs (an array's id: all its elements); empty = all.
+        pub jobs: Vec<JobRef>,
+        pub user: String,
+        pub queue: String,
+        /// Only jobs that ran on this host.
+        pub host: String,
+        /// Only jobs that ended in `ended_from..=ended_to` (Unix seconds).
+        pub ended_from: u64,
+        pub ended_to: u64,
+        /// Send each job's record, not only the summary.
+        pub per_job: bool,
+    }
+}
+
+xdr_struct! {
+    /// One finished job's accounting: its last run's figures.
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct AcctRecord {
+        pub id: u32,
+        pub array_id: u32,
+        pub index: u32,
+        pub user: String,
+        pub queue: String,
+        /// DONE (else EXIT).
+        pub done: bool,
+        pub exit_code: i32,
+        pub hosts: Vec<String>,
+        pub submit_time: u64,
+        /// 0: it never started.
+        pub start_time: u64,
+        pub end_time: u64,
+        /// User plus system CPU time.
+        pub cpu_ms: u64,
+        pub max_rss_kb: u64,
+        pub command: String,
+    }
+}
+
+impl AcctRecord {
+    /// Seconds from submission to start (to the end, for a job that
+    /// never started).
+    pub fn wait_secs(&self) -> u64 {
+        match self.start_time {
+            0 => self.end_time.saturating_sub(self.submit_time),
+            start => start.saturating_sub(self.submit_time),
+        }
+    }
+
+    pub fn turnaround_secs(&self) -> u64 {
+        self.end_time.saturating_sub(self.submit_time)
+    }
+
+    /// CPU time over turnaround, in millionths.
+    pub fn hog_ppm(&self) -> u64 {
+        match self.turnaround_secs() {
+            0 => 0,
+            t => self.cpu_ms.saturating_mul(1000) / t,
+        }
+    }
+}
+
+xdr_struct! {
+    /// The figures of a set of finished jobs summed (LSF's SUMMARY); the
+    /// minima mean nothing while there are no jobs.
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct AcctSummary {
+        pub done: u64,
+        pub exited: u64,
+        pub cpu_ms_total: u64,
+        pub cpu_ms_max: u64,
+        pub cpu_ms_min: u64,
+        pub wait_total: u64,
+        pub wait_max: u64,
+        pub wait_min: u64,
+        pub turnaround_total: u64,
+        pub turnaround_max: u64,
+        pub turnaround_min: u64,
+        pub hog_ppm_total: u64,
+        pub hog_ppm_max: u64,
+        pub hog_ppm_min: u64,
+    }
+}
+
+impl AcctSummary {
+    pub fn jobs(&self) -> u64 {
+        self.done + self.exited
+    }
+
+    /// Counts `r` in.
+    pub fn add(&mut self, r: &AcctRecord) {
+        let first = self.jobs() == 0;
+        let both = |total: &mut u64, max: &mut u64, min: &mut u64, v: u64| {
+            *total = total.saturating_add(v);
+            *max = (*max).max(v);
+            *min = if first { v } else { (*min).min(v) };
+        };
+        both(
+            &mut self.cpu_ms_total,
+            &mut self.cpu_ms_max,
+            &mut self.cpu_ms_min,
+            r.cpu_ms,
+        );
+        both(
+            &mut self.wait_total,
+            &mut self.wait_max,
+            &mut self.wait_min,
+            r.wait_secs(),
+        );
+        both(
+            &mut self.turnaround_total,
+            &mut self.turnaround_max,
+            &mut self.turnaround_min,
+            r.turnaround_secs(),
+        );
+        both(
+            &mut self.hog_ppm_total,
+            &mut self.hog_ppm_max,
+            &mut self.hog_ppm_min,
+            r.hog_ppm(),
+        );
+        if r.done {
+            self.done += 1;
+        } else {
+            self.exited += 1;
+        }
+    }
+
+    /// Counts the jobs `other` summed in.
+    pub fn merge(&mut self, other: &AcctSummary) {
+        if other.jobs() == 0 {
+            return;
+        }
+        if self.jobs() == 0 {
+            *self = other.clone();
+            return;
+        }
+        let both = |total: &mut u64, max: &mut u64, min: &mut u64, o: [u64; 3]| {
+            *total = total.saturating_add(o[0]);
+            *max = (*max).max(o[1]);
+            *min = (*min).min(o[2]);
+        };
+        let o = other;
+        both(
+            &mut self.cpu_ms_total,
+            &mut self.cpu_ms_max,
+            &mut self.cpu_ms_min,
+            [o.cpu_ms_total, o.cpu_ms_max, o.cpu_ms_min],
+        );
+        both(
+            &mut self.wait_total,
+            &mut self.wait_max,
+            &mut self.wait_min,
+            [o.wait_total, o.wait_max, o.wait_min],
+        );
+        both(
+            &mut self.turnaround_total,
+            &mut self.turnaround_max,
+            &mut self.turnaround_min,
+            [o.turnaround_total, o.turnaround_max, o.turnaround_min],
+        );
+        both(
+            &mut self.hog_ppm_total,
+            &mut self.hog_ppm_max,
+            &mut self.hog_ppm_min,
+            [o.hog_ppm_total, o.hog_ppm_max, o.hog_ppm_min],
+        );
+        self.done += o.done;
+        self.exited += o.exited;
+    }
+}
+
+xdr_struct! {
+    /// One frame of a `bacct` answer; the summary is whole in the last.
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct AcctChunk {
+        pub more: bool,
+        pub records: Vec<AcctRecord>,
+        pub summary: AcctSummary,
     }
 }
 

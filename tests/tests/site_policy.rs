@@ -216,3 +216,82 @@ fn a_preempting_job_suspends_a_lower_job_which_resumes_after_it() {
     std::fs::write(&gate, b"").expect("open the gate");
     cluster.wait_stat(low, "DONE", LIMIT);
 }
+
+#[test]
+fn bacct_counts_the_jobs_compaction_archived_from_their_accounting_files() {
+    let cluster = TestCluster::up(1, TICK, None);
+    cluster.add_to_ll_conf("LL_MBD_JOB_FINISH_THRESHOLD = 2");
+    let restarted = cluster
+        .stdout("badmin", &["mbdrestart"])
+        .unwrap_or_default();
+    assert!(restarted.contains("restart done"), "{restarted}");
+    for _ in 0..6 {
+        cluster.submit(&["true"]);
+    }
+    let state = cluster.dir.join("state/mbd");
+    let acct_files = || -> Vec<std::path::PathBuf> {
+        (std::fs::read_dir(&state).into_iter().flatten().flatten())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "acct"))
+            .collect()
+    };
+    let files = wait_for(LIMIT, || Some(acct_files()).filter(|f| !f.is_empty()));
+    assert!(
+        files.is_some(),
+        "compaction keeps accounting beside its archive"
+    );
+    // Finished jobs compaction dropped are no longer in bjobs: bacct says.
+    let summed = || {
+        let text = cluster.stdout("bacct", &["-u", "all"]).unwrap_or_default();
+        text.contains(" Total number of done jobs:       6")
+            .then_some(text)
+    };
+    let all_done = wait_for(LIMIT, summed);
+    assert!(all_done.is_some(), "{:?}", cluster.stdout("bacct", &[]));
+    for f in acct_files() {
+        std::fs::remove_file(f).expect("remove an accounting file");
+    }
+    assert!(summed().is_some(), "read from the archives again");
+    assert!(!acct_files().is_empty(), "and kept for the next bacct");
+}
+
+#[test]
+fn badmin_qclose_refuses_new_jobs_until_qopen_and_survives_mbdrestart() {
+    let cluster = TestCluster::up(1, TICK, None);
+    let held = cluster.submit(&["-H", "true"]);
+    let closed = cluster
+        .stdout("badmin", &["qclose", "normal"])
+        .unwrap_or_default();
+    assert!(closed.contains("closed to new jobs"), "{closed}");
+    let refused = cluster.run("bsub", &["-q".into(), "normal".into(), "true".into()]);
+    let said = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(
+        !refused.status.success() && said.contains("queue normal is closed to new jobs"),
+        "{said}"
+    );
+    let other = cluster.submit(&["-q", "short", "-H", "true"]);
+    let switch = cluster.run("bswitch", &["normal".into(), other.to_string()]);
+    assert!(
+        !switch.status.success(),
+        "nothing moves into a closed queue"
+    );
+    let long = cluster.stdout("bqueues", &["-l"]).unwrap_or_default();
+    assert!(long.contains("Submissions: closed to new jobs"), "{long}");
+
+    let mbd = cluster.mbd_pid();
+    let restarted = cluster
+        .stdout("badmin", &["mbdrestart"])
+        .unwrap_or_default();
+    assert!(restarted.contains("restart done"), "{restarted}");
+    assert_eq!(cluster.mbd_pid(), mbd, "the same process, started again");
+    assert_eq!(cluster.mbd_log().matches("mbd starting").count(), 2);
+    assert_eq!(cluster.stat(held).as_deref(), Some("HELD"), "jobs kept");
+    let still = cluster.run("bsub", &["-q".into(), "normal".into(), "true".into()]);
+    assert!(!still.status.success(), "closed across the restart");
+
+    cluster.stdout("bresume", &[&held.to_string()]);
+    cluster.wait_stat(held, "DONE", LIMIT);
+    cluster.stdout("badmin", &["qopen", "normal"]);
+    let taken = cluster.submit(&["-q", "normal", "true"]);
+    cluster.wait_stat(taken, "DONE", LIMIT);
+}

@@ -2,17 +2,15 @@
 //! [job_ref...]`: LSF's accounting of finished jobs — CPU time, wait,
 //! turnaround, hog factor, memory — per job with `-l` and summed up.
 //!
-//! It reads what mbd keeps of each job (`op::HISTORY`: the jobs it holds
-//! and those its archived logs hold), so it covers every job whose logs
-//! are still on disk. Usage is the job's last run's (cgroup figures where
+//! mbd selects and sums the jobs (`op::ACCT`: those it holds and those
+//! its archived logs hold, from the accounting kept beside each), so it
+//! covers every job whose logs are still on disk and sends only the
+//! figures asked for. Usage is the job's last run's (cgroup figures where
 //! there was one, `wait4`'s otherwise), as mbd recorded it at the end.
 
-use super::{
-    client, display_id, fail, format_time, parse_args, parse_job_ref, print_json, VERSION,
-};
-use crate::job::parse_usage_text;
+use super::{client, fail, format_time, parse_args, parse_job_ref, print_json, VERSION};
 use os::time::{local, to_unix, LocalTime};
-use proto::mbd::{event, op, HistoryChunk, HistoryRequest, JobHistory, JobRef, JobState};
+use proto::mbd::{op, AcctChunk, AcctRecord, AcctRequest, AcctSummary};
 use serde::Serialize;
 use std::fmt::Write;
 use std::process::ExitCode;
@@ -60,64 +58,43 @@ pub struct Record {
     pub cpu_secs: f64,
     pub wait_secs: u64,
     pub turnaround_secs: u64,
+    /// CPU time over turnaround.
+    pub hog: f64,
     pub max_rss_kb: u64,
     pub command: String,
 }
 
 impl Record {
-    /// The figures of a finished job; `None` for one that is not.
-    pub fn of(j: &JobHistory) -> Option<Record> {
-        if !j.row.state.is_finished() {
-            return None;
-        }
-        let last = |what| j.events.iter().rev().find(|e| e.what == what);
-        let end = last(event::FINISHED).map_or(j.row.end_time, |e| e.time);
-        let dispatched = last(event::DISPATCHED);
-        let usage = last(event::USAGE)
-            .and_then(|e| parse_usage_text(&e.text))
-            .unwrap_or_default();
-        let start = dispatched.map_or(0, |e| e.time);
-        let submit = j.row.submit_time;
-        Some(Record {
-            jobid: display_id(&j.row),
-            user: j.row.user.clone(),
-            queue: j.row.queue.clone(),
-            status: if j.row.state == JobState::Done {
-                "done"
-            } else {
-                "exit"
-            },
-            exit_code: j.row.exit_code,
-            hosts: dispatched.map(|e| e.hosts.clone()).unwrap_or_default(),
-            submit_time: submit,
-            start_time: start,
-            end_time: end,
-            cpu_secs: (usage.user_ms + usage.system_ms) as f64 / 1000.0,
-            wait_secs: if start > 0 {
-                start.saturating_sub(submit)
-            } else {
-                end.saturating_sub(submit)
-            },
-            turnaround_secs: end.saturating_sub(submit),
-            max_rss_kb: usage.max_rss_kb,
-            command: j.spec.command.clone(),
-        })
-    }
-
-    /// CPU time over turnaround.
-    pub fn hog(&self) -> f64 {
-        match self.turnaround_secs {
-            0 => 0.0,
-            t => self.cpu_secs / t as f64,
+    pub fn of(r: &AcctRecord) -> Record {
+        let id = match r.array_id {
+            0 => r.id.to_string(),
+            array => format!("{array}[{}]", r.index),
+        };
+        Record {
+            jobid: id,
+            user: r.user.clone(),
+            queue: r.queue.clone(),
+            status: if r.done { "done" } else { "exit" },
+            exit_code: r.exit_code,
+            hosts: r.hosts.clone(),
+            submit_time: r.submit_time,
+            start_time: r.start_time,
+            end_time: r.end_time,
+            cpu_secs: r.cpu_ms as f64 / 1000.0,
+            wait_secs: r.wait_secs(),
+            turnaround_secs: r.turnaround_secs(),
+            hog: r.hog_ppm() as f64 / 1e6,
+            max_rss_kb: r.max_rss_kb,
+            command: r.command.clone(),
         }
     }
 }
 
-/// The summed figures of `records`.
+/// The summed figures (seconds).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Summary {
-    pub done: usize,
-    pub exited: usize,
+    pub done: u64,
+    pub exited: u64,
     pub cpu_total: f64,
     pub cpu_max: f64,
     pub cpu_min: f64,
@@ -133,30 +110,25 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn of(records: &[Record]) -> Summary {
-        let n = records.len();
-        if n == 0 {
-            return Summary::default();
-        }
-        let cpu = records.iter().map(|r| r.cpu_secs);
-        let wait = records.iter().map(|r| r.wait_secs);
-        let turn = records.iter().map(|r| r.turnaround_secs);
-        let hog = records.iter().map(Record::hog);
+    pub fn of(s: &AcctSummary) -> Summary {
+        let n = s.jobs().max(1) as f64;
+        let secs = |ms: u64| ms as f64 / 1000.0;
+        let hog = |ppm: u64| ppm as f64 / 1e6;
         Summary {
-            done: records.iter().filter(|r| r.status == "done").count(),
-            exited: records.iter().filter(|r| r.status == "exit").count(),
-            cpu_total: cpu.clone().sum(),
-            cpu_max: cpu.clone().fold(0.0, f64::max),
-            cpu_min: cpu.fold(f64::INFINITY, f64::min),
-            wait_total: wait.clone().sum(),
-            wait_max: wait.clone().max().unwrap_or(0),
-            wait_min: wait.min().unwrap_or(0),
-            turnaround_max: turn.clone().max().unwrap_or(0),
-            turnaround_min: turn.clone().min().unwrap_or(0),
-            turnaround_avg: turn.sum::<u64>() as f64 / n as f64,
-            hog_avg: hog.clone().sum::<f64>() / n as f64,
-            hog_max: hog.clone().fold(0.0, f64::max),
-            hog_min: hog.fold(f64::INFINITY, f64::min),
+            done: s.done,
+            exited: s.exited,
+            cpu_total: secs(s.cpu_ms_total),
+            cpu_max: secs(s.cpu_ms_max),
+            cpu_min: secs(s.cpu_ms_min),
+            wait_total: s.wait_total,
+            wait_max: s.wait_max,
+            wait_min: s.wait_min,
+            turnaround_max: s.turnaround_max,
+            turnaround_min: s.turnaround_min,
+            turnaround_avg: s.turnaround_total as f64 / n,
+            hog_avg: s.hog_ppm_total as f64 / 1e6 / n,
+            hog_max: hog(s.hog_ppm_max),
+            hog_min: hog(s.hog_ppm_min),
         }
     }
 
@@ -178,8 +150,7 @@ impl Summary {
         let _ = writeln!(
             out,
             " Maximum CPU time of a job: {:>7.1}      Minimum CPU time of a job: {:>7.1}",
-            self.cpu_max,
-            finite(self.cpu_min)
+            self.cpu_max, self.cpu_min
         );
         let _ = writeln!(
             out,
@@ -214,18 +185,9 @@ impl Summary {
         let _ = writeln!(
             out,
             " Maximum hog factor of a job: {:>5.2}      Minimum hog factor of a job: {:>5.2}",
-            self.hog_max,
-            finite(self.hog_min)
+            self.hog_max, self.hog_min
         );
         out
-    }
-}
-
-fn finite(v: f64) -> f64 {
-    if v.is_finite() {
-        v
-    } else {
-        0.0
     }
 }
 
@@ -244,7 +206,7 @@ pub fn main() -> ExitCode {
         }
     };
     let client = match client("bacct") {
-        Ok(c) => c,
+        Ok(c) => c.patient(super::ARCHIVE_WAIT),
         Err(code) => return code,
     };
     let user = match args.user.as_deref() {
@@ -252,51 +214,59 @@ pub fn main() -> ExitCode {
         Some("all") => String::new(),
         Some(u) => u.to_owned(),
     };
-    let mut refs = Vec::new();
+    let mut jobs = Vec::new();
     for text in &args.job_refs {
         match parse_job_ref(text) {
-            Some(r) => refs.push(r),
+            Some(r) => jobs.push(r),
             None => return fail("bacct", format!("invalid job reference '{text}'")),
         }
     }
-    if refs.is_empty() {
-        refs.push(JobRef::default());
-    }
+    let (ended_from, ended_to) = window.unwrap_or((0, u64::MAX));
+    let request = AcctRequest {
+        user: if jobs.is_empty() {
+            user.clone()
+        } else {
+            String::new()
+        },
+        jobs,
+        queue: args.queue.clone().unwrap_or_default(),
+        host: args.host.clone().unwrap_or_default(),
+        ended_from,
+        ended_to,
+        per_job: args.long || args.json,
+    };
+    // Jobs are printed as they come: a year of `-l` is not held whole.
     let mut jobs = Vec::new();
-    for job in refs {
-        let request = HistoryRequest {
-            job,
-            user: if job.id == 0 {
-                user.clone()
+    let mut summary = AcctSummary::default();
+    let mut header = Some(header(&user, &args));
+    let streamed = client.stream_each(
+        op::ACCT,
+        &request,
+        |c: &AcctChunk| c.more,
+        |chunk| {
+            if args.json {
+                jobs.extend(chunk.records.iter().map(Record::of));
             } else {
-                String::new()
-            },
-        };
-        match client.stream(op::HISTORY, &request, |c: &HistoryChunk| c.more) {
-            Ok(chunks) => jobs.extend(chunks.into_iter().flat_map(|c| c.jobs)),
-            Err(e) => return fail("bacct", e.reason()),
-        }
+                let mut text = header.take().unwrap_or_default();
+                for r in &chunk.records {
+                    text.push_str(&long(&Record::of(r)));
+                }
+                os::say!("{text}");
+            }
+            if !chunk.more {
+                summary = chunk.summary;
+            }
+        },
+    );
+    if let Err(e) = streamed {
+        return fail("bacct", e.reason());
     }
-    let records: Vec<Record> = (jobs.iter())
-        .filter_map(Record::of)
-        .filter(|r| args.queue.as_ref().is_none_or(|q| r.queue == *q))
-        .filter(|r| args.host.as_ref().is_none_or(|h| r.hosts.contains(h)))
-        .filter(|r| window.is_none_or(|(t0, t1)| (t0..=t1).contains(&r.end_time)))
-        .collect();
-    let summary = Summary::of(&records);
+    let summary = Summary::of(&summary);
     if args.json {
-        print_json(&serde_json::json!({ "jobs": records, "summary": summary }));
-        return ExitCode::SUCCESS;
+        print_json(&serde_json::json!({ "jobs": jobs, "summary": summary }));
+    } else {
+        os::say!("\n{}", summary.render());
     }
-    let mut out = header(&user, &args);
-    if args.long {
-        for r in &records {
-            out.push_str(&long(r));
-        }
-    }
-    out.push('\n');
-    out.push_str(&summary.render());
-    os::say!("{out}");
     ExitCode::SUCCESS
 }
 
@@ -353,7 +323,7 @@ fn long(r: &Record) -> String {
         r.wait_secs,
         r.turnaround_secs,
         r.status,
-        r.hog(),
+        r.hog,
         memory(r.max_rss_kb),
         "-".repeat(78)
     );
@@ -436,57 +406,42 @@ fn parse_point(text: &str, now: u64) -> Option<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proto::mbd::{HistEvent, JobRow, SubmitRequest};
 
-    fn finished(id: u32, state: JobState, cpu_ms: u64, times: (u64, u64, u64)) -> JobHistory {
-        let (submit, start, end) = times;
-        let ev = |time, what, text: String| HistEvent {
-            time,
-            what,
-            text,
+    fn finished(id: u32, done: bool, cpu_ms: u64, times: (u64, u64, u64)) -> AcctRecord {
+        let (submit_time, start_time, end_time) = times;
+        AcctRecord {
+            id,
+            user: "ann".into(),
+            queue: "normal".into(),
+            done,
             hosts: vec!["n1".into()],
-            ..HistEvent::default()
-        };
-        let usage = proto::sbd::Usage {
-            user_ms: cpu_ms,
-            system_ms: 0,
+            submit_time,
+            start_time,
+            end_time,
+            cpu_ms,
             max_rss_kb: 4096,
-        };
-        JobHistory {
-            row: JobRow {
-                id,
-                user: "ann".into(),
-                queue: "normal".into(),
-                state,
-                submit_time: submit,
-                ..JobRow::default()
-            },
-            spec: SubmitRequest::default(),
-            events: vec![
-                ev(start, event::DISPATCHED, String::new()),
-                ev(end, event::FINISHED, String::new()),
-                ev(end, event::USAGE, crate::job::usage_text(&usage)),
-            ],
+            ..AcctRecord::default()
         }
     }
 
     #[test]
     fn figures_and_their_summary() {
         let jobs = [
-            finished(1, JobState::Done, 10_000, (100, 104, 120)),
-            finished(2, JobState::Exit, 2_000, (100, 110, 140)),
-            finished(3, JobState::Run, 0, (100, 0, 0)),
+            finished(1, true, 10_000, (100, 104, 120)),
+            finished(2, false, 2_000, (100, 110, 140)),
         ];
-        let records: Vec<Record> = jobs.iter().filter_map(Record::of).collect();
-        assert_eq!(records.len(), 2, "a running job is not accounted");
-        assert_eq!((records[0].wait_secs, records[0].turnaround_secs), (4, 20));
-        assert!((records[0].hog() - 0.5).abs() < 1e-9);
-        let s = Summary::of(&records);
+        let mut sum = AcctSummary::default();
+        jobs.iter().for_each(|j| sum.add(j));
+        let first = Record::of(&jobs[0]);
+        assert_eq!((first.wait_secs, first.turnaround_secs), (4, 20));
+        assert!((first.hog - 0.5).abs() < 1e-9);
+        let s = Summary::of(&sum);
         assert_eq!(
             (s.done, s.exited, s.wait_total, s.turnaround_max),
             (1, 1, 14, 40)
         );
         assert!((s.cpu_total - 12.0).abs() < 1e-9 && (s.turnaround_avg - 30.0).abs() < 1e-9);
+        assert!((s.cpu_min - 2.0).abs() < 1e-9);
         let text = s.render();
         assert!(
             text.contains(
@@ -498,7 +453,13 @@ mod tests {
             text.contains(" Total CPU time consumed:      12.0"),
             "{text}"
         );
-        assert_eq!(memory(records[0].max_rss_kb), "4M");
+        assert_eq!(memory(first.max_rss_kb), "4M");
+        let element = Record::of(&AcctRecord {
+            array_id: 7,
+            index: 2,
+            ..jobs[0].clone()
+        });
+        assert_eq!(element.jobid, "7[2]");
     }
 
     #[test]

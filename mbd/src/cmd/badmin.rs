@@ -2,12 +2,43 @@
 //! llb.hosts, llb.queues and llb.users again without a restart;
 //! `hclose`/`hopen` and `qinact`/`qact` are `bhosts -c/-o` and
 //! `bqueues -c/-o` (a closed queue here dispatches nothing and still
-//! takes jobs: LSF's inactive queue). LSF's `qclose` (refuse
-//! submissions) has no counterpart and says so.
+//! takes jobs: LSF's inactive queue); `qclose`/`qopen` close a queue to
+//! new jobs and open it again, as LSF's do (it still dispatches).
 
 use super::{client, fail, parse_args, VERSION};
-use proto::mbd::{op, Control};
+use proto::mbd::{op, Control, QueueRow};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// How long `mbdrestart` waits for mbd to answer again.
+const RESTART_WAIT: Duration = Duration::from_secs(120);
+
+fn mbd_restart(client: &crate::client::BatchClient) -> ExitCode {
+    if let Err(e) = client.call::<_, ()>(op::MBD_RESTART, &()) {
+        return fail("badmin", format!("mbdrestart refused: {}", e.reason()));
+    }
+    os::sayln!("mbd restarting ...");
+    let deadline = Instant::now() + RESTART_WAIT;
+    loop {
+        match client.call::<_, Vec<QueueRow>>(op::QUEUES, &()) {
+            Ok(_) => {
+                os::sayln!("mbd answers again: restart done");
+                return ExitCode::SUCCESS;
+            }
+            Err(e) if Instant::now() >= deadline => {
+                let waited = RESTART_WAIT.as_secs();
+                return fail(
+                    "badmin",
+                    format!(
+                        "mbd has not answered for {waited} s since the restart: {}",
+                        e.reason()
+                    ),
+                );
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+}
 
 #[derive(clap::Parser, Debug)]
 #[command(name = "badmin", version = VERSION, disable_version_flag = true, infer_long_args = true, about = "Administer the batch system")]
@@ -30,11 +61,11 @@ enum Command {
     Qinact { queues: Vec<String> },
     /// Let queues dispatch again
     Qact { queues: Vec<String> },
-    /// LSF's: refuse submissions to queues (not available here)
+    /// Close queues to new jobs (their jobs still run)
     Qclose { queues: Vec<String> },
-    /// LSF's: take submissions again (not available here)
+    /// Let queues take new jobs again
     Qopen { queues: Vec<String> },
-    /// LSF's: restart mbd (restart its service here)
+    /// Restart mbd: it reads its event log again (its pid stays)
     Mbdrestart,
 }
 
@@ -47,7 +78,7 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let control = |what: &str, op: u32, names: &[String], open: bool| {
+    let control = |what: &str, op: u32, names: &[String], open: bool, done: &str| {
         if names.is_empty() {
             return fail("badmin", format!("name the {what}s"));
         }
@@ -58,7 +89,7 @@ pub fn main() -> ExitCode {
                 open,
             };
             match client.call::<_, ()>(op, &request) {
-                Ok(()) => os::sayln!("{what} {name} {}", if open { "opened" } else { "closed" }),
+                Ok(()) => os::sayln!("{what} {name} {done}"),
                 Err(e) => {
                     eprintln!("badmin: {name}: {}", e.reason());
                     failed = true;
@@ -74,22 +105,43 @@ pub fn main() -> ExitCode {
     match args.command {
         Command::Reconfig => match client.call::<_, ()>(op::RECONFIG, &()) {
             Ok(()) => {
-                os::sayln!("Reconfiguration done: mbd reads llb.hosts, llb.queues and llb.users anew");
+                os::sayln!(
+                    "Reconfiguration done: mbd reads llb.hosts, llb.queues and llb.users anew"
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => fail("badmin", format!("reconfig refused: {}", e.reason())),
         },
-        Command::Hclose { hosts } => control("host", op::HOST_CONTROL, &hosts, false),
-        Command::Hopen { hosts } => control("host", op::HOST_CONTROL, &hosts, true),
-        Command::Qinact { queues } => control("queue", op::QUEUE_CONTROL, &queues, false),
-        Command::Qact { queues } => control("queue", op::QUEUE_CONTROL, &queues, true),
-        Command::Qclose { .. } | Command::Qopen { .. } => fail(
-            "badmin",
-            "queues here do not refuse submissions (LSF's qclose); badmin qinact/qact stop and resume their dispatch",
+        Command::Hclose { hosts } => control("host", op::HOST_CONTROL, &hosts, false, "closed"),
+        Command::Hopen { hosts } => control("host", op::HOST_CONTROL, &hosts, true, "opened"),
+        Command::Qinact { queues } => control(
+            "queue",
+            op::QUEUE_CONTROL,
+            &queues,
+            false,
+            "inactivated: it dispatches no jobs",
         ),
-        Command::Mbdrestart => fail(
-            "badmin",
-            "restart mbd's service (systemctl restart lavalite-mbd); llb.* changes need only badmin reconfig",
+        Command::Qact { queues } => control(
+            "queue",
+            op::QUEUE_CONTROL,
+            &queues,
+            true,
+            "activated: it dispatches jobs",
         ),
+        Command::Qclose { queues } => control(
+            "queue",
+            op::QUEUE_ACCEPT,
+            &queues,
+            false,
+            "closed to new jobs",
+        ),
+        Command::Qopen { queues } => control(
+            "queue",
+            op::QUEUE_ACCEPT,
+            &queues,
+            true,
+            "opened to new jobs",
+        ),
+        Command::Mbdrestart => mbd_restart(&client),
     }
 }

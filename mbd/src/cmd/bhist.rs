@@ -56,7 +56,7 @@ pub fn main() -> ExitCode {
         return fail("bhist", "-r and -p are mutually exclusive");
     }
     let client = match client("bhist") {
-        Ok(c) => c,
+        Ok(c) => c.patient(super::ARCHIVE_WAIT),
         Err(code) => return code,
     };
     if let Some(user) = &args.user {

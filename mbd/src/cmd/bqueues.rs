@@ -153,6 +153,9 @@ pub fn render_long(rows: &[QueueRow]) -> String {
                 status(q),
                 unlimited_or(q.max_slots)
             ));
+            if !q.accepting {
+                b.push_str("  Submissions: closed to new jobs (badmin qopen opens it)\n");
+            }
             if q.user_slots + q.host_slots > 0 || !q.processor_slots.is_empty() {
                 b.push_str(&format!(
                     "  Slot limits: JL/U {}    JL/H {}    JL/P {}\n",
@@ -205,6 +208,8 @@ struct QueueJson<'a> {
     queue_name: &'a str,
     priority: i32,
     status: &'static str,
+    /// Takes new jobs (`badmin qclose` stops it).
+    accepting: bool,
     description: &'a str,
     users: &'a [String],
     hosts: &'a [String],
@@ -228,6 +233,7 @@ impl<'a> From<&'a QueueRow> for QueueJson<'a> {
             queue_name: &q.name,
             priority: q.priority,
             status: status(q),
+            accepting: q.accepting,
             description: &q.description,
             users: &q.users,
             hosts: &q.hosts,
@@ -255,6 +261,7 @@ mod tests {
             name: "normal".into(),
             priority: 30,
             open: true,
+            accepting: true,
             description: "General CPU work".into(),
             users: vec!["alice".into(), "bob".into()],
             hosts: vec!["cpu01".into(), "cpu02".into()],

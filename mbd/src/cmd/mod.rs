@@ -79,6 +79,9 @@ pub fn fail(prog: &str, message: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// How long bhist and bacct wait for mbd to read its archives.
+pub const ARCHIVE_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// The client for `$LL_CONF_DIR`'s cluster, or the failure printed.
 pub fn client(prog: &str) -> Result<BatchClient, ExitCode> {
     BatchClient::from_env().map_err(|e| fail(prog, e))

@@ -48,6 +48,7 @@ impl State {
         if job.spec.queue == req.queue {
             return Ok(None);
         }
+        self.check_accepting(to)?;
         Ok(Some(Change::Moved(Moved {
             id: job.id,
             time: now,

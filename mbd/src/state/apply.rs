@@ -77,6 +77,11 @@ impl State {
                     self.queue_open[q] = c.open;
                 }
             }
+            Change::QueueAccepting(c) => {
+                if let Some(q) = self.cluster.queue(&c.name) {
+                    self.queue_accepting[q] = c.open;
+                }
+            }
             Change::HostControlled(c) => {
                 if let Some(h) = self.cluster.host(&c.name) {
                     self.host_open[h] = c.open;

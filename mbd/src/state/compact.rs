@@ -2,7 +2,7 @@
 //! what is left as the first records of a fresh log.
 
 use super::State;
-use crate::change::{Change, Checkpoint, JobOfSpec, SpecImage};
+use crate::change::{Change, Checkpoint, Controlled, JobOfSpec, SpecImage};
 use crate::job::Spec;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -43,6 +43,16 @@ impl State {
             closed_queues: closed(&self.queue_open, &|i| self.cluster.queues[i].name.clone()),
             closed_hosts: closed(&self.host_open, &|i| self.cluster.hosts[i].name.clone()),
         })];
+        // Not in the checkpoint: a log an older mbd wrote has none.
+        for name in closed(&self.queue_accepting, &|i| {
+            self.cluster.queues[i].name.clone()
+        }) {
+            out.push(Change::QueueAccepting(Controlled {
+                name,
+                open: false,
+                time: 0,
+            }));
+        }
         // Each specification once, before the first job of it: an array's
         // elements (or any jobs sharing one) cost a few bytes each.
         let mut spec_ids: HashMap<*const Spec, u32> = HashMap::new();

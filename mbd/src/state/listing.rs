@@ -1,13 +1,14 @@
-//! What the query commands list: `bjobs`, `bhist`, `bqueues`, `btokens`,
+//! What the query commands list: `bjobs`, `bhist`, `bacct`, `bqueues`, `btokens`,
 //! `bgroups` and `bhosts` rows, filtered by who asks.
 
 use super::{Caller, Refusal, State};
+use crate::acct::{self, Tally};
 use crate::cluster::HostStatus;
 use crate::job::Job;
 use crate::job::PendReason;
 use proto::mbd::{
-    event, GroupRow, HistoryRequest, HostRow, JobHistory, JobRef, JobRow, JobState, JobsRequest,
-    QueueRow, ShareRow, TokenRow,
+    event, AcctRecord, AcctRequest, GroupRow, HistoryRequest, HostRow, JobHistory, JobRef, JobRow,
+    JobState, JobsRequest, QueueRow, ShareRow, TokenRow,
 };
 
 impl State {
@@ -113,6 +114,26 @@ impl State {
         }))
     }
 
+    /// `bacct` over the finished jobs mbd holds.
+    pub fn acct(&self, who: &Caller, req: &AcctRequest) -> Tally {
+        let filter = acct::Filter::new(req, who.admin, &who.user);
+        let mut tally = Tally::new(req);
+        (self.jobs.values().filter(|j| j.state.is_finished()))
+            .filter_map(|j| self.acct_record(j))
+            .filter(|r| filter.matches(r))
+            .for_each(|r| tally.add(r));
+        tally
+    }
+
+    /// The accounting of job `id`, if mbd holds it and it has finished.
+    pub fn acct_of(&self, id: u32) -> Option<AcctRecord> {
+        self.jobs.get(&id).and_then(|j| self.acct_record(j))
+    }
+
+    fn acct_record(&self, j: &Job) -> Option<AcctRecord> {
+        acct::record(&self.row(j), &j.events, &j.spec.request.command)
+    }
+
     /// Fills in each fair-share queue's accounts at `now`.
     pub fn add_shares(&self, rows: &mut [QueueRow], now: u64) {
         let fairshare = crate::fairshare::FairShare::new(self, &[], now, self.cluster.fairshare);
@@ -136,6 +157,7 @@ impl State {
                 name: q.name.clone(),
                 priority: q.priority,
                 open: self.queue_open(i),
+                accepting: self.queue_accepting(i),
                 description: q.description.clone(),
                 users: q.users_text.clone(),
                 hosts: q.hosts_text.clone(),

@@ -37,7 +37,7 @@ impl State {
         // The elements of one submission share what is checked.
         let mut request =
             modified(&first.spec.request, &first.spec.queue, &req.fields).map_err(einval)?;
-        self.check_submission(who, &mut request)?;
+        self.check_submission(who, &mut request, Some(&first.spec.queue))?;
         Ok((waiting.iter())
             .map(|job| {
                 Change::Modified(Modified {

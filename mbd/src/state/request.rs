@@ -17,7 +17,7 @@ impl State {
         mut request: SubmitRequest,
         now: u64,
     ) -> Result<Change, Refusal> {
-        let queue = self.check_submission(who, &mut request)?;
+        let queue = self.check_submission(who, &mut request, None)?;
         let elements = request.indices().len() as u32;
         if self.next_id.checked_add(elements).is_none() {
             return Err(Refusal::new(status::EINVAL, "job ids exhausted"));
@@ -36,11 +36,13 @@ impl State {
     /// What a submission (or a `bmod`'s result) must be: a queue `who`
     /// may use (the default one if none is named), values in range,
     /// hosts, pools and dependencies that exist. Token requests are
-    /// summed per pool. The queue, or why not.
+    /// summed per pool; a queue closed to submissions (but the one a
+    /// modified job is already `in`). The queue, or why not.
     pub(super) fn check_submission(
         &self,
         who: &Caller,
         request: &mut SubmitRequest,
+        already_in: Option<&str>,
     ) -> Result<&QueueConf, Refusal> {
         let einval = |m: String| Refusal::new(status::EINVAL, m);
         if request.queue.is_empty() {
@@ -49,6 +51,9 @@ impl State {
         let q = (self.cluster.queue(&request.queue))
             .ok_or_else(|| einval(format!("unknown queue {}", request.queue)))?;
         let queue = &self.cluster.queues[q];
+        if already_in != Some(queue.name.as_str()) {
+            self.check_accepting(q)?;
+        }
         if !who.admin && !queue_admits(queue, &who.user, Some(who.gid)) {
             return Err(Refusal::new(
                 status::EPERM,
@@ -138,6 +143,34 @@ impl State {
             .queue(&c.name)
             .ok_or_else(|| no_queue(&c.name))?;
         Ok(Change::QueueControlled(controlled(c, now)))
+    }
+
+    /// `badmin qopen/qclose`: whether a queue takes submissions.
+    pub fn control_accepting(
+        &self,
+        who: &Caller,
+        c: &Control,
+        now: u64,
+    ) -> Result<Change, Refusal> {
+        require_admin(who)?;
+        self.cluster
+            .queue(&c.name)
+            .ok_or_else(|| no_queue(&c.name))?;
+        Ok(Change::QueueAccepting(controlled(c, now)))
+    }
+
+    /// Refuses a job into queue `q` while it is closed to submissions.
+    pub(super) fn check_accepting(&self, q: usize) -> Result<(), Refusal> {
+        if self.queue_accepting(q) {
+            return Ok(());
+        }
+        Err(Refusal::new(
+            status::EINVAL,
+            format!(
+                "queue {} is closed to new jobs (badmin qclose; badmin qopen opens it)",
+                self.cluster.queues[q].name
+            ),
+        ))
     }
 
     pub fn control_host(&self, who: &Caller, c: &Control, now: u64) -> Result<Change, Refusal> {
