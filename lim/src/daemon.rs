@@ -13,7 +13,8 @@ use chan::{ChanError, ChanId, Channels, Config, Event, Frame};
 use os::host::unix_now;
 use proto::auth::Credentials;
 use proto::lim::{
-    op, status, Beacon, ClusterInfo, LimStats, LoadReport, LoadVector, SignRequest, StaticInfo,
+    op, status, Beacon, ClusterInfo, LimStats, LoadReport, LoadVector, ReconfigNote, SignRequest,
+    StaticInfo,
 };
 use proto::{Decode, Encode, Header};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -116,19 +117,7 @@ impl Lim {
         chans
             .timer(first_tick(settings.tick, settings.me), settings.tick)
             .map_err(chan_err("cannot create the tick timer"))?;
-        let now = Instant::now();
-        let election = Election::new(
-            ElectionConfig {
-                me: settings.me,
-                candidates: (settings.cluster.hosts.iter().enumerate())
-                    .filter(|(_, h)| h.candidate)
-                    .map(|(i, _)| i)
-                    .collect(),
-                tick: settings.tick,
-                miss_ticks: MISS_TICKS,
-            },
-            now,
-        );
+        let election = Election::new(election_config(&settings), Instant::now());
         let table = LoadTable::new(&settings.cluster, settings.tick * MISS_TICKS);
         let (uid, gid) = os::users::ids();
         let who = Credentials {
@@ -333,6 +322,7 @@ impl Lim {
         let claimed = match &message {
             Datagram::Report(r) => &r.host,
             Datagram::Beacon(b) => &b.master,
+            Datagram::Reconfig(n) => &n.host,
         };
         let Some(sender) = self.settings.sender(claimed, from) else {
             self.stats.dropped_foreign += 1;
@@ -354,6 +344,13 @@ impl Lim {
                     self.apply(change);
                 }
             }
+            Datagram::Reconfig(n) => match self.reconfigure(now) {
+                Ok(done) => log::info!("lim of {} asked: {done}", n.host),
+                Err(why) => log::error!(
+                    "lim of {} asked to read the cluster file again: {why}",
+                    n.host
+                ),
+            },
         }
     }
 
@@ -406,6 +403,9 @@ impl Lim {
     /// is at the other end of the socket.
     fn on_sign(&mut self, id: ChanId, frame: &Frame) {
         let header = *frame.header();
+        if header.operation == op::RECONFIG {
+            return self.on_reconfig_request(id, &header);
+        }
         let signed = self.sign_for_peer(id, &header, frame.body());
         if let Err(why) = &signed {
             if let Some(count) = self.sign_refusals.note("signing") {
@@ -450,6 +450,65 @@ impl Lim {
             challenge: request.challenge,
         };
         sign::sign(&request, &who, key)
+    }
+
+    /// `lsadmin reconfig` from a local admin: read the files again, then
+    /// have every other lim do so.
+    fn on_reconfig_request(&mut self, id: ChanId, header: &Header) {
+        let asked = match self.chans.peer_cred(id) {
+            Ok(peer) if peer.uid == 0 || peer.uid == os::users::ids().0 => {
+                log::info!("lsadmin reconfig by uid {} (pid {})", peer.uid, peer.pid);
+                self.reconfigure(Instant::now())
+            }
+            Ok(peer) => Err(format!(
+                "uid {} may not reconfigure lim: root or lim's own user only",
+                peer.uid
+            )),
+            Err(e) => Err(format!("cannot tell who asks: {e}")),
+        };
+        match asked {
+            Ok(done) => {
+                log::info!("{done}");
+                let note = Datagram::Reconfig(ReconfigNote {
+                    host: self.settings.host_name(self.settings.me).to_owned(),
+                });
+                let bytes = self.codec.encode(&note, unix_now());
+                let others = self.settings.addrs.len().saturating_sub(1);
+                let me = self.settings.me;
+                for position in (0..self.settings.addrs.len()).filter(|&p| p != me) {
+                    self.send_to(position, &bytes);
+                }
+                let plural = if others == 1 { "" } else { "s" };
+                let told = format!("{done}; told {others} other lim{plural} to read it too");
+                self.reply(id, header, status::OK, &told);
+            }
+            Err(why) => {
+                log::warn!("lsadmin reconfig refused: {why}");
+                self.reply(id, header, status::REFUSED, &why);
+            }
+        }
+    }
+
+    /// Reads the cluster file (and ll.conf) again and puts the host list
+    /// in force: hosts added and removed, master candidates changed. What
+    /// needs the sockets or timers made again (this host's address, the
+    /// port, the tick) or the key is refused: restart lim for those.
+    fn reconfigure(&mut self, now: Instant) -> Result<String, String> {
+        let dir = (self.settings.conf_dir.clone())
+            .ok_or("this lim was not started from a configuration directory")?;
+        let me = self.settings.host_name(self.settings.me).to_owned();
+        let new = Settings::load(&dir, &me)
+            .map_err(|e| format!("{e}; the running configuration stays"))?;
+        crate::reconfig::check(&self.settings, &new)?;
+        let old = &self.settings;
+        let position = |p: usize| new.cluster.position(old.host_name(p));
+        self.election = self
+            .election
+            .reconfigured(election_config(&new), position, now);
+        self.table = self.table.reconfigured(&new.cluster);
+        let said = crate::reconfig::summary(old, &new);
+        self.settings = new;
+        Ok(said)
     }
 
     fn cluster_info(&self, now: Instant) -> ClusterInfo {
@@ -537,6 +596,18 @@ fn open_sign_socket(chans: &mut Channels, dir: &Path, path: &Path) -> Result<Cha
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
         .map_err(|e| e.to_string())?;
     Ok(listener)
+}
+
+fn election_config(settings: &Settings) -> ElectionConfig {
+    ElectionConfig {
+        me: settings.me,
+        candidates: (settings.cluster.hosts.iter().enumerate())
+            .filter(|(_, h)| h.candidate)
+            .map(|(i, _)| i)
+            .collect(),
+        tick: settings.tick,
+        miss_ticks: MISS_TICKS,
+    }
 }
 
 /// Logs drops at 1, 2, 4, 8, ... so a flood cannot fill the log.

@@ -3,7 +3,7 @@
 
 use bytes::BytesMut;
 use proto::auth::{self, AuthError, AuthKey, Credentials, ReplayGuard};
-use proto::lim::{op, Beacon, LoadReport};
+use proto::lim::{op, Beacon, LoadReport, ReconfigNote};
 use proto::{Decode, DecodeError, Encode, Header, HeaderError};
 use std::fmt;
 
@@ -15,6 +15,7 @@ pub const MAX_DATAGRAM_BODY: u32 = 16 * 1024;
 pub enum Datagram {
     Report(LoadReport),
     Beacon(Beacon),
+    Reconfig(ReconfigNote),
 }
 
 /// Why a datagram was dropped.
@@ -87,6 +88,10 @@ impl DatagramCodec {
                 b.encode(&mut body);
                 op::BEACON
             }
+            Datagram::Reconfig(n) => {
+                n.encode(&mut body);
+                op::RECONFIG_NOTE
+            }
         };
         let header = Header::request(self.sequence, operation, 0);
         let mut out = BytesMut::new();
@@ -120,6 +125,7 @@ impl DatagramCodec {
         match header.operation {
             op::LOAD_REPORT => LoadReport::from_body(body).map(Datagram::Report),
             op::BEACON => Beacon::from_body(body).map(Datagram::Beacon),
+            op::RECONFIG_NOTE => ReconfigNote::from_body(body).map(Datagram::Reconfig),
             other => return Err(DropReason::UnknownOp(other)),
         }
         .map_err(DropReason::Body)

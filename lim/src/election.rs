@@ -87,6 +87,36 @@ impl Election {
         }
     }
 
+    /// This election under a new cluster file (`lsadmin reconfig`):
+    /// `position` maps an old position to the new one (`None`: no longer
+    /// listed). A followed master that is gone or no longer a candidate
+    /// is forgotten, and the candidates wait as at a start from `now`
+    /// before one takes over; a master that is no longer a candidate stops
+    /// being one.
+    pub fn reconfigured(
+        &self,
+        cfg: ElectionConfig,
+        position: impl Fn(usize) -> Option<usize>,
+        now: Instant,
+    ) -> Election {
+        let heard = (self.heard)
+            .and_then(|(claim, at)| Some((position(claim.master)?, claim.epoch, at)))
+            .filter(|(master, _, _)| cfg.candidates.contains(master))
+            .map(|(master, epoch, at)| (Claim { master, epoch }, at));
+        let master_epoch = self
+            .master_epoch
+            .filter(|_| cfg.candidates.contains(&cfg.me));
+        let forgot = self.heard.is_some() && heard.is_none();
+        Election {
+            cfg,
+            started: if forgot { now } else { self.started },
+            master_epoch,
+            heard,
+            lost_reported: self.lost_reported && heard.is_some(),
+            max_epoch: self.max_epoch,
+        }
+    }
+
     pub fn is_master(&self) -> bool {
         self.master_epoch.is_some()
     }
@@ -422,6 +452,41 @@ mod tests {
             e.on_beacon(0, 5, later),
             Some(Change::Following { master: 0 })
         );
+    }
+
+    #[test]
+    fn a_new_cluster_file_keeps_the_master_followed_unless_it_is_gone() {
+        let t0 = Instant::now();
+        let mut follower = host(2, &[0, 1], t0);
+        assert!(follower.on_beacon(0, 1, t0).is_some());
+        let cfg = |me, candidates: &[usize]| ElectionConfig {
+            me,
+            candidates: candidates.to_vec(),
+            tick: TICK,
+            miss_ticks: 3,
+        };
+        // A host listed first now: everyone moves down one.
+        let moved = follower.reconfigured(cfg(3, &[1, 2]), |p| Some(p + 1), t0);
+        assert_eq!(moved.master(t0).map(|c| c.master), Some(1));
+        // The master taken out: host 1 (now first) takes over a tick
+        // after the change, not at once.
+        let mut candidate = host(1, &[0, 1], t0);
+        candidate.on_beacon(0, 1, t0);
+        let later = t0 + TICK * 100;
+        let mut gone = candidate.reconfigured(cfg(0, &[0]), |p| p.checked_sub(1), later);
+        assert_eq!(gone.master(later), None);
+        assert_eq!(gone.poll(later), None);
+        assert!(matches!(
+            gone.poll(later + TICK),
+            Some(Change::BecameMaster { epoch: 2 })
+        ));
+        let mut master = host(0, &[0], t0);
+        assert!(matches!(
+            master.poll(t0 + TICK),
+            Some(Change::BecameMaster { .. })
+        ));
+        let demoted = master.reconfigured(cfg(0, &[1]), Some, t0 + TICK);
+        assert!(!demoted.is_master(), "no longer a candidate");
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod load_table;
 pub mod log_file;
 pub mod port_holder;
 pub mod probe;
+pub mod reconfig;
 pub mod settings;
 pub mod sign;
 

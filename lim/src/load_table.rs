@@ -39,6 +39,22 @@ impl LoadTable {
         LoadTable { slots, timeout }
     }
 
+    /// This table for a new cluster file (`lsadmin reconfig`): each host
+    /// still listed keeps its last report; a new one has none yet.
+    pub fn reconfigured(&mut self, cluster: &ClusterFile) -> LoadTable {
+        let mut old: std::collections::HashMap<String, Slot> = (self.slots.drain(..))
+            .map(|s| (s.name.clone(), s))
+            .collect();
+        let mut table = LoadTable::new(cluster, self.timeout);
+        for slot in &mut table.slots {
+            if let Some(kept) = old.remove(&slot.name) {
+                let candidate = slot.candidate;
+                *slot = Slot { candidate, ..kept };
+            }
+        }
+        table
+    }
+
     /// Stores the report of the host at `position` (ignored if unknown).
     pub fn record(
         &mut self,
@@ -117,6 +133,35 @@ mod tests {
         assert!(
             table.is_available(1, t0 + tick * 10),
             "back on its next report"
+        );
+    }
+
+    #[test]
+    fn a_new_cluster_file_keeps_the_reports_of_hosts_still_listed() {
+        let t0 = Instant::now();
+        let mut table = LoadTable::new(&cluster(), Duration::from_secs(15));
+        let info = StaticInfo {
+            ncpus: 8,
+            ..StaticInfo::default()
+        };
+        table.record(1, &info, LoadVector::default(), t0);
+        let new = ClusterFile::parse(
+            "Begin Cluster\nClusterName\nc\nEnd Cluster\nBegin Host\nHostname Resources Master\n\
+             d () Y\nb () Y\na () -\nEnd Host\n",
+        )
+        .unwrap();
+        let table = table.reconfigured(&new);
+        let rows = table.records(t0);
+        let seen: Vec<_> = (rows.iter())
+            .map(|r| (r.name, r.available, r.candidate, r.static_info.ncpus))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("d", false, true, 0),
+                ("b", true, true, 8),
+                ("a", false, false, 0)
+            ]
         );
     }
 }

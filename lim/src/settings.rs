@@ -75,6 +75,8 @@ pub struct Settings {
     pub auth_max_age: u64,
     /// `LL_STATE_DIR`: where this lim's signing socket goes.
     pub state_dir: Option<PathBuf>,
+    /// Where these settings were read (`lsadmin reconfig` reads it again).
+    pub conf_dir: Option<ConfDir>,
     /// Each host's position by name: every datagram names its sender, and
     /// a scan of 10,000 names per datagram was most of a master's CPU.
     positions: HashMap<String, usize>,
@@ -93,7 +95,9 @@ impl Settings {
             }
         }
         let key = dir.auth_key()?;
-        Settings::new(&ll, cluster, host, key)
+        let mut settings = Settings::new(&ll, cluster, host, key)?;
+        settings.conf_dir = Some(dir.clone());
+        Ok(settings)
     }
 
     pub fn new(
@@ -131,6 +135,7 @@ impl Settings {
             key,
             auth_max_age: ll.auth_max_age()?,
             state_dir: ll.get("LL_STATE_DIR").map(PathBuf::from),
+            conf_dir: None,
         })
     }
 

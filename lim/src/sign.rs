@@ -135,18 +135,49 @@ fn ask(
     req: &SignRequest,
     timeout: Duration,
 ) -> std::io::Result<Result<SignedRequest, String>> {
+    exchange(path, op::SIGN, req, timeout)
+}
+
+/// One request on a local lim's socket and its answer: `Err` if it could
+/// not be asked, `Ok(Err)` with its message if it refused.
+fn exchange<R: Decode>(
+    path: &Path,
+    operation: u32,
+    req: &(impl proto::Encode + ?Sized),
+    timeout: Duration,
+) -> std::io::Result<Result<R, String>> {
     let mut stream = UnixStream::connect(path)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
     let mut frame = BytesMut::new();
-    proto::encode_frame(Header::request(1, op::SIGN, 0), req, &mut frame);
+    proto::encode_frame(Header::request(1, operation, 0), req, &mut frame);
     stream.write_all(&frame)?;
     let (header, body) = chan::blocking::read_frame(&mut stream, MAX_SIGN_BODY)?;
     let bad = |e: proto::xdr::DecodeError| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
     if header.status != status::OK {
         return Ok(Err(String::from_body(&body).map_err(bad)?));
     }
-    Ok(Ok(SignedRequest::from_body(&body).map_err(bad)?))
+    Ok(Ok(R::from_body(&body).map_err(bad)?))
+}
+
+/// `lsadmin reconfig`: has a lim of this machine read the cluster file
+/// again (it then tells every other lim to). What it says changed, or why
+/// it changed nothing (`Ok(Err)`); `Err`: no local lim answered, each
+/// socket tried with why.
+#[allow(clippy::type_complexity)]
+pub fn reconfig_locally(
+    state_dir: &Path,
+    this_host: &str,
+    timeout: Duration,
+) -> Result<Result<String, String>, Vec<(PathBuf, String)>> {
+    let mut tried = Vec::new();
+    for path in local_sockets(state_dir, this_host) {
+        match exchange(&path, op::RECONFIG, &(), timeout) {
+            Ok(answer) => return Ok(answer),
+            Err(e) => tried.push((path, e.to_string())),
+        }
+    }
+    Err(tried)
 }
 
 /// The reply to a signing request: the signed frame, or why not.

@@ -57,6 +57,12 @@ impl AuthKey {
         AuthKey(secret)
     }
 
+    /// Whether `other` is the same secret (a daemon re-reading its key
+    /// file; both are local, so timing tells nobody anything).
+    pub fn same_secret(&self, other: &AuthKey) -> bool {
+        self.0 == other.0
+    }
+
     fn mac(&self) -> HmacSha256 {
         // HMAC accepts keys of any length, so this cannot fail.
         match HmacSha256::new_from_slice(&self.0) {

@@ -10,7 +10,9 @@
 //!
 //! On its local Unix socket a lim signs batch requests for users who
 //! cannot read the cluster key: [`SignRequest`] in, the signed frame out,
-//! with the identity the kernel gives the socket's peer.
+//! with the identity the kernel gives the socket's peer. There too, an
+//! admin's `lsadmin reconfig` asks it to read the cluster file again; it
+//! then tells every other lim to ([`ReconfigNote`], UDP).
 
 use crate::xdr::{DecodeError, Reader};
 use crate::{Decode, Encode};
@@ -22,6 +24,9 @@ pub mod op {
     pub const LOAD_REPORT: u32 = 0x0100;
     /// UDP, master -> every host: [`super::Beacon`].
     pub const BEACON: u32 = 0x0101;
+    /// UDP, one lim -> every host: [`super::ReconfigNote`]: read the
+    /// cluster file again (`lsadmin reconfig`).
+    pub const RECONFIG_NOTE: u32 = 0x0102;
     /// TCP query -> [`super::ClusterInfo`] (any lim answers).
     pub const CLUSTER_INFO: u32 = 0x0110;
     /// TCP query -> `Vec<`[`super::HostRecord`]`>` (the master answers).
@@ -31,6 +36,10 @@ pub mod op {
     /// Local Unix socket: [`super::SignRequest`] -> the signed frame, as an
     /// [`crate::xdr::Opaque`].
     pub const SIGN: u32 = 0x0120;
+    /// Local Unix socket, root or lim's own user only (`lsadmin
+    /// reconfig`): empty -> a message saying what changed (status OK) or
+    /// why nothing did ([`super::status::REFUSED`]).
+    pub const RECONFIG: u32 = 0x0121;
 }
 
 /// Reply statuses (the header's `status`).
@@ -40,6 +49,17 @@ pub mod status {
     pub const NOT_MASTER: u32 = 1;
     /// The request's opcode or body is not understood; body: a message.
     pub const BAD_REQUEST: u32 = 2;
+    /// Understood and turned down; body: why.
+    pub const REFUSED: u32 = 3;
+}
+
+crate::xdr_struct! {
+    /// Read the cluster file again: sent by the lim an admin asked.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct ReconfigNote {
+        /// The host whose lim sends it.
+        pub host: String,
+    }
 }
 
 /// Number of load indices.

@@ -31,7 +31,7 @@ pub fn bin_dir() -> PathBuf {
     for bin in bins
         .into_iter()
         .chain(["bkill", "bhist", "bqueues", "bhosts", "bmove", "bpriority"])
-        .chain(["btokens", "bgroups", "lsclusterinfo"])
+        .chain(["btokens", "bgroups", "lsclusterinfo", "lsadmin", "bacct", "badmin"])
     {
         assert!(
             dir.join(bin).is_file(),

@@ -295,3 +295,66 @@ fn badmin_qclose_refuses_new_jobs_until_qopen_and_survives_mbdrestart() {
     let taken = cluster.submit(&["-q", "normal", "true"]);
     cluster.wait_stat(taken, "DONE", LIMIT);
 }
+
+#[test]
+fn lsadmin_reconfig_removes_and_adds_a_host_without_restarting_lim() {
+    if os::users::effective_uid() != 0 {
+        eprintln!("skipped: lsadmin reconfig is root's (or lim's own user's)");
+        return;
+    }
+    let cluster = TestCluster::up(3, TICK, None);
+    let lims = || ["host1", "host2"].map(|h| cluster.lim_pid(h));
+    let before = lims();
+    let file = cluster.dir.join("ll.cluster.lavalite");
+    let with_host3 = std::fs::read_to_string(&file).expect("cluster file");
+    let without: String = (with_host3.lines())
+        .filter(|l| !l.starts_with("host3"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    cluster.kill_daemon(cluster.sbd_pid("host3"), "sbd");
+    cluster.kill_daemon(cluster.lim_pid("host3"), "lim");
+    std::fs::write(&file, &without).expect("write the cluster file");
+
+    let refused = cluster.run_as(NOBODY, "lsadmin", &["reconfig"]);
+    let said = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(
+        !refused.status.success() && said.contains("may not reconfigure"),
+        "{said}"
+    );
+    let done = cluster.stdout("lsadmin", &["reconfig"]).unwrap_or_default();
+    assert!(done.contains("2 hosts (removed host3"), "{done}");
+    let listed = |n: usize| {
+        wait_for(LIMIT, || {
+            let out = cluster.stdout("lshosts", &[])?;
+            (out.lines().count() == n + 1).then_some(out)
+        })
+    };
+    assert!(listed(2).is_some(), "{:?}", cluster.stdout("lshosts", &[]));
+    let told = wait_for(LIMIT, || {
+        let log = cluster.log("lim", "host2");
+        log.contains("asked: cluster file read again: 2 hosts")
+            .then_some(())
+    });
+    assert!(
+        told.is_some(),
+        "host2's lim reads it too: {}",
+        cluster.log("lim", "host2")
+    );
+
+    std::fs::write(&file, &with_host3).expect("host3 back");
+    let done = cluster.stdout("lsadmin", &["reconfig"]).unwrap_or_default();
+    assert!(done.contains("3 hosts (added host3"), "{done}");
+    assert!(listed(3).is_some(), "{:?}", cluster.stdout("lshosts", &[]));
+    cluster.up_again(); // starts host3's lim and sbd
+    let on_host3 = cluster.submit(&["-m", "host3", "true"]);
+    cluster.wait_stat(on_host3, "DONE", Duration::from_secs(30));
+    assert_eq!(lims(), before, "no lim restarted");
+    let bad = with_host3.replace("Begin Host", "Begin Hosts");
+    std::fs::write(&file, bad).expect("a bad edit");
+    let refused = cluster.run("lsadmin", &["reconfig".into()]);
+    let said = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(
+        !refused.status.success() && said.contains("the running configuration stays"),
+        "{said}"
+    );
+}
