@@ -2,6 +2,9 @@
 //! the same framing and handler — one on mio, one on poll(2) (the legacy
 //! baseline) — driven by one epoll load generator.
 //!
+//! For scale, `sim` plays thousands of execution hosts in one process and
+//! `workload` makes (or reads) the jobs they run.
+//!
 //! It is a measuring tool only: no daemon depends on it. The servers echo
 //! every frame back unchanged, cut frames the same way (20-byte header,
 //! length-bounded body), read once per readiness (mio: until WouldBlock,
@@ -9,3 +12,6 @@
 
 pub mod baseline;
 pub mod report;
+pub mod sim;
+pub mod sim_cluster;
+pub mod workload;

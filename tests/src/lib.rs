@@ -31,7 +31,14 @@ pub fn bin_dir() -> PathBuf {
     for bin in bins
         .into_iter()
         .chain(["bkill", "bhist", "bqueues", "bhosts", "bmove", "bpriority"])
-        .chain(["btokens", "bgroups", "lsclusterinfo", "lsadmin", "bacct", "badmin"])
+        .chain([
+            "btokens",
+            "bgroups",
+            "lsclusterinfo",
+            "lsadmin",
+            "bacct",
+            "badmin",
+        ])
     {
         assert!(
             dir.join(bin).is_file(),
