@@ -106,6 +106,13 @@ impl UserLimits {
 
     /// The slots `user` may use at once, own limit only (`None`:
     /// unlimited).
+    /// Whether no user or group has a limit (llb.users absent or empty).
+    pub fn is_empty(&self) -> bool {
+        self.users.values().all(Option::is_none)
+            && self.each_member.iter().all(|(_, max)| max.is_none())
+            && self.group_totals.is_empty()
+    }
+
     pub fn own(&self, user: &str) -> Option<u32> {
         if let Some(max) = self.users.get(user) {
             return *max;

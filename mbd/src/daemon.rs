@@ -42,6 +42,13 @@ const CHUNK_ROWS: usize = 1000;
 /// A client connection silent this long is closed.
 const IDLE_LIMIT: Duration = Duration::from_secs(60);
 
+/// Scheduling passes are at least this far apart: what arrives meanwhile
+/// (ends, submissions) is planned in one pass. A pass costs about the
+/// same for one change as for hundreds (it walks the running jobs and
+/// the backlog); at thousands of job ends a second, one per event-loop
+/// turn was most of mbd's time. A job waits at most this much longer.
+const PASS_GAP: Duration = Duration::from_millis(20);
+
 /// Why [`Mbd::run`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
@@ -135,6 +142,8 @@ pub struct Mbd {
     challenges: Challenges,
     /// The last timer tick, to tell the sbds' silence from mbd's own pause.
     last_tick: Instant,
+    /// When the last scheduling pass ran (see [`PASS_GAP`]).
+    last_pass: Instant,
     /// Set while changes are refused after a commit failed.
     log_trouble: Option<log_trouble::LogTrouble>,
     /// Jobs compaction dropped from memory whose history is still in the
@@ -238,6 +247,7 @@ impl Mbd {
             clients: HashMap::new(),
             replan: Replan::All,
             last_tick: Instant::now(),
+            last_pass: Instant::now(),
             log_trouble: None,
             dropped: Vec::new(),
             dropped_acct: Vec::new(),
@@ -304,7 +314,7 @@ impl Mbd {
         self.settle_removed_config()?;
         loop {
             self.chans
-                .chan_epoll(None)
+                .chan_epoll(self.pass_due_in())
                 .map_err(chan_err("event loop failed"))?;
             let mut stop = false;
             while let Some(event) = self.chans.next_event() {
@@ -407,10 +417,20 @@ impl Mbd {
         self.end_pass()
     }
 
+    /// How long until a scheduling pass is due (zero: now); `None` if
+    /// nothing changed, or while changes are refused (the log's trouble).
+    fn pass_due_in(&self) -> Option<Duration> {
+        if self.replan == Replan::Nothing || self.log_in_trouble() {
+            return None;
+        }
+        Some(PASS_GAP.saturating_sub(self.last_pass.elapsed()))
+    }
+
     /// Schedules if anything changed, commits what the pass changed (its
     /// dispatches included), then releases the held replies and messages.
     fn end_pass(&mut self) -> Result<(), DaemonError> {
-        if self.replan != Replan::Nothing && !self.log_in_trouble() {
+        if self.pass_due_in() == Some(Duration::ZERO) {
+            self.last_pass = Instant::now();
             self.schedule();
         }
         match self.log.commit() {

@@ -39,11 +39,14 @@ pub fn spawn(
 }
 
 /// Matches lim's records to batch hosts by name; a host lim does not
-/// know is taken as up.
+/// know is taken as up. By a map: a scan per host was 25 million name
+/// comparisons per poll at 5,000 hosts.
 pub fn statuses(hosts: &[String], records: &[proto::lim::HostRecord]) -> Vec<HostStatus> {
+    let by_name: std::collections::HashMap<&str, &proto::lim::HostRecord> =
+        records.iter().map(|r| (r.name.as_str(), r)).collect();
     hosts
         .iter()
-        .map(|name| match records.iter().find(|r| r.name == *name) {
+        .map(|name| match by_name.get(name.as_str()) {
             Some(r) => HostStatus {
                 up: r.available,
                 load: r.load.0[proto::lim::LoadVector::R1M] / f64::from(r.static_info.ncpus.max(1)),
@@ -51,4 +54,27 @@ pub fn statuses(hosts: &[String], records: &[proto::lim::HostRecord]) -> Vec<Hos
             None => HostStatus::default(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::lim::HostRecord;
+
+    #[test]
+    fn hosts_take_their_own_record_and_an_unknown_one_is_up() {
+        let record = |name: &str, available| HostRecord {
+            name: name.into(),
+            candidate: false,
+            available,
+            static_info: Default::default(),
+            load: Default::default(),
+        };
+        let hosts = ["a", "b", "c"].map(String::from);
+        let up: Vec<bool> = statuses(&hosts, &[record("c", false), record("a", true)])
+            .iter()
+            .map(|s| s.up)
+            .collect();
+        assert_eq!(up, [true, true, false]);
+    }
 }
