@@ -53,7 +53,7 @@ impl SimCluster {
         let deadline = Instant::now() + Duration::from_secs(30);
         while cluster
             .client()?
-            .call::<_, Vec<proto::mbd::QueueRow>>(op::QUEUES, &())
+            .call::<_, Vec<proto::mbd::TokenRow>>(op::TOKENS, &()) // alike in older mbds
             .is_err()
         {
             anyhow::ensure!(

@@ -42,12 +42,11 @@ const CHUNK_ROWS: usize = 1000;
 /// A client connection silent this long is closed.
 const IDLE_LIMIT: Duration = Duration::from_secs(60);
 
-/// Scheduling passes are at least this far apart: what arrives meanwhile
-/// (ends, submissions) is planned in one pass. A pass costs about the
-/// same for one change as for hundreds (it walks the running jobs and
-/// the backlog); at thousands of job ends a second, one per event-loop
-/// turn was most of mbd's time. A job waits at most this much longer.
-const PASS_GAP: Duration = Duration::from_millis(20);
+/// The longest wait between a change and the scheduling pass that plans
+/// it (see [`Mbd::pass_due_in`]).
+const MAX_PASS_GAP: Duration = Duration::from_millis(20);
+/// Passes quicker than this are not spaced out at all.
+const CHEAP_PASS: Duration = Duration::from_millis(1);
 
 /// Why [`Mbd::run`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,8 +141,8 @@ pub struct Mbd {
     challenges: Challenges,
     /// The last timer tick, to tell the sbds' silence from mbd's own pause.
     last_tick: Instant,
-    /// When the last scheduling pass ran (see [`PASS_GAP`]).
-    last_pass: Instant,
+    /// When the last scheduling pass ended, and what it took.
+    last_pass: (Instant, Duration),
     /// Set while changes are refused after a commit failed.
     log_trouble: Option<log_trouble::LogTrouble>,
     /// Jobs compaction dropped from memory whose history is still in the
@@ -247,7 +246,7 @@ impl Mbd {
             clients: HashMap::new(),
             replan: Replan::All,
             last_tick: Instant::now(),
-            last_pass: Instant::now(),
+            last_pass: (Instant::now(), Duration::ZERO),
             log_trouble: None,
             dropped: Vec::new(),
             dropped_acct: Vec::new(),
@@ -419,19 +418,33 @@ impl Mbd {
 
     /// How long until a scheduling pass is due (zero: now); `None` if
     /// nothing changed, or while changes are refused (the log's trouble).
+    /// A pass waits as long after the last as that one took (at most
+    /// [`MAX_PASS_GAP`]), so passing keeps to about half of mbd's time and
+    /// what arrives meanwhile (ends, submissions) is planned together: a
+    /// pass costs about the same for one change as for hundreds (it walks
+    /// the running jobs and the backlog), and at thousands of job ends a
+    /// second one per event-loop turn was most of mbd's time. A pass
+    /// under [`CHEAP_PASS`] (a small cluster's) is not waited for.
     fn pass_due_in(&self) -> Option<Duration> {
         if self.replan == Replan::Nothing || self.log_in_trouble() {
             return None;
         }
-        Some(PASS_GAP.saturating_sub(self.last_pass.elapsed()))
+        let (ended, took) = self.last_pass;
+        let gap = if took < CHEAP_PASS {
+            Duration::ZERO
+        } else {
+            took.min(MAX_PASS_GAP)
+        };
+        Some(gap.saturating_sub(ended.elapsed()))
     }
 
     /// Schedules if anything changed, commits what the pass changed (its
     /// dispatches included), then releases the held replies and messages.
     fn end_pass(&mut self) -> Result<(), DaemonError> {
         if self.pass_due_in() == Some(Duration::ZERO) {
-            self.last_pass = Instant::now();
+            let started = Instant::now();
             self.schedule();
+            self.last_pass = (Instant::now(), started.elapsed());
         }
         match self.log.commit() {
             Ok(_) => {}
