@@ -263,6 +263,9 @@ impl<'a> FairShare<'a> {
     /// queues; in one, the next job of the account with the highest
     /// priority (each job of the queue is handed out once).
     pub fn take(&mut self, job: &'a Job) -> Option<&'a Job> {
+        if self.queues.is_empty() {
+            return Some(job);
+        }
         match job
             .spec
             .shape

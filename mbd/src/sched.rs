@@ -9,7 +9,7 @@
 pub use crate::cluster::HostStatus;
 use crate::fairshare::FairShare;
 pub use crate::job::PendReason;
-use crate::job::{Alloc, Job, Spec};
+use crate::job::{Alloc, ById, Job, Spec};
 use crate::shape::Shape;
 use crate::slots::SlotUse;
 use crate::state::State;
@@ -56,7 +56,7 @@ pub struct Plan {
     /// Jobs that can start now, in dispatch order, with their hosts.
     pub starts: Vec<(u32, Vec<Alloc>)>,
     /// Every other PEND job's reason.
-    pub reasons: HashMap<u32, PendReason>,
+    pub reasons: ById<PendReason>,
     /// Running jobs to suspend so that `starts` fit (preemption).
     pub preempt: Vec<u32>,
     /// Preempted jobs whose CPUs are free again: resume them.
@@ -83,7 +83,7 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
     let pending = pending(state, scope);
     let mut plan = Plan {
         starts: Vec::new(),
-        reasons: HashMap::with_capacity(pending.len()),
+        reasons: ById::with_capacity_and_hasher(pending.len(), Default::default()),
         preempt: Vec::new(),
         resume: Vec::new(),
     };

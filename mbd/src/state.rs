@@ -25,7 +25,7 @@ pub use request::check_job_name;
 use crate::depend::Outcome;
 use crate::env_pool::EnvPool;
 use crate::job::{outcome_of, PendReason};
-use crate::job::{Job, Spec};
+use crate::job::{ById, Job, Spec};
 use crate::shape::ShapePool;
 use crate::Cluster;
 use proto::mbd::{status, JobState};
@@ -98,7 +98,7 @@ pub struct State {
     queue_accepting: Vec<bool>,
     host_open: Vec<bool>,
     /// From the last scheduling pass.
-    reasons: HashMap<u32, PendReason>,
+    reasons: ById<PendReason>,
     /// DONE and EXIT jobs held (kept current: checked every pass).
     finished: usize,
     /// Jobs holding hosts (RUN, SUSP): what the scheduler subtracts from
@@ -127,7 +127,7 @@ impl State {
             sbd_up: vec![false; cluster.hosts.len()],
             jobs: BTreeMap::new(),
             next_id: 1,
-            reasons: HashMap::new(),
+            reasons: ById::default(),
             finished: 0,
             allocated: BTreeSet::new(),
             env_pool: EnvPool::default(),
@@ -223,12 +223,12 @@ impl State {
     }
 
     /// Keeps a full scheduling pass's pending reasons for `bjobs`.
-    pub fn set_reasons(&mut self, reasons: HashMap<u32, PendReason>) {
+    pub fn set_reasons(&mut self, reasons: ById<PendReason>) {
         self.reasons = reasons;
     }
 
     /// Adds the reasons of a pass over new jobs only.
-    pub fn add_reasons(&mut self, reasons: HashMap<u32, PendReason>) {
+    pub fn add_reasons(&mut self, reasons: ById<PendReason>) {
         self.reasons.extend(reasons);
     }
 

@@ -1,7 +1,9 @@
-//! `replay_log [--jobs N] [--dir D]`: how fast mbd rebuilds its state at
-//! start. Writes an event log for N jobs that each ran once (Submitted
-//! with a 40-variable environment, Dispatched, Forked, Ended: 4N records,
-//! committed 64 records at a time as a busy mbd would), then times what
+//! `replay_log [--jobs N] [--dir D] [--pending]`: how fast mbd rebuilds
+//! its state at start. Writes an event log for N jobs that each ran once
+//! (Submitted with a 40-variable environment, Dispatched, Forked, Ended:
+//! 4N records; with `--pending`, N jobs still waiting: the Submitted
+//! records alone), committed 64 records at a time as a busy mbd would),
+//! then times what
 //! mbd's start does with it: open the log (checksums, torn-tail check)
 //! and replay every record into the job state. The baseline in the same
 //! run is reading the same file's bytes. The cluster is `$LL_CONF_DIR`'s.
@@ -30,10 +32,18 @@ struct Args {
     /// an mbd to start from: bacct and bhist at scale).
     #[arg(long)]
     keep: bool,
+    /// The jobs are still pending (a backlog mbd restarts with).
+    #[arg(long)]
+    pending: bool,
 }
 
 fn main() -> anyhow::Result<()> {
-    let Args { jobs, dir, keep } = Args::parse();
+    let Args {
+        jobs,
+        dir,
+        keep,
+        pending,
+    } = Args::parse();
     let dir = dir
         .unwrap_or_else(|| std::env::temp_dir().join(format!("replay-log-{}", std::process::id())));
     let conf = conf::ConfDir::from_env().context("LL_CONF_DIR")?;
@@ -42,7 +52,7 @@ fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("events");
     let _ = std::fs::remove_file(&path);
-    let records = write_log(&path, jobs, &host)?;
+    let records = write_log(&path, jobs, &host, pending)?;
     let bytes = std::fs::metadata(&path)?.len();
 
     let started = Instant::now();
@@ -78,7 +88,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// Writes the log; returns the number of records.
-fn write_log(path: &Path, jobs: u32, host: &str) -> anyhow::Result<u64> {
+fn write_log(path: &Path, jobs: u32, host: &str, still_pending: bool) -> anyhow::Result<u64> {
     let (mut log, _) = EventLog::open(path)?;
     let env: Vec<String> = (0..40)
         .map(|i| format!("VARIABLE_{i:02}=/some/typical/value/of/an/hpc/user/{i}"))
@@ -130,7 +140,12 @@ fn write_log(path: &Path, jobs: u32, host: &str) -> anyhow::Result<u64> {
                 note: String::new(),
             }),
         ];
-        for change in &changes {
+        let changes = if still_pending {
+            &changes[..1]
+        } else {
+            &changes[..]
+        };
+        for change in changes {
             log.append(change.kind(), &change.payload())?;
             pending += 1;
         }

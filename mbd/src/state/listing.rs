@@ -36,19 +36,28 @@ impl State {
                 .collect());
         }
         let [pend, run, done] = lists;
+        // Filtered before the pending ones are sorted: one user's jobs in
+        // a backlog of a million cost a scan, not a sort of the million.
+        let shown = |j: &&Job| self.visible(who, user, j);
         let mut out = Vec::new();
         if pend {
-            out.extend(self.pending_in_order());
+            let pending = self.jobs.values().filter(|j| j.state.is_pending());
+            out.extend(self.in_order(pending.filter(shown)));
         }
         if run {
             out.extend(
-                (self.jobs.values()).filter(|j| !j.state.is_pending() && !j.state.is_finished()),
+                (self.jobs.values())
+                    .filter(|j| !j.state.is_pending() && !j.state.is_finished())
+                    .filter(shown),
             );
         }
         if done {
-            out.extend(self.jobs.values().filter(|j| j.state.is_finished()));
+            out.extend(
+                (self.jobs.values())
+                    .filter(|j| j.state.is_finished())
+                    .filter(shown),
+            );
         }
-        out.retain(|j| self.visible(who, user, j));
         Ok(out)
     }
 
