@@ -345,8 +345,12 @@ pub fn simulated_secs(command: &str) -> f64 {
     let mut words = command.split_whitespace();
     while let Some(w) = words.next() {
         if w == "sleep" {
+            let number = |w: &str| {
+                let end = w.find(|c: char| !c.is_ascii_digit() && c != '.');
+                w[..end.unwrap_or(w.len())].parse::<f64>().ok()
+            };
             return (words.next())
-                .and_then(|n| n.parse::<f64>().ok())
+                .and_then(number)
                 .filter(|n| n.is_finite() && *n >= 0.0)
                 .unwrap_or(0.0);
         }

@@ -70,6 +70,9 @@ pub(crate) struct Channel {
     pub(crate) error_pending: Option<ChanError>,
     /// Largest frame body accepted (for a listener: by what it accepts).
     pub(crate) max_body: u32,
+    /// Input is handed out as it arrives, not cut into frames (for a
+    /// listener: on what it accepts).
+    pub(crate) raw: bool,
 }
 
 impl Channel {
@@ -88,6 +91,7 @@ impl Channel {
             eof_pending: false,
             error_pending: None,
             max_body,
+            raw: false,
         }
     }
 
@@ -133,6 +137,11 @@ impl Channel {
     /// Whether the caller can expect frames or an end-of-stream event
     /// without another read from the kernel.
     pub(crate) fn has_backlog(&self) -> bool {
-        self.eof_pending || self.error_pending.is_some() || self.rx.len() >= proto::HEADER_LEN
+        let input = if self.raw {
+            !self.rx.is_empty()
+        } else {
+            self.rx.len() >= proto::HEADER_LEN
+        };
+        self.eof_pending || self.error_pending.is_some() || input
     }
 }

@@ -350,6 +350,15 @@ impl Channels {
         Ok(())
     }
 
+    /// Hands `id`'s input out as it arrives ([`Event::Data`]) instead of
+    /// cutting it into LavaLite frames: for other protocols (HTTP, a
+    /// proxied byte stream). A listener passes it on to the connections
+    /// it accepts. Output is sent as given either way.
+    pub fn set_raw(&mut self, id: ChanId) -> Result<(), ChanError> {
+        self.chan_mut(id)?.raw = true;
+        Ok(())
+    }
+
     /// The pid, uid and gid of the process at the other end of a Unix-domain
     /// stream, from the kernel (`SO_PEERCRED`).
     pub fn peer_cred(&self, id: ChanId) -> Result<sys::PeerCred, ChanError> {

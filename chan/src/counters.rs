@@ -38,6 +38,8 @@ pub struct Counters {
     /// passed the high-water mark.
     pub high_water_pauses: u64,
     pub frames_in: u64,
+    /// Reads handed out whole on raw channels ([`crate::Event::Data`]).
+    pub data_in: u64,
     pub frames_out: u64,
     pub bytes_in: u64,
     pub bytes_out: u64,

@@ -401,7 +401,11 @@ impl Channels {
         // read without regrowing), or a small floor for idle connections.
         // Small frames are read into what is left of the buffer until that
         // runs low: reclaiming it on every read costs more than the read.
-        let missing = bytes_missing(&chan.rx).min(max_frame);
+        let missing = if chan.raw {
+            0
+        } else {
+            bytes_missing(&chan.rx).min(max_frame)
+        };
         if chan.rx.is_empty() && chan.rx.capacity() <= MIN_READ_RESERVE - REWIND_AFTER {
             // Everything read was handed out: start again at the front
             // (when no frame still shares the buffer), so a connection
@@ -469,24 +473,32 @@ impl Channels {
             }
             return None;
         }
-        match split_frame(&mut chan.rx, max) {
-            Ok(Some(frame)) => {
-                self.counters.frames_in += 1;
-                return Some(Event::Frame { id, frame });
+        if chan.raw {
+            if !chan.rx.is_empty() {
+                self.counters.data_in += 1;
+                let data = chan.rx.split().freeze();
+                return Some(Event::Data { id, data });
             }
-            Ok(None) => {}
-            Err(e) => {
-                // The input is no longer frames and is not read again, but
-                // the socket works: a last reply can still be sent (e.g.
-                // the refusal of a frame that came before the bad header).
-                chan.rx = BytesMut::new();
-                chan.eof_pending = false;
-                chan.read_closed = true;
-                let _ = self.sync(id);
-                return Some(Event::Error {
-                    id,
-                    error: ChanError::Frame(e),
-                });
+        } else {
+            match split_frame(&mut chan.rx, max) {
+                Ok(Some(frame)) => {
+                    self.counters.frames_in += 1;
+                    return Some(Event::Frame { id, frame });
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    // The input is no longer frames and is not read again, but
+                    // the socket works: a last reply can still be sent (e.g.
+                    // the refusal of a frame that came before the bad header).
+                    chan.rx = BytesMut::new();
+                    chan.eof_pending = false;
+                    chan.read_closed = true;
+                    let _ = self.sync(id);
+                    return Some(Event::Error {
+                        id,
+                        error: ChanError::Frame(e),
+                    });
+                }
             }
         }
         if chan.rx.is_empty() && chan.rx.capacity() > RX_SHRINK_ABOVE {
@@ -517,7 +529,7 @@ impl Channels {
         let Some(chan) = self.table.get(listener) else {
             return Step::Done;
         };
-        let (fd, max_body) = (chan.handle.fd(), chan.max_body);
+        let (fd, max_body, raw) = (chan.handle.fd(), chan.max_body, chan.raw);
         self.counters.syscalls.accept += 1;
         let accepted = match sys::accept(fd) {
             Ok(accepted) => accepted,
@@ -545,6 +557,7 @@ impl Channels {
             Ok(id) => {
                 if let Some(chan) = self.table.get_mut(id) {
                     chan.max_body = max_body;
+                    chan.raw = raw;
                 }
                 Step::Event(Event::Accepted { listener, id })
             }

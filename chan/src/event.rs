@@ -41,6 +41,9 @@ impl BitOr for Interest {
 pub enum Event {
     /// A whole frame arrived on a connection.
     Frame { id: ChanId, frame: Frame },
+    /// Bytes arrived on a raw connection ([`crate::Channels::set_raw`]):
+    /// what one read brought, in order, shared with the receive buffer.
+    Data { id: ChanId, data: Bytes },
     /// `listener` accepted a connection, now open as `id` and watched for
     /// reading.
     Accepted { listener: ChanId, id: ChanId },
@@ -73,6 +76,7 @@ impl Event {
     pub fn id(&self) -> ChanId {
         match *self {
             Event::Frame { id, .. }
+            | Event::Data { id, .. }
             | Event::Accepted { id, .. }
             | Event::Connected { id }
             | Event::Eof { id }

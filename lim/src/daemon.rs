@@ -206,7 +206,7 @@ impl Lim {
                         self.queries.push_back((id, Instant::now()))
                     }
                     Event::Connected { .. } => {}
-                    Event::Writable { .. } | Event::Wake { .. } => {}
+                    Event::Writable { .. } | Event::Wake { .. } | Event::Data { .. } => {}
                 }
             }
             if let Some(change) = self.election.poll(Instant::now()) {

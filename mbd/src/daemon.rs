@@ -343,7 +343,10 @@ impl Mbd {
                         log::info!("signal {} received: stopping", info.signo);
                         stop = true;
                     }
-                    Event::Connected { .. } | Event::Writable { .. } | Event::Datagram { .. } => {}
+                    Event::Connected { .. }
+                    | Event::Writable { .. }
+                    | Event::Datagram { .. }
+                    | Event::Data { .. } => {}
                 }
             }
             self.end_pass()?;
