@@ -77,12 +77,7 @@ pub fn histories(
     req: &HistoryRequest,
     known: &mut BTreeSet<u32>,
 ) -> Result<Found, ArchiveError> {
-    let mut paths = event_log::archives(log_path).map_err(|source| {
-        ArchiveError::Log(LogError::Io {
-            path: log_path.to_owned(),
-            source,
-        })
-    })?;
+    let mut paths = event_log::archives(log_path).map_err(io_error(log_path))?;
     if req.job.id != 0 {
         paths.retain(|archive| read_index(archive).is_none_or(|ended| holds(&ended, req.job)));
     }
@@ -118,12 +113,7 @@ pub fn acct(
     held: &BTreeSet<u32>,
     tally: &mut Tally,
 ) -> Result<(), ArchiveError> {
-    let paths = event_log::archives(log_path).map_err(|source| {
-        ArchiveError::Log(LogError::Io {
-            path: log_path.to_owned(),
-            source,
-        })
-    })?;
+    let paths = event_log::archives(log_path).map_err(io_error(log_path))?;
     let unindexed = |p: &PathBuf| !acct::path_of(p).exists() && read_index(p).is_none();
     // Ids already counted: needed only to read an unindexed archive.
     let mut seen: Option<BTreeSet<u32>> = paths.iter().any(unindexed).then(|| held.clone());
@@ -139,12 +129,7 @@ pub fn acct(
                 part.add(r);
             }
         });
-        let kept = kept.map_err(|source| {
-            ArchiveError::Log(LogError::Io {
-                path: acct::path_of(path),
-                source,
-            })
-        })?;
+        let kept = kept.map_err(io_error(&acct::path_of(path)))?;
         if kept {
             tally.merge(part);
             if let Some(seen) = seen.as_mut() {
@@ -177,6 +162,16 @@ pub fn acct(
         }
     }
     Ok(())
+}
+
+/// An I/O failure on `path`, as an archive error.
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> ArchiveError + '_ {
+    move |source| {
+        ArchiveError::Log(LogError::Io {
+            path: path.to_owned(),
+            source,
+        })
+    }
 }
 
 /// Consecutive job ids of one array (0: plain jobs) whose history ends
