@@ -11,7 +11,7 @@
 
 use anyhow::Context;
 use chan::{ChanId, Channels, Config, Event};
-use http1::{Parsed, Request};
+use http1::{Request, Response};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -91,32 +91,7 @@ fn main() -> anyhow::Result<()> {
 /// Answers every whole request buffered on `id`, in order.
 fn answer(chans: &mut Channels, conns: &mut Conns, out: &mut Vec<u8>, id: ChanId) {
     out.clear();
-    let buf = conns.buf(id);
-    let mut taken = 0;
-    let mut close = false;
-    loop {
-        match http1::parse(&buf[taken..]) {
-            Ok(Parsed::Request(request, len)) => {
-                route(&request, out);
-                taken += len;
-                if !request.keep_alive {
-                    close = true;
-                    break;
-                }
-            }
-            Ok(Parsed::Partial) => break,
-            Err(e) => {
-                log::debug!("{id}: {e}");
-                http1::respond_error(out, e);
-                close = true;
-                break;
-            }
-        }
-    }
-    buf.drain(..taken);
-    if close {
-        buf.clear();
-    }
+    let close = http1::serve(conns.buf(id), out, route);
     if !out.is_empty() && chans.send(id, out).is_err() {
         let _ = chans.close(id);
         return;
@@ -126,15 +101,12 @@ fn answer(chans: &mut Channels, conns: &mut Conns, out: &mut Vec<u8>, id: ChanId
     }
 }
 
-fn route(request: &Request<'_>, out: &mut Vec<u8>) {
-    let (status, reason, body): (u16, &str, &[u8]) = match (request.method, request.path()) {
-        ("GET" | "HEAD", "/") => (200, "OK", b"hello\n"),
-        ("GET" | "HEAD", "/health") => (200, "OK", b"ok\n"),
-        ("GET" | "HEAD", _) => (404, "Not Found", b"not found\n"),
-        _ => (405, "Method Not Allowed", b"GET only\n"),
-    };
-    http1::respond(out, status, reason, "text/plain", body, request.keep_alive);
-    if request.method == "HEAD" {
-        out.truncate(out.len() - body.len());
+fn route(request: &Request<'_>) -> Response<'static> {
+    let text = "text/plain";
+    match (request.method, request.path()) {
+        ("GET" | "HEAD", "/") => Response::new(200, "OK", text, &b"hello\n"[..]),
+        ("GET" | "HEAD", "/health") => Response::new(200, "OK", text, &b"ok\n"[..]),
+        ("GET" | "HEAD", _) => Response::new(404, "Not Found", text, &b"not found\n"[..]),
+        _ => Response::new(405, "Method Not Allowed", text, &b"GET only\n"[..]),
     }
 }

@@ -145,6 +145,78 @@ pub fn parse(buf: &[u8]) -> Result<Parsed<'_>, HttpError> {
     Ok(Parsed::Request(request, total))
 }
 
+/// What a server answers one request with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response<'a> {
+    pub status: u16,
+    pub reason: &'a str,
+    pub content_type: &'a str,
+    pub body: std::borrow::Cow<'a, [u8]>,
+}
+
+impl<'a> Response<'a> {
+    pub fn new(
+        status: u16,
+        reason: &'a str,
+        content_type: &'a str,
+        body: impl Into<std::borrow::Cow<'a, [u8]>>,
+    ) -> Response<'a> {
+        Response {
+            status,
+            reason,
+            content_type,
+            body: body.into(),
+        }
+    }
+}
+
+/// Answers every whole request at the front of `buf` with `route`, in
+/// order (pipelining), appending the responses to `out` (a HEAD's without
+/// its body) and dropping what it answered from `buf`. Returns whether
+/// the connection ends once `out` is sent: a request that asked for that,
+/// or one that could not be parsed (answered with its error; the rest of
+/// `buf` is dropped, it can no longer be trusted to be in step).
+pub fn serve<'r>(
+    buf: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+    mut route: impl FnMut(&Request<'_>) -> Response<'r>,
+) -> bool {
+    let mut taken = 0;
+    let close = loop {
+        match parse(&buf[taken..]) {
+            Ok(Parsed::Request(request, len)) => {
+                taken += len;
+                let r = route(&request);
+                respond(
+                    out,
+                    r.status,
+                    r.reason,
+                    r.content_type,
+                    &r.body,
+                    request.keep_alive,
+                );
+                if request.method == "HEAD" {
+                    out.truncate(out.len() - r.body.len());
+                }
+                if !request.keep_alive {
+                    break true;
+                }
+            }
+            Ok(Parsed::Partial) => break false,
+            Err(e) => {
+                respond_error(out, e);
+                break true;
+            }
+        }
+    };
+    if close {
+        buf.clear();
+    } else {
+        buf.drain(..taken);
+    }
+    close
+}
+
 /// Appends a whole response to `out`.
 pub fn respond(
     out: &mut Vec<u8>,
@@ -332,6 +404,33 @@ mod tests {
         assert!(String::from_utf8(out)
             .unwrap()
             .starts_with("HTTP/1.1 400 Bad Request"));
+    }
+
+    #[test]
+    fn serve_answers_pipelined_requests_and_stops_at_a_bad_one() {
+        let route = |r: &Request<'_>| match r.path() {
+            "/" => Response::new(200, "OK", "text/plain", &b"hello\n"[..]),
+            _ => Response::new(404, "Not Found", "text/plain", &b"no\n"[..]),
+        };
+        let mut buf =
+            b"GET / HTTP/1.1\r\n\r\nHEAD / HTTP/1.1\r\n\r\nGET /x HTTP/1.1\r\n\r\nGET / HT"
+                .to_vec();
+        let mut out = Vec::new();
+        assert!(!serve(&mut buf, &mut out, route), "kept alive");
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.matches("HTTP/1.1 200").count(), 2);
+        assert_eq!(
+            text.matches("hello\n").count(),
+            1,
+            "HEAD has no body: {text}"
+        );
+        assert!(text.contains("HTTP/1.1 404"));
+        assert_eq!(buf, b"GET / HT", "the partial request waits");
+        buf.extend_from_slice(b"TP/9\r\n\r\nGET / HTTP/1.1\r\n\r\n");
+        let mut out = Vec::new();
+        assert!(serve(&mut buf, &mut out, route), "closed after the error");
+        assert!(String::from_utf8(out).unwrap().starts_with("HTTP/1.1 505"));
+        assert!(buf.is_empty());
     }
 
     proptest! {

@@ -10,6 +10,7 @@
 
 mod archived;
 mod log_trouble;
+mod metrics_http;
 mod reconfig;
 mod sbd_link;
 
@@ -129,6 +130,10 @@ pub struct Mbd {
     audit: Vec<String>,
     /// Client connections and when each last sent a request.
     clients: HashMap<ChanId, Instant>,
+    /// What the metrics endpoint reports (kept whether or not it is on).
+    counters: crate::metrics::Counters,
+    /// `LL_MBD_METRICS_PORT`'s listener and connections, when set.
+    metrics_http: Option<metrics_http::MetricsEndpoint>,
     /// What the next scheduling pass must look at.
     replan: Replan,
     /// Registered execution daemons: connection -> host, and back.
@@ -186,6 +191,16 @@ impl Mbd {
         chans
             .timer(settings.sched_interval, settings.sched_interval)
             .map_err(chan_err("cannot create the scheduling timer"))?;
+        let metrics_http = match settings.metrics {
+            None => None,
+            Some(addr) => {
+                let listener = (chans.tcp_listen(addr))
+                    .and_then(|l| chans.set_raw(l).map(|()| l))
+                    .map_err(chan_err(format!("cannot listen for metrics on {addr}")))?;
+                log::info!("metrics on http://{addr}/metrics");
+                Some(metrics_http::MetricsEndpoint::new(listener))
+            }
+        };
         let names: Vec<String> = settings
             .cluster
             .hosts
@@ -244,6 +259,8 @@ impl Mbd {
             refusals: Repeats::default(),
             audit: Vec::new(),
             clients: HashMap::new(),
+            counters: Default::default(),
+            metrics_http,
             replan: Replan::All,
             last_tick: Instant::now(),
             last_pass: (Instant::now(), Duration::ZERO),
@@ -319,7 +336,19 @@ impl Mbd {
             while let Some(event) = self.chans.next_event() {
                 match event {
                     Event::Frame { id, frame } => self.on_request(id, &frame),
+                    Event::Accepted { listener, id }
+                        if self
+                            .metrics_http
+                            .as_ref()
+                            .is_some_and(|m| m.listener == listener) =>
+                    {
+                        self.on_scraper(id)
+                    }
                     Event::Accepted { id, .. } => self.greet(id),
+                    Event::Data { id, data } => self.on_scrape_bytes(id, &data),
+                    Event::Eof { id } | Event::Error { id, .. } if self.is_scraper(id) => {
+                        self.drop_scraper(id)
+                    }
                     // Closed once this pass's replies are sent: a client
                     // may shut down its side right after its request.
                     Event::Eof { id } => {
@@ -343,10 +372,7 @@ impl Mbd {
                         log::info!("signal {} received: stopping", info.signo);
                         stop = true;
                     }
-                    Event::Connected { .. }
-                    | Event::Writable { .. }
-                    | Event::Datagram { .. }
-                    | Event::Data { .. } => {}
+                    Event::Connected { .. } | Event::Writable { .. } | Event::Datagram { .. } => {}
                 }
             }
             self.end_pass()?;
@@ -448,8 +474,15 @@ impl Mbd {
             let started = Instant::now();
             self.schedule();
             self.last_pass = (Instant::now(), started.elapsed());
+            self.counters.pass.observe(self.last_pass.1.as_secs_f64());
         }
-        match self.log.commit() {
+        let writes = self.log.has_pending();
+        let committing = Instant::now();
+        let committed = self.log.commit();
+        if writes && committed.is_ok() {
+            (self.counters.commit).observe(committing.elapsed().as_secs_f64());
+        }
+        match committed {
             Ok(_) => {}
             Err(e @ LogError::Unwritten { .. }) => return self.undo_pass(&e),
             Err(e) => {
@@ -601,6 +634,7 @@ impl Mbd {
     }
 
     fn on_tick(&mut self) {
+        self.close_idle_scrapers();
         self.replan.all();
         self.close_silent_sbds();
         let now = Instant::now();
@@ -804,6 +838,11 @@ impl Mbd {
     fn answer_bad(&mut self, id: ChanId, h: &Request, who: &Caller, bad: Bad) {
         match bad {
             Bad::Refused(r) => {
+                *self
+                    .counters
+                    .refused
+                    .entry(status::text(r.status))
+                    .or_default() += 1;
                 // Turned-down permissions are what an admin audits.
                 let level = if r.status == status::EPERM {
                     log::Level::Info
@@ -815,6 +854,11 @@ impl Mbd {
                 self.hold(id, h, r.status, &r.message);
             }
             Bad::Request(why) => {
+                *self
+                    .counters
+                    .refused
+                    .entry("malformed request")
+                    .or_default() += 1;
                 if let Some(count) = self.refusals.note("bad request") {
                     log::warn!(
                         "dropping client {id} ({}): {why} ({count} such so far)",
@@ -842,8 +886,20 @@ impl Mbd {
                     })
                 })?;
             self.state.apply(change);
+            let counters = &mut self.counters;
             match change {
-                Change::Submitted(s) => self.replan.new_jobs(s.job_ids()),
+                Change::Submitted(s) => {
+                    counters.jobs_submitted += s.job_ids().count() as u64;
+                    self.replan.new_jobs(s.job_ids())
+                }
+                Change::Dispatched(_) => {
+                    counters.jobs_dispatched += 1;
+                    self.replan.all()
+                }
+                Change::Ended(_) => {
+                    counters.jobs_ended += 1;
+                    self.replan.all()
+                }
                 _ => self.replan.all(),
             }
         }

@@ -25,6 +25,7 @@ pub mod id_floor;
 pub mod job;
 mod lim_watch;
 pub mod mastership;
+pub mod metrics;
 pub mod sched;
 pub mod settings;
 pub mod shape;

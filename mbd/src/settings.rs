@@ -59,6 +59,8 @@ pub struct Settings {
     pub sbd_heartbeat: Duration,
     /// `LL_AUTH_MAX_AGE`, seconds.
     pub auth_max_age: u64,
+    /// `LL_MBD_METRICS_PORT` on mbd's address: the metrics endpoint.
+    pub metrics: Option<SocketAddr>,
 }
 
 impl Settings {
@@ -88,6 +90,13 @@ impl Settings {
             sched_interval: sched_interval.unwrap_or(DEFAULT_SCHED),
             sbd_heartbeat: sbd_heartbeat(&ll)?,
             auth_max_age: ll.auth_max_age()?,
+            metrics: match ll.get("LL_MBD_METRICS_PORT") {
+                None => None,
+                Some(_) => Some(SocketAddr::new(
+                    mbd_addr(dir, &ll)?.ip(),
+                    ll.port("LL_MBD_METRICS_PORT", 0)?,
+                )),
+            },
         })
     }
 }
