@@ -1,7 +1,8 @@
 //! `http1` owns HTTP/1.1 as chan's servers speak it, without I/O: cutting
 //! requests out of what a connection received (keep-alive and pipelining
 //! are the caller reading on after each one), and writing responses.
-//! chan's example responder and the daemons' metrics endpoints share it.
+//! chan's example responder and the daemons' metrics endpoints share it,
+//! the latter with the text format they serve (`openmetrics`).
 //!
 //! It takes what small servers need and refuses the rest plainly: no
 //! chunked request bodies, no header folding, a head of at most
@@ -10,6 +11,8 @@
 //! (the stream can no longer be trusted to be in step).
 
 use std::fmt;
+
+pub mod openmetrics;
 
 /// Largest request line plus headers.
 pub const MAX_HEAD: usize = 8 * 1024;

@@ -89,6 +89,9 @@ pub struct Lim {
     user_names: HashMap<u32, String>,
     /// Signing requests refused so far (a local user cannot fill the log).
     sign_refusals: crate::log_file::Repeats,
+    /// `LL_LIM_METRICS_PORT`'s listener, and its connections' unparsed
+    /// bytes (closed as idle as queries are).
+    metrics: Option<(ChanId, HashMap<ChanId, Vec<u8>>)>,
     /// Replies are encoded here; kept, so a 10,000-host answer does not
     /// grow a fresh buffer through every power of two each time.
     reply_buf: BytesMut,
@@ -134,6 +137,16 @@ impl Lim {
             DatagramCodec::new(settings.key.clone(), who).with_max_age(settings.auth_max_age);
         let static_info = HostProbe::static_info().map_err(DaemonError::Probe)?;
         let signer = listen_for_signing(&mut chans, &settings)?;
+        let metrics = match settings.metrics {
+            None => None,
+            Some(addr) => {
+                let listener = (chans.tcp_listen(addr))
+                    .and_then(|l| chans.set_raw(l).map(|()| l))
+                    .map_err(chan_err(format!("cannot listen for metrics on {addr}")))?;
+                log::info!("metrics on http://{addr}/metrics");
+                Some((listener, HashMap::new()))
+            }
+        };
         Ok(Lim {
             chans,
             udp,
@@ -150,6 +163,7 @@ impl Lim {
             signing: HashSet::new(),
             user_names: HashMap::new(),
             sign_refusals: Default::default(),
+            metrics,
             reply_buf: BytesMut::new(),
         })
     }
@@ -199,14 +213,20 @@ impl Lim {
                         }
                         return Ok(());
                     }
+                    Event::Data { id, data } => self.on_scrape(id, &data),
                     Event::Accepted { listener, id } => {
                         if self.signer.as_ref().is_some_and(|(l, _)| *l == listener) {
                             self.signing.insert(id);
                         }
+                        if let Some((_, conns)) =
+                            (self.metrics.as_mut()).filter(|(l, _)| *l == listener)
+                        {
+                            conns.insert(id, Vec::new());
+                        }
                         self.queries.push_back((id, Instant::now()))
                     }
                     Event::Connected { .. } => {}
-                    Event::Writable { .. } | Event::Wake { .. } | Event::Data { .. } => {}
+                    Event::Writable { .. } | Event::Wake { .. } => {}
                 }
             }
             if let Some(change) = self.election.poll(Instant::now()) {
@@ -399,6 +419,38 @@ impl Lim {
         }
     }
 
+    /// Bytes on a metrics connection: `GET /metrics` answered from what
+    /// lim holds now.
+    fn on_scrape(&mut self, id: ChanId, data: &[u8]) {
+        let now = Instant::now();
+        let is_master = self.election.is_master();
+        let snapshot = crate::metrics::Snapshot {
+            is_master,
+            epoch: self.election.master(now).map_or(0, |c| c.epoch),
+            stats: self.stats,
+            hosts: if is_master {
+                self.table.records(now)
+            } else {
+                Vec::new()
+            },
+        };
+        let Some(buf) = (self.metrics.as_mut()).and_then(|(_, conns)| conns.get_mut(&id)) else {
+            return;
+        };
+        buf.extend_from_slice(data);
+        let mut out = Vec::new();
+        let close = http1::serve(buf, &mut out, |r| match (r.method, r.path()) {
+            ("GET" | "HEAD", "/metrics") => {
+                let text = crate::metrics::render(&snapshot).into_bytes();
+                http1::Response::new(200, "OK", http1::openmetrics::CONTENT_TYPE, text)
+            }
+            _ => http1::Response::new(404, "Not Found", "text/plain", &b"GET /metrics only\n"[..]),
+        });
+        if self.chans.send(id, &out).is_err() || close {
+            self.close(id, None);
+        }
+    }
+
     /// A local user's request for mbd, signed as whoever the kernel says
     /// is at the other end of the socket.
     fn on_sign(&mut self, id: ChanId, frame: &Frame) {
@@ -539,6 +591,9 @@ impl Lim {
 
     fn close(&mut self, id: ChanId, why: Option<&ChanError>) {
         self.signing.remove(&id);
+        if let Some((_, conns)) = self.metrics.as_mut() {
+            conns.remove(&id);
+        }
         if let Some(why) = why {
             log::debug!("closing query connection {id}: {why}");
             let _ = self.chans.close(id);

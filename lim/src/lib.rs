@@ -21,6 +21,7 @@ pub mod election;
 pub mod load;
 pub mod load_table;
 pub mod log_file;
+pub mod metrics;
 pub mod port_holder;
 pub mod probe;
 pub mod reconfig;

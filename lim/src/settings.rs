@@ -77,6 +77,8 @@ pub struct Settings {
     pub state_dir: Option<PathBuf>,
     /// Where these settings were read (`lsadmin reconfig` reads it again).
     pub conf_dir: Option<ConfDir>,
+    /// `LL_LIM_METRICS_PORT` on lim's address: the metrics endpoint.
+    pub metrics: Option<SocketAddr>,
     /// Each host's position by name: every datagram names its sender, and
     /// a scan of 10,000 names per datagram was most of a master's CPU.
     positions: HashMap<String, usize>,
@@ -136,6 +138,13 @@ impl Settings {
             auth_max_age: ll.auth_max_age()?,
             state_dir: ll.get("LL_STATE_DIR").map(PathBuf::from),
             conf_dir: None,
+            metrics: match ll.get("LL_LIM_METRICS_PORT") {
+                None => None,
+                Some(_) => Some(SocketAddr::new(
+                    bind.ip(),
+                    ll.port("LL_LIM_METRICS_PORT", 0)?,
+                )),
+            },
         })
     }
 

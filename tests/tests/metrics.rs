@@ -102,3 +102,35 @@ fn metrics_count_jobs_as_they_are_submitted() {
         Err(_) => eprintln!("promtool not installed: the format was checked line by line only"),
     }
 }
+
+#[test]
+fn lims_master_reports_every_host_and_its_load() {
+    let cluster = TestCluster::up(2, TICK, None);
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    cluster.add_to_ll_conf(&format!("LL_LIM_METRICS_PORT = {port}"));
+    for host in ["host1", "host2"] {
+        cluster.kill_daemon(cluster.lim_pid(host), "lim");
+    }
+    cluster.up_again();
+    let master = cluster_tests::wait_for(Duration::from_secs(20), || {
+        let m = cluster.master()?;
+        let i: usize = m.strip_prefix("host")?.parse().ok()?;
+        let text = scrape(SocketAddr::new(cluster.lim_addr(i).ip(), port));
+        text.contains(r#"lavalite_lim_hosts{status="ok"} 2"#)
+            .then_some(text)
+    })
+    .expect("the master's metrics list both hosts up");
+    assert!(
+        master.lines().any(|l| l == "lavalite_lim_is_master 1"),
+        "{master}"
+    );
+    assert!(
+        master.contains(r#"lavalite_lim_load{host="host2",index="r1m"}"#),
+        "{master}"
+    );
+    assert!(master.ends_with("# EOF\n"));
+}
