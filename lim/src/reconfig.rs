@@ -3,9 +3,9 @@
 //! the files and swaps its tables (`daemon.rs`).
 //!
 //! Hosts come and go and master candidates change in place. This host's
-//! address, the lim port and the tick are its sockets and timers, and the
-//! key is every peer's at once: those need lim restarted, and a re-read
-//! that changes them changes nothing.
+//! address, the lim and metrics ports and the tick are its sockets and
+//! timers, and the key is every peer's at once: those need lim
+//! restarted, and a re-read that changes them changes nothing.
 
 use crate::settings::Settings;
 
@@ -17,6 +17,9 @@ pub fn check(old: &Settings, new: &Settings) -> Result<(), String> {
             "this host's lim address changed ({} -> {})",
             old.bind, new.bind
         ));
+    }
+    if new.metrics != old.metrics {
+        return restart("LL_LIM_METRICS_PORT changed".into());
     }
     if new.tick != old.tick {
         return restart(format!(
@@ -121,5 +124,9 @@ mod tests {
         assert!(check(&old, &port).unwrap_err().contains("restart lim"));
         let tick = settings(AB, "LL_LIM_TICK=2\n");
         assert!(check(&old, &tick).unwrap_err().contains("LL_LIM_TICK"));
+        let metrics = settings(AB, "LL_LIM_METRICS_PORT=9100\n");
+        assert!(check(&old, &metrics)
+            .unwrap_err()
+            .contains("LL_LIM_METRICS_PORT"));
     }
 }
