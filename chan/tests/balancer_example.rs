@@ -1,0 +1,73 @@
+//! The TCP load balancer example (chan/examples/tcp_balancer.rs) in front
+//! of two echo examples: bytes pass both ways unchanged, a dead backend's
+//! clients go to the live one, and over --max-conns a new client is
+//! closed at once while the others are served.
+
+mod common;
+
+use common::{frame, read_frame, Example, PATIENCE};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+fn client(example: &Example) -> TcpStream {
+    let s = TcpStream::connect(example.addr).unwrap();
+    s.set_read_timeout(Some(PATIENCE)).unwrap();
+    s
+}
+
+/// One frame through the balancer and back.
+fn round_trip(lb: &Example, seq: u32) {
+    let mut s = client(lb);
+    let sent = frame(seq, &vec![seq as u8; 3000]);
+    s.write_all(&sent).unwrap();
+    assert_eq!(read_frame(&mut s), sent, "frame {seq} came back");
+}
+
+#[test]
+fn clients_reach_a_live_backend_and_a_dead_one_is_skipped() {
+    let first = Example::start("echo", &["127.0.0.1:0"]);
+    let second = Example::start("echo", &["127.0.0.1:0"]);
+    let (a, b) = (first.addr.to_string(), second.addr.to_string());
+    let lb = Example::start(
+        "tcp_balancer",
+        &["127.0.0.1:0", &a, &b, "--connect-timeout-ms", "300"],
+    );
+    for seq in 0..6 {
+        round_trip(&lb, seq);
+    }
+    drop(first); // killed: connects to it are refused from now on
+    for seq in 6..16 {
+        round_trip(&lb, seq);
+    }
+}
+
+#[test]
+fn over_max_conns_a_new_client_is_closed_and_the_others_go_on() {
+    let backend = Example::start("echo", &["127.0.0.1:0"]);
+    let b = backend.addr.to_string();
+    let lb = Example::start(
+        "tcp_balancer",
+        &["127.0.0.1:0", &b, "--max-conns", "2", "--least-conn"],
+    );
+    let mut one = client(&lb);
+    let mut two = client(&lb);
+    for (s, seq) in [(&mut one, 1), (&mut two, 2)] {
+        let sent = frame(seq, b"held open");
+        s.write_all(&sent).unwrap();
+        assert_eq!(read_frame(s), sent);
+    }
+    let mut three = client(&lb);
+    let mut rest = Vec::new();
+    let closed = three.read_to_end(&mut rest);
+    assert!(
+        matches!(closed, Ok(0))
+            || closed
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+        "the third client is closed at once: {closed:?}"
+    );
+    let sent = frame(3, b"still served");
+    one.write_all(&sent).unwrap();
+    assert_eq!(read_frame(&mut one), sent);
+    drop((one, two));
+}
