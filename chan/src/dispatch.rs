@@ -401,8 +401,10 @@ impl Channels {
         // read without regrowing), or a small floor for idle connections.
         // Small frames are read into what is left of the buffer until that
         // runs low: reclaiming it on every read costs more than the read.
+        // A raw stream has no frame to size the read by: room for a whole
+        // budget's worth, so a bulk transfer is not read 4 KiB at a time.
         let missing = if chan.raw {
-            0
+            budget
         } else {
             bytes_missing(&chan.rx).min(max_frame)
         };
