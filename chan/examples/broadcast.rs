@@ -36,9 +36,8 @@ fn main() -> anyhow::Result<()> {
         ..Config::default()
     })?;
     let listener = chans
-        .tcp_listen(addr)
+        .tcp_listen_raw(addr)
         .with_context(|| format!("listen on {addr}"))?;
-    chans.set_raw(listener)?;
     chans.signals(&[libc::SIGTERM, libc::SIGINT])?;
     println!("listening on {}", chans.local_addr(listener)?);
     std::io::stdout().flush()?;

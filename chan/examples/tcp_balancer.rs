@@ -171,9 +171,8 @@ fn main() -> anyhow::Result<()> {
         ..Config::default()
     })?;
     let listener = chans
-        .tcp_listen(o.listen)
+        .tcp_listen_raw(o.listen)
         .with_context(|| format!("listen on {}", o.listen))?;
-    chans.set_raw(listener)?;
     chans.signals(&[libc::SIGTERM, libc::SIGINT])?;
     chans.timer(PROBE_EVERY, PROBE_EVERY)?;
     println!("listening on {}", chans.local_addr(listener)?);

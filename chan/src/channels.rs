@@ -350,6 +350,14 @@ impl Channels {
         Ok(())
     }
 
+    /// [`Channels::tcp_listen`] for a raw protocol: what it accepts hands
+    /// out its input as it arrives ([`Channels::set_raw`]).
+    pub fn tcp_listen_raw(&mut self, addr: SocketAddr) -> Result<ChanId, ChanError> {
+        let listener = self.tcp_listen(addr)?;
+        self.set_raw(listener)?;
+        Ok(listener)
+    }
+
     /// Hands `id`'s input out as it arrives ([`Event::Data`]) instead of
     /// cutting it into LavaLite frames: for other protocols (HTTP, a
     /// proxied byte stream). A listener passes it on to the connections

@@ -140,8 +140,7 @@ impl Lim {
         let metrics = match settings.metrics {
             None => None,
             Some(addr) => {
-                let listener = (chans.tcp_listen(addr))
-                    .and_then(|l| chans.set_raw(l).map(|()| l))
+                let listener = (chans.tcp_listen_raw(addr))
                     .map_err(chan_err(format!("cannot listen for metrics on {addr}")))?;
                 log::info!("metrics on http://{addr}/metrics");
                 Some((listener, HashMap::new()))

@@ -194,8 +194,7 @@ impl Mbd {
         let metrics_http = match settings.metrics {
             None => None,
             Some(addr) => {
-                let listener = (chans.tcp_listen(addr))
-                    .and_then(|l| chans.set_raw(l).map(|()| l))
+                let listener = (chans.tcp_listen_raw(addr))
                     .map_err(chan_err(format!("cannot listen for metrics on {addr}")))?;
                 log::info!("metrics on http://{addr}/metrics");
                 Some(metrics_http::MetricsEndpoint::new(listener))
