@@ -2,7 +2,7 @@
 //! requests out of what a connection received (keep-alive and pipelining
 //! are the caller reading on after each one), and writing responses.
 //! chan's example responder and the daemons' metrics endpoints share it,
-//! the latter with the text format they serve (`openmetrics`).
+//! the latter with the text format they serve (`prometheus`).
 //!
 //! It takes what small servers need and refuses the rest plainly: no
 //! chunked request bodies, no header folding, a head of at most
@@ -12,7 +12,7 @@
 
 use std::fmt;
 
-pub mod openmetrics;
+pub mod prometheus;
 
 /// Largest request line plus headers.
 pub const MAX_HEAD: usize = 8 * 1024;

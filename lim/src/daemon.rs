@@ -441,7 +441,7 @@ impl Lim {
         let close = http1::serve(buf, &mut out, |r| match (r.method, r.path()) {
             ("GET" | "HEAD", "/metrics") => {
                 let text = crate::metrics::render(&snapshot).into_bytes();
-                http1::Response::new(200, "OK", http1::openmetrics::CONTENT_TYPE, text)
+                http1::Response::new(200, "OK", http1::prometheus::CONTENT_TYPE, text)
             }
             _ => http1::Response::new(404, "Not Found", "text/plain", &b"GET /metrics only\n"[..]),
         });

@@ -1,9 +1,9 @@
-//! The OpenMetrics text of lim's metrics endpoint (`LL_LIM_METRICS_PORT`):
+//! The Prometheus text of lim's metrics endpoint (`LL_LIM_METRICS_PORT`):
 //! the election as this lim sees it, what it accepted and dropped, and on
 //! the master every host's status and load indices. Pure: the daemon
 //! hands in what it holds at scrape time.
 
-use http1::openmetrics as om;
+use http1::prometheus as om;
 use proto::lim::{HostRecordRef, LimStats, INDEX_NAMES};
 use std::fmt::Write;
 
@@ -31,30 +31,29 @@ pub fn render(s: &Snapshot<'_>) -> String {
     let help = "Load reports the master accepted.";
     om::counter(
         &mut out,
-        "lavalite_lim_reports_accepted",
+        "lavalite_lim_reports_accepted_total",
         help,
         s.stats.reports_accepted,
     );
     let help = "Master beacons accepted.";
     om::counter(
         &mut out,
-        "lavalite_lim_beacons_accepted",
+        "lavalite_lim_beacons_accepted_total",
         help,
         s.stats.beacons_accepted,
     );
-    let name = "lavalite_lim_datagrams_dropped";
+    let name = "lavalite_lim_datagrams_dropped_total";
     om::family(&mut out, name, "counter", "Datagrams dropped, by cause.");
     for (cause, n) in [
         ("malformed", s.stats.dropped_malformed),
         ("auth", s.stats.dropped_auth),
         ("foreign", s.stats.dropped_foreign),
     ] {
-        let _ = writeln!(out, "{name}_total{{cause=\"{cause}\"}} {n}");
+        let _ = writeln!(out, "{name}{{cause=\"{cause}\"}} {n}");
     }
     if s.is_master {
         hosts(&mut out, &s.hosts);
     }
-    om::end(&mut out);
     out
 }
 
@@ -137,6 +136,5 @@ mod tests {
         );
         s.is_master = false;
         assert!(!render(&s).contains("lavalite_lim_host_up"));
-        assert!(render(&s).ends_with("# EOF\n"));
     }
 }

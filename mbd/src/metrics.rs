@@ -1,8 +1,8 @@
 //! What mbd counts for its metrics endpoint (`LL_MBD_METRICS_PORT`), and
-//! the OpenMetrics text a scrape gets. Pure: the daemon counts as it goes
+//! the Prometheus text a scrape gets. Pure: the daemon counts as it goes
 //! and hands the gauges in at scrape time (`daemon/metrics_http.rs`).
 
-use http1::openmetrics::{self as om, Histogram};
+use http1::prometheus::{self as om, Histogram};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -44,7 +44,7 @@ pub struct Gauges {
     pub clients_connected: usize,
 }
 
-/// The OpenMetrics text of `c` and `g`.
+/// The Prometheus text of `c` and `g`.
 pub fn render(c: &Counters, g: &Gauges) -> String {
     let mut out = String::with_capacity(4096);
     let name = "lavalite_mbd_jobs";
@@ -83,23 +83,28 @@ pub fn render(c: &Counters, g: &Gauges) -> String {
     let help = "Jobs submitted and acknowledged (array elements each).";
     om::counter(
         &mut out,
-        "lavalite_mbd_jobs_submitted",
+        "lavalite_mbd_jobs_submitted_total",
         help,
         c.jobs_submitted,
     );
     let help = "Job runs sent to execution hosts.";
     om::counter(
         &mut out,
-        "lavalite_mbd_jobs_dispatched",
+        "lavalite_mbd_jobs_dispatched_total",
         help,
         c.jobs_dispatched,
     );
     let help = "Job runs whose end was recorded.";
-    om::counter(&mut out, "lavalite_mbd_jobs_ended", help, c.jobs_ended);
-    let name = "lavalite_mbd_requests_refused";
+    om::counter(
+        &mut out,
+        "lavalite_mbd_jobs_ended_total",
+        help,
+        c.jobs_ended,
+    );
+    let name = "lavalite_mbd_requests_refused_total";
     om::family(&mut out, name, "counter", "Requests turned down, by cause.");
     for (cause, n) in &c.refused {
-        let _ = writeln!(out, "{name}_total{{cause=\"{}\"}} {n}", om::escape(cause));
+        let _ = writeln!(out, "{name}{{cause=\"{}\"}} {n}", om::escape(cause));
     }
     let help = "Event-log commits: one write and one fdatasync for a pass's changes.";
     c.commit
@@ -107,7 +112,6 @@ pub fn render(c: &Counters, g: &Gauges) -> String {
     let help = "Scheduling passes.";
     c.pass
         .render(&mut out, "lavalite_mbd_scheduling_pass_seconds", help);
-    om::end(&mut out);
     out
 }
 
@@ -116,7 +120,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn histograms_are_cumulative_and_the_text_ends_with_eof() {
+    fn families_are_declared_once_with_their_samples() {
         let mut c = Counters::default();
         for secs in [0.00005, 0.003, 0.003, 50.0] {
             c.commit.observe(secs);
@@ -144,7 +148,6 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
         }
-        assert!(text.ends_with("# EOF\n"));
         let types = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
         assert_eq!(types, 10, "each family declared once");
     }

@@ -1,11 +1,12 @@
-//! The OpenMetrics text format (what Prometheus scrapes), as the daemons'
-//! metrics endpoints write it: families declared once, counters with
-//! `_total`, histograms with cumulative buckets, `# EOF` at the end.
+//! Prometheus's text exposition format (0.0.4: what Prometheus scrapes and
+//! `promtool check metrics` accepts), as the daemons' metrics endpoints
+//! write it: families declared once with their help, counters named
+//! `_total`, histograms with cumulative buckets in seconds.
 
 use std::fmt::Write;
 
-/// OpenMetrics' content type.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The format's content type.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The `# TYPE` and `# HELP` lines of a family.
 pub fn family(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -18,23 +19,18 @@ pub fn gauge(out: &mut String, name: &str, help: &str, value: impl std::fmt::Dis
     let _ = writeln!(out, "{name} {value}");
 }
 
-/// A one-sample counter family.
+/// A one-sample counter family (`name` ends in `_total`).
 pub fn counter(out: &mut String, name: &str, help: &str, value: u64) {
     family(out, name, "counter", help);
-    let _ = writeln!(out, "{name}_total {value}");
+    let _ = writeln!(out, "{name} {value}");
 }
 
-/// A label value as OpenMetrics quotes it.
+/// A label value as the format quotes it.
 pub fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
-}
-
-/// Ends the exposition.
-pub fn end(out: &mut String) {
-    out.push_str("# EOF\n");
 }
 
 /// A histogram of durations in seconds, over fixed bucket bounds.
@@ -76,10 +72,9 @@ impl Histogram {
         self.count
     }
 
-    /// The family, in seconds.
+    /// The family (`name` ends in `_seconds`).
     pub fn render(&self, out: &mut String, name: &str, help: &str) {
         family(out, name, "histogram", help);
-        let _ = writeln!(out, "# UNIT {name} seconds");
         let mut below = 0;
         for (bound, n) in self.bounds.iter().zip(&self.counts) {
             below += n;
