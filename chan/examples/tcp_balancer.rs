@@ -199,7 +199,9 @@ fn main() -> anyhow::Result<()> {
                 return Ok(());
             }
         }
-        b.chans.chan_epoll(None)?;
+        // While draining, wake to check the deadline even if all is quiet.
+        b.chans
+            .chan_epoll(stopping.map(|_| Duration::from_millis(100)))?;
         while let Some(event) = b.chans.next_event() {
             match event {
                 Event::Accepted { id, .. } => b.accepted(id),

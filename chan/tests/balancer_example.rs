@@ -71,3 +71,41 @@ fn over_max_conns_a_new_client_is_closed_and_the_others_go_on() {
     assert_eq!(read_frame(&mut one), sent);
     drop((one, two));
 }
+
+#[test]
+fn sigterm_stops_accepting_and_lets_open_connections_finish() {
+    let backend = Example::start("echo", &["127.0.0.1:0"]);
+    let b = backend.addr.to_string();
+    let mut lb = Example::start("tcp_balancer", &["127.0.0.1:0", &b]);
+    let mut open = client(&lb);
+    let sent = frame(1, b"before");
+    open.write_all(&sent).unwrap();
+    assert_eq!(read_frame(&mut open), sent);
+    lb.signal(libc::SIGTERM);
+    // The listener closes: a new client is refused (or closed unserved).
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        match TcpStream::connect(lb.addr) {
+            Err(_) => break,
+            Ok(mut s) => {
+                s.set_read_timeout(Some(PATIENCE)).unwrap();
+                let _ = s.write_all(&frame(2, b"late"));
+                let mut buf = Vec::new();
+                if matches!(s.read_to_end(&mut buf), Ok(0)) {
+                    break;
+                }
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "still accepting");
+    }
+    let sent = frame(3, b"after the signal");
+    open.write_all(&sent).unwrap();
+    assert_eq!(
+        read_frame(&mut open),
+        sent,
+        "an open connection is still served"
+    );
+    drop(open);
+    let status = lb.wait_exit().expect("exits once its connections are done");
+    assert!(status.success(), "{status}");
+}

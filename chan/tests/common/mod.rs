@@ -156,6 +156,25 @@ impl Example {
     }
 }
 
+impl Example {
+    /// Signals the example (SIGTERM to see it stop gracefully).
+    pub fn signal(&self, signo: i32) {
+        os::process::signal(self.child.id(), signo).unwrap();
+    }
+
+    /// Whether it exited within PATIENCE; its status if so.
+    pub fn wait_exit(&mut self) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + PATIENCE;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
 impl Drop for Example {
     fn drop(&mut self) {
         let _ = self.child.kill();
