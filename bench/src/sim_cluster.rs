@@ -18,6 +18,9 @@ pub struct SimCluster {
     pub dir: PathBuf,
     pub hosts: Vec<String>,
     daemons: Vec<Child>,
+    /// Read from the configuration once: a submission must not re-read
+    /// ll.conf and the key each time.
+    client: BatchClient,
 }
 
 impl SimCluster {
@@ -41,6 +44,7 @@ impl SimCluster {
             dir: dir.to_owned(),
             hosts: names,
             daemons: Vec::new(),
+            client: BatchClient::for_dir(&conf::ConfDir::new(dir))?,
         };
         for daemon in ["lim", "mbd"] {
             let spec = DaemonSpec {
@@ -72,7 +76,7 @@ impl SimCluster {
 
     /// A client as this process's user.
     pub fn client(&self) -> anyhow::Result<BatchClient> {
-        Ok(BatchClient::for_dir(&self.conf())?)
+        Ok(self.client.clone())
     }
 
     /// A client that signs as `user` (the cluster key signs for anyone:

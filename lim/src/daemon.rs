@@ -421,18 +421,7 @@ impl Lim {
     /// Bytes on a metrics connection: `GET /metrics` answered from what
     /// lim holds now.
     fn on_scrape(&mut self, id: ChanId, data: &[u8]) {
-        let now = Instant::now();
-        let is_master = self.election.is_master();
-        let snapshot = crate::metrics::Snapshot {
-            is_master,
-            epoch: self.election.master(now).map_or(0, |c| c.epoch),
-            stats: self.stats,
-            hosts: if is_master {
-                self.table.records(now)
-            } else {
-                Vec::new()
-            },
-        };
+        let (election, table, stats) = (&self.election, &self.table, self.stats);
         let Some(buf) = (self.metrics.as_mut()).and_then(|(_, conns)| conns.get_mut(&id)) else {
             return;
         };
@@ -440,6 +429,19 @@ impl Lim {
         let mut out = Vec::new();
         let close = http1::serve(buf, &mut out, |r| match (r.method, r.path()) {
             ("GET" | "HEAD", "/metrics") => {
+                // Read only when asked for: the master's table has every host.
+                let now = Instant::now();
+                let is_master = election.is_master();
+                let snapshot = crate::metrics::Snapshot {
+                    is_master,
+                    epoch: election.master(now).map_or(0, |c| c.epoch),
+                    stats,
+                    hosts: if is_master {
+                        table.records(now)
+                    } else {
+                        Vec::new()
+                    },
+                };
                 let text = crate::metrics::render(&snapshot).into_bytes();
                 http1::Response::new(200, "OK", http1::prometheus::CONTENT_TYPE, text)
             }

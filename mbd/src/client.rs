@@ -93,7 +93,7 @@ impl fmt::Display for ClientError {
 impl std::error::Error for ClientError {}
 
 /// Talks to the cluster's mbd as the calling user.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct BatchClient {
     pub endpoint: Endpoint,
     pub signing: Signing,
