@@ -484,7 +484,7 @@ impl Channels {
     }
 
     /// Sends the concatenation of `parts` (at most 64) with one syscall.
-    #[inline] // so `send`'s one part is known at compile time
+    #[inline(always)] // so `send`'s one part is known at compile time
     pub fn send_vectored(&mut self, id: ChanId, parts: &[&[u8]]) -> Result<(), ChanError> {
         let high_water = self.config.high_water;
         let chan = self.table.get_mut(id).ok_or(ChanError::Stale(id))?;

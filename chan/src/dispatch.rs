@@ -485,6 +485,19 @@ impl Channels {
             match split_frame(&mut chan.rx, max) {
                 Ok(Some(frame)) => {
                     self.counters.frames_in += 1;
+                    if chan.rx.is_empty() && frame.as_bytes().len() > RX_SHRINK_ABOVE {
+                        // The emptied buffer still shares the frame's
+                        // allocation: let the frame be its only owner.
+                        chan.rx = BytesMut::new();
+                    }
+                    if chan.rx.len() < HEADER_LEN
+                        && !chan.eof_pending
+                        && chan.error_pending.is_none()
+                    {
+                        // Nothing more can come of this read: end the drain
+                        // now rather than with one more call that finds so.
+                        self.drain = None;
+                    }
                     return Some(Event::Frame { id, frame });
                 }
                 Ok(None) => {}

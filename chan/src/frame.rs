@@ -36,7 +36,12 @@ impl Frame {
 ///
 /// A header whose length is over `max_body` is an error as soon as the
 /// header is complete, before any body byte is awaited or buffered.
+#[inline]
 pub(crate) fn split_frame(buf: &mut BytesMut, max_body: u32) -> Result<Option<Frame>, HeaderError> {
+    if buf.len() < HEADER_LEN {
+        // The common end of a read: nothing left to parse.
+        return Ok(None);
+    }
     let Ok(header) = Header::parse(buf) else {
         return Ok(None);
     };
@@ -52,6 +57,9 @@ pub(crate) fn split_frame(buf: &mut BytesMut, max_body: u32) -> Result<Option<Fr
 /// the header's, while it is incomplete). Call after `split_frame`, so a
 /// complete header here is known to be within the limit.
 pub(crate) fn bytes_missing(buf: &[u8]) -> usize {
+    if buf.is_empty() {
+        return HEADER_LEN;
+    }
     match Header::parse(buf) {
         Ok(header) => header.frame_len().saturating_sub(buf.len()),
         Err(_) => HEADER_LEN - buf.len(),
