@@ -131,6 +131,9 @@ struct QueueShares<'a> {
     by_name: HashMap<String, usize>,
     /// Each user's account, looked up once per user.
     of_user: HashMap<&'a str, Option<usize>>,
+    /// The last user looked up: a user's jobs come in runs (arrays,
+    /// scripts), and a compare is cheaper than a hash per job.
+    last: Option<(&'a str, Option<usize>)>,
     /// Jobs of users without shares, in scheduling order: after all.
     unshared: VecDeque<&'a Job>,
     heap: BinaryHeap<Ranked>,
@@ -146,8 +149,13 @@ impl<'a> QueueShares<'a> {
         job: &'a Job,
     ) -> Option<usize> {
         let user = job.spec.user.as_str();
-        if let Some(known) = self.of_user.get(user) {
-            return *known;
+        match self.last {
+            Some((last, known)) if last == user => return known,
+            _ => {}
+        }
+        if let Some(&known) = self.of_user.get(user) {
+            self.last = Some((user, known));
+            return known;
         }
         let found = account(queue, users, user).map(|(name, shares)| {
             let next = self.accounts.len();
@@ -161,6 +169,7 @@ impl<'a> QueueShares<'a> {
             })
         });
         self.of_user.insert(user, found);
+        self.last = Some((user, found));
         found
     }
 

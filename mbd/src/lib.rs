@@ -26,6 +26,7 @@ pub mod job;
 mod lim_watch;
 pub mod mastership;
 pub mod metrics;
+pub mod reasons;
 pub mod sched;
 pub mod settings;
 pub mod shape;

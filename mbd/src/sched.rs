@@ -9,7 +9,8 @@
 pub use crate::cluster::HostStatus;
 use crate::fairshare::FairShare;
 pub use crate::job::PendReason;
-use crate::job::{Alloc, ById, Job, Spec};
+use crate::job::{Alloc, Job, Spec};
+use crate::reasons::Reasons;
 use crate::shape::Shape;
 use crate::slots::SlotUse;
 use crate::state::State;
@@ -51,12 +52,12 @@ impl Replan {
 }
 
 /// The outcome of one scheduling pass.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Default)]
 pub struct Plan {
     /// Jobs that can start now, in dispatch order, with their hosts.
     pub starts: Vec<(u32, Vec<Alloc>)>,
-    /// Every other PEND job's reason.
-    pub reasons: ById<PendReason>,
+    /// Why the other PEND jobs wait.
+    pub reasons: Reasons,
     /// Running jobs to suspend so that `starts` fit (preemption).
     pub preempt: Vec<u32>,
     /// Preempted jobs whose CPUs are free again: resume them.
@@ -79,11 +80,17 @@ struct Free {
 /// Plans one pass over `state`'s pending jobs (`New`: only those).
 pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> Plan {
     let cluster = state.cluster();
-    let (mut free, mut tokens) = capacity(state, status);
+    let Held {
+        mut free,
+        mut tokens,
+        mut array_running,
+        mut slots,
+        preempted,
+    } = Held::of(state, status);
     let pending = pending(state, scope);
     let mut plan = Plan {
         starts: Vec::new(),
-        reasons: ById::with_capacity_and_hasher(pending.len(), Default::default()),
+        reasons: Reasons::default(),
         preempt: Vec::new(),
         resume: Vec::new(),
     };
@@ -93,12 +100,10 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
     // and by user too when the reason may be the user's own (JL/U:
     // another user's alike job may fit).
     let mut refused: Option<(&Arc<Shape>, Option<&str>, PendReason)> = None;
-    let mut array_running = ArrayRunning::of(state);
-    let mut slots = SlotUse::of(state);
     // Only a full pass can find CPUs freed (a pass over new jobs follows
     // submissions alone).
     if *scope == Replan::All {
-        plan.resume = resume(state, &mut free, &mut slots);
+        plan.resume = resume(state, preempted, &mut free, &mut slots);
     }
     let mut fairshare = FairShare::new(state, &pending, now, cluster.fairshare);
     for turn in &pending {
@@ -107,21 +112,28 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
         let Some(job) = fairshare.take(turn) else {
             continue;
         };
-        let user = job.spec.user.as_str();
-        let placed = ready(state, job, now)
+        let own = ready(state, job, now)
             .and_then(|()| array_running.admits(job))
-            .and_then(|()| slots.admits(job))
-            .and_then(|()| match refused {
-                Some((shape, who, reason))
-                    if Arc::ptr_eq(shape, &job.spec.shape) && who.is_none_or(|w| w == user) =>
-                {
-                    Err(reason)
-                }
-                _ => place(state, job, &free, &tokens, &slots).inspect_err(|&reason| {
-                    let who = (reason == PendReason::HostSlots).then_some(user);
-                    refused = Some((&job.spec.shape, who, reason));
-                }),
-            });
+            .and_then(|()| slots.admits(job));
+        if let Err(reason) = own {
+            plan.reasons.job(job.id, reason);
+            continue;
+        }
+        let user = job.spec.user.as_str();
+        let placed = match refused {
+            Some((shape, who, reason))
+                if Arc::ptr_eq(shape, &job.spec.shape) && who.is_none_or(|w| w == user) =>
+            {
+                Err(reason)
+            }
+            _ => place(state, job, &free, &tokens, &slots).inspect_err(|&reason| {
+                let who = (reason == PendReason::HostSlots).then_some(user);
+                refused = Some((&job.spec.shape, who, reason));
+                plan.reasons.shape(&job.spec.shape, who, reason);
+            }),
+        };
+        // Kept for the shape already, unless preemption finds otherwise.
+        let shape_reason = placed.as_ref().err().copied();
         // A job of a preemptive queue short of CPUs: suspend lower jobs,
         // if then it starts (else their CPUs go back).
         let placed = match placed {
@@ -147,26 +159,52 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
                 plan.starts.push((job.id, alloc));
                 refused = None;
             }
-            Err(reason) => {
-                plan.reasons.insert(job.id, reason);
-            }
+            Err(reason) if Some(reason) != shape_reason => plan.reasons.job(job.id, reason),
+            Err(_) => {}
         }
     }
     plan
+}
+
+/// What the running jobs leave free and what they count against limits,
+/// gathered in one walk over them: at a million jobs each walk is a cache
+/// miss per running job, and a pass used to make four.
+struct Held<'a> {
+    free: Vec<Free>,
+    tokens: Vec<u32>,
+    array_running: ArrayRunning,
+    slots: SlotUse<'a>,
+    preempted: Vec<&'a Job>,
+}
+
+impl<'a> Held<'a> {
+    fn of(state: &'a State, status: &[HostStatus]) -> Held<'a> {
+        let cluster = state.cluster();
+        let mut held = Held {
+            free: capacity(state, status),
+            tokens: cluster.pools.iter().map(|p| p.available).collect(),
+            array_running: ArrayRunning(HashMap::new()),
+            slots: SlotUse::new(state),
+            preempted: Vec::new(),
+        };
+        for job in state.allocated_jobs() {
+            take(&mut held.free, &mut held.tokens, job, &job.alloc, cluster);
+            held.array_running.started(job);
+            // A preempted job's slots are another's until it resumes.
+            if job.preempted() {
+                held.preempted.push(job);
+            } else {
+                held.slots.add(job, &job.alloc);
+            }
+        }
+        held
+    }
 }
 
 /// Running elements of the arrays that limit them (`-J "a[1-9]%2"`).
 struct ArrayRunning(HashMap<u32, u32>);
 
 impl ArrayRunning {
-    fn of(state: &State) -> ArrayRunning {
-        let mut running = ArrayRunning(HashMap::new());
-        for job in state.allocated_jobs() {
-            running.started(job);
-        }
-        running
-    }
-
     fn limit(job: &Job) -> Option<u32> {
         let limit = job.spec.request.options.max_running;
         (job.array_id != 0 && limit > 0).then_some(limit)
@@ -190,8 +228,13 @@ impl ArrayRunning {
 
 /// Preempted jobs whose CPUs are free again, highest queue first: their
 /// CPUs are taken back in `free` and `slots`.
-fn resume<'a>(state: &'a State, free: &mut [Free], slots: &mut SlotUse<'a>) -> Vec<u32> {
-    let preempted = state.in_order(state.allocated_jobs().filter(|j| j.preempted()));
+fn resume<'a>(
+    state: &'a State,
+    preempted: Vec<&'a Job>,
+    free: &mut [Free],
+    slots: &mut SlotUse<'a>,
+) -> Vec<u32> {
+    let preempted = state.in_order(preempted.into_iter());
     let mut resumed = Vec::new();
     for job in preempted {
         let room = (job.alloc.iter()).all(|a| free.get(a.host).is_some_and(|f| f.cpus >= a.cpus));
@@ -262,10 +305,10 @@ fn preempt(
     None
 }
 
-/// What is free on each host, and in each token pool.
-fn capacity(state: &State, status: &[HostStatus]) -> (Vec<Free>, Vec<u32>) {
+/// What each host has before any job takes its share.
+fn capacity(state: &State, status: &[HostStatus]) -> Vec<Free> {
     let cluster = state.cluster();
-    let mut free: Vec<Free> = (cluster.hosts.iter().enumerate())
+    (cluster.hosts.iter().enumerate())
         .map(|(i, h)| {
             let s = status.get(i).copied().unwrap_or_default();
             Free {
@@ -279,11 +322,7 @@ fn capacity(state: &State, status: &[HostStatus]) -> (Vec<Free>, Vec<u32>) {
                 exclusive: false,
             }
         })
-        .collect();
-    for job in state.allocated_jobs() {
-        take_hosts(&mut free, job, &job.alloc);
-    }
-    (free, state.free_tokens())
+        .collect()
 }
 
 /// The PEND jobs `scope` covers, in scheduling order.
@@ -515,9 +554,20 @@ mod tests {
         let starts = (plan.starts.iter())
             .map(|(id, alloc)| (*id, alloc.iter().map(|a| names[a.host]).collect()))
             .collect();
-        let mut reasons: Vec<_> = plan.reasons.into_iter().collect();
-        reasons.sort();
-        (starts, reasons)
+        (starts, listed(state, &plan))
+    }
+
+    /// The reason `plan` gives every PEND job it does not start, by job id.
+    fn listed(state: &State, plan: &Plan) -> Vec<(u32, PendReason)> {
+        let started = |id| plan.starts.iter().any(|(s, _)| *s == id);
+        (state.jobs())
+            .filter(|j| j.state == JobState::Pend && !started(j.id))
+            .filter_map(|j| Some((j.id, plan.reasons.of(j)?)))
+            .collect()
+    }
+
+    fn why(state: &State, plan: &Plan, id: u32) -> Option<PendReason> {
+        plan.reasons.of(state.job(id)?)
     }
 
     #[test]
@@ -575,7 +625,8 @@ mod tests {
         assert!(full.starts.is_empty());
         assert!(backlog
             .iter()
-            .all(|id| full.reasons[id] == PendReason::Cpus));
+            .all(|&id| why(&s, &full, id) == Some(PendReason::Cpus)));
+        assert_eq!(full.reasons.kept(), (0, 1), "one reason for the backlog");
         let new = vec![
             add(&mut s, cpus(2)),
             add(&mut s, cpus(8)),
@@ -585,8 +636,8 @@ mod tests {
         let full = plan(&s, &[], 1000, &Replan::All);
         assert_eq!(only_new.starts, full.starts);
         assert_eq!(only_new.starts.len(), 2, "both 2-CPU jobs fit on gpu01");
-        assert_eq!(only_new.reasons.len(), 1);
-        assert_eq!(only_new.reasons[&new[1]], full.reasons[&new[1]]);
+        assert_eq!(why(&s, &only_new, new[1]), Some(PendReason::Cpus));
+        assert_eq!(why(&s, &only_new, new[1]), why(&s, &full, new[1]));
     }
 
     #[test]
@@ -615,14 +666,14 @@ mod tests {
         let plan1 = plan(&s, &[], 1000, &Replan::All);
         let placed: Vec<u32> = plan1.starts.iter().map(|(id, _)| *id).collect();
         assert_eq!(placed, [first, first + 1]);
-        assert_eq!(plan1.reasons[&(first + 2)], PendReason::ArrayLimit);
+        assert_eq!(why(&s, &plan1, first + 2), Some(PendReason::ArrayLimit));
         // Running elements count in the next pass too.
         for change in s.dispatch(&plan1.starts, 1000) {
             s.apply(&change);
         }
         let plan2 = plan(&s, &[], 1001, &Replan::All);
         assert!(plan2.starts.is_empty());
-        assert_eq!(plan2.reasons.len(), 3);
+        assert_eq!(listed(&s, &plan2).len(), 3);
     }
 
     /// Job ids of `user`'s submissions of `r`, `n` times.

@@ -58,8 +58,9 @@ fn within(used: Option<&u32>, more: u32, limit: Option<u32>) -> bool {
 
 impl<'a> SlotUse<'a> {
     /// What the jobs holding hosts in `state` use.
-    pub fn of(state: &'a State) -> SlotUse<'a> {
-        let mut used = SlotUse {
+    /// Nothing counted yet; the caller adds the running jobs.
+    pub fn new(state: &'a State) -> SlotUse<'a> {
+        SlotUse {
             cluster: state.cluster(),
             counted: Counted::of(state.cluster()),
             queue: HashMap::new(),
@@ -69,12 +70,7 @@ impl<'a> SlotUse<'a> {
             host_user: HashMap::new(),
             user: HashMap::new(),
             group: HashMap::new(),
-        };
-        // A preempted job's slots are another's until it resumes.
-        for job in state.allocated_jobs().filter(|j| !j.preempted()) {
-            used.add(job, &job.alloc);
         }
-        used
     }
 
     /// Counts `job` holding `alloc`.

@@ -24,8 +24,9 @@ pub use request::check_job_name;
 
 use crate::depend::Outcome;
 use crate::env_pool::EnvPool;
-use crate::job::{outcome_of, PendReason};
-use crate::job::{ById, Job, Spec};
+use crate::job::outcome_of;
+use crate::job::{Job, Spec};
+use crate::reasons::Reasons;
 use crate::shape::ShapePool;
 use crate::Cluster;
 use proto::mbd::{status, JobState};
@@ -98,7 +99,7 @@ pub struct State {
     queue_accepting: Vec<bool>,
     host_open: Vec<bool>,
     /// From the last scheduling pass.
-    reasons: ById<PendReason>,
+    reasons: Reasons,
     /// DONE and EXIT jobs held (kept current: checked every pass).
     finished: usize,
     /// Jobs holding hosts (RUN, SUSP): what the scheduler subtracts from
@@ -127,7 +128,7 @@ impl State {
             sbd_up: vec![false; cluster.hosts.len()],
             jobs: BTreeMap::new(),
             next_id: 1,
-            reasons: ById::default(),
+            reasons: Reasons::default(),
             finished: 0,
             allocated: BTreeSet::new(),
             env_pool: EnvPool::default(),
@@ -208,27 +209,37 @@ impl State {
     }
 
     /// `jobs` in scheduling order: queue priority, job priority, job id.
+    ///
+    /// Jobs mostly come in id order and share a handful of priorities, so
+    /// they are often in order already: that is checked while they are
+    /// gathered (each job read once), and only otherwise sorted.
     pub fn in_order<'a>(&'a self, jobs: impl Iterator<Item = &'a Job>) -> Vec<&'a Job> {
-        let mut jobs: Vec<&Job> = jobs.collect();
-        jobs.sort_by_cached_key(|j| {
-            let queue = j
-                .spec
-                .shape
-                .queue_pos
-                .and_then(|q| self.cluster.queues.get(q));
+        let key = |j: &Job| {
+            let queue = (j.spec.shape.queue_pos).and_then(|q| self.cluster.queues.get(q));
             let prio = queue.map_or(i32::MIN, |q| q.priority);
             (Reverse(prio), Reverse(j.priority), j.id)
-        });
+        };
+        let mut last = None;
+        let mut sorted = true;
+        let mut jobs: Vec<&Job> = (jobs.inspect(|j| {
+            let this = key(j);
+            sorted &= last.is_none_or(|last| last <= this);
+            last = Some(this);
+        }))
+        .collect();
+        if !sorted {
+            jobs.sort_by_cached_key(|j| key(j));
+        }
         jobs
     }
 
     /// Keeps a full scheduling pass's pending reasons for `bjobs`.
-    pub fn set_reasons(&mut self, reasons: ById<PendReason>) {
+    pub fn set_reasons(&mut self, reasons: Reasons) {
         self.reasons = reasons;
     }
 
     /// Adds the reasons of a pass over new jobs only.
-    pub fn add_reasons(&mut self, reasons: ById<PendReason>) {
+    pub fn add_reasons(&mut self, reasons: Reasons) {
         self.reasons.extend(reasons);
     }
 

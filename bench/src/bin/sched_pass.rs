@@ -24,6 +24,10 @@ struct Args {
     hosts: u32,
     #[arg(long, default_value_t = 5)]
     rounds: usize,
+    /// Time the passes of a full cluster instead (what a pass costs once
+    /// every CPU is taken and the backlog waits: the steady state).
+    #[arg(long)]
+    steady: bool,
 }
 
 fn cluster(hosts: u32, fairshare: bool) -> anyhow::Result<Cluster> {
@@ -73,6 +77,12 @@ fn state(args: &Args, fairshare: bool) -> anyhow::Result<State> {
             let change = state
                 .submit(&who, request, 1)
                 .map_err(|r| anyhow::anyhow!("{r}"))?;
+            state.apply(&change);
+        }
+    }
+    if args.steady {
+        let first = plan(&state, &[], 2, &Replan::All);
+        for change in state.dispatch(&first.starts, 2) {
             state.apply(&change);
         }
     }

@@ -140,7 +140,7 @@ impl State {
 
     fn apply_dispatched(&mut self, d: &Dispatched) {
         let alloc = self.allocs(&d.allocs);
-        self.reasons.remove(&d.id);
+        self.reasons.forget(d.id);
         self.update(d.id, |job| {
             job.attempt = d.attempt;
             job.pid = 0;

@@ -26,7 +26,7 @@ impl State {
         let dropped = self.droppable(keep);
         for (id, _) in &dropped {
             self.jobs.remove(id);
-            self.reasons.remove(id);
+            self.reasons.forget(*id);
             self.allocated.remove(id);
         }
         self.finished -= dropped.len();

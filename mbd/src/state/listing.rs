@@ -75,8 +75,8 @@ impl State {
 
     fn row(&self, job: &Job) -> JobRow {
         let pend_reason = match job.state {
-            JobState::Pend => (self.reasons.get(&job.id))
-                .unwrap_or(&PendReason::Scheduling)
+            JobState::Pend => (self.reasons.of(job))
+                .unwrap_or(PendReason::Scheduling)
                 .as_str()
                 .to_owned(),
             _ => String::new(),
