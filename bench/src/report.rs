@@ -67,6 +67,15 @@ pub fn user_sys_ticks(stat_path: &str) -> (u64, u64) {
 
 /// Voluntary context switches of the calling thread so far: how often it
 /// blocked waiting for work.
+/// A `/proc/PID/status` memory figure in KiB (`VmRSS`, `VmHWM`, ...);
+/// `pid` "self" for this process.
+pub fn status_kb(pid: &str, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line =
+        (status.lines()).find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 pub fn thread_sleeps() -> u64 {
     std::fs::read_to_string("/proc/thread-self/status")
         .ok()

@@ -459,14 +459,14 @@ mod tests {
             let record = Record {
                 format: FORMAT,
                 kind: change.kind(),
-                payload: change.payload(),
+                payload: change.payload().into(),
             };
             assert_eq!(Change::from_record(&record), Ok(change));
         }
         let odd = Record {
             format: FORMAT + 1,
             kind: 1,
-            payload: vec![],
+            payload: Default::default(),
         };
         assert_eq!(
             Change::from_record(&odd),

@@ -35,6 +35,11 @@ struct Args {
     /// The jobs are still pending (a backlog mbd restarts with).
     #[arg(long)]
     pending: bool,
+    /// Replay the log `--dir` already holds (written by an earlier
+    /// `--keep` run) instead of writing one: the memory figures are then
+    /// the replay's alone.
+    #[arg(long, requires = "dir")]
+    existing: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,6 +48,7 @@ fn main() -> anyhow::Result<()> {
         dir,
         keep,
         pending,
+        existing,
     } = Args::parse();
     let dir = dir
         .unwrap_or_else(|| std::env::temp_dir().join(format!("replay-log-{}", std::process::id())));
@@ -51,8 +57,13 @@ fn main() -> anyhow::Result<()> {
     let host = cluster.hosts.first().context("no hosts")?.name.clone();
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("events");
-    let _ = std::fs::remove_file(&path);
-    let records = write_log(&path, jobs, &host, pending)?;
+    let records = if existing {
+        0
+    } else {
+        let _ = std::fs::remove_file(&path);
+        write_log(&path, jobs, &host, pending)?
+    };
+    let rss_before = bench::report::status_kb("self", "VmRSS").unwrap_or(0);
     let bytes = std::fs::metadata(&path)?.len();
 
     let started = Instant::now();
@@ -61,16 +72,21 @@ fn main() -> anyhow::Result<()> {
     drop(raw);
     let started = Instant::now();
     let (_log, replay) = EventLog::open(&path)?;
+    let replay_len = replay.records.len() as u64;
     let state = State::replay(cluster, &replay.records)
         .map_err(|(n, e)| anyhow::anyhow!("record {n}: {e}"))?;
+    drop(replay);
     let replay_ms = started.elapsed().as_secs_f64() * 1e3;
+    let records = records.max(replay_len);
+    let rss_after = bench::report::status_kb("self", "VmRSS").unwrap_or(0);
+    let peak_rss = bench::report::status_kb("self", "VmHWM").unwrap_or(0);
     // mbd's start then looks for jobs its configuration no longer fits.
     let started = Instant::now();
     let unfit = state.stranded().len() + state.runs_on_removed_hosts(0).len();
     let checks_ms = started.elapsed().as_secs_f64() * 1e3;
     anyhow::ensure!(unfit == 0, "jobs stranded by a configuration unchanged");
     anyhow::ensure!(state.jobs().count() == jobs as usize, "jobs lost in replay");
-    if !keep {
+    if !keep && !existing {
         let _ = std::fs::remove_dir_all(&dir);
     }
     let report = serde_json::json!({
@@ -80,6 +96,10 @@ fn main() -> anyhow::Result<()> {
         "baseline_read_ms": read_ms,
         "open_and_replay_ms": replay_ms,
         "config_checks_ms": checks_ms,
+        "rss_kb_before_replay": rss_before,
+        "rss_kb_after_replay": rss_after,
+        "peak_rss_kb": peak_rss,
+        "rss_bytes_per_job_after": (rss_after.saturating_sub(rss_before) * 1024) / u64::from(jobs.max(1)),
         "records_per_sec": records as f64 / (replay_ms / 1e3),
         "ratio_vs_read": replay_ms / read_ms.max(f64::MIN_POSITIVE),
     });

@@ -164,13 +164,7 @@ fn measure(a: &Args, cluster: &Arc<SimCluster>, mbd_pid: Option<u32>) -> anyhow:
     let sim_result = sim.join();
     let final_stats = stats.lock().map(|s| s.clone()).unwrap_or_default();
     let ticks_per_sec = 100.0; // USER_HZ
-    let rss_kb = mbd_pid
-        .and_then(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok())
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        });
+    let rss_kb = mbd_pid.and_then(|p| bench::report::status_kb(&p.to_string(), "VmRSS"));
     let report = serde_json::json!({
         "hosts": a.hosts,
         "slots_per_host": a.slots,

@@ -611,7 +611,7 @@ fn record(change: &Change) -> Record {
     Record {
         format: FORMAT,
         kind: change.kind(),
-        payload: change.payload(),
+        payload: change.payload().into(),
     }
 }
 

@@ -449,7 +449,7 @@ fn an_environment_is_held_once_and_given_back_whole() {
         .map(|c| Record {
             format: crate::event_log::FORMAT,
             kind: c.kind(),
-            payload: c.payload(),
+            payload: c.payload().into(),
         })
         .collect();
     let replayed = State::replay(sample(), &records).unwrap();
