@@ -1,7 +1,7 @@
 //! The records of the event log: one per state change, each applied the
 //! same way live and at replay (docs/mbd.md has the format).
 
-use crate::event_log::{Record, FORMAT};
+use crate::event_log::{Record, RecordRef, FORMAT};
 use proto::mbd::{FieldChange, HistEvent, JobState, SubmitRequest};
 use proto::sbd::Usage;
 use proto::{xdr_struct, Decode, DecodeError, Encode};
@@ -316,10 +316,14 @@ impl Change {
     }
 
     pub fn from_record(record: &Record) -> Result<Change, BadRecord> {
+        Change::decode(record.as_ref())
+    }
+
+    pub fn decode(record: RecordRef<'_>) -> Result<Change, BadRecord> {
         if record.format != FORMAT {
             return Err(BadRecord::Format(record.format));
         }
-        let body = &record.payload;
+        let body = record.payload;
         let kind = record.kind;
         let bad = |error| BadRecord::Body { kind, error };
         Ok(match kind {

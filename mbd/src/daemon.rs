@@ -15,7 +15,7 @@ mod reconfig;
 mod sbd_link;
 
 use crate::change::{Change, StateChanged};
-use crate::event_log::{EventLog, LogError};
+use crate::event_log::{EventLog, LogError, ReplayError};
 use crate::id_floor;
 use crate::lim_watch::{self, LimView};
 use crate::mastership::{self, Lease, MasterView, Verdict};
@@ -1170,15 +1170,22 @@ fn recover(settings: &Settings) -> Result<(EventLog, State), DaemonError> {
     let save_torn_ids = |torn: &[crate::event_log::Record]| {
         id_floor::write(&floor_path, floor.max(id_floor::after_torn(torn)))
     };
-    let (log, replay) =
-        EventLog::open_saving(&settings.log_path(), save_torn_ids).map_err(DaemonError::Log)?;
-    let mut state = State::replay(settings.cluster.clone(), &replay.records)
-        .map_err(|(n, e)| DaemonError::Replay(format!("record {n}: {e}")))?;
+    let mut state = State::new(settings.cluster.clone());
+    let (log, replay) = EventLog::open_replaying(&settings.log_path(), save_torn_ids, |record| {
+        state.replay_record(record)
+    })
+    .map_err(|e| match e {
+        ReplayError::Log(e) => DaemonError::Log(e),
+        ReplayError::Record { number, error } => {
+            DaemonError::Replay(format!("record {number}: {error}"))
+        }
+    })?;
+    state.replayed();
     state.raise_next_job_id(id_floor::read(&floor_path).map_err(floor_err)?);
     id_floor::write(&floor_path, state.next_job_id()).map_err(floor_err)?;
     log::info!(
         "replayed {} records ({} jobs) in {:?}{}",
-        replay.records.len(),
+        replay.records,
         state.jobs().count(),
         started.elapsed(),
         if replay.torn_bytes > 0 {

@@ -41,16 +41,46 @@ pub const MAX_RECORD: usize = 16 << 20;
 /// No batch is larger: a commit that would pass it is refused.
 const MAX_BATCH: usize = u32::MAX as usize;
 
-/// One replayed record. Its payload shares the buffer the log was read
-/// into: a replay of a million records makes no copy of each (a copy per
-/// record doubled the memory a restart needed, and left the heap
-/// fragmented with their freed space after it).
+/// One replayed record, owned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
     pub format: u16,
     pub kind: u16,
     pub payload: Bytes,
 }
+
+/// One record as replay hands it out: borrowed from the read buffer, which
+/// is reused batch after batch. A restart reads a log of gigabytes through
+/// a few megabytes, instead of holding the file and a copy of each record
+/// (which set mbd's peak memory, and its start time: faulting in fresh
+/// pages was half of a replay).
+#[derive(Clone, Copy, Debug)]
+pub struct RecordRef<'a> {
+    pub format: u16,
+    pub kind: u16,
+    pub payload: &'a [u8],
+}
+
+impl Record {
+    pub fn as_ref(&self) -> RecordRef<'_> {
+        RecordRef {
+            format: self.format,
+            kind: self.kind,
+            payload: &self.payload,
+        }
+    }
+
+    fn owned(record: RecordRef<'_>) -> Record {
+        Record {
+            format: record.format,
+            kind: record.kind,
+            payload: Bytes::copy_from_slice(record.payload),
+        }
+    }
+}
+
+/// How much of the log is read at a time (more when a batch is larger).
+const READ_CHUNK: usize = 4 << 20;
 
 #[derive(Debug)]
 pub enum LogError {
@@ -122,6 +152,24 @@ pub struct Replay {
     pub torn_records: Vec<Record>,
 }
 
+/// What [`EventLog::open_replaying`] found, besides the records it
+/// handed out.
+#[derive(Debug)]
+pub struct Replayed {
+    /// Records handed out.
+    pub records: u64,
+    pub torn_bytes: u64,
+    pub torn_records: Vec<Record>,
+}
+
+/// Why [`EventLog::open_replaying`] failed: the log, or the caller's
+/// verdict on its `number`th record (from 1).
+#[derive(Debug)]
+pub enum ReplayError<E> {
+    Log(LogError),
+    Record { number: u64, error: E },
+}
+
 /// An open event log.
 #[derive(Debug)]
 pub struct EventLog {
@@ -151,9 +199,41 @@ impl EventLog {
         path: &Path,
         save: impl FnOnce(&[Record]) -> io::Result<()>,
     ) -> Result<(EventLog, Replay), LogError> {
-        let io_err = |source| LogError::Io {
-            path: path.to_owned(),
-            source,
+        let mut records = Vec::new();
+        let collect = |record: RecordRef<'_>| {
+            records.push(Record::owned(record));
+            Ok::<(), std::convert::Infallible>(())
+        };
+        let (log, replayed) =
+            EventLog::open_replaying(path, save, collect).map_err(|e| match e {
+                ReplayError::Log(e) => e,
+                ReplayError::Record { error, .. } => match error {},
+            })?;
+        let torn_records = replayed.torn_records;
+        let torn_bytes = replayed.torn_bytes;
+        Ok((
+            log,
+            Replay {
+                records,
+                torn_bytes,
+                torn_records,
+            },
+        ))
+    }
+
+    /// [`EventLog::open_saving`], handing each durable record to `visit`
+    /// as it is read instead of collecting them: what mbd's start does.
+    /// The first error of `visit` stops the replay.
+    pub fn open_replaying<E>(
+        path: &Path,
+        save: impl FnOnce(&[Record]) -> io::Result<()>,
+        mut visit: impl FnMut(RecordRef<'_>) -> Result<(), E>,
+    ) -> Result<(EventLog, Replayed), ReplayError<E>> {
+        let io_err = |source| {
+            ReplayError::Log(LogError::Io {
+                path: path.to_owned(),
+                source,
+            })
         };
         finish_rewrite(path).map_err(io_err)?;
         let mut file = conf::state_dir::private_file()
@@ -162,17 +242,26 @@ impl EventLog {
             .create(true)
             .open(path)
             .map_err(io_err)?;
-        let lock = lock(&file, path)?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(io_err)?;
-        let bytes = Bytes::from(bytes);
-        let (records, good_len) = scan(&bytes).map_err(|(offset, reason)| LogError::Corrupt {
-            path: path.to_owned(),
-            offset,
-            reason,
+        let lock = lock(&file, path).map_err(ReplayError::Log)?;
+        let mut count = 0u64;
+        let mut counted = |record: RecordRef<'_>| {
+            count += 1;
+            visit(record).map_err(|error| ReplayError::Record {
+                number: count,
+                error,
+            })
+        };
+        let (good_len, tail) = scan(&mut file, &mut counted).map_err(|e| match e {
+            Scan::Io(source) => io_err(source),
+            Scan::Corrupt(offset, reason) => ReplayError::Log(LogError::Corrupt {
+                path: path.to_owned(),
+                offset,
+                reason,
+            }),
+            Scan::Visit(e) => e,
         })?;
-        let torn_bytes = bytes.len() as u64 - good_len;
-        let torn_records = readable_records(&bytes.slice(good_len as usize..));
+        let torn_bytes = tail.len() as u64;
+        let torn_records = readable_records(&tail);
         if torn_bytes > 0 {
             save(&torn_records).map_err(io_err)?;
             log::warn!(
@@ -183,7 +272,6 @@ impl EventLog {
             file.sync_data().map_err(io_err)?;
         }
         file.seek(SeekFrom::End(0)).map_err(io_err)?;
-        let count = records.len() as u64;
         let log = EventLog {
             path: path.to_owned(),
             file,
@@ -194,14 +282,12 @@ impl EventLog {
             durable_len: good_len,
             commits: 0,
         };
-        Ok((
-            log,
-            Replay {
-                records,
-                torn_bytes,
-                torn_records,
-            },
-        ))
+        let replayed = Replayed {
+            records: count,
+            torn_bytes,
+            torn_records,
+        };
+        Ok((log, replayed))
     }
 
     /// Buffers a record; returns its sequence number (records since the
@@ -330,14 +416,24 @@ fn write_synced(file: &mut File, bytes: &[u8]) -> io::Result<()> {
 /// Reads the records of a log without changing it: for archives, which
 /// nothing writes any more. A torn last batch is left out, as replay would.
 pub fn read_records(path: &Path) -> Result<Vec<Record>, LogError> {
-    let bytes = Bytes::from(std::fs::read(path).map_err(|source| LogError::Io {
+    let io_err = |source| LogError::Io {
         path: path.to_owned(),
         source,
-    })?);
-    let (records, _) = scan(&bytes).map_err(|(offset, reason)| LogError::Corrupt {
-        path: path.to_owned(),
-        offset,
-        reason,
+    };
+    let mut file = File::open(path).map_err(io_err)?;
+    let mut records = Vec::new();
+    let mut collect = |record: RecordRef<'_>| {
+        records.push(Record::owned(record));
+        Ok::<(), std::convert::Infallible>(())
+    };
+    scan(&mut file, &mut collect).map_err(|e| match e {
+        Scan::Io(source) => io_err(source),
+        Scan::Corrupt(offset, reason) => LogError::Corrupt {
+            path: path.to_owned(),
+            offset,
+            reason,
+        },
+        Scan::Visit(never) => match never {},
     })?;
     Ok(records)
 }
@@ -431,42 +527,171 @@ fn dir_of(path: &Path) -> &Path {
     }
 }
 
-/// Parses whole batches from `bytes`. Returns their records and the
-/// length of the good prefix. A bad batch is a torn tail, excluded from
-/// the prefix, only if it is what a crash in the middle of the last write
-/// leaves (see [`torn`]) and no whole batch follows it; anything else is
-/// damage to acknowledged data: `Err((offset, reason))`.
-fn scan(bytes: &Bytes) -> Result<(Vec<Record>, u64), (u64, &'static str)> {
-    let mut records = Vec::new();
-    let mut at = 0usize;
-    while at < bytes.len() {
-        let rest = &bytes[at..];
+/// Reads whole batches from `file`, handing their records to `visit`.
+/// Returns the length of the good prefix and the bytes after it. A bad
+/// batch is a torn tail, excluded from the prefix, only if it is what a
+/// crash in the middle of the last write leaves (see [`torn`]) and no
+/// whole batch follows it; anything else is damage to acknowledged data:
+/// `Scan::Corrupt(offset, reason)`.
+fn scan<E>(
+    file: &mut impl Read,
+    visit: &mut impl FnMut(RecordRef<'_>) -> Result<(), E>,
+) -> Result<(u64, Vec<u8>), Scan<E>> {
+    scan_by(file, READ_CHUNK, visit)
+}
+
+/// [`scan`] reading `chunk` bytes at a time (or a whole batch, if larger).
+fn scan_by<E>(
+    file: &mut impl Read,
+    chunk: usize,
+    visit: &mut impl FnMut(RecordRef<'_>) -> Result<(), E>,
+) -> Result<(u64, Vec<u8>), Scan<E>> {
+    let mut reader = Chunks::new(file, chunk);
+    loop {
+        reader.want(BATCH_HEADER_LEN).map_err(Scan::Io)?;
+        let rest = reader.rest();
+        if rest.is_empty() {
+            return Ok((reader.offset(), Vec::new()));
+        }
         let claimed_end = BATCH_HEADER_LEN.saturating_add(be_u32(rest) as usize);
+        reader.want(claimed_end).map_err(Scan::Io)?;
+        let at = reader.offset();
+        let rest = reader.rest();
         let batch = rest
             .get(BATCH_HEADER_LEN..claimed_end)
             .filter(|records| checksum_matches(rest, records));
         match batch {
-            Some(_) => {
-                let batch = bytes.slice(at + BATCH_HEADER_LEN..at + claimed_end);
-                records.extend(parse_records(&batch).map_err(|reason| (at as u64, reason))?);
-                at += claimed_end;
+            Some(batch) => {
+                visit_records(batch, visit).map_err(|e| e.at(at))?;
+                reader.consume(claimed_end);
             }
-            None if next_batch(bytes, at + 1).is_some() => {
-                return Err((
-                    at as u64,
-                    "checksum mismatch or impossible length, with whole batches after it",
-                ))
-            }
-            None if torn(bytes, at) => break,
             None => {
-                return Err((
-                    at as u64,
-                    "a last batch written in full whose bytes changed",
-                ))
+                // A bad batch: whether it is a torn tail or damage depends
+                // on everything after it, so read all of that.
+                let tail = reader.all_the_rest().map_err(Scan::Io)?;
+                return if next_batch(&tail, 1).is_some() {
+                    Err(Scan::Corrupt(
+                        at,
+                        "checksum mismatch or impossible length, with whole batches after it",
+                    ))
+                } else if torn(&tail, at) {
+                    Ok((at, tail))
+                } else {
+                    Err(Scan::Corrupt(
+                        at,
+                        "a last batch written in full whose bytes changed",
+                    ))
+                };
             }
         }
     }
-    Ok((records, at as u64))
+}
+
+/// Why a scan stopped early.
+enum Scan<E> {
+    Io(io::Error),
+    Corrupt(u64, &'static str),
+    Visit(E),
+}
+
+impl<E> Scan<E> {
+    /// A malformed record's error placed at its batch's offset.
+    fn at(self, offset: u64) -> Scan<E> {
+        match self {
+            Scan::Corrupt(_, reason) => Scan::Corrupt(offset, reason),
+            other => other,
+        }
+    }
+}
+
+/// A file read front to back through one buffer, reused: what is consumed
+/// is dropped before more is read.
+struct Chunks<'f, R> {
+    file: &'f mut R,
+    buf: Vec<u8>,
+    /// Where in `buf` the unconsumed bytes start.
+    start: usize,
+    /// File offset of `buf[0]`.
+    base: u64,
+    eof: bool,
+    chunk: usize,
+}
+
+impl<'f, R: Read> Chunks<'f, R> {
+    fn new(file: &'f mut R, chunk: usize) -> Self {
+        Chunks {
+            file,
+            buf: Vec::new(),
+            start: 0,
+            base: 0,
+            eof: false,
+            chunk,
+        }
+    }
+
+    /// File offset of the first unconsumed byte.
+    fn offset(&self) -> u64 {
+        self.base + self.start as u64
+    }
+
+    fn rest(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+    }
+
+    /// Reads until `n` unconsumed bytes are buffered or the file ends.
+    fn want(&mut self, n: usize) -> io::Result<()> {
+        if self.rest().len() >= n || self.eof {
+            return Ok(());
+        }
+        self.buf.drain(..self.start);
+        self.base += self.start as u64;
+        self.start = 0;
+        let more = (n - self.buf.len()).max(self.chunk);
+        self.buf.reserve(more);
+        let got = (&mut *self.file)
+            .take(more as u64)
+            .read_to_end(&mut self.buf)?;
+        self.eof = got < more;
+        // A batch longer than one chunk takes several reads.
+        self.want(n)
+    }
+
+    /// Every unconsumed byte to the end of the file.
+    fn all_the_rest(mut self) -> io::Result<Vec<u8>> {
+        self.file.read_to_end(&mut self.buf)?;
+        Ok(self.buf.split_off(self.start))
+    }
+}
+
+/// Hands each record of one checksummed batch to `visit`. A malformed
+/// record inside a batch whose checksum matched was written that way:
+/// damage, not a torn tail.
+fn visit_records<E>(
+    mut batch: &[u8],
+    visit: &mut impl FnMut(RecordRef<'_>) -> Result<(), E>,
+) -> Result<(), Scan<E>> {
+    while !batch.is_empty() {
+        let record =
+            record_ref(batch).ok_or(Scan::Corrupt(0, "bad record length inside a batch"))?;
+        visit(record).map_err(Scan::Visit)?;
+        batch = &batch[RECORD_HEADER_LEN + record.payload.len()..];
+    }
+    Ok(())
+}
+
+/// The whole record at the start of `bytes`, if its length fits.
+fn record_ref(bytes: &[u8]) -> Option<RecordRef<'_>> {
+    let len = be_u32(bytes) as usize;
+    let record = bytes.get(..len).filter(|_| len >= RECORD_HEADER_LEN)?;
+    Some(RecordRef {
+        format: u16::from_be_bytes([record[4], record[5]]),
+        kind: u16::from_be_bytes([record[6], record[7]]),
+        payload: &record[RECORD_HEADER_LEN..],
+    })
 }
 
 /// Whether the batch at the start of `batch_and_rest` carries `records`'
@@ -477,15 +702,15 @@ fn checksum_matches(batch_and_rest: &[u8], records: &[u8]) -> bool {
 
 /// Bytes of a disk sector: a crash may leave whole sectors of the last
 /// write unwritten (zeros), never part of one.
-const SECTOR: usize = 512;
+const SECTOR: u64 = 512;
 
-/// Whether the bad batch at `at`, the last thing in the file, is what a
-/// crash during its write and fdatasync leaves (never acknowledged): the
-/// file ends before the batch does (a short write) although the batch's
-/// length is not what is wrong, or the batch is whole but its last sector
-/// and everything after it are zeros (pages that never reached the disk).
-fn torn(bytes: &[u8], at: usize) -> bool {
-    let rest = &bytes[at..];
+/// Whether the bad batch `rest` starts with (at file offset `at`), the
+/// last thing in the file, is what a crash during its write and
+/// fdatasync leaves (never acknowledged): the file ends before the batch
+/// does (a short write) although the batch's length is not what is
+/// wrong, or the batch is whole but its last sector and everything after
+/// it are zeros (pages that never reached the disk).
+fn torn(rest: &[u8], at: u64) -> bool {
     let claimed_end = BATCH_HEADER_LEN.saturating_add(be_u32(rest) as usize);
     if claimed_end > rest.len() {
         // Its records all there under a wrong length: the length is damaged.
@@ -493,9 +718,10 @@ fn torn(bytes: &[u8], at: usize) -> bool {
             rest.len() > BATCH_HEADER_LEN && checksum_matches(rest, &rest[BATCH_HEADER_LEN..]);
         return !whole;
     }
-    let end = at + claimed_end;
+    // Sectors are counted from the start of the file.
+    let end = at + claimed_end as u64;
     let last_sector = ((end - 1) / SECTOR * SECTOR).max(at);
-    bytes[last_sector..].iter().all(|b| *b == 0)
+    rest[(last_sector - at) as usize..].iter().all(|b| *b == 0)
 }
 
 /// The offset of the first whole batch (length, checksum and a first
@@ -518,44 +744,14 @@ fn next_batch(bytes: &[u8], from: usize) -> Option<usize> {
 
 /// The records of a torn batch that are whole, unchecked, up to the first
 /// that is not.
-fn readable_records(torn: &Bytes) -> Vec<Record> {
-    if torn.len() < BATCH_HEADER_LEN {
-        return Vec::new();
-    }
-    let batch = torn.slice(BATCH_HEADER_LEN..);
+fn readable_records(torn: &[u8]) -> Vec<Record> {
     let mut records = Vec::new();
-    let mut at = 0;
-    while let Some(record) = record_at(&batch, at) {
-        at += RECORD_HEADER_LEN + record.payload.len();
-        records.push(record);
+    let mut batch = torn.get(BATCH_HEADER_LEN..).unwrap_or_default();
+    while let Some(record) = record_ref(batch) {
+        records.push(Record::owned(record));
+        batch = &batch[RECORD_HEADER_LEN + record.payload.len()..];
     }
     records
-}
-
-/// The records of one checksummed batch. A malformed record inside a batch
-/// whose checksum matched was written that way: damage, not a torn tail.
-fn parse_records(batch: &Bytes) -> Result<Vec<Record>, &'static str> {
-    let mut records = Vec::new();
-    let mut at = 0;
-    while at < batch.len() {
-        let record = record_at(batch, at).ok_or("bad record length inside a batch")?;
-        at += RECORD_HEADER_LEN + record.payload.len();
-        records.push(record);
-    }
-    Ok(records)
-}
-
-/// The whole record at `at` in `batch`, if its length fits; its payload
-/// shares `batch`'s buffer.
-fn record_at(batch: &Bytes, at: usize) -> Option<Record> {
-    let rest = batch.get(at..)?;
-    let len = be_u32(rest) as usize;
-    let record = rest.get(..len).filter(|_| len >= RECORD_HEADER_LEN)?;
-    Some(Record {
-        format: u16::from_be_bytes([record[4], record[5]]),
-        kind: u16::from_be_bytes([record[6], record[7]]),
-        payload: batch.slice(at + RECORD_HEADER_LEN..at + len),
-    })
 }
 
 /// The big-endian u32 at the start of `bytes` (0 if there are fewer than
@@ -664,6 +860,49 @@ mod tests {
             (replay.records.len(), replay.torn_bytes),
             (2, (full.len() - third_starts) as u64)
         );
+    }
+
+    /// What `scan_by` finds in `bytes` read `chunk` at a time: the kinds
+    /// of the records, the good prefix and the torn tail's length, or the
+    /// damage's offset.
+    fn scan_bytes(bytes: &[u8], chunk: usize) -> Result<(Vec<u16>, u64, usize), u64> {
+        let mut kinds = Vec::new();
+        let mut visit = |r: RecordRef<'_>| {
+            kinds.push(r.kind);
+            Ok::<(), ()>(())
+        };
+        match scan_by(&mut &bytes[..], chunk, &mut visit) {
+            Ok((good, tail)) => Ok((kinds, good, tail.len())),
+            Err(Scan::Corrupt(at, _)) => Err(at),
+            Err(_) => panic!("no I/O error or refusal here"),
+        }
+    }
+
+    #[test]
+    fn reading_in_chunks_of_any_size_finds_what_one_read_finds() {
+        let dir = TempDir::new("chunks");
+        let full = write_three(&dir.log());
+        let third_starts = full.len() - (BATCH_HEADER_LEN + RECORD_HEADER_LEN + 1000);
+        let torn = &full[..full.len() - 10];
+        let mut damaged = full.clone();
+        damaged[BATCH_HEADER_LEN + RECORD_HEADER_LEN] ^= 1;
+        for chunk in [1, 7, 12, 13, 64, 1000, 1 << 20] {
+            assert_eq!(
+                scan_bytes(&full, chunk),
+                Ok((vec![1, 2, 3], full.len() as u64, 0)),
+                "chunk {chunk}"
+            );
+            assert_eq!(
+                scan_bytes(torn, chunk),
+                Ok((vec![1, 2], third_starts as u64, torn.len() - third_starts)),
+                "chunk {chunk}"
+            );
+            assert_eq!(
+                scan_bytes(&damaged, chunk).map(|_| ()),
+                Err(0),
+                "chunk {chunk}"
+            );
+        }
     }
 
     /// Opening `bytes` as a log: the records kept, or the damage found.

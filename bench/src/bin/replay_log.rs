@@ -11,7 +11,7 @@
 use anyhow::Context;
 use clap::Parser;
 use mbd::change::{AllocRecord, Change, Dispatched, Ended, Forked, Submitted};
-use mbd::event_log::EventLog;
+use mbd::event_log::{EventLog, ReplayError};
 use mbd::state::State;
 use proto::mbd::SubmitRequest;
 use proto::sbd::Usage;
@@ -71,11 +71,15 @@ fn main() -> anyhow::Result<()> {
     let read_ms = started.elapsed().as_secs_f64() * 1e3;
     drop(raw);
     let started = Instant::now();
-    let (_log, replay) = EventLog::open(&path)?;
-    let replay_len = replay.records.len() as u64;
-    let state = State::replay(cluster, &replay.records)
-        .map_err(|(n, e)| anyhow::anyhow!("record {n}: {e}"))?;
-    drop(replay);
+    // As mbd's start does it: each record applied as it is read.
+    let mut state = State::new(cluster);
+    let (_log, replay) = EventLog::open_replaying(&path, |_| Ok(()), |r| state.replay_record(r))
+        .map_err(|e| match e {
+            ReplayError::Log(e) => anyhow::anyhow!("{e}"),
+            ReplayError::Record { number, error } => anyhow::anyhow!("record {number}: {error}"),
+        })?;
+    state.replayed();
+    let replay_len = replay.records;
     let replay_ms = started.elapsed().as_secs_f64() * 1e3;
     let records = records.max(replay_len);
     let rss_after = bench::report::status_kb("self", "VmRSS").unwrap_or(0);

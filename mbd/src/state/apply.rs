@@ -8,7 +8,7 @@ use crate::change::{
     Submitted,
 };
 use crate::depend::Dep;
-use crate::event_log::Record;
+use crate::event_log::{Record, RecordRef};
 use crate::job::{Alloc, Job, Spec};
 use crate::shape::Shape;
 use crate::Cluster;
@@ -22,10 +22,24 @@ impl State {
     pub fn replay(cluster: Cluster, records: &[Record]) -> Result<State, (usize, BadRecord)> {
         let mut state = State::new(cluster);
         for (n, record) in records.iter().enumerate() {
-            state.apply_owned(Change::from_record(record).map_err(|e| (n + 1, e))?);
+            state
+                .replay_record(record.as_ref())
+                .map_err(|e| (n + 1, e))?;
         }
-        state.snapshot_specs.clear();
+        state.replayed();
         Ok(state)
+    }
+
+    /// Applies one record of a log being replayed into this (new) state;
+    /// call [`State::replayed`] after the last.
+    pub fn replay_record(&mut self, record: RecordRef<'_>) -> Result<(), BadRecord> {
+        self.apply_owned(Change::decode(record)?);
+        Ok(())
+    }
+
+    /// The replay is over: what only it needed is let go.
+    pub fn replayed(&mut self) {
+        self.snapshot_specs.clear();
     }
 
     /// This state under another configuration (`badmin reconfig`): its
