@@ -289,7 +289,7 @@ mod tests {
         let snapshot: Vec<_> = (live.compact(1).iter())
             .map(|c| (c.kind(), c.payload()))
             .collect();
-        let archive = events.rewrite(&snapshot).unwrap();
+        let archive = events.rewrite(snapshot).unwrap();
         write_index(&archive, &dropped).unwrap();
         acct::write(&archive, &records).unwrap();
     }

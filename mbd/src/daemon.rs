@@ -605,10 +605,9 @@ impl Mbd {
                 .filter_map(|(id, _)| self.state.acct_of(*id)),
         );
         self.dropped.extend(dropping);
-        let records: Vec<(u16, Vec<u8>)> = (self.state.compact(keep).iter())
-            .map(|c| (c.kind(), c.payload()))
-            .collect();
-        let archive = self.log.rewrite(&records).map_err(DaemonError::Log)?;
+        self.state.forget_finished(keep);
+        let snapshot = self.state.snapshot().map(|c| (c.kind(), c.payload()));
+        let archive = self.log.rewrite(snapshot).map_err(DaemonError::Log)?;
         self.record_id_floor();
         let dropped = std::mem::take(&mut self.dropped);
         if let Err(e) = crate::archive::write_index(&archive, &dropped) {

@@ -81,6 +81,9 @@ impl Record {
 
 /// How much of the log is read at a time (more when a batch is larger).
 const READ_CHUNK: usize = 4 << 20;
+/// A snapshot's batches end once this large: one commit of a million
+/// jobs must not be one batch a replay has to hold whole.
+const SNAPSHOT_BATCH: usize = 4 << 20;
 
 #[derive(Debug)]
 pub enum LogError {
@@ -313,6 +316,12 @@ impl EventLog {
     /// Writes every buffered record with one write and one fdatasync;
     /// returns the number of durable records. Nothing buffered: no I/O.
     pub fn commit(&mut self) -> Result<u64, LogError> {
+        self.write_batch(true)
+    }
+
+    /// Writes the buffered records as one batch, synced or not (a
+    /// snapshot's batches but its last: the final sync covers them all).
+    fn write_batch(&mut self, sync: bool) -> Result<u64, LogError> {
         if self.pending.is_empty() {
             return Ok(self.durable_records);
         }
@@ -320,14 +329,21 @@ impl EventLog {
         let check = Sha256::digest(&self.pending[BATCH_HEADER_LEN..]);
         self.pending[..4].copy_from_slice(&records_len.to_be_bytes());
         self.pending[4..BATCH_HEADER_LEN].copy_from_slice(&check[..8]);
-        if let Err(source) = write_synced(&mut self.file, &self.pending) {
+        let written = (self.file.write_all(&self.pending)).and_then(|()| {
+            if sync {
+                self.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(source) = written {
             return Err(self.take_back(source));
         }
         self.durable_len += self.pending.len() as u64;
         self.pending.clear();
         self.durable_records += self.pending_records;
         self.pending_records = 0;
-        self.commits += 1;
+        self.commits += u64::from(sync);
         Ok(self.durable_records)
     }
 
@@ -356,7 +372,10 @@ impl EventLog {
     /// Nothing buffered may be pending. Crash-safe: the new log is synced
     /// under a temporary name before the renames, and [`EventLog::open`]
     /// finishes an interrupted swap. Returns the archive's path.
-    pub fn rewrite(&mut self, records: &[(u16, Vec<u8>)]) -> Result<PathBuf, LogError> {
+    pub fn rewrite(
+        &mut self,
+        records: impl IntoIterator<Item = (u16, Vec<u8>)>,
+    ) -> Result<PathBuf, LogError> {
         let io_err = |path: &Path| {
             let path = path.to_owned();
             move |source| LogError::Io { path, source }
@@ -378,8 +397,13 @@ impl EventLog {
             durable_len: 0,
             commits: 0,
         };
+        // Written as it is made, in batches a replay reads a few megabytes
+        // at a time; synced once, at the end, before the swap.
         for (kind, payload) in records {
-            next.append(*kind, payload)?;
+            next.append(kind, &payload)?;
+            if next.pending.len() >= SNAPSHOT_BATCH {
+                next.write_batch(false)?;
+            }
         }
         next.commit()?;
         let archive = next_archive(&self.path).map_err(io_err(&self.path))?;
@@ -406,11 +430,6 @@ impl EventLog {
     pub fn commits(&self) -> u64 {
         self.commits
     }
-}
-
-fn write_synced(file: &mut File, bytes: &[u8]) -> io::Result<()> {
-    file.write_all(bytes)?;
-    file.sync_data()
 }
 
 /// Reads the records of a log without changing it: for archives, which
@@ -974,12 +993,37 @@ mod tests {
     }
 
     #[test]
+    fn a_large_snapshot_is_written_in_bounded_batches_with_one_sync() {
+        let dir = TempDir::new("snapshot");
+        let (mut log, _) = EventLog::open(&dir.log()).unwrap();
+        let record = vec![5u8; 4096];
+        let count = 3 * SNAPSHOT_BATCH / record.len();
+        let before = log.commits();
+        log.rewrite((0..count).map(|_| (6, record.clone())))
+            .unwrap();
+        assert_eq!(log.commits(), before + 1, "one sync for the snapshot");
+        drop(log);
+        let bytes = std::fs::read(dir.log()).unwrap();
+        let mut batches = Vec::new();
+        let mut at = 0;
+        while at < bytes.len() {
+            let len = BATCH_HEADER_LEN + be_u32(&bytes[at..]) as usize;
+            batches.push(len);
+            at += len;
+        }
+        let largest = SNAPSHOT_BATCH + BATCH_HEADER_LEN + RECORD_HEADER_LEN + record.len();
+        assert!(batches.len() > 3, "{batches:?}");
+        assert!(batches.iter().all(|&b| b <= largest), "{batches:?}");
+        assert_eq!(EventLog::open(&dir.log()).unwrap().1.records.len(), count);
+    }
+
+    #[test]
     fn a_rewrite_archives_the_old_log_and_survives_a_crash_between_renames() {
         let dir = TempDir::new("rewrite");
         let old = write_three(&dir.log());
         let (mut log, _) = EventLog::open(&dir.log()).unwrap();
         log.append(4, b"pending").unwrap();
-        let archive = log.rewrite(&[(6, b"snap".to_vec())]).unwrap();
+        let archive = log.rewrite([(6, b"snap".to_vec())]).unwrap();
         assert_eq!(archive, with_suffix(&dir.log(), "1"));
         let archived = std::fs::read(&archive).unwrap();
         assert_eq!(
@@ -1016,7 +1060,7 @@ mod tests {
         let (mut log, _) = EventLog::open(&dir.log()).unwrap();
         for round in 0..11u8 {
             log.append(1, &[round]).unwrap();
-            log.rewrite(&[(6, vec![round])]).unwrap();
+            log.rewrite([(6, vec![round])]).unwrap();
         }
         std::fs::write(dir.0.join("events.log.new.tmp"), b"x").unwrap();
         let found = archives(&dir.log()).unwrap();
@@ -1034,7 +1078,7 @@ mod tests {
         assert!(archives(&dir.0.join("nowhere/events")).unwrap().is_empty());
         // An admin trims the oldest: the next archive still sorts last.
         std::fs::remove_file(&found[0]).unwrap();
-        log.rewrite(&[(6, vec![11])]).unwrap();
+        log.rewrite([(6, vec![11])]).unwrap();
         let newest = archives(&dir.log()).unwrap().pop().unwrap();
         assert!(newest.ends_with("events.log.12"), "{}", newest.display());
     }
@@ -1052,7 +1096,7 @@ mod tests {
 
     #[test]
     fn damage_before_the_end_is_an_error_not_a_silent_loss() {
-        let dir = TempDir::new("damage");
+        let dir = TempDir::new("damage-before-end");
         let mut bytes = write_three(&dir.log());
         bytes[BATCH_HEADER_LEN + RECORD_HEADER_LEN] ^= 0xff; // inside the first payload
         std::fs::write(dir.log(), &bytes).unwrap();

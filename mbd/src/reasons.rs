@@ -16,8 +16,13 @@ use std::sync::Arc;
 
 #[derive(Debug, Default)]
 pub struct Reasons {
+    /// When the pass ran (what `--begin` times were compared with).
+    time: u64,
     jobs: ById<PendReason>,
     shapes: HashMap<ShapeKey, ShapeReasons>,
+    /// Why the jobs a pass did not reach wait: it ended when nothing was
+    /// left to give.
+    rest: Option<PendReason>,
 }
 
 /// A shape told apart by identity (shapes are interned), held so that its
@@ -48,6 +53,23 @@ struct ShapeReasons {
 }
 
 impl Reasons {
+    /// The reasons of a pass made at `time`.
+    pub fn new(time: u64) -> Reasons {
+        Reasons {
+            time,
+            ..Reasons::default()
+        }
+    }
+
+    pub fn time(&self) -> u64 {
+        self.time
+    }
+
+    /// The jobs not reached wait for `reason`.
+    pub fn rest(&mut self, reason: PendReason) {
+        self.rest = Some(reason);
+    }
+
     /// `id` waits for a reason of its own.
     pub fn job(&mut self, id: u32, reason: PendReason) {
         self.jobs.insert(id, reason);
@@ -67,15 +89,35 @@ impl Reasons {
 
     /// Why `job` waits, if a pass said.
     pub fn of(&self, job: &Job) -> Option<PendReason> {
-        self.find(job.id, &job.spec.shape, &job.spec.user)
+        self.own(job.id).or_else(|| self.shared(job))
     }
 
-    fn find(&self, id: u32, shape: &Arc<Shape>, user: &str) -> Option<PendReason> {
-        if let Some(&reason) = self.jobs.get(&id) {
-            return Some(reason);
+    /// A reason of `id`'s own.
+    pub fn own(&self, id: u32) -> Option<PendReason> {
+        self.jobs.get(&id).copied()
+    }
+
+    /// Why jobs like `job` wait: its shape's (its user's) reason, or the
+    /// reason of the jobs a pass did not reach.
+    pub fn shared(&self, job: &Job) -> Option<PendReason> {
+        self.of_shape(&job.spec.shape, &job.spec.user)
+    }
+
+    fn of_shape(&self, shape: &Arc<Shape>, user: &str) -> Option<PendReason> {
+        let found = self.shapes.get(&ShapeKey(Arc::clone(shape)));
+        (found.and_then(|s| s.users.get(user).copied().or(s.anyone))).or(self.rest)
+    }
+
+    /// A full pass's reasons take the place of these. One that ended
+    /// early did not look at every shape: what was said of the others
+    /// still holds (capacity did not grow for them).
+    pub fn replace(&mut self, mut newer: Reasons) {
+        if newer.rest.is_some() {
+            for (shape, found) in self.shapes.drain() {
+                newer.shapes.entry(shape).or_insert(found);
+            }
         }
-        let shape = self.shapes.get(&ShapeKey(Arc::clone(shape)))?;
-        (shape.users.get(user).copied()).or(shape.anyone)
+        *self = newer;
     }
 
     /// Adds a pass over new jobs: what it found holds with the rest.
@@ -113,6 +155,11 @@ mod tests {
         pool.intern(Shape::new(Some(0), Some(vec![]), &r))
     }
 
+    /// [`Reasons::of`] without a `Job`.
+    fn find(r: &Reasons, id: u32, shape: &Arc<Shape>, user: &str) -> Option<PendReason> {
+        r.own(id).or_else(|| r.of_shape(shape, user))
+    }
+
     #[test]
     fn a_job_reason_wins_over_its_user_then_its_shape() {
         let mut pool = ShapePool::default();
@@ -121,15 +168,45 @@ mod tests {
         reasons.shape(&small, None, PendReason::Cpus);
         reasons.shape(&small, Some("ann"), PendReason::HostSlots);
         reasons.job(7, PendReason::Dependency);
-        assert_eq!(reasons.find(7, &small, "ann"), Some(PendReason::Dependency));
-        assert_eq!(reasons.find(8, &small, "ann"), Some(PendReason::HostSlots));
-        assert_eq!(reasons.find(9, &small, "bob"), Some(PendReason::Cpus));
-        assert_eq!(reasons.find(10, &big, "bob"), None);
+        assert_eq!(
+            find(&reasons, 7, &small, "ann"),
+            Some(PendReason::Dependency)
+        );
+        assert_eq!(
+            find(&reasons, 8, &small, "ann"),
+            Some(PendReason::HostSlots)
+        );
+        assert_eq!(find(&reasons, 9, &small, "bob"), Some(PendReason::Cpus));
+        assert_eq!(find(&reasons, 10, &big, "bob"), None);
         let mut newer = Reasons::default();
         newer.shape(&big, None, PendReason::Mem);
         reasons.extend(newer);
-        assert_eq!(reasons.find(10, &big, "bob"), Some(PendReason::Mem));
+        assert_eq!(find(&reasons, 10, &big, "bob"), Some(PendReason::Mem));
         reasons.forget(7);
-        assert_eq!(reasons.find(7, &small, "bob"), Some(PendReason::Cpus));
+        assert_eq!(find(&reasons, 7, &small, "bob"), Some(PendReason::Cpus));
+    }
+
+    #[test]
+    fn a_pass_that_ended_early_keeps_what_was_said_of_shapes_it_did_not_reach() {
+        let mut pool = ShapePool::default();
+        let (small, big) = (shape(&mut pool, 1), shape(&mut pool, 8));
+        let mut kept = Reasons::default();
+        kept.shape(&big, None, PendReason::Mem);
+        kept.shape(&small, None, PendReason::Cpus);
+        let mut early = Reasons::new(5);
+        early.shape(&small, None, PendReason::HostSlots);
+        early.rest(PendReason::Cpus);
+        kept.replace(early);
+        assert_eq!(find(&kept, 1, &big, "ann"), Some(PendReason::Mem));
+        assert_eq!(find(&kept, 1, &small, "ann"), Some(PendReason::HostSlots));
+        let third = shape(&mut pool, 3);
+        assert_eq!(
+            find(&kept, 1, &third, "ann"),
+            Some(PendReason::Cpus),
+            "the rest"
+        );
+        // A pass that saw everything says all there is to say.
+        kept.replace(Reasons::new(6));
+        assert_eq!(find(&kept, 1, &big, "ann"), None);
     }
 }

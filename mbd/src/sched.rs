@@ -87,10 +87,9 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
         mut slots,
         preempted,
     } = Held::of(state, status);
-    let pending = pending(state, scope);
     let mut plan = Plan {
         starts: Vec::new(),
-        reasons: Reasons::default(),
+        reasons: Reasons::new(now),
         preempt: Vec::new(),
         resume: Vec::new(),
     };
@@ -105,8 +104,35 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
     if *scope == Replan::All {
         plan.resume = resume(state, preempted, &mut free, &mut slots);
     }
-    let mut fairshare = FairShare::new(state, &pending, now, cluster.fairshare);
-    for turn in &pending {
+    // Fair share ranks every waiting job before the first turn; otherwise
+    // a full pass takes them in order as it goes, and ends once no CPU is
+    // left on any host (none can start then: every job needs one), unless
+    // a queue may preempt (CPUs can be freed for its jobs). Not when no
+    // host is usable at all: each job's own reason says more then (its
+    // queue closed, its hosts down).
+    let fair = cluster.queues.iter().any(|q| !q.fairshare.is_empty());
+    let in_passing = *scope == Replan::All && !fair;
+    let gathered = if in_passing {
+        Vec::new()
+    } else {
+        pending(state, scope)
+    };
+    let turns: Box<dyn Iterator<Item = &Job>> = if in_passing {
+        Box::new(state.waiting_jobs().filter(|j| j.state == JobState::Pend))
+    } else {
+        Box::new(gathered.iter().copied())
+    };
+    let may_end_early =
+        cluster.queues.iter().all(|q| q.preempts.is_empty()) && free.iter().any(|f| f.usable);
+    let mut free_cpus: u64 = (free.iter().filter(|f| f.usable))
+        .map(|f| u64::from(f.cpus))
+        .sum();
+    let mut fairshare = FairShare::new(state, &gathered, now, cluster.fairshare);
+    for turn in turns {
+        if may_end_early && free_cpus == 0 {
+            plan.reasons.rest(PendReason::Cpus);
+            break;
+        }
         // In a fair-share queue, this turn goes to the account that
         // deserves it most.
         let Some(job) = fairshare.take(turn) else {
@@ -152,6 +178,8 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
         };
         match placed {
             Ok(alloc) => {
+                let cpus: u64 = alloc.iter().map(|a| u64::from(a.cpus)).sum();
+                free_cpus = free_cpus.saturating_sub(cpus);
                 take(&mut free, &mut tokens, job, &alloc, cluster);
                 array_running.started(job);
                 slots.add(job, &alloc);
@@ -338,7 +366,7 @@ fn pending<'a>(state: &'a State, scope: &Replan) -> Vec<&'a Job> {
 }
 
 /// What keeps this job itself from starting, whatever is free.
-fn ready(state: &State, job: &Job, now: u64) -> Result<(), PendReason> {
+pub(crate) fn ready(state: &State, job: &Job, now: u64) -> Result<(), PendReason> {
     if job.spec.request.begin > now {
         return Err(PendReason::NotReady);
     }
@@ -638,6 +666,46 @@ mod tests {
         assert_eq!(only_new.starts.len(), 2, "both 2-CPU jobs fit on gpu01");
         assert_eq!(why(&s, &only_new, new[1]), Some(PendReason::Cpus));
         assert_eq!(why(&s, &only_new, new[1]), why(&s, &full, new[1]));
+    }
+
+    #[test]
+    fn a_full_pass_ends_once_no_cpu_is_left_and_listings_still_say_why() {
+        let mut s = connected(sample());
+        let running: Vec<u32> = (0..4).map(|_| add(&mut s, cpus(4))).collect();
+        let first = plan(&s, &[], 1000, &Replan::All);
+        for change in s.dispatch(&first.starts, 1000) {
+            s.apply(&change);
+        }
+        // Every CPU is taken; a backlog of several shapes waits, one job
+        // of it for a running job's end.
+        for n in 0..300 {
+            add(&mut s, cpus(1 + n % 3));
+        }
+        let dependent = add(
+            &mut s,
+            SubmitRequest {
+                dependency: format!("done({})", running[0]),
+                ..cpus(1)
+            },
+        );
+        let full = plan(&s, &[], 1000, &Replan::All);
+        assert!(full.starts.is_empty());
+        assert_eq!(full.reasons.kept(), (0, 0), "no job was tried");
+        s.set_reasons(full.reasons);
+        let who = crate::state::tests::ann();
+        let all = proto::mbd::JobsRequest {
+            pend: true,
+            ..Default::default()
+        };
+        let rows: Vec<_> = s.job_rows(&who, &all).unwrap().collect();
+        assert_eq!(rows.len(), 301);
+        for row in rows {
+            let expected = match row.id == dependent {
+                true => PendReason::Dependency,
+                false => PendReason::Cpus,
+            };
+            assert_eq!(row.pend_reason, expected.as_str(), "job {}", row.id);
+        }
     }
 
     #[test]

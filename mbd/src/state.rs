@@ -89,6 +89,10 @@ mod sig {
     pub const CONT: u32 = libc::SIGCONT as u32;
 }
 
+/// A waiting job's place in scheduling order: queue priority and job
+/// priority (both high first), then job id.
+type Waiting = (Reverse<i32>, Reverse<i32>, u32);
+
 #[derive(Debug)]
 pub struct State {
     cluster: Cluster,
@@ -105,6 +109,9 @@ pub struct State {
     /// Jobs holding hosts (RUN, SUSP): what the scheduler subtracts from
     /// capacity, without walking a backlog of pending jobs.
     allocated: BTreeSet<u32>,
+    /// PEND and held jobs in scheduling order, kept as they change: a
+    /// pass walks them in order without gathering and sorting every job.
+    waiting: BTreeSet<Waiting>,
     /// Which hosts' sbd is connected (not logged: a restarted mbd starts
     /// with none and learns as they register).
     sbd_up: Vec<bool>,
@@ -131,6 +138,7 @@ impl State {
             reasons: Reasons::default(),
             finished: 0,
             allocated: BTreeSet::new(),
+            waiting: BTreeSet::new(),
             env_pool: EnvPool::default(),
             shapes: ShapePool::default(),
             snapshot_specs: HashMap::new(),
@@ -205,7 +213,31 @@ impl State {
     /// PEND and HELD jobs in dispatch order: queue priority, job
     /// priority (both high first), then job id.
     pub fn pending_in_order(&self) -> Vec<&Job> {
-        self.in_order(self.jobs.values().filter(|j| j.state.is_pending()))
+        self.waiting_jobs().collect()
+    }
+
+    /// [`State::pending_in_order`] without collecting them.
+    pub fn waiting_jobs(&self) -> impl Iterator<Item = &Job> {
+        (self.waiting.iter()).filter_map(|&(_, _, id)| self.jobs.get(&id))
+    }
+
+    /// Where `job` sorts among the waiting, if it waits.
+    fn waiting_key(cluster: &Cluster, job: &Job) -> Option<Waiting> {
+        let queue = (job.spec.shape.queue_pos).and_then(|q| cluster.queues.get(q));
+        let prio = queue.map_or(i32::MIN, |q| q.priority);
+        (job.state.is_pending()).then_some((Reverse(prio), Reverse(job.priority), job.id))
+    }
+
+    /// Keeps `waiting` in step with a job that was `before` and is `after`.
+    fn rewait(&mut self, before: Option<Waiting>, after: Option<Waiting>) {
+        if before != after {
+            if let Some(key) = before {
+                self.waiting.remove(&key);
+            }
+            if let Some(key) = after {
+                self.waiting.insert(key);
+            }
+        }
     }
 
     /// `jobs` in scheduling order: queue priority, job priority, job id.
@@ -235,7 +267,7 @@ impl State {
 
     /// Keeps a full scheduling pass's pending reasons for `bjobs`.
     pub fn set_reasons(&mut self, reasons: Reasons) {
-        self.reasons = reasons;
+        self.reasons.replace(reasons);
     }
 
     /// Adds the reasons of a pass over new jobs only.

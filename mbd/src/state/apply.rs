@@ -119,13 +119,34 @@ impl State {
             return log::warn!("change for unknown job {id} skipped");
         };
         let was = job.state.is_finished();
+        let waited = State::waiting_key(&self.cluster, job);
         f(job);
+        let waits = State::waiting_key(&self.cluster, job);
         let is = job.state.is_finished();
         self.finished = self.finished + usize::from(is && !was) - usize::from(was && !is);
         if !job.is_running() {
             self.run_usage.remove(&id);
         }
         index_alloc(&mut self.allocated, job);
+        self.rewait(waited, waits);
+    }
+
+    /// Adds `job` (replacing one of its id, returned), keeping the
+    /// waiting jobs' order.
+    fn put_job(&mut self, job: Job) -> Option<Job> {
+        let waits = State::waiting_key(&self.cluster, &job);
+        let old = self.jobs.insert(job.id, job);
+        let waited = (old.as_ref()).and_then(|o| State::waiting_key(&self.cluster, o));
+        self.rewait(waited, waits);
+        old
+    }
+
+    /// Drops job `id`, keeping the waiting jobs' order.
+    pub(super) fn drop_job(&mut self, id: u32) {
+        if let Some(old) = self.jobs.remove(&id) {
+            let waited = State::waiting_key(&self.cluster, &old);
+            self.rewait(waited, None);
+        }
     }
 
     /// The jobs that hold hosts.
@@ -243,7 +264,7 @@ impl State {
                 events: Vec::new(),
             };
             job.record(s.time, event::SUBMITTED, 0);
-            self.jobs.insert(id, job);
+            self.put_job(job);
             id += 1;
         }
         self.next_id = self.next_id.max(id);
@@ -309,7 +330,7 @@ impl State {
         let id = job.id;
         self.finished += usize::from(job.state.is_finished());
         index_alloc(&mut self.allocated, &job);
-        if let Some(old) = self.jobs.insert(id, job) {
+        if let Some(old) = self.put_job(job) {
             self.finished -= usize::from(old.state.is_finished());
         }
         self.next_id = self.next_id.max(id + 1);

@@ -23,43 +23,58 @@ impl State {
     /// Forgets all but the newest `keep` finished jobs and returns the
     /// changes that rebuild what is left: the first records of a fresh log.
     pub fn compact(&mut self, keep: usize) -> Vec<Change> {
+        self.forget_finished(keep);
+        self.snapshot().collect()
+    }
+
+    /// Forgets all but the newest `keep` finished jobs.
+    pub fn forget_finished(&mut self, keep: usize) {
         let dropped = self.droppable(keep);
         for (id, _) in &dropped {
-            self.jobs.remove(id);
+            self.drop_job(*id);
             self.reasons.forget(*id);
             self.allocated.remove(id);
         }
         self.finished -= dropped.len();
         self.env_pool.sweep();
         self.shapes.sweep();
+    }
+
+    /// The changes that rebuild this state, made one at a time as they
+    /// are taken (a snapshot of a million jobs is written as it is made,
+    /// never held whole).
+    pub fn snapshot(&self) -> impl Iterator<Item = Change> + '_ {
         let closed = |open: &[bool], name: &dyn Fn(usize) -> String| -> Vec<String> {
             (open.iter().enumerate())
                 .filter(|(_, o)| !**o)
                 .map(|(i, _)| name(i))
                 .collect()
         };
-        let mut out = vec![Change::Checkpoint(Checkpoint {
+        let checkpoint = Change::Checkpoint(Checkpoint {
             next_id: self.next_id,
             closed_queues: closed(&self.queue_open, &|i| self.cluster.queues[i].name.clone()),
             closed_hosts: closed(&self.host_open, &|i| self.cluster.hosts[i].name.clone()),
-        })];
+        });
         // Not in the checkpoint: a log an older mbd wrote has none.
-        for name in closed(&self.queue_accepting, &|i| {
+        let not_accepting = closed(&self.queue_accepting, &|i| {
             self.cluster.queues[i].name.clone()
-        }) {
-            out.push(Change::QueueAccepting(Controlled {
+        })
+        .into_iter()
+        .map(|name| {
+            Change::QueueAccepting(Controlled {
                 name,
                 open: false,
                 time: 0,
-            }));
-        }
+            })
+        });
         // Each specification once, before the first job of it: an array's
         // elements (or any jobs sharing one) cost a few bytes each.
         let mut spec_ids: HashMap<*const Spec, u32> = HashMap::new();
-        for j in self.jobs.values() {
+        let jobs = self.jobs.values().flat_map(move |j| {
             let next = spec_ids.len() as u32;
+            let mut spec = None;
             let spec_id = *spec_ids.entry(Arc::as_ptr(&j.spec)).or_insert_with(|| {
-                out.push(Change::SpecImage(Box::new(SpecImage {
+                spec = Some(Change::SpecImage(Box::new(SpecImage {
                     spec_id: next,
                     user: j.spec.user.clone(),
                     uid: j.spec.uid,
@@ -69,7 +84,7 @@ impl State {
                 })));
                 next
             });
-            out.push(Change::JobOfSpec(Box::new(JobOfSpec {
+            let job = Change::JobOfSpec(Box::new(JobOfSpec {
                 id: j.id,
                 array_id: j.array_id,
                 index: j.index,
@@ -80,8 +95,9 @@ impl State {
                 attempt: j.attempt,
                 pid: j.pid,
                 allocs: self.alloc_records(j.hosts_shown()),
-            })));
-        }
-        out
+            }));
+            spec.into_iter().chain(std::iter::once(job))
+        });
+        std::iter::once(checkpoint).chain(not_accepting).chain(jobs)
     }
 }

@@ -73,12 +73,19 @@ impl State {
         Ok(jobs.into_iter().map(|j| self.row(j)))
     }
 
+    /// Why a PEND job waits: a reason of its own (its dependency or
+    /// `--begin` time, checked now, as a pass that did not reach it would
+    /// have), else what the last pass said of jobs like it.
+    fn pend_reason(&self, job: &Job) -> PendReason {
+        (self.reasons.own(job.id))
+            .or_else(|| crate::sched::ready(self, job, self.reasons.time()).err())
+            .or_else(|| self.reasons.shared(job))
+            .unwrap_or(PendReason::Scheduling)
+    }
+
     fn row(&self, job: &Job) -> JobRow {
         let pend_reason = match job.state {
-            JobState::Pend => (self.reasons.of(job))
-                .unwrap_or(PendReason::Scheduling)
-                .as_str()
-                .to_owned(),
+            JobState::Pend => self.pend_reason(job).as_str().to_owned(),
             _ => String::new(),
         };
         let last = |what: u32| job.events.iter().rev().find(|e| e.what == what);

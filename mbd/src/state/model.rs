@@ -515,6 +515,12 @@ fn check_bookkeeping(s: &State) -> Result<(), TestCaseError> {
     prop_assert_eq!(s.finished(), finished);
     let holding: Vec<u32> = s.jobs().filter(|j| j.is_running()).map(|j| j.id).collect();
     prop_assert_eq!(s.allocated.iter().copied().collect::<Vec<_>>(), holding);
+    let in_order = |jobs: Vec<&crate::job::Job>| jobs.iter().map(|j| j.id).collect::<Vec<_>>();
+    prop_assert_eq!(
+        in_order(s.pending_in_order()),
+        in_order(s.in_order(s.jobs().filter(|j| j.state.is_pending()))),
+        "the waiting jobs' index"
+    );
     for j in s.jobs() {
         let on_a_host = matches!(j.state, JobState::Run | JobState::Susp);
         prop_assert_eq!(j.is_running(), on_a_host, "job {} is {:?}", j.id, j.state);
