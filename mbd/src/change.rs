@@ -90,9 +90,38 @@ xdr_struct! {
 }
 
 xdr_struct! {
+    /// A submit environment, written by compaction once for every
+    /// specification that has it (most jobs of a site share a few): the
+    /// [`SpecOfEnv`] records after it name it by `env_id`, which counts
+    /// within one snapshot.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct EnvImage {
+        pub env_id: u32,
+        pub vars: Vec<String>,
+    }
+}
+
+xdr_struct! {
+    /// A [`SpecImage`] whose request's environment is the [`EnvImage`]
+    /// `env_id` written before it. A snapshot of a million jobs of one
+    /// environment is then a tenth of the size (the environment was most
+    /// of each record).
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct SpecOfEnv {
+        pub spec_id: u32,
+        pub env_id: u32,
+        pub user: String,
+        pub uid: u32,
+        pub queue: String,
+        pub submit_time: u64,
+        pub request: SubmitRequest,
+    }
+}
+
+xdr_struct! {
     /// A job, written by compaction, whose submission is the
-    /// [`SpecImage`] `spec_id` written before it: a [`JobImage`] without
-    /// its copy of the request.
+    /// [`SpecImage`] or [`SpecOfEnv`] `spec_id` written before it: a
+    /// [`JobImage`] without its copy of the request.
     #[derive(Clone, Debug, PartialEq, Eq)]
     pub struct JobOfSpec {
         pub id: u32,
@@ -243,6 +272,8 @@ pub enum Change {
     Requeued(Requeued),
     RequeueAsked(RequeueAsked),
     Modified(Modified),
+    EnvImage(EnvImage),
+    SpecOfEnv(Box<SpecOfEnv>),
 }
 
 /// A record this mbd cannot apply.
@@ -288,6 +319,8 @@ impl Change {
             Change::RequeueAsked(_) => 15,
             Change::Modified(_) => 16,
             Change::QueueAccepting(_) => 17,
+            Change::EnvImage(_) => 18,
+            Change::SpecOfEnv(_) => 19,
         }
     }
 
@@ -306,6 +339,8 @@ impl Change {
             Change::Ended(c) => c.encode(&mut out),
             Change::SpecImage(c) => c.encode(&mut out),
             Change::JobOfSpec(c) => c.encode(&mut out),
+            Change::EnvImage(c) => c.encode(&mut out),
+            Change::SpecOfEnv(c) => c.encode(&mut out),
             Change::Moved(c) => c.encode(&mut out),
             Change::Reprioritized(c) => c.encode(&mut out),
             Change::Requeued(c) => c.encode(&mut out),
@@ -344,6 +379,8 @@ impl Change {
             15 => Change::RequeueAsked(RequeueAsked::from_body(body).map_err(bad)?),
             16 => Change::Modified(Modified::from_body(body).map_err(bad)?),
             17 => Change::QueueAccepting(Controlled::from_body(body).map_err(bad)?),
+            18 => Change::EnvImage(EnvImage::from_body(body).map_err(bad)?),
+            19 => Change::SpecOfEnv(Box::new(SpecOfEnv::from_body(body).map_err(bad)?)),
             other => return Err(BadRecord::Kind(other)),
         })
     }
@@ -458,6 +495,19 @@ mod tests {
                     value: "4".into(),
                 }],
             }),
+            Change::EnvImage(EnvImage {
+                env_id: 3,
+                vars: vec!["HOME=/home/ann".into()],
+            }),
+            Change::SpecOfEnv(Box::new(SpecOfEnv {
+                spec_id: 4,
+                env_id: 3,
+                user: "ann".into(),
+                uid: 1000,
+                queue: "normal".into(),
+                submit_time: 100,
+                request: SubmitRequest::default(),
+            })),
         ];
         for change in changes {
             let record = Record {

@@ -502,7 +502,7 @@ impl Mbd {
         for id in std::mem::take(&mut self.closing) {
             self.drop_client(id, None);
         }
-        if self.state.finished() > self.settings.finish_threshold {
+        if self.state.compaction_due(self.settings.finish_threshold) {
             match self.compact() {
                 // The new log could not be written; the old one is intact.
                 Err(DaemonError::Log(e @ LogError::Unwritten { .. })) => {

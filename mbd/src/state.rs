@@ -89,6 +89,10 @@ mod sig {
     pub const CONT: u32 = libc::SIGCONT as u32;
 }
 
+/// At most this many live jobs are rewritten by compaction for each
+/// finished job it drops (see [`State::compaction_due`]).
+const REWRITTEN_PER_DROPPED: usize = 8;
+
 /// A waiting job's place in scheduling order: queue priority and job
 /// priority (both high first), then job id.
 type Waiting = (Reverse<i32>, Reverse<i32>, u32);
@@ -121,6 +125,8 @@ pub struct State {
     shapes: ShapePool,
     /// While a snapshot is replayed: its specifications by `spec_id`.
     snapshot_specs: HashMap<u32, Arc<Spec>>,
+    /// Likewise its environments by `env_id`.
+    snapshot_envs: HashMap<u32, crate::env_pool::Env>,
     /// Running jobs' usage so far, as their sbd last reported it (not
     /// logged: the next report brings it back after a restart).
     run_usage: HashMap<u32, proto::sbd::Usage>,
@@ -142,6 +148,7 @@ impl State {
             env_pool: EnvPool::default(),
             shapes: ShapePool::default(),
             snapshot_specs: HashMap::new(),
+            snapshot_envs: HashMap::new(),
             run_usage: HashMap::new(),
             cluster,
         }
@@ -184,6 +191,15 @@ impl State {
 
     pub fn finished(&self) -> usize {
         self.finished
+    }
+
+    /// Whether to compact: more than `threshold` finished jobs held, and
+    /// more than an eighth as many as the unfinished ones, which every
+    /// compaction rewrites. So a backlog of a million pending jobs is
+    /// rewritten once per 125,000 ends, not once per few hundred.
+    pub fn compaction_due(&self, threshold: usize) -> bool {
+        let unfinished = self.jobs.len() - self.finished;
+        self.finished > threshold.max(unfinished / REWRITTEN_PER_DROPPED)
     }
 
     pub fn sbd_up(&self, host: usize) -> bool {

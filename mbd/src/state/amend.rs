@@ -290,7 +290,7 @@ mod tests {
         let snapshot = s.compact(0);
         let specs = snapshot
             .iter()
-            .filter(|c| matches!(c, Change::SpecImage(_)));
+            .filter(|c| matches!(c, Change::SpecOfEnv(_)));
         assert_eq!(specs.count(), 2);
         let mut rebuilt = State::new(sample());
         snapshot.iter().for_each(|c| rebuilt.apply(c));

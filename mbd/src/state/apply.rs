@@ -5,7 +5,7 @@ use super::execution::{apply_ended, apply_requeue_asked, apply_requeued};
 use super::State;
 use crate::change::{
     AllocRecord, BadRecord, Change, Checkpoint, Dispatched, JobImage, JobOfSpec, SpecImage,
-    Submitted,
+    SpecOfEnv, Submitted,
 };
 use crate::depend::Dep;
 use crate::event_log::{Record, RecordRef};
@@ -40,6 +40,7 @@ impl State {
     /// The replay is over: what only it needed is let go.
     pub fn replayed(&mut self) {
         self.snapshot_specs.clear();
+        self.snapshot_envs.clear();
     }
 
     /// This state under another configuration (`badmin reconfig`): its
@@ -51,7 +52,7 @@ impl State {
         for change in self.compact(usize::MAX) {
             state.apply_owned(change);
         }
-        state.snapshot_specs.clear();
+        state.replayed();
         state
     }
 
@@ -104,6 +105,11 @@ impl State {
             Change::JobImage(image) => self.apply_image(image, &image.request.env),
             Change::Checkpoint(c) => self.apply_checkpoint(c),
             Change::SpecImage(i) => self.apply_spec_image(i, &i.request.env),
+            Change::EnvImage(e) => {
+                let env = self.env_pool.intern(&e.vars);
+                self.snapshot_envs.insert(e.env_id, env);
+            }
+            Change::SpecOfEnv(i) => self.apply_spec_of_env(i),
             Change::JobOfSpec(j) => self.apply_job_of_spec(j),
             Change::Moved(m) => self.apply_moved(m),
             Change::Reprioritized(r) => self.apply_reprioritized(r),
@@ -293,6 +299,22 @@ impl State {
         self.snapshot_specs.insert(i.spec_id, Arc::new(spec));
     }
 
+    fn apply_spec_of_env(&mut self, i: &SpecOfEnv) {
+        let env = match self.snapshot_envs.get(&i.env_id) {
+            Some(env) => Arc::clone(env),
+            None => {
+                log::warn!(
+                    "specification {} names unknown environment {}: its jobs run without one",
+                    i.spec_id,
+                    i.env_id
+                );
+                self.env_pool.intern(&[])
+            }
+        };
+        let spec = self.spec_with_env(&i.user, i.uid, &i.queue, i.submit_time, &i.request, env);
+        self.snapshot_specs.insert(i.spec_id, Arc::new(spec));
+    }
+
     fn apply_job_of_spec(&mut self, j: &JobOfSpec) {
         let Some(spec) = self.snapshot_specs.get(&j.spec_id) else {
             return log::warn!(
@@ -339,6 +361,7 @@ impl State {
     fn apply_checkpoint(&mut self, c: &Checkpoint) {
         // A new snapshot: its specifications count from 0 again.
         self.snapshot_specs.clear();
+        self.snapshot_envs.clear();
         self.next_id = self.next_id.max(c.next_id);
         for (i, q) in self.cluster.queues.iter().enumerate() {
             self.queue_open[i] = !c.closed_queues.contains(&q.name);

@@ -2,7 +2,8 @@
 //! what is left as the first records of a fresh log.
 
 use super::State;
-use crate::change::{Change, Checkpoint, Controlled, JobOfSpec, SpecImage};
+use crate::change::{Change, Checkpoint, Controlled, EnvImage, JobOfSpec, SpecOfEnv};
+use crate::env_pool;
 use crate::job::Spec;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -67,20 +68,32 @@ impl State {
                 time: 0,
             })
         });
-        // Each specification once, before the first job of it: an array's
+        // Each environment once, before the first specification of it;
+        // each specification once, before the first job of it: an array's
         // elements (or any jobs sharing one) cost a few bytes each.
+        let mut env_ids: HashMap<*const (), u32> = HashMap::new();
         let mut spec_ids: HashMap<*const Spec, u32> = HashMap::new();
         let jobs = self.jobs.values().flat_map(move |j| {
+            let mut images = Vec::new();
             let next = spec_ids.len() as u32;
-            let mut spec = None;
             let spec_id = *spec_ids.entry(Arc::as_ptr(&j.spec)).or_insert_with(|| {
-                spec = Some(Change::SpecImage(Box::new(SpecImage {
+                let next_env = env_ids.len() as u32;
+                let env_ptr = Arc::as_ptr(&j.spec.env) as *const ();
+                let env_id = *env_ids.entry(env_ptr).or_insert_with(|| {
+                    images.push(Change::EnvImage(EnvImage {
+                        env_id: next_env,
+                        vars: env_pool::to_strings(&j.spec.env),
+                    }));
+                    next_env
+                });
+                images.push(Change::SpecOfEnv(Box::new(SpecOfEnv {
                     spec_id: next,
+                    env_id,
                     user: j.spec.user.clone(),
                     uid: j.spec.uid,
                     queue: j.spec.queue.clone(),
                     submit_time: j.spec.submit_time,
-                    request: j.spec.full_request(),
+                    request: j.spec.request.clone(),
                 })));
                 next
             });
@@ -96,7 +109,8 @@ impl State {
                 pid: j.pid,
                 allocs: self.alloc_records(j.hosts_shown()),
             }));
-            spec.into_iter().chain(std::iter::once(job))
+            images.push(job);
+            images
         });
         std::iter::once(checkpoint).chain(not_accepting).chain(jobs)
     }

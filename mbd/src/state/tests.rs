@@ -437,11 +437,21 @@ fn an_environment_is_held_once_and_given_back_whole() {
         Change::JobOfSpec(j) if j.id == b => Some(j.spec_id),
         _ => None,
     });
-    let logged = snapshot.iter().find_map(|c| match c {
-        Change::SpecImage(i) if Some(i.spec_id) == spec_of_b => Some(i.request.env.clone()),
+    let env_of_b = snapshot.iter().find_map(|c| match c {
+        Change::SpecOfEnv(i) if Some(i.spec_id) == spec_of_b => Some(i.env_id),
         _ => None,
     });
-    assert_eq!(logged.as_ref(), Some(&env), "compaction logs it whole");
+    let logged: Vec<_> = (snapshot.iter())
+        .filter_map(|c| match c {
+            Change::EnvImage(e) => Some((e.env_id, e.vars.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        logged,
+        [(env_of_b.unwrap(), env.clone())],
+        "compaction logs it whole, once for both jobs"
+    );
     let mut rebuilt = State::new(sample());
     snapshot.iter().for_each(|c| rebuilt.apply(c));
     assert_eq!(spec(&rebuilt, b).full_request().env, env);
@@ -458,6 +468,46 @@ fn an_environment_is_held_once_and_given_back_whole() {
         env,
         "replay moves it"
     );
+}
+
+#[test]
+fn a_snapshot_written_before_environments_were_pooled_still_replays() {
+    use crate::change::{Checkpoint, JobOfSpec, SpecImage};
+    let env = vec!["HOME=/home/ann".to_string()];
+    let old_snapshot = [
+        Change::Checkpoint(Checkpoint {
+            next_id: 8,
+            closed_queues: vec![],
+            closed_hosts: vec![],
+        }),
+        Change::SpecImage(Box::new(SpecImage {
+            spec_id: 0,
+            user: "ann".into(),
+            uid: 1000,
+            queue: "normal".into(),
+            submit_time: 100,
+            request: SubmitRequest {
+                env: env.clone(),
+                ..request("x")
+            },
+        })),
+        Change::JobOfSpec(Box::new(JobOfSpec {
+            id: 7,
+            array_id: 0,
+            index: 0,
+            spec_id: 0,
+            priority: 0,
+            state: JobState::Pend,
+            events: vec![],
+            attempt: 0,
+            pid: 0,
+            allocs: vec![],
+        })),
+    ];
+    let mut s = State::new(sample());
+    old_snapshot.iter().for_each(|c| s.apply(c));
+    let job = s.job(7).expect("the job is back");
+    assert_eq!(job.spec.full_request().env, env);
 }
 
 #[test]
@@ -478,7 +528,7 @@ fn a_pending_array_is_one_specification_in_a_snapshot_and_comes_back_whole() {
     );
     let snapshot = s.compact(0);
     let specs = (snapshot.iter())
-        .filter(|c| matches!(c, Change::SpecImage(_)))
+        .filter(|c| matches!(c, Change::SpecOfEnv(_)))
         .count();
     assert_eq!(specs, 1, "one specification for 1,000 elements");
     let bytes: usize = snapshot.iter().map(|c| c.payload().len()).sum();
@@ -493,6 +543,38 @@ fn a_pending_array_is_one_specification_in_a_snapshot_and_comes_back_whole() {
     assert!(Arc::ptr_eq(&a.spec, &b.spec), "the elements share it again");
     assert_eq!((b.array_id, b.index), (first, 1000));
     assert_eq!(b.spec.full_request().env, ["HOME=/home/ann"]);
+}
+
+#[test]
+fn a_large_backlog_is_compacted_less_often() {
+    let mut s = State::new(sample());
+    let held = SubmitRequest {
+        hold: true,
+        ..request("x")
+    };
+    for _ in 0..40 {
+        submit(&mut s, &ann(), held.clone());
+    }
+    for _ in 0..6 {
+        let id = submit(&mut s, &ann(), request("y"));
+        kill(&mut s, &ann(), id, 0, sig::TERM).unwrap();
+    }
+    assert!(
+        s.compaction_due(5),
+        "6 finished > the threshold of 5 and 40 / 8"
+    );
+    for _ in 0..200 {
+        submit(&mut s, &ann(), held.clone());
+    }
+    assert!(
+        !s.compaction_due(5),
+        "6 finished do not pay for rewriting 240 live jobs"
+    );
+    for _ in 0..30 {
+        let id = submit(&mut s, &ann(), request("y"));
+        kill(&mut s, &ann(), id, 0, sig::TERM).unwrap();
+    }
+    assert!(s.compaction_due(5), "36 finished for 240 live: they do");
 }
 
 #[test]
