@@ -40,6 +40,10 @@ struct Args {
     /// the replay's alone.
     #[arg(long, requires = "dir")]
     existing: bool,
+    /// Then compact the log as mbd would (the old one is archived beside
+    /// it, then deleted) and time a replay of the compacted log.
+    #[arg(long)]
+    compact: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -49,6 +53,7 @@ fn main() -> anyhow::Result<()> {
         keep,
         pending,
         existing,
+        compact,
     } = Args::parse();
     let dir = dir
         .unwrap_or_else(|| std::env::temp_dir().join(format!("replay-log-{}", std::process::id())));
@@ -72,13 +77,7 @@ fn main() -> anyhow::Result<()> {
     drop(raw);
     let started = Instant::now();
     // As mbd's start does it: each record applied as it is read.
-    let mut state = State::new(cluster);
-    let (_log, replay) = EventLog::open_replaying(&path, |_| Ok(()), |r| state.replay_record(r))
-        .map_err(|e| match e {
-            ReplayError::Log(e) => anyhow::anyhow!("{e}"),
-            ReplayError::Record { number, error } => anyhow::anyhow!("record {number}: {error}"),
-        })?;
-    state.replayed();
+    let (log, mut state, replay) = replay(&path, cluster.clone())?;
     let replay_len = replay.records;
     let replay_ms = started.elapsed().as_secs_f64() * 1e3;
     let records = records.max(replay_len);
@@ -90,10 +89,15 @@ fn main() -> anyhow::Result<()> {
     let checks_ms = started.elapsed().as_secs_f64() * 1e3;
     anyhow::ensure!(unfit == 0, "jobs stranded by a configuration unchanged");
     anyhow::ensure!(state.jobs().count() == jobs as usize, "jobs lost in replay");
+    let compacted = if compact {
+        Some(compact_and_replay(log, &mut state, &path, cluster)?)
+    } else {
+        None
+    };
     if !keep && !existing {
         let _ = std::fs::remove_dir_all(&dir);
     }
-    let report = serde_json::json!({
+    let mut report = serde_json::json!({
         "jobs": jobs,
         "records": records,
         "bytes": bytes,
@@ -107,8 +111,53 @@ fn main() -> anyhow::Result<()> {
         "records_per_sec": records as f64 / (replay_ms / 1e3),
         "ratio_vs_read": replay_ms / read_ms.max(f64::MIN_POSITIVE),
     });
+    if let (Some(c), Some(fields)) = (compacted, report.as_object_mut()) {
+        fields.extend(c.as_object().cloned().unwrap_or_default());
+    }
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
+}
+
+/// Opens and replays the log at `path` as mbd's start does: each record
+/// applied as it is read.
+fn replay(
+    path: &Path,
+    cluster: mbd::Cluster,
+) -> anyhow::Result<(EventLog, State, mbd::event_log::Replayed)> {
+    let mut state = State::new(cluster);
+    let (log, replay) = EventLog::open_replaying(path, |_| Ok(()), |r| state.replay_record(r))
+        .map_err(|e| match e {
+            ReplayError::Log(e) => anyhow::anyhow!("{e}"),
+            ReplayError::Record { number, error } => anyhow::anyhow!("record {number}: {error}"),
+        })?;
+    state.replayed();
+    Ok((log, state, replay))
+}
+
+/// Compacts `log` as mbd does (keeping its default 500 finished jobs),
+/// then replays the compacted log: its size and both times.
+fn compact_and_replay(
+    mut log: EventLog,
+    state: &mut State,
+    path: &Path,
+    cluster: mbd::Cluster,
+) -> anyhow::Result<serde_json::Value> {
+    let started = Instant::now();
+    state.forget_finished(mbd::settings::DEFAULT_FINISH_THRESHOLD / 2);
+    let archive = log.rewrite(state.snapshot().map(|c| (c.kind(), c.payload())))?;
+    let compact_ms = started.elapsed().as_secs_f64() * 1e3;
+    drop(log);
+    std::fs::remove_file(&archive)?;
+    let bytes = std::fs::metadata(path)?.len();
+    let started = Instant::now();
+    let (_, again, _) = replay(path, cluster)?;
+    let replay_ms = started.elapsed().as_secs_f64() * 1e3;
+    anyhow::ensure!(again.jobs().count() == state.jobs().count(), "jobs lost in compaction");
+    Ok(serde_json::json!({
+        "compact_ms": compact_ms,
+        "compacted_bytes": bytes,
+        "replay_compacted_ms": replay_ms,
+    }))
 }
 
 /// Writes the log; returns the number of records.
