@@ -231,8 +231,7 @@ impl<'a> FairShare<'a> {
         };
         // What each account holds and used: its running and finished jobs.
         let mut used = Vec::new();
-        let counted =
-            (state.allocated_jobs()).chain(state.jobs().filter(|j| j.state.is_finished()));
+        let counted = (state.allocated_jobs()).chain(state.finished_jobs());
         for job in counted {
             if let Some((q, Some(a))) = in_share(job) {
                 used.push((q, a, job));

@@ -108,8 +108,9 @@ pub struct State {
     host_open: Vec<bool>,
     /// From the last scheduling pass.
     reasons: Reasons,
-    /// DONE and EXIT jobs held (kept current: checked every pass).
-    finished: usize,
+    /// DONE and EXIT jobs held, by id: what compaction drops the oldest
+    /// of, and fair share counts the usage of, without walking the rest.
+    finished: BTreeSet<u32>,
     /// Jobs holding hosts (RUN, SUSP): what the scheduler subtracts from
     /// capacity, without walking a backlog of pending jobs.
     allocated: BTreeSet<u32>,
@@ -142,7 +143,7 @@ impl State {
             jobs: BTreeMap::new(),
             next_id: 1,
             reasons: Reasons::default(),
-            finished: 0,
+            finished: BTreeSet::new(),
             allocated: BTreeSet::new(),
             waiting: BTreeSet::new(),
             env_pool: EnvPool::default(),
@@ -190,7 +191,12 @@ impl State {
     }
 
     pub fn finished(&self) -> usize {
-        self.finished
+        self.finished.len()
+    }
+
+    /// The DONE and EXIT jobs held, oldest first.
+    pub fn finished_jobs(&self) -> impl Iterator<Item = &Job> {
+        (self.finished.iter()).filter_map(|id| self.jobs.get(id))
     }
 
     /// Whether to compact: more than `threshold` finished jobs held, and
@@ -198,8 +204,8 @@ impl State {
     /// compaction rewrites. So a backlog of a million pending jobs is
     /// rewritten once per 125,000 ends, not once per few hundred.
     pub fn compaction_due(&self, threshold: usize) -> bool {
-        let unfinished = self.jobs.len() - self.finished;
-        self.finished > threshold.max(unfinished / REWRITTEN_PER_DROPPED)
+        let unfinished = self.jobs.len() - self.finished();
+        self.finished() > threshold.max(unfinished / REWRITTEN_PER_DROPPED)
     }
 
     pub fn sbd_up(&self, host: usize) -> bool {

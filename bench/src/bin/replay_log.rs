@@ -152,7 +152,10 @@ fn compact_and_replay(
     let started = Instant::now();
     let (_, again, _) = replay(path, cluster)?;
     let replay_ms = started.elapsed().as_secs_f64() * 1e3;
-    anyhow::ensure!(again.jobs().count() == state.jobs().count(), "jobs lost in compaction");
+    anyhow::ensure!(
+        again.jobs().count() == state.jobs().count(),
+        "jobs lost in compaction"
+    );
     Ok(serde_json::json!({
         "compact_ms": compact_ms,
         "compacted_bytes": bytes,

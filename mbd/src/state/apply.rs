@@ -119,17 +119,15 @@ impl State {
         }
     }
 
-    /// Changes job `id` with `f`, keeping the finished count right.
+    /// Changes job `id` with `f`, keeping the indexes of jobs right.
     pub(super) fn update(&mut self, id: u32, f: impl FnOnce(&mut Job)) {
         let Some(job) = self.jobs.get_mut(&id) else {
             return log::warn!("change for unknown job {id} skipped");
         };
-        let was = job.state.is_finished();
         let waited = State::waiting_key(&self.cluster, job);
         f(job);
         let waits = State::waiting_key(&self.cluster, job);
-        let is = job.state.is_finished();
-        self.finished = self.finished + usize::from(is && !was) - usize::from(was && !is);
+        index_finished(&mut self.finished, job);
         if !job.is_running() {
             self.run_usage.remove(&id);
         }
@@ -141,6 +139,7 @@ impl State {
     /// waiting jobs' order.
     fn put_job(&mut self, job: Job) -> Option<Job> {
         let waits = State::waiting_key(&self.cluster, &job);
+        index_finished(&mut self.finished, &job);
         let old = self.jobs.insert(job.id, job);
         let waited = (old.as_ref()).and_then(|o| State::waiting_key(&self.cluster, o));
         self.rewait(waited, waits);
@@ -150,6 +149,7 @@ impl State {
     /// Drops job `id`, keeping the waiting jobs' order.
     pub(super) fn drop_job(&mut self, id: u32) {
         if let Some(old) = self.jobs.remove(&id) {
+            self.finished.remove(&id);
             let waited = State::waiting_key(&self.cluster, &old);
             self.rewait(waited, None);
         }
@@ -350,11 +350,8 @@ impl State {
             job.alloc = hosts;
         }
         let id = job.id;
-        self.finished += usize::from(job.state.is_finished());
         index_alloc(&mut self.allocated, &job);
-        if let Some(old) = self.put_job(job) {
-            self.finished -= usize::from(old.state.is_finished());
-        }
+        self.put_job(job);
         self.next_id = self.next_id.max(id + 1);
     }
 
@@ -379,6 +376,15 @@ impl State {
                 gpus: a.gpus.clone(),
             })
             .collect()
+    }
+}
+
+/// Keeps the index of finished jobs in step with `job`.
+fn index_finished(finished: &mut BTreeSet<u32>, job: &Job) {
+    if job.state.is_finished() {
+        finished.insert(job.id);
+    } else {
+        finished.remove(&job.id);
     }
 }
 

@@ -13,9 +13,8 @@ impl State {
     /// their array ids: what the archive it leaves behind is the last
     /// record of.
     pub fn droppable(&self, keep: usize) -> Vec<(u32, u32)> {
-        let drop = self.finished.saturating_sub(keep);
-        (self.jobs.values())
-            .filter(|j| j.state.is_finished())
+        let drop = self.finished().saturating_sub(keep);
+        (self.finished_jobs())
             .take(drop)
             .map(|j| (j.id, j.array_id))
             .collect()
@@ -36,7 +35,6 @@ impl State {
             self.reasons.forget(*id);
             self.allocated.remove(id);
         }
-        self.finished -= dropped.len();
         self.env_pool.sweep();
         self.shapes.sweep();
     }

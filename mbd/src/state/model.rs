@@ -511,8 +511,14 @@ impl Mbd {
 }
 
 fn check_bookkeeping(s: &State) -> Result<(), TestCaseError> {
-    let finished = s.jobs().filter(|j| j.state.is_finished()).count();
-    prop_assert_eq!(s.finished(), finished);
+    let finished: Vec<u32> = (s.jobs().filter(|j| j.state.is_finished()))
+        .map(|j| j.id)
+        .collect();
+    prop_assert_eq!(s.finished(), finished.len());
+    prop_assert_eq!(
+        s.finished_jobs().map(|j| j.id).collect::<Vec<_>>(),
+        finished
+    );
     let holding: Vec<u32> = s.jobs().filter(|j| j.is_running()).map(|j| j.id).collect();
     prop_assert_eq!(s.allocated.iter().copied().collect::<Vec<_>>(), holding);
     let in_order = |jobs: Vec<&crate::job::Job>| jobs.iter().map(|j| j.id).collect::<Vec<_>>();
