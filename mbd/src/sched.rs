@@ -77,6 +77,9 @@ struct Free {
     exclusive: bool,
 }
 
+/// Jobs a pass still looks at once no CPU is left anywhere (see `plan`).
+pub(crate) const LOOKED_AT_WHEN_FULL: usize = 1000;
+
 /// Plans one pass over `state`'s pending jobs (`New`: only those).
 pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> Plan {
     let cluster = state.cluster();
@@ -106,10 +109,12 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
     }
     // Fair share ranks every waiting job before the first turn; otherwise
     // a full pass takes them in order as it goes, and ends once no CPU is
-    // left on any host (none can start then: every job needs one), unless
-    // a queue may preempt (CPUs can be freed for its jobs). Not when no
-    // host is usable at all: each job's own reason says more then (its
-    // queue closed, its hosts down).
+    // left on any host (none can start then: every job needs one) and it
+    // has looked at `LOOKED_AT_WHEN_FULL` more jobs (their own reasons,
+    // an array's limit say, are worth telling), unless a queue may
+    // preempt (CPUs can be freed for its jobs). Not when no host is usable
+    // at all: each job's own reason says more then (its queue closed, its
+    // hosts down).
     let fair = cluster.queues.iter().any(|q| !q.fairshare.is_empty());
     let in_passing = *scope == Replan::All && !fair;
     let gathered = if in_passing {
@@ -128,10 +133,14 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
         .map(|f| u64::from(f.cpus))
         .sum();
     let mut fairshare = FairShare::new(state, &gathered, now, cluster.fairshare);
+    let mut looked_at_when_full = 0;
     for turn in turns {
         if may_end_early && free_cpus == 0 {
-            plan.reasons.rest(PendReason::Cpus);
-            break;
+            if looked_at_when_full == LOOKED_AT_WHEN_FULL {
+                plan.reasons.rest(PendReason::Cpus);
+                break;
+            }
+            looked_at_when_full += 1;
         }
         // In a fair-share queue, this turn goes to the account that
         // deserves it most.
@@ -676,10 +685,14 @@ mod tests {
         for change in s.dispatch(&first.starts, 1000) {
             s.apply(&change);
         }
-        // Every CPU is taken; a backlog of several shapes waits, one job
-        // of it for a running job's end.
-        for n in 0..300 {
-            add(&mut s, cpus(1 + n % 3));
+        // Every CPU is taken; a backlog waits: first more 1-CPU jobs than
+        // a full pass looks at, then 2-CPU ones, then a job waiting for a
+        // running job's end.
+        for _ in 0..LOOKED_AT_WHEN_FULL {
+            add(&mut s, cpus(1));
+        }
+        for _ in 0..5 {
+            add(&mut s, cpus(2));
         }
         let dependent = add(
             &mut s,
@@ -690,7 +703,7 @@ mod tests {
         );
         let full = plan(&s, &[], 1000, &Replan::All);
         assert!(full.starts.is_empty());
-        assert_eq!(full.reasons.kept(), (0, 0), "no job was tried");
+        assert_eq!(full.reasons.kept(), (0, 1), "the 2-CPU jobs were not tried");
         s.set_reasons(full.reasons);
         let who = crate::state::tests::ann();
         let all = proto::mbd::JobsRequest {
@@ -698,7 +711,7 @@ mod tests {
             ..Default::default()
         };
         let rows: Vec<_> = s.job_rows(&who, &all).unwrap().collect();
-        assert_eq!(rows.len(), 301);
+        assert_eq!(rows.len(), LOOKED_AT_WHEN_FULL + 6);
         for row in rows {
             let expected = match row.id == dependent {
                 true => PendReason::Dependency,
