@@ -114,6 +114,8 @@ pub struct State {
     /// Jobs holding hosts (RUN, SUSP): what the scheduler subtracts from
     /// capacity, without walking a backlog of pending jobs.
     allocated: BTreeSet<u32>,
+    /// Job ids by user: one user's listing without a walk of every job.
+    by_user: HashMap<String, BTreeSet<u32>>,
     /// PEND and held jobs in scheduling order, kept as they change: a
     /// pass walks them in order without gathering and sorting every job.
     waiting: BTreeSet<Waiting>,
@@ -146,6 +148,7 @@ impl State {
             finished: BTreeSet::new(),
             allocated: BTreeSet::new(),
             waiting: BTreeSet::new(),
+            by_user: HashMap::new(),
             env_pool: EnvPool::default(),
             shapes: ShapePool::default(),
             snapshot_specs: HashMap::new(),
@@ -236,6 +239,11 @@ impl State {
     /// priority (both high first), then job id.
     pub fn pending_in_order(&self) -> Vec<&Job> {
         self.waiting_jobs().collect()
+    }
+
+    /// `user`'s jobs, by id.
+    pub fn jobs_of(&self, user: &str) -> impl Iterator<Item = &Job> {
+        (self.by_user.get(user).into_iter().flatten()).filter_map(|id| self.jobs.get(id))
     }
 
     /// [`State::pending_in_order`] without collecting them.

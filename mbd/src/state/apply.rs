@@ -136,22 +136,48 @@ impl State {
     }
 
     /// Adds `job` (replacing one of its id, returned), keeping the
-    /// waiting jobs' order.
+    /// indexes of jobs right.
     fn put_job(&mut self, job: Job) -> Option<Job> {
         let waits = State::waiting_key(&self.cluster, &job);
         index_finished(&mut self.finished, &job);
-        let old = self.jobs.insert(job.id, job);
+        let id = job.id;
+        let old = self.jobs.insert(id, job);
+        if let Some(old) = &old {
+            self.unindex_user(old);
+        }
+        if let Some(user) = self.jobs.get(&id).map(|j| &j.spec.user) {
+            match self.by_user.get_mut(user) {
+                Some(ids) => {
+                    ids.insert(id);
+                }
+                None => {
+                    self.by_user.insert(user.clone(), BTreeSet::from([id]));
+                }
+            }
+        }
         let waited = (old.as_ref()).and_then(|o| State::waiting_key(&self.cluster, o));
         self.rewait(waited, waits);
         old
     }
 
-    /// Drops job `id`, keeping the waiting jobs' order.
+    /// Drops job `id`, keeping the indexes of jobs right.
     pub(super) fn drop_job(&mut self, id: u32) {
         if let Some(old) = self.jobs.remove(&id) {
             self.finished.remove(&id);
+            self.unindex_user(&old);
             let waited = State::waiting_key(&self.cluster, &old);
             self.rewait(waited, None);
+        }
+    }
+
+    /// Takes `job` out of its user's jobs (and the user out, once none
+    /// is left).
+    fn unindex_user(&mut self, job: &Job) {
+        if let Some(ids) = self.by_user.get_mut(&job.spec.user) {
+            ids.remove(&job.id);
+            if ids.is_empty() {
+                self.by_user.remove(&job.spec.user);
+            }
         }
     }
 

@@ -519,6 +519,14 @@ fn check_bookkeeping(s: &State) -> Result<(), TestCaseError> {
         s.finished_jobs().map(|j| j.id).collect::<Vec<_>>(),
         finished
     );
+    let users: std::collections::BTreeSet<&str> = s.jobs().map(|j| j.spec.user.as_str()).collect();
+    prop_assert_eq!(s.by_user.len(), users.len(), "users indexed");
+    for user in users {
+        let theirs: Vec<u32> = (s.jobs().filter(|j| j.spec.user == user))
+            .map(|j| j.id)
+            .collect();
+        prop_assert_eq!(s.jobs_of(user).map(|j| j.id).collect::<Vec<_>>(), theirs);
+    }
     let holding: Vec<u32> = s.jobs().filter(|j| j.is_running()).map(|j| j.id).collect();
     prop_assert_eq!(s.allocated.iter().copied().collect::<Vec<_>>(), holding);
     let in_order = |jobs: Vec<&crate::job::Job>| jobs.iter().map(|j| j.id).collect::<Vec<_>>();
