@@ -370,7 +370,7 @@ fn pending<'a>(state: &'a State, scope: &Replan) -> Vec<&'a Job> {
         Replan::New(ids) => {
             state.in_order(ids.iter().filter_map(|id| state.job(*id)).filter(is_pend))
         }
-        Replan::All => state.waiting_jobs().filter(is_pend).collect(),
+        Replan::All => state.in_order(state.jobs().filter(is_pend)),
     }
 }
 
