@@ -13,6 +13,12 @@
 //! silent for `--idle-timeout-s` is closed. SIGTERM or SIGINT: stop
 //! accepting, let open pairs finish for up to 10 s, exit.
 //!
+//! A connection's own state is allocated up front or reused: the pairs'
+//! table is sized for `--max-conns`, the backends tried are a bit set (64
+//! backends at most), and the buffer of what a client sends before its
+//! backend answers comes back to a free list. (chan's receive and send
+//! buffers are still allocated per connection, and freed with it.)
+//!
 //! It prints `listening on IP:PORT` once ready.
 
 use anyhow::{bail, Context};
@@ -67,7 +73,27 @@ fn options() -> anyhow::Result<Options> {
     if o.backends.is_empty() {
         bail!("{usage}");
     }
+    if o.backends.len() > Tried::MAX_BACKENDS {
+        bail!("at most {} backends", Tried::MAX_BACKENDS);
+    }
     Ok(o)
+}
+
+/// The backends a client's connect has tried: a set of pool indexes, kept
+/// in the connection's state without an allocation.
+#[derive(Clone, Copy, Default)]
+struct Tried(u64);
+
+impl Tried {
+    const MAX_BACKENDS: usize = 64;
+
+    fn contains(self, i: usize) -> bool {
+        self.0 & (1 << i) != 0
+    }
+
+    fn with(self, i: usize) -> Tried {
+        Tried(self.0 | 1 << i)
+    }
 }
 
 /// The backends and which of them are up: pure, so its rules are plain.
@@ -105,9 +131,9 @@ impl Pool {
     }
 
     /// The backend for a new connection, skipping `tried`.
-    fn pick(&mut self, tried: &[usize]) -> Option<usize> {
+    fn pick(&mut self, tried: Tried) -> Option<usize> {
         let n = self.backends.len();
-        let usable = |i: &usize| self.backends[*i].up && !tried.contains(i);
+        let usable = |i: &usize| self.backends[*i].up && !tried.contains(*i);
         let chosen = if self.least_conn {
             (0..n)
                 .filter(usable)
@@ -145,7 +171,7 @@ struct Side {
     /// For the client side: what it sent before its backend connected
     /// (kept to send again if the connect fails); `None` once connected.
     waiting: Option<Vec<u8>>,
-    tried: Vec<usize>,
+    tried: Tried,
     client: bool,
     heard: Instant,
 }
@@ -158,6 +184,8 @@ struct Balancer {
     /// Probe connects in flight, by backend.
     probes: HashMap<ChanId, usize>,
     clients: usize,
+    /// Emptied `waiting` buffers, for the next connections to reuse.
+    spare: Vec<Vec<u8>>,
     refused: u64,
     refusal_logged: Option<Instant>,
 }
@@ -182,6 +210,7 @@ fn main() -> anyhow::Result<()> {
         sides: HashMap::with_capacity(2 * o.max_conns.min(1 << 16)),
         probes: HashMap::new(),
         clients: 0,
+        spare: Vec::new(),
         refused: 0,
         refusal_logged: None,
         chans,
@@ -241,19 +270,21 @@ impl Balancer {
             return;
         }
         self.clients += 1;
-        self.connect(client, Vec::new(), Vec::new());
+        let waiting = self.spare.pop().unwrap_or_default();
+        self.connect(client, waiting, Tried::default());
     }
 
     /// Connects `client` to the next backend up it has not tried.
-    fn connect(&mut self, client: ChanId, waiting: Vec<u8>, mut tried: Vec<usize>) {
-        let Some(backend) = self.pool.pick(&tried) else {
+    fn connect(&mut self, client: ChanId, waiting: Vec<u8>, tried: Tried) {
+        let Some(backend) = self.pool.pick(tried) else {
             log::warn!("no backend up for {client}: closing it");
             self.clients -= 1;
             self.sides.remove(&client);
+            self.give_back(waiting);
             let _ = self.chans.close(client);
             return;
         };
-        tried.push(backend);
+        let tried = tried.with(backend);
         let addr = self.pool.backends[backend].addr;
         let server = match self.chans.tcp_connect(addr, self.o.connect_timeout) {
             Ok(id) => id,
@@ -283,7 +314,7 @@ impl Balancer {
                 peer: client,
                 backend,
                 waiting: None,
-                tried: Vec::new(),
+                tried: Tried::default(),
                 client: false,
                 heard: now,
             },
@@ -302,8 +333,11 @@ impl Balancer {
         let (client, backend) = (server.peer, server.backend);
         self.pool.report(backend, true);
         let waiting = self.sides.get_mut(&client).and_then(|c| c.waiting.take());
-        if let Some(bytes) = waiting.filter(|b| !b.is_empty()) {
-            self.send(id, &bytes);
+        if let Some(bytes) = waiting {
+            if !bytes.is_empty() {
+                self.send(id, &bytes);
+            }
+            self.give_back(bytes);
         }
     }
 
@@ -373,13 +407,25 @@ impl Balancer {
         self.close_pair(id);
     }
 
+    /// Keeps an emptied buffer for the next connection.
+    fn give_back(&mut self, mut buffer: Vec<u8>) {
+        if self.spare.len() < self.o.max_conns {
+            buffer.clear();
+            self.spare.push(buffer);
+        }
+    }
+
     /// Closes both sides once what is queued for them is sent.
     fn close_pair(&mut self, id: ChanId) {
         let Some(side) = self.sides.remove(&id) else {
             let _ = self.chans.close_when_flushed(id);
             return;
         };
-        let peer = self.sides.remove(&side.peer);
+        let mut peer = self.sides.remove(&side.peer);
+        let buffers = [side.waiting, peer.as_mut().and_then(|p| p.waiting.take())];
+        for buffer in buffers.into_iter().flatten() {
+            self.give_back(buffer);
+        }
         self.pool.backends[side.backend].active =
             self.pool.backends[side.backend].active.saturating_sub(1);
         self.clients -= 1;
