@@ -469,6 +469,7 @@ impl Channels {
     /// With nothing queued the bytes are written at once; what the kernel
     /// does not take is queued and `EPOLLOUT` is armed until it drains.
     /// Order is always kept. An error means the channel is broken.
+    #[inline] // an echo's whole path: a call less per message
     pub fn send(&mut self, id: ChanId, data: &[u8]) -> Result<(), ChanError> {
         self.send_vectored(id, &[data])
     }
