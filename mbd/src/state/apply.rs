@@ -49,7 +49,10 @@ impl State {
     /// sbds are connected is the caller's to say again.
     pub fn reconfigured(&mut self, cluster: Cluster) -> State {
         let mut state = State::new(cluster);
-        for change in self.compact(usize::MAX) {
+        self.forget_finished(usize::MAX);
+        // Taken one change at a time: a million jobs' changes are never
+        // held at once.
+        for change in self.snapshot() {
             state.apply_owned(change);
         }
         state.replayed();
