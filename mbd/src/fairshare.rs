@@ -17,14 +17,20 @@
 //! An account is a user, or a whole group for a plain group entry
 //! (`[physics, 4]`: its members share 4); `group@` gives each member its
 //! own; `default` each user named nowhere else. Users with no entry go
-//! after all others. Pure: the scheduler feeds it the state and `now`.
+//! after all others. Pure: the scheduler feeds it the state and `now`;
+//! what each user's jobs wait with, hold and used comes from the state's
+//! [`Ledger`], kept as they change, so a pass costs in proportion to the
+//! users and the jobs it hands out, not to every job held.
+
+mod ledger;
+
+pub use ledger::{Ledger, Part};
 
 use crate::job::Job;
-use crate::state::State;
+use crate::state::{State, Waiting};
 use crate::QueueConf;
-use proto::mbd::event;
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::cmp::{Ordering, Reverse};
+use std::collections::{btree_set, BinaryHeap, HashMap, VecDeque};
 
 /// LSF's lsb.params factors, read from ll.conf.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -55,6 +61,12 @@ pub struct Usage {
 }
 
 impl Usage {
+    fn add(&mut self, other: &Usage) {
+        self.slots += other.slots;
+        self.run_hours += other.run_hours;
+        self.cpu_hours += other.cpu_hours;
+    }
+
     /// LSF's dynamic priority for `shares`.
     pub fn priority(&self, shares: u32, f: &Factors) -> f64 {
         let used = self.cpu_hours * f.cpu_time
@@ -113,64 +125,157 @@ impl PartialOrd for Ranked {
     }
 }
 
-/// One account of a fair-share queue during a pass.
+/// Jobs waiting in one account (or among the users without shares), in
+/// scheduling order.
+#[derive(Debug)]
+enum Waiters<'a> {
+    /// A pass over given jobs: those of them.
+    Listed(VecDeque<&'a Job>),
+    /// A full pass: each user's waiting jobs from the ledger, merged.
+    Indexed(Merged<'a>),
+}
+
+impl<'a> Waiters<'a> {
+    fn is_empty(&self) -> bool {
+        match self {
+            Waiters::Listed(jobs) => jobs.is_empty(),
+            Waiters::Indexed(merged) => merged.heads.is_empty(),
+        }
+    }
+
+    fn next(&mut self, state: &'a State) -> Option<&'a Job> {
+        match self {
+            Waiters::Listed(jobs) => jobs.pop_front(),
+            Waiters::Indexed(merged) => loop {
+                let (_, _, id) = merged.next()?;
+                // The ledger and the jobs change together: always found.
+                if let Some(job) = state.job(id) {
+                    break Some(job);
+                }
+            },
+        }
+    }
+}
+
+/// Several users' waiting jobs as one list in scheduling order, taken
+/// one at a time (a group account's members, or the users without shares).
 #[derive(Debug, Default)]
+struct Merged<'a> {
+    /// Each list's next job, the first in order on top.
+    heads: BinaryHeap<Reverse<(Waiting, usize)>>,
+    lists: Vec<btree_set::Iter<'a, Waiting>>,
+}
+
+impl<'a> Merged<'a> {
+    fn add(&mut self, mut list: btree_set::Iter<'a, Waiting>) {
+        if let Some(&head) = list.next() {
+            self.heads.push(Reverse((head, self.lists.len())));
+            self.lists.push(list);
+        }
+    }
+
+    fn next(&mut self) -> Option<Waiting> {
+        let Reverse((head, i)) = self.heads.pop()?;
+        if let Some(&after) = self.lists.get_mut(i).and_then(|l| l.next()) {
+            self.heads.push(Reverse((after, i)));
+        }
+        Some(head)
+    }
+}
+
+/// One account of a fair-share queue during a pass.
+#[derive(Debug)]
 struct Account<'a> {
     name: String,
     shares: u32,
     usage: Usage,
-    waiting: VecDeque<&'a Job>,
+    waiting: Waiters<'a>,
     /// Its newest heap entry's.
     version: u32,
 }
 
 /// One fair-share queue during a pass.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct QueueShares<'a> {
     accounts: Vec<Account<'a>>,
-    by_name: HashMap<String, usize>,
-    /// Each user's account, looked up once per user.
+    /// Each user's account (none: the user has no shares).
     of_user: HashMap<&'a str, Option<usize>>,
-    /// The last user looked up: a user's jobs come in runs (arrays,
-    /// scripts), and a compare is cheaper than a hash per job.
-    last: Option<(&'a str, Option<usize>)>,
     /// Jobs of users without shares, in scheduling order: after all.
-    unshared: VecDeque<&'a Job>,
+    unshared: Waiters<'a>,
     heap: BinaryHeap<Ranked>,
 }
 
 impl<'a> QueueShares<'a> {
-    /// `job`'s account in `queue` (made when first met), looked up once
-    /// per user.
-    fn account_of(
-        &mut self,
-        queue: &QueueConf,
-        users: &conf::UserLimits,
-        job: &'a Job,
-    ) -> Option<usize> {
-        let user = job.spec.user.as_str();
-        match self.last {
-            Some((last, known)) if last == user => return known,
-            _ => {}
+    /// Queue `q`'s accounts from `state`'s ledger at `now`, with their
+    /// waiting jobs (only `listed`'s, when given).
+    fn new(
+        state: &'a State,
+        q: usize,
+        now: u64,
+        f: &Factors,
+        listed: Option<&[&'a Job]>,
+    ) -> QueueShares<'a> {
+        let cluster = state.cluster();
+        let waiters = || match listed {
+            Some(_) => Waiters::Listed(VecDeque::new()),
+            None => Waiters::Indexed(Merged::default()),
+        };
+        let mut shares = QueueShares {
+            accounts: Vec::new(),
+            of_user: HashMap::new(),
+            unshared: waiters(),
+            heap: BinaryHeap::new(),
+        };
+        let mut by_name: HashMap<String, usize> = HashMap::new();
+        for (user, book) in state.ledger().users(q) {
+            let found = account(&cluster.queues[q], &cluster.users, user).map(|(name, n)| {
+                let next = shares.accounts.len();
+                *by_name.entry(name.clone()).or_insert_with(|| {
+                    shares.accounts.push(Account {
+                        name,
+                        shares: n,
+                        usage: Usage::default(),
+                        waiting: waiters(),
+                        version: 0,
+                    });
+                    next
+                })
+            });
+            shares.of_user.insert(user, found);
+            let waiting = match found {
+                Some(a) => {
+                    shares.accounts[a].usage.add(&book.usage(now, f));
+                    &mut shares.accounts[a].waiting
+                }
+                None => &mut shares.unshared,
+            };
+            if let Waiters::Indexed(merged) = waiting {
+                merged.add(book.waiting.iter());
+            }
         }
-        if let Some(&known) = self.of_user.get(user) {
-            self.last = Some((user, known));
-            return known;
+        for &job in listed.into_iter().flatten() {
+            if job.spec.shape.queue_pos != Some(q) {
+                continue;
+            }
+            let found = shares
+                .of_user
+                .get(job.spec.user.as_str())
+                .copied()
+                .flatten();
+            let waiting = match found {
+                Some(a) => &mut shares.accounts[a].waiting,
+                None => &mut shares.unshared,
+            };
+            if let Waiters::Listed(jobs) = waiting {
+                jobs.push_back(job);
+            }
         }
-        let found = account(queue, users, user).map(|(name, shares)| {
-            let next = self.accounts.len();
-            *self.by_name.entry(name.clone()).or_insert_with(|| {
-                self.accounts.push(Account {
-                    name,
-                    shares,
-                    ..Account::default()
-                });
-                next
-            })
-        });
-        self.of_user.insert(user, found);
-        self.last = Some((user, found));
-        found
+        for a in 0..shares.accounts.len() {
+            if !shares.accounts[a].waiting.is_empty() {
+                shares.rank(a, f);
+            }
+        }
+        shares
     }
 
     /// Puts account `a` in the heap at its current priority, as an entry
@@ -186,17 +291,17 @@ impl<'a> QueueShares<'a> {
     }
 
     /// The next job of the waiting account ranked highest.
-    fn next(&mut self) -> Option<&'a Job> {
+    fn next(&mut self, state: &'a State) -> Option<&'a Job> {
         let top = loop {
             match self.heap.pop() {
                 // Pushed again since, with a newer priority.
                 Some(r) if self.accounts[r.account].version != r.version => continue,
                 Some(r) => break r,
-                None => return self.unshared.pop_front(),
+                None => return self.unshared.next(state),
             }
         };
         let waiting = &mut self.accounts[top.account].waiting;
-        let next = waiting.pop_front();
+        let next = waiting.next(state);
         if !waiting.is_empty() {
             self.heap.push(top);
         }
@@ -207,91 +312,50 @@ impl<'a> QueueShares<'a> {
 /// The fair-share queues of a pass.
 #[derive(Debug)]
 pub struct FairShare<'a> {
+    state: &'a State,
     queues: HashMap<usize, QueueShares<'a>>,
     factors: Factors,
 }
 
 impl<'a> FairShare<'a> {
     /// The accounts of every fair-share queue of `state` at `now`, with
-    /// `pending` (in scheduling order) waiting in them.
-    pub fn new(state: &'a State, pending: &[&'a Job], now: u64, factors: Factors) -> FairShare<'a> {
-        let cluster = state.cluster();
-        let mut queues: HashMap<usize, QueueShares<'a>> = (cluster.queues.iter().enumerate())
+    /// their waiting jobs: all of them, or only `listed`'s when given (a
+    /// pass over new jobs).
+    pub fn new(
+        state: &'a State,
+        now: u64,
+        factors: Factors,
+        listed: Option<&[&'a Job]>,
+    ) -> FairShare<'a> {
+        let queues = (state.cluster().queues.iter().enumerate())
             .filter(|(_, c)| !c.fairshare.is_empty())
-            .map(|(q, _)| (q, QueueShares::default()))
+            .map(|(q, _)| (q, QueueShares::new(state, q, now, &factors, listed)))
             .collect();
-        if queues.is_empty() {
-            return FairShare { queues, factors };
+        FairShare {
+            state,
+            queues,
+            factors,
         }
-        let mut in_share = |job: &'a Job| {
-            let q = job.spec.shape.queue_pos?;
-            let shares = queues.get_mut(&q)?;
-            let account = shares.account_of(&cluster.queues[q], &cluster.users, job);
-            Some((q, account))
-        };
-        // What each account holds and used: its running and finished jobs.
-        let mut used = Vec::new();
-        let counted = (state.allocated_jobs()).chain(state.finished_jobs());
-        for job in counted {
-            if let Some((q, Some(a))) = in_share(job) {
-                used.push((q, a, job));
-            }
-        }
-        let mut waiting = Vec::new();
-        for &job in pending {
-            if let Some((q, a)) = in_share(job) {
-                waiting.push((q, a, job));
-            }
-        }
-        for (q, a, job) in used {
-            if let Some(shares) = queues.get_mut(&q) {
-                add_use(&mut shares.accounts[a].usage, job, now, &factors);
-            }
-        }
-        for (q, a, job) in waiting {
-            let Some(shares) = queues.get_mut(&q) else {
-                continue;
-            };
-            match a {
-                Some(a) => shares.accounts[a].waiting.push_back(job),
-                None => shares.unshared.push_back(job),
-            }
-        }
-        for shares in queues.values_mut() {
-            for a in 0..shares.accounts.len() {
-                if !shares.accounts[a].waiting.is_empty() {
-                    shares.rank(a, &factors);
-                }
-            }
-        }
-        FairShare { queues, factors }
     }
 
     /// The job to try in `job`'s place: `job` itself outside fair-share
     /// queues; in one, the next job of the account with the highest
     /// priority (each job of the queue is handed out once).
     pub fn take(&mut self, job: &'a Job) -> Option<&'a Job> {
-        if self.queues.is_empty() {
-            return Some(job);
-        }
-        match job
-            .spec
-            .shape
-            .queue_pos
-            .and_then(|q| self.queues.get_mut(&q))
-        {
-            Some(shares) => shares.next(),
+        let shares = (job.spec.shape.queue_pos).and_then(|q| self.queues.get_mut(&q));
+        match shares {
+            Some(shares) => shares.next(self.state),
             None => Some(job),
         }
     }
 
     /// `job` started holding `slots`: its account's priority drops.
-    pub fn started(&mut self, job: &'a Job, slots: u32, cluster: &crate::Cluster) {
-        let q = job.spec.shape.queue_pos;
-        let Some((q, shares)) = q.and_then(|q| self.queues.get_mut(&q).map(|s| (q, s))) else {
+    pub fn started(&mut self, job: &'a Job, slots: u32) {
+        let shares = (job.spec.shape.queue_pos).and_then(|q| self.queues.get_mut(&q));
+        let Some(shares) = shares else {
             return;
         };
-        let Some(a) = shares.account_of(&cluster.queues[q], &cluster.users, job) else {
+        let Some(&Some(a)) = shares.of_user.get(job.spec.user.as_str()) else {
             return;
         };
         shares.accounts[a].usage.slots += slots;
@@ -318,28 +382,6 @@ impl<'a> FairShare<'a> {
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
-    }
-}
-
-/// Adds what `job` holds or used to `usage`.
-fn add_use(usage: &mut Usage, job: &Job, now: u64, f: &Factors) {
-    let last = |what| job.events.iter().rev().find(|e| e.what == what);
-    if job.is_running() {
-        usage.slots += job.alloc.iter().map(|a| a.cpus).sum::<u32>();
-        let started = last(event::DISPATCHED).map_or(now, |e| e.time);
-        usage.run_hours += now.saturating_sub(started) as f64 / 3600.0;
-    } else if job.state.is_finished() {
-        let cpu = last(event::USAGE)
-            .and_then(|e| crate::job::parse_usage_text(&e.text))
-            .map_or(0.0, |u| (u.user_ms + u.system_ms) as f64 / 3_600_000.0);
-        let ended = last(event::FINISHED).map_or(now, |e| e.time);
-        let age_hours = now.saturating_sub(ended) as f64 / 3600.0;
-        let decay = if f.hist_hours > 0.0 {
-            0.1f64.powf(age_hours / f.hist_hours)
-        } else {
-            1.0
-        };
-        usage.cpu_hours += cpu * decay;
     }
 }
 

@@ -6,14 +6,17 @@
 //! later ones. Among hosts that fit, the least loaded (lim's r1m per CPU)
 //! is taken, then the one listed first in llb.hosts.
 
+mod place;
+
 pub use crate::cluster::HostStatus;
 use crate::fairshare::FairShare;
 pub use crate::job::PendReason;
-use crate::job::{Alloc, Job, Spec};
+use crate::job::{Alloc, Job};
 use crate::reasons::Reasons;
 use crate::shape::Shape;
 use crate::slots::SlotUse;
 use crate::state::State;
+use place::{fits, place, take, Placer};
 use proto::mbd::JobState;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -107,32 +110,28 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
     if *scope == Replan::All {
         plan.resume = resume(state, preempted, &mut free, &mut slots);
     }
-    // Fair share ranks every waiting job before the first turn; otherwise
-    // a full pass takes them in order as it goes, and ends once no CPU is
-    // left on any host (none can start then: every job needs one) and it
-    // has looked at `LOOKED_AT_WHEN_FULL` more jobs (their own reasons,
-    // an array's limit say, are worth telling), unless a queue may
-    // preempt (CPUs can be freed for its jobs). Not when no host is usable
-    // at all: each job's own reason says more then (its queue closed, its
-    // hosts down).
-    let fair = cluster.queues.iter().any(|q| !q.fairshare.is_empty());
-    let in_passing = *scope == Replan::All && !fair;
-    let gathered = if in_passing {
-        Vec::new()
-    } else {
-        pending(state, scope)
+    // A full pass takes waiting jobs in order as it goes, and ends once
+    // no CPU is left on any host (none can start then: every job needs
+    // one) and it has looked at `LOOKED_AT_WHEN_FULL` more jobs (their own
+    // reasons, an array's limit say, are worth telling), unless a queue
+    // may preempt (CPUs can be freed for its jobs). Not when no host is
+    // usable at all: each job's own reason says more then (its queue
+    // closed, its hosts down).
+    let listed = match scope {
+        Replan::All => None,
+        _ => Some(pending(state, scope)),
     };
-    let turns: Box<dyn Iterator<Item = &Job>> = if in_passing {
-        Box::new(state.waiting_jobs().filter(|j| j.state == JobState::Pend))
-    } else {
-        Box::new(gathered.iter().copied())
+    let turns: Box<dyn Iterator<Item = &Job>> = match &listed {
+        None => Box::new(state.waiting_jobs().filter(|j| j.state == JobState::Pend)),
+        Some(jobs) => Box::new(jobs.iter().copied()),
     };
     let may_end_early =
         cluster.queues.iter().all(|q| q.preempts.is_empty()) && free.iter().any(|f| f.usable);
     let mut free_cpus: u64 = (free.iter().filter(|f| f.usable))
         .map(|f| u64::from(f.cpus))
         .sum();
-    let mut fairshare = FairShare::new(state, &gathered, now, cluster.fairshare);
+    let mut fairshare = FairShare::new(state, now, cluster.fairshare, listed.as_deref());
+    let mut placer = Placer::default();
     let mut looked_at_when_full = 0;
     for turn in turns {
         if may_end_early && free_cpus == 0 {
@@ -161,7 +160,7 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
             {
                 Err(reason)
             }
-            _ => place(state, job, &free, &tokens, &slots).inspect_err(|&reason| {
+            _ => place(state, job, &free, &tokens, &slots, &mut placer).inspect_err(|&reason| {
                 let who = (reason == PendReason::HostSlots).then_some(user);
                 refused = Some((&job.spec.shape, who, reason));
                 plan.reasons.shape(&job.spec.shape, who, reason);
@@ -174,7 +173,9 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
         let placed = match placed {
             Err(PendReason::Cpus) => match preempt(state, job, &mut free, &plan.preempt) {
                 Some((victims, host, before)) => {
-                    let placed = place(state, job, &free, &tokens, &slots);
+                    // The victims' CPUs are free: hosts passed over may fit again.
+                    placer.forget_passed();
+                    let placed = place(state, job, &free, &tokens, &slots, &mut placer);
                     match placed {
                         Ok(_) => plan.preempt.extend(victims),
                         Err(_) => free[host] = before,
@@ -192,7 +193,7 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
                 take(&mut free, &mut tokens, job, &alloc, cluster);
                 array_running.started(job);
                 slots.add(job, &alloc);
-                fairshare.started(job, alloc.iter().map(|a| a.cpus).sum(), cluster);
+                fairshare.started(job, alloc.iter().map(|a| a.cpus).sum());
                 plan.starts.push((job.id, alloc));
                 refused = None;
             }
@@ -362,15 +363,13 @@ fn capacity(state: &State, status: &[HostStatus]) -> Vec<Free> {
         .collect()
 }
 
-/// The PEND jobs `scope` covers, in scheduling order.
+/// The PEND jobs among those `scope` names, in scheduling order.
 fn pending<'a>(state: &'a State, scope: &Replan) -> Vec<&'a Job> {
-    let is_pend = |j: &&Job| j.state == JobState::Pend;
     match scope {
-        Replan::Nothing => Vec::new(),
-        Replan::New(ids) => {
-            state.in_order(ids.iter().filter_map(|id| state.job(*id)).filter(is_pend))
-        }
-        Replan::All => state.in_order(state.jobs().filter(is_pend)),
+        Replan::New(ids) => state.in_order(
+            (ids.iter().filter_map(|id| state.job(*id))).filter(|j| j.state == JobState::Pend),
+        ),
+        _ => Vec::new(),
     }
 }
 
@@ -383,136 +382,6 @@ pub(crate) fn ready(state: &State, job: &Job, now: u64) -> Result<(), PendReason
         Some(dep) if !dep.holds(&|id| state.outcome(id)) => Err(PendReason::Dependency),
         _ => Ok(()),
     }
-}
-
-fn take(free: &mut [Free], tokens: &mut [u32], job: &Job, alloc: &[Alloc], c: &crate::Cluster) {
-    take_hosts(free, job, alloc);
-    job.take_tokens(c, tokens);
-}
-
-/// What `job` placed as `alloc` takes of its hosts.
-fn take_hosts(free: &mut [Free], job: &Job, alloc: &[Alloc]) {
-    let r = &job.spec.request;
-    for a in alloc {
-        let Some(f) = free.get_mut(a.host) else {
-            continue;
-        };
-        // A preempted job's CPUs are another's until it resumes.
-        if !job.preempted() {
-            f.cpus = f.cpus.saturating_sub(a.cpus);
-        }
-        f.mem_mb = f.mem_mb.saturating_sub(r.mem_mb);
-        f.storage_mb = f.storage_mb.saturating_sub(r.storage_mb);
-        f.gpus.retain(|g| !a.gpus.contains(g));
-        f.jobs += 1;
-        f.exclusive |= r.exclusive;
-    }
-}
-
-/// Where `job` starts given what is `free`, or why it cannot.
-fn place(
-    state: &State,
-    job: &Job,
-    free: &[Free],
-    tokens: &[u32],
-    slots: &SlotUse<'_>,
-) -> Result<Vec<Alloc>, PendReason> {
-    let spec = &job.spec;
-    let r = &spec.request;
-    let cluster = state.cluster();
-    let queue = spec.shape.queue_pos.ok_or(PendReason::NoEligibleHosts)?;
-    if !state.queue_open(queue) {
-        return Err(PendReason::QueueClosed);
-    }
-    // Summed per pool: a job logged before submissions summed a pool
-    // named twice must not take it twice over.
-    let asked = |pool: &str| {
-        (r.tokens.iter().filter(|t| t.pool == pool)).fold(0u32, |n, t| n.saturating_add(t.count))
-    };
-    let short_of_tokens = (r.tokens.iter()).any(|t| {
-        cluster
-            .pool(&t.pool)
-            .is_none_or(|p| tokens[p] < asked(&t.pool))
-    });
-    if short_of_tokens {
-        return Err(PendReason::TokensExhausted);
-    }
-    let machines = (spec.shape.machines.as_ref()).ok_or(PendReason::NoEligibleHosts)?;
-    let (candidates, need) = if machines.is_empty() {
-        (&cluster.queues[queue].hosts[..], r.nhosts.max(1) as usize)
-    } else {
-        (&machines[..], machines.len())
-    };
-    let usable: Vec<usize> = (candidates.iter().copied())
-        .filter(|&h| free[h].usable)
-        .collect();
-    if usable.len() < need {
-        return Err(PendReason::NoEligibleHosts);
-    }
-    let mut fitting = Vec::new();
-    let mut misses: Vec<PendReason> = Vec::new();
-    for &h in &usable {
-        match fits(spec, &cluster.hosts[h], &free[h]) {
-            Ok(()) if !slots.host_admits(job, h, r.cpus.max(1)) => {
-                misses.push(PendReason::HostSlots)
-            }
-            Ok(()) => fitting.push(h),
-            Err(reason) => misses.push(reason),
-        }
-    }
-    if fitting.len() < need {
-        return Err(main_reason(&misses));
-    }
-    // Stable sort: equal loads keep llb.hosts order.
-    fitting.sort_by(|a, b| free[*a].load.total_cmp(&free[*b].load));
-    Ok(fitting[..need]
-        .iter()
-        .map(|&h| Alloc {
-            host: h,
-            cpus: r.cpus.max(1),
-            gpus: free[h].gpus.iter().take(r.gpus as usize).copied().collect(),
-        })
-        .collect())
-}
-
-fn fits(spec: &Spec, host: &conf::BatchHost, free: &Free) -> Result<(), PendReason> {
-    let r = &spec.request;
-    if !r.gpu_model.is_empty() && host.gpu_model.as_deref() != Some(r.gpu_model.as_str()) {
-        return Err(PendReason::GpuModel);
-    }
-    if free.exclusive || (r.exclusive && free.jobs > 0) {
-        return Err(PendReason::Exclusive);
-    }
-    if free.cpus < r.cpus.max(1) {
-        return Err(PendReason::Cpus);
-    }
-    if free.mem_mb < r.mem_mb {
-        return Err(PendReason::Mem);
-    }
-    if free.storage_mb < r.storage_mb {
-        return Err(PendReason::Storage);
-    }
-    if (free.gpus.len() as u64) < u64::from(r.gpus) {
-        return Err(PendReason::Gpus);
-    }
-    Ok(())
-}
-
-/// The reason to show when no host fits: the one that ruled out most
-/// hosts (ties: the earlier check). A GPU model nobody has trumps all.
-fn main_reason(misses: &[PendReason]) -> PendReason {
-    if !misses.is_empty() && misses.iter().all(|m| *m == PendReason::GpuModel) {
-        return PendReason::GpuModel;
-    }
-    let mut counts: Vec<(PendReason, usize)> = Vec::new();
-    for m in misses.iter().filter(|m| **m != PendReason::GpuModel) {
-        match counts.iter_mut().find(|(r, _)| r == m) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((*m, 1)),
-        }
-    }
-    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    counts.first().map_or(PendReason::NoEligibleHosts, |c| c.0)
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ pub use request::check_job_name;
 
 use crate::depend::Outcome;
 use crate::env_pool::EnvPool;
+use crate::fairshare::Ledger;
 use crate::job::outcome_of;
 use crate::job::{Job, Spec};
 use crate::reasons::Reasons;
@@ -95,7 +96,7 @@ const REWRITTEN_PER_DROPPED: usize = 8;
 
 /// A waiting job's place in scheduling order: queue priority and job
 /// priority (both high first), then job id.
-type Waiting = (Reverse<i32>, Reverse<i32>, u32);
+pub(crate) type Waiting = (Reverse<i32>, Reverse<i32>, u32);
 
 #[derive(Debug)]
 pub struct State {
@@ -119,6 +120,9 @@ pub struct State {
     /// PEND and held jobs in scheduling order, kept as they change: a
     /// pass walks them in order without gathering and sorting every job.
     waiting: BTreeSet<Waiting>,
+    /// What each user's jobs of each fair-share queue wait with, hold and
+    /// used, kept as they change: fair share without walking every job.
+    ledger: Ledger,
     /// Which hosts' sbd is connected (not logged: a restarted mbd starts
     /// with none and learns as they register).
     sbd_up: Vec<bool>,
@@ -148,6 +152,7 @@ impl State {
             finished: BTreeSet::new(),
             allocated: BTreeSet::new(),
             waiting: BTreeSet::new(),
+            ledger: Ledger::default(),
             by_user: HashMap::new(),
             env_pool: EnvPool::default(),
             shapes: ShapePool::default(),
@@ -249,6 +254,11 @@ impl State {
     /// [`State::pending_in_order`] without collecting them.
     pub fn waiting_jobs(&self) -> impl Iterator<Item = &Job> {
         (self.waiting.iter()).filter_map(|&(_, _, id)| self.jobs.get(&id))
+    }
+
+    /// Each fair-share queue's users' jobs, kept as they change.
+    pub(crate) fn ledger(&self) -> &Ledger {
+        &self.ledger
     }
 
     /// Where `job` sorts among the waiting, if it waits.

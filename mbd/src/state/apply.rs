@@ -9,6 +9,7 @@ use crate::change::{
 };
 use crate::depend::Dep;
 use crate::event_log::{Record, RecordRef};
+use crate::fairshare::Part;
 use crate::job::{Alloc, Job, Spec};
 use crate::shape::Shape;
 use crate::Cluster;
@@ -128,13 +129,16 @@ impl State {
             return log::warn!("change for unknown job {id} skipped");
         };
         let waited = State::waiting_key(&self.cluster, job);
+        let counted = Part::of(&self.cluster, job, waited);
         f(job);
         let waits = State::waiting_key(&self.cluster, job);
+        let counts = Part::of(&self.cluster, job, waits);
         index_finished(&mut self.finished, job);
         if !job.is_running() {
             self.run_usage.remove(&id);
         }
         index_alloc(&mut self.allocated, job);
+        (self.ledger).change(&job.spec.user, counted, counts, &self.cluster.fairshare);
         self.rewait(waited, waits);
     }
 
@@ -159,6 +163,14 @@ impl State {
             }
         }
         let waited = (old.as_ref()).and_then(|o| State::waiting_key(&self.cluster, o));
+        if let Some(old) = &old {
+            let counted = Part::of(&self.cluster, old, waited);
+            (self.ledger).change(&old.spec.user, counted, None, &self.cluster.fairshare);
+        }
+        if let Some(job) = self.jobs.get(&id) {
+            let counts = Part::of(&self.cluster, job, waits);
+            (self.ledger).change(&job.spec.user, None, counts, &self.cluster.fairshare);
+        }
         self.rewait(waited, waits);
         old
     }
@@ -169,6 +181,8 @@ impl State {
             self.finished.remove(&id);
             self.unindex_user(&old);
             let waited = State::waiting_key(&self.cluster, &old);
+            let counted = Part::of(&self.cluster, &old, waited);
+            (self.ledger).change(&old.spec.user, counted, None, &self.cluster.fairshare);
             self.rewait(waited, None);
         }
     }

@@ -155,7 +155,7 @@ impl State {
 
     /// Fills in each fair-share queue's accounts at `now`.
     pub fn add_shares(&self, rows: &mut [QueueRow], now: u64) {
-        let fairshare = crate::fairshare::FairShare::new(self, &[], now, self.cluster.fairshare);
+        let fairshare = crate::fairshare::FairShare::new(self, now, self.cluster.fairshare, None);
         for (q, row) in rows.iter_mut().enumerate() {
             row.shares = (fairshare.accounts(q).into_iter())
                 .map(|(account, shares, priority, usage)| ShareRow {

@@ -21,6 +21,7 @@ use crate::change::Change;
 use crate::cluster::tests::sample;
 use crate::event_log::{Record, FORMAT};
 use crate::sched::{self, HostStatus, Replan};
+use crate::Cluster;
 use proptest::prelude::*;
 use proto::mbd::{
     ArraySpec, Control, JobRef, JobState, JobsRequest, MoveRequest, PriorityRequest, TokenRequest,
@@ -130,6 +131,14 @@ const SIGNALS: [u32; 6] = [
     sig::TSTP,
 ];
 
+/// The sample cluster with fair share in `normal` (root has no shares
+/// there), so the fair-share ledger is checked too.
+fn cluster() -> Cluster {
+    let mut cluster = sample();
+    cluster.queues[0].fairshare = vec![("ann".into(), 3), ("bob".into(), 1)];
+    cluster
+}
+
 fn caller(who: usize) -> Caller {
     let user = USERS[who % USERS.len()];
     Caller {
@@ -235,7 +244,7 @@ struct Mbd {
 impl Mbd {
     /// Started with every sbd registered, as a cluster that is up.
     fn new() -> Mbd {
-        let mut state = State::new(sample());
+        let mut state = State::new(cluster());
         (0..HOSTS.len()).for_each(|h| state.set_sbd_up(h, true));
         Mbd {
             state,
@@ -535,6 +544,13 @@ fn check_bookkeeping(s: &State) -> Result<(), TestCaseError> {
         in_order(s.in_order(s.jobs().filter(|j| j.state.is_pending()))),
         "the waiting jobs' index"
     );
+    let mut rebuilt = crate::fairshare::Ledger::default();
+    for j in s.jobs() {
+        let part = crate::fairshare::Part::of(&s.cluster, j, State::waiting_key(&s.cluster, j));
+        rebuilt.change(&j.spec.user, None, part, &s.cluster.fairshare);
+    }
+    let at = |l: &crate::fairshare::Ledger| l.summary(0, 1_000_000, &s.cluster.fairshare);
+    prop_assert_eq!(at(&s.ledger), at(&rebuilt), "the fair-share ledger");
     for j in s.jobs() {
         let on_a_host = matches!(j.state, JobState::Run | JobState::Susp);
         prop_assert_eq!(j.is_running(), on_a_host, "job {} is {:?}", j.id, j.state);
@@ -636,7 +652,7 @@ fn record(change: &Change) -> Record {
 }
 
 fn replayed(log: &[Record]) -> Result<State, TestCaseError> {
-    State::replay(sample(), log)
+    State::replay(cluster(), log)
         .map_err(|(n, e)| TestCaseError::fail(format!("record {n} does not replay: {e}")))
 }
 
