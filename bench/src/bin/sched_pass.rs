@@ -4,7 +4,8 @@
 //! after user, so first come, first served would serve them in blocks)
 //! wait in one queue of H 32-CPU hosts; the queue has `USER_SHARES[[default,
 //! 1]]` (every user an account) in one run and no FAIRSHARE in the other.
-//! Prints the median of `--rounds` passes of each and their ratio.
+//! Prints the median (and the slowest) of `--rounds` passes of each and
+//! the medians' ratio.
 
 use clap::Parser;
 use mbd::sched::{plan, Replan};
@@ -89,34 +90,38 @@ fn state(args: &Args, fairshare: bool) -> anyhow::Result<State> {
     Ok(state)
 }
 
-/// The median of `rounds` full passes, and how many jobs each starts.
-fn time_passes(state: &State, rounds: usize) -> (Duration, usize) {
+/// The median and the slowest of `rounds` full passes, and how many jobs
+/// each starts.
+fn time_passes(state: &State, rounds: usize) -> (Duration, Duration, usize) {
     let mut times = Vec::with_capacity(rounds);
     let mut started = 0;
-    for _ in 0..rounds {
+    for _ in 0..rounds.max(1) {
         let t = Instant::now();
         let p = plan(state, &[], 2, &Replan::All);
         times.push(t.elapsed());
         started = p.starts.len();
     }
     times.sort();
-    (times[times.len() / 2], started)
+    (times[times.len() / 2], times[times.len() - 1], started)
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let plain = state(&args, false)?;
     let shared = state(&args, true)?;
-    let (base, started_base) = time_passes(&plain, args.rounds);
-    let (fair, started_fair) = time_passes(&shared, args.rounds);
+    let (base, base_max, started_base) = time_passes(&plain, args.rounds);
+    let (fair, fair_max, started_fair) = time_passes(&shared, args.rounds);
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "{} jobs of {} users on {} hosts ({} slots): pass without fair share {:.1} ms ({started_base} started), with fair share {:.1} ms ({started_fair} started): {:.2}x",
+        "{} jobs of {} users on {} hosts ({} slots): pass without fair share {:.1} ms (slowest {:.1}, {started_base} started), with fair share {:.1} ms (slowest {:.1}, {started_fair} started): {:.2}x",
         args.jobs,
         args.users,
         args.hosts,
         args.hosts * 32,
-        base.as_secs_f64() * 1000.0,
-        fair.as_secs_f64() * 1000.0,
+        ms(base),
+        ms(base_max),
+        ms(fair),
+        ms(fair_max),
         fair.as_secs_f64() / base.as_secs_f64()
     );
     Ok(())
