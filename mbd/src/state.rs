@@ -10,6 +10,7 @@ mod amend;
 mod apply;
 mod compact;
 mod execution;
+mod index;
 mod listing;
 #[cfg(test)]
 mod model;
@@ -30,9 +31,10 @@ use crate::job::{Job, Spec};
 use crate::reasons::Reasons;
 use crate::shape::ShapePool;
 use crate::Cluster;
+use index::{Indexes, Place};
 use proto::mbd::{status, JobState};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
@@ -109,20 +111,8 @@ pub struct State {
     host_open: Vec<bool>,
     /// From the last scheduling pass.
     reasons: Reasons,
-    /// DONE and EXIT jobs held, by id: what compaction drops the oldest
-    /// of, and fair share counts the usage of, without walking the rest.
-    finished: BTreeSet<u32>,
-    /// Jobs holding hosts (RUN, SUSP): what the scheduler subtracts from
-    /// capacity, without walking a backlog of pending jobs.
-    allocated: BTreeSet<u32>,
-    /// Job ids by user: one user's listing without a walk of every job.
-    by_user: HashMap<String, BTreeSet<u32>>,
-    /// PEND and held jobs in scheduling order, kept as they change: a
-    /// pass walks them in order without gathering and sorting every job.
-    waiting: BTreeSet<Waiting>,
-    /// What each user's jobs of each fair-share queue wait with, hold and
-    /// used, kept as they change: fair share without walking every job.
-    ledger: Ledger,
+    /// The jobs indexed by what is asked of them.
+    index: Indexes,
     /// Which hosts' sbd is connected (not logged: a restarted mbd starts
     /// with none and learns as they register).
     sbd_up: Vec<bool>,
@@ -149,11 +139,7 @@ impl State {
             jobs: BTreeMap::new(),
             next_id: 1,
             reasons: Reasons::default(),
-            finished: BTreeSet::new(),
-            allocated: BTreeSet::new(),
-            waiting: BTreeSet::new(),
-            ledger: Ledger::default(),
-            by_user: HashMap::new(),
+            index: Indexes::default(),
             env_pool: EnvPool::default(),
             shapes: ShapePool::default(),
             snapshot_specs: HashMap::new(),
@@ -199,12 +185,12 @@ impl State {
     }
 
     pub fn finished(&self) -> usize {
-        self.finished.len()
+        self.index.finished.len()
     }
 
     /// The DONE and EXIT jobs held, oldest first.
     pub fn finished_jobs(&self) -> impl Iterator<Item = &Job> {
-        (self.finished.iter()).filter_map(|id| self.jobs.get(id))
+        (self.index.finished.iter()).filter_map(|id| self.jobs.get(id))
     }
 
     /// Whether to compact: more than `threshold` finished jobs held, and
@@ -248,36 +234,17 @@ impl State {
 
     /// `user`'s jobs, by id.
     pub fn jobs_of(&self, user: &str) -> impl Iterator<Item = &Job> {
-        (self.by_user.get(user).into_iter().flatten()).filter_map(|id| self.jobs.get(id))
+        (self.index.by_user.get(user).into_iter().flatten()).filter_map(|id| self.jobs.get(id))
     }
 
     /// [`State::pending_in_order`] without collecting them.
     pub fn waiting_jobs(&self) -> impl Iterator<Item = &Job> {
-        (self.waiting.iter()).filter_map(|&(_, _, id)| self.jobs.get(&id))
+        (self.index.waiting.iter()).filter_map(|&(_, _, id)| self.jobs.get(&id))
     }
 
     /// Each fair-share queue's users' jobs, kept as they change.
     pub(crate) fn ledger(&self) -> &Ledger {
-        &self.ledger
-    }
-
-    /// Where `job` sorts among the waiting, if it waits.
-    fn waiting_key(cluster: &Cluster, job: &Job) -> Option<Waiting> {
-        let queue = (job.spec.shape.queue_pos).and_then(|q| cluster.queues.get(q));
-        let prio = queue.map_or(i32::MIN, |q| q.priority);
-        (job.state.is_pending()).then_some((Reverse(prio), Reverse(job.priority), job.id))
-    }
-
-    /// Keeps `waiting` in step with a job that was `before` and is `after`.
-    fn rewait(&mut self, before: Option<Waiting>, after: Option<Waiting>) {
-        if before != after {
-            if let Some(key) = before {
-                self.waiting.remove(&key);
-            }
-            if let Some(key) = after {
-                self.waiting.insert(key);
-            }
-        }
+        &self.index.ledger
     }
 
     /// `jobs` in scheduling order: queue priority, job priority, job id.

@@ -2,19 +2,17 @@
 //! both take, so a restarted mbd rebuilds exactly what it acknowledged.
 
 use super::execution::{apply_ended, apply_requeue_asked, apply_requeued};
-use super::State;
+use super::{Place, State};
 use crate::change::{
     AllocRecord, BadRecord, Change, Checkpoint, Dispatched, JobImage, JobOfSpec, SpecImage,
     SpecOfEnv, Submitted,
 };
 use crate::depend::Dep;
 use crate::event_log::{Record, RecordRef};
-use crate::fairshare::Part;
 use crate::job::{Alloc, Job, Spec};
 use crate::shape::Shape;
 use crate::Cluster;
 use proto::mbd::{event, HistEvent, JobState, SubmitRequest};
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 impl State {
@@ -128,79 +126,48 @@ impl State {
         let Some(job) = self.jobs.get_mut(&id) else {
             return log::warn!("change for unknown job {id} skipped");
         };
-        let waited = State::waiting_key(&self.cluster, job);
-        let counted = Part::of(&self.cluster, job, waited);
+        let before = Place::of(&self.cluster, job);
         f(job);
-        let waits = State::waiting_key(&self.cluster, job);
-        let counts = Part::of(&self.cluster, job, waits);
-        index_finished(&mut self.finished, job);
+        let after = Place::of(&self.cluster, job);
         if !job.is_running() {
             self.run_usage.remove(&id);
         }
-        index_alloc(&mut self.allocated, job);
-        (self.ledger).change(&job.spec.user, counted, counts, &self.cluster.fairshare);
-        self.rewait(waited, waits);
+        (self.index).change(
+            &self.cluster,
+            id,
+            &job.spec.user,
+            Some(&before),
+            Some(&after),
+        );
     }
 
     /// Adds `job` (replacing one of its id, returned), keeping the
     /// indexes of jobs right.
     fn put_job(&mut self, job: Job) -> Option<Job> {
-        let waits = State::waiting_key(&self.cluster, &job);
-        index_finished(&mut self.finished, &job);
         let id = job.id;
         let old = self.jobs.insert(id, job);
         if let Some(old) = &old {
-            self.unindex_user(old);
-        }
-        if let Some(user) = self.jobs.get(&id).map(|j| &j.spec.user) {
-            match self.by_user.get_mut(user) {
-                Some(ids) => {
-                    ids.insert(id);
-                }
-                None => {
-                    self.by_user.insert(user.clone(), BTreeSet::from([id]));
-                }
-            }
-        }
-        let waited = (old.as_ref()).and_then(|o| State::waiting_key(&self.cluster, o));
-        if let Some(old) = &old {
-            let counted = Part::of(&self.cluster, old, waited);
-            (self.ledger).change(&old.spec.user, counted, None, &self.cluster.fairshare);
+            let before = Place::of(&self.cluster, old);
+            (self.index).change(&self.cluster, id, &old.spec.user, Some(&before), None);
         }
         if let Some(job) = self.jobs.get(&id) {
-            let counts = Part::of(&self.cluster, job, waits);
-            (self.ledger).change(&job.spec.user, None, counts, &self.cluster.fairshare);
+            let after = Place::of(&self.cluster, job);
+            (self.index).change(&self.cluster, id, &job.spec.user, None, Some(&after));
         }
-        self.rewait(waited, waits);
         old
     }
 
     /// Drops job `id`, keeping the indexes of jobs right.
     pub(super) fn drop_job(&mut self, id: u32) {
         if let Some(old) = self.jobs.remove(&id) {
-            self.finished.remove(&id);
-            self.unindex_user(&old);
-            let waited = State::waiting_key(&self.cluster, &old);
-            let counted = Part::of(&self.cluster, &old, waited);
-            (self.ledger).change(&old.spec.user, counted, None, &self.cluster.fairshare);
-            self.rewait(waited, None);
-        }
-    }
-
-    /// Takes `job` out of its user's jobs (and the user out, once none
-    /// is left).
-    fn unindex_user(&mut self, job: &Job) {
-        if let Some(ids) = self.by_user.get_mut(&job.spec.user) {
-            ids.remove(&job.id);
-            if ids.is_empty() {
-                self.by_user.remove(&job.spec.user);
-            }
+            let before = Place::of(&self.cluster, &old);
+            (self.index).change(&self.cluster, id, &old.spec.user, Some(&before), None);
         }
     }
 
     /// The jobs that hold hosts.
     pub fn allocated_jobs(&self) -> impl Iterator<Item = &Job> {
-        self.allocated.iter().filter_map(|id| self.jobs.get(id))
+        (self.index.allocated.iter()).filter_map(|id| self.jobs.get(id))
     }
 
     fn allocs(&self, records: &[AllocRecord]) -> Vec<Alloc> {
@@ -393,7 +360,6 @@ impl State {
             job.alloc = hosts;
         }
         let id = job.id;
-        index_alloc(&mut self.allocated, &job);
         self.put_job(job);
         self.next_id = self.next_id.max(id + 1);
     }
@@ -419,23 +385,5 @@ impl State {
                 gpus: a.gpus.clone(),
             })
             .collect()
-    }
-}
-
-/// Keeps the index of finished jobs in step with `job`.
-fn index_finished(finished: &mut BTreeSet<u32>, job: &Job) {
-    if job.state.is_finished() {
-        finished.insert(job.id);
-    } else {
-        finished.remove(&job.id);
-    }
-}
-
-/// Keeps the index of jobs holding hosts in step with `job`.
-fn index_alloc(allocated: &mut BTreeSet<u32>, job: &Job) {
-    if job.alloc.is_empty() {
-        allocated.remove(&job.id);
-    } else {
-        allocated.insert(job.id);
     }
 }

@@ -33,7 +33,6 @@ impl State {
         for (id, _) in &dropped {
             self.drop_job(*id);
             self.reasons.forget(*id);
-            self.allocated.remove(id);
         }
         self.env_pool.sweep();
         self.shapes.sweep();

@@ -193,19 +193,10 @@ impl State {
                 shares: Vec::new(),
             })
             .collect();
-        for job in self.jobs.values() {
-            let Some(row) = job.spec.shape.queue_pos.and_then(|q| rows.get_mut(q)) else {
-                continue;
-            };
-            match job.state {
-                JobState::Pend => row.pend += 1,
-                JobState::Held => row.held += 1,
-                JobState::Run | JobState::Unknown => row.run += 1,
-                JobState::Susp => row.susp += 1,
-                JobState::Done | JobState::Exit => continue,
-            }
-            row.used_cpus += job.alloc.iter().map(|a| a.cpus).sum::<u32>();
-            row.used_hosts += job.alloc.len() as u32;
+        for (q, row) in rows.iter_mut().enumerate() {
+            let t = self.index.queues.get(&q).copied().unwrap_or_default();
+            (row.pend, row.held, row.run, row.susp) = (t.pend, t.held, t.run, t.susp);
+            (row.used_cpus, row.used_hosts) = (t.used_cpus, t.used_hosts);
         }
         rows
     }

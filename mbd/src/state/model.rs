@@ -529,7 +529,7 @@ fn check_bookkeeping(s: &State) -> Result<(), TestCaseError> {
         finished
     );
     let users: std::collections::BTreeSet<&str> = s.jobs().map(|j| j.spec.user.as_str()).collect();
-    prop_assert_eq!(s.by_user.len(), users.len(), "users indexed");
+    prop_assert_eq!(s.index.by_user.len(), users.len(), "users indexed");
     for user in users {
         let theirs: Vec<u32> = (s.jobs().filter(|j| j.spec.user == user))
             .map(|j| j.id)
@@ -537,20 +537,27 @@ fn check_bookkeeping(s: &State) -> Result<(), TestCaseError> {
         prop_assert_eq!(s.jobs_of(user).map(|j| j.id).collect::<Vec<_>>(), theirs);
     }
     let holding: Vec<u32> = s.jobs().filter(|j| j.is_running()).map(|j| j.id).collect();
-    prop_assert_eq!(s.allocated.iter().copied().collect::<Vec<_>>(), holding);
+    prop_assert_eq!(
+        s.index.allocated.iter().copied().collect::<Vec<_>>(),
+        holding
+    );
     let in_order = |jobs: Vec<&crate::job::Job>| jobs.iter().map(|j| j.id).collect::<Vec<_>>();
     prop_assert_eq!(
         in_order(s.pending_in_order()),
         in_order(s.in_order(s.jobs().filter(|j| j.state.is_pending()))),
         "the waiting jobs' index"
     );
-    let mut rebuilt = crate::fairshare::Ledger::default();
+    let mut rebuilt = super::index::Indexes::default();
     for j in s.jobs() {
-        let part = crate::fairshare::Part::of(&s.cluster, j, State::waiting_key(&s.cluster, j));
-        rebuilt.change(&j.spec.user, None, part, &s.cluster.fairshare);
+        let place = super::Place::of(&s.cluster, j);
+        rebuilt.change(&s.cluster, j.id, &j.spec.user, None, Some(&place));
     }
     let at = |l: &crate::fairshare::Ledger| l.summary(0, 1_000_000, &s.cluster.fairshare);
-    prop_assert_eq!(at(&s.ledger), at(&rebuilt), "the fair-share ledger");
+    prop_assert_eq!(
+        at(&s.index.ledger),
+        at(&rebuilt.ledger),
+        "the fair-share ledger"
+    );
     for j in s.jobs() {
         let on_a_host = matches!(j.state, JobState::Run | JobState::Susp);
         prop_assert_eq!(j.is_running(), on_a_host, "job {} is {:?}", j.id, j.state);
@@ -615,6 +622,32 @@ fn check_listings(s: &State) -> Result<(), TestCaseError> {
         .sum();
     let unfinished = s.jobs().filter(|j| !j.state.is_finished()).count();
     prop_assert_eq!(counted as usize, unfinished);
+    for (q, row) in s.queue_rows().iter().enumerate() {
+        let queued = || (s.jobs()).filter(|j| j.spec.shape.queue_pos == Some(q));
+        let n = |state| queued().filter(|j| j.state == state).count() as u32;
+        let counts = (
+            n(JobState::Pend),
+            n(JobState::Held),
+            n(JobState::Run),
+            n(JobState::Susp),
+        );
+        prop_assert_eq!(
+            (row.pend, row.held, row.run, row.susp),
+            counts,
+            "{}",
+            row.name
+        );
+        let held = queued()
+            .filter(|j| !j.state.is_finished())
+            .flat_map(|j| &j.alloc);
+        let (cpus, hosts) = held.fold((0, 0), |(c, h), a| (c + a.cpus, h + 1));
+        prop_assert_eq!(
+            (row.used_cpus, row.used_hosts),
+            (cpus, hosts),
+            "{}",
+            row.name
+        );
+    }
     Ok(())
 }
 
