@@ -22,7 +22,42 @@ xdr_struct! {
     }
 }
 
+/// The record kind of a [`Submitted`].
+pub const SUBMITTED: u16 = 1;
+
 impl Submitted {
+    /// Decodes `body` as [`Decode`] does but for the request's
+    /// environment, which `env` is handed encoded (see
+    /// [`SubmitRequest::decode_env_with`]).
+    pub fn decode_env_with<E>(
+        body: &[u8],
+        env: impl FnOnce(&[u8]) -> Result<E, DecodeError>,
+    ) -> Result<(Submitted, E), DecodeError> {
+        let mut r = proto::Reader::new(body);
+        let (first_id, time, user) = (
+            u32::decode(&mut r)?,
+            u64::decode(&mut r)?,
+            String::decode(&mut r)?,
+        );
+        let (uid, queue, priority) = (
+            u32::decode(&mut r)?,
+            String::decode(&mut r)?,
+            i32::decode(&mut r)?,
+        );
+        let (request, made) = SubmitRequest::decode_env_with(&mut r, env)?;
+        r.finish()?;
+        let submitted = Submitted {
+            first_id,
+            time,
+            user,
+            uid,
+            queue,
+            priority,
+            request,
+        };
+        Ok((submitted, made))
+    }
+
     /// The ids of the jobs it made, one per array element.
     pub fn job_ids(&self) -> std::ops::Range<u32> {
         let n = self.request.indices().len() as u32;
@@ -302,7 +337,7 @@ impl std::error::Error for BadRecord {}
 impl Change {
     pub fn kind(&self) -> u16 {
         match self {
-            Change::Submitted(_) => 1,
+            Change::Submitted(_) => SUBMITTED,
             Change::StateChanged(_) => 2,
             Change::QueueControlled(_) => 3,
             Change::HostControlled(_) => 4,
@@ -362,7 +397,7 @@ impl Change {
         let kind = record.kind;
         let bad = |error| BadRecord::Body { kind, error };
         Ok(match kind {
-            1 => Change::Submitted(Box::new(Submitted::from_body(body).map_err(bad)?)),
+            SUBMITTED => Change::Submitted(Box::new(Submitted::from_body(body).map_err(bad)?)),
             2 => Change::StateChanged(StateChanged::from_body(body).map_err(bad)?),
             3 => Change::QueueControlled(Controlled::from_body(body).map_err(bad)?),
             4 => Change::HostControlled(Controlled::from_body(body).map_err(bad)?),
@@ -389,6 +424,32 @@ impl Change {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_submission_decoded_with_its_environment_apart_is_the_same() {
+        let submitted = Submitted {
+            first_id: 7,
+            time: 100,
+            user: "ann".into(),
+            uid: 1000,
+            queue: "normal".into(),
+            priority: 30,
+            request: SubmitRequest {
+                command: "true".into(),
+                env: vec!["HOME=/home/ann".into()],
+                cpus: 2,
+                ..SubmitRequest::default()
+            },
+        };
+        let payload = Change::Submitted(Box::new(submitted.clone())).payload();
+        let (apart, env) = Submitted::decode_env_with(&payload, Vec::<String>::from_body).unwrap();
+        assert_eq!(env, submitted.request.env);
+        let mut whole = apart;
+        whole.request.env = env;
+        assert_eq!(whole, submitted);
+        let trailing = [payload.as_slice(), &[0, 0, 0, 0]].concat();
+        assert!(Submitted::decode_env_with(&trailing, |_| Ok(())).is_err());
+    }
 
     #[test]
     fn every_kind_round_trips_through_a_record() {

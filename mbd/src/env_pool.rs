@@ -11,6 +11,7 @@
 //! positions, so a variable added or removed changes one chunk, not every
 //! chunk after it.
 
+use proto::{Decode, DecodeError};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
@@ -34,6 +35,8 @@ pub struct EnvPool {
     lists: HashSet<Env>,
     /// The list returned last: the next submission's is usually the same.
     last: Option<Env>,
+    /// The last list interned from its encoding, with that encoding.
+    last_encoded: Option<(Vec<u8>, Env)>,
 }
 
 impl EnvPool {
@@ -47,6 +50,20 @@ impl EnvPool {
         let shared = self.intern_list(env);
         self.last = Some(Arc::clone(&shared));
         shared
+    }
+
+    /// The shared copy of the environment encoded as `encoded` (as
+    /// `Vec<String>` encodes it): when it is the same bytes as the last
+    /// one, without decoding it (a replay of one shell's submissions).
+    pub fn intern_encoded(&mut self, encoded: &[u8]) -> Result<Env, DecodeError> {
+        if let Some((bytes, env)) = &self.last_encoded {
+            if bytes.as_slice() == encoded {
+                return Ok(Arc::clone(env));
+            }
+        }
+        let shared = self.intern(&Vec::<String>::from_body(encoded)?);
+        self.last_encoded = Some((encoded.to_vec(), Arc::clone(&shared)));
+        Ok(shared)
     }
 
     fn intern_list(&mut self, env: &[String]) -> Env {
@@ -80,6 +97,7 @@ impl EnvPool {
     /// Forgets what no job holds any more (after compaction dropped jobs).
     pub fn sweep(&mut self) {
         self.last = None;
+        self.last_encoded = None;
         // Outermost first: lists hold chunks, chunks hold variables.
         self.lists.retain(|l| Arc::strong_count(l) > 1);
         self.chunks.retain(|c| Arc::strong_count(c) > 1);
@@ -137,6 +155,27 @@ mod tests {
     /// A shell-like environment of `n` variables.
     fn shell(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("VAR{i}=value number {i}")).collect()
+    }
+
+    fn encoded(vars: &[String]) -> Vec<u8> {
+        let mut out = Vec::new();
+        proto::Encode::encode(vars, &mut out);
+        out
+    }
+
+    #[test]
+    fn an_encoded_environment_is_the_one_its_strings_are() {
+        let mut pool = EnvPool::default();
+        let a = pool.intern_encoded(&encoded(&shell(40))).unwrap();
+        let again = pool.intern_encoded(&encoded(&shell(40))).unwrap();
+        assert!(Arc::ptr_eq(&a, &again), "the same bytes, the same list");
+        let other = pool.intern_encoded(&encoded(&shell(41))).unwrap();
+        assert_eq!(to_strings(&other), shell(41), "different bytes decoded");
+        let decoded = pool.intern(&shell(40));
+        assert!(Arc::ptr_eq(&a, &decoded), "one pool whichever way in");
+        let mut bad = encoded(&env(&["OK=1"]));
+        bad[8] = 0xff;
+        assert!(pool.intern_encoded(&bad).is_err(), "not UTF-8");
     }
 
     #[test]

@@ -131,6 +131,18 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(self.opaque()?).map_err(|_| DecodeError::BadUtf8)
     }
 
+    /// An array of strings as `Vec<String>` encodes it, count included,
+    /// left encoded: its bytes, checked for lengths and padding but not
+    /// yet for UTF-8 (decode them with `Vec::<String>::from_body`).
+    pub fn encoded_strings(&mut self) -> Result<&'a [u8], DecodeError> {
+        let start = self.buf;
+        let count = self.count(4)?;
+        for _ in 0..count {
+            self.opaque()?;
+        }
+        Ok(&start[..start.len() - self.buf.len()])
+    }
+
     /// An array count, checked against the bytes left given that each
     /// element takes at least `min_elem_len` bytes (treated as 1 if 0).
     pub fn count(&mut self, min_elem_len: usize) -> Result<usize, DecodeError> {

@@ -4,11 +4,11 @@
 use super::execution::{apply_ended, apply_requeue_asked, apply_requeued};
 use super::{Place, State};
 use crate::change::{
-    AllocRecord, BadRecord, Change, Checkpoint, Dispatched, JobImage, JobOfSpec, SpecImage,
+    self, AllocRecord, BadRecord, Change, Checkpoint, Dispatched, JobImage, JobOfSpec, SpecImage,
     SpecOfEnv, Submitted,
 };
 use crate::depend::Dep;
-use crate::event_log::{Record, RecordRef};
+use crate::event_log::{Record, RecordRef, FORMAT};
 use crate::job::{Alloc, Job, Spec};
 use crate::shape::Shape;
 use crate::Cluster;
@@ -32,6 +32,21 @@ impl State {
     /// Applies one record of a log being replayed into this (new) state;
     /// call [`State::replayed`] after the last.
     pub fn replay_record(&mut self, record: RecordRef<'_>) -> Result<(), BadRecord> {
+        if record.kind == change::SUBMITTED && record.format == FORMAT {
+            // Most of a log of submissions is their environments, most of
+            // them one shell's: each is looked up by its bytes, and only a
+            // new one is decoded.
+            let pool = &mut self.env_pool;
+            let (submitted, env) =
+                Submitted::decode_env_with(record.payload, |e| pool.intern_encoded(e)).map_err(
+                    |error| BadRecord::Body {
+                        kind: record.kind,
+                        error,
+                    },
+                )?;
+            self.apply_submitted(&submitted, env);
+            return Ok(());
+        }
         self.apply_owned(Change::decode(record)?);
         Ok(())
     }
@@ -68,7 +83,10 @@ impl State {
             _ => return self.apply(&change),
         };
         match &change {
-            Change::Submitted(s) => self.apply_submitted(s, &env),
+            Change::Submitted(s) => {
+                let env = self.env_pool.intern(&env);
+                self.apply_submitted(s, env)
+            }
             Change::JobImage(i) => self.apply_image(i, &env),
             Change::SpecImage(i) => self.apply_spec_image(i, &env),
             _ => {}
@@ -79,7 +97,10 @@ impl State {
     /// holds are skipped with a log line.
     pub fn apply(&mut self, change: &Change) {
         match change {
-            Change::Submitted(s) => self.apply_submitted(s, &s.request.env),
+            Change::Submitted(s) => {
+                let env = self.env_pool.intern(&s.request.env);
+                self.apply_submitted(s, env)
+            }
             Change::StateChanged(c) => self.update(c.id, |job| {
                 job.transition(c.state, c.time, c.signal, c.exit_code)
             }),
@@ -254,10 +275,10 @@ impl State {
         }
     }
 
-    /// A submission; `env` is its environment (`s.request.env`, unless
-    /// that was moved out).
-    fn apply_submitted(&mut self, s: &Submitted, env: &[String]) {
-        let spec = Arc::new(self.spec(&s.user, s.uid, &s.queue, s.time, &s.request, env));
+    /// A submission; `env` is its environment, pooled.
+    fn apply_submitted(&mut self, s: &Submitted, env: crate::env_pool::Env) {
+        let spec = self.spec_with_env(&s.user, s.uid, &s.queue, s.time, &s.request, env);
+        let spec = Arc::new(spec);
         let array = s.request.is_array();
         let state = if s.request.hold {
             JobState::Held

@@ -411,6 +411,13 @@ impl Mbd {
     fn request(&self, s: &Submission) -> proto::mbd::SubmitRequest {
         let mut r = request("true");
         r.queue = QUEUES[s.queue].into();
+        // Each user's shell, in two working directories: environments
+        // alike and not, one after another, as a replay meets them.
+        r.env = vec![
+            format!("USER={}", USERS[s.who % USERS.len()]),
+            format!("PWD=/home/{}", s.queue % 2),
+            "PATH=/usr/bin:/bin".into(),
+        ];
         r.hold = s.hold;
         if let Some((start, end, step)) = s.array {
             r.array = ArraySpec { start, end, step };
