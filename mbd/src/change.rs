@@ -425,9 +425,9 @@ impl Change {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_submission_decoded_with_its_environment_apart_is_the_same() {
-        let submitted = Submitted {
+    /// Job 7, `true`, submitted by ann to normal.
+    fn submitted(request: SubmitRequest) -> Submitted {
+        Submitted {
             first_id: 7,
             time: 100,
             user: "ann".into(),
@@ -436,11 +436,18 @@ mod tests {
             priority: 30,
             request: SubmitRequest {
                 command: "true".into(),
-                env: vec!["HOME=/home/ann".into()],
-                cpus: 2,
-                ..SubmitRequest::default()
+                ..request
             },
-        };
+        }
+    }
+
+    #[test]
+    fn a_submission_decoded_with_its_environment_apart_is_the_same() {
+        let submitted = submitted(SubmitRequest {
+            env: vec!["HOME=/home/ann".into()],
+            cpus: 2,
+            ..SubmitRequest::default()
+        });
         let payload = Change::Submitted(Box::new(submitted.clone())).payload();
         let (apart, env) = Submitted::decode_env_with(&payload, Vec::<String>::from_body).unwrap();
         assert_eq!(env, submitted.request.env);
@@ -454,18 +461,7 @@ mod tests {
     #[test]
     fn every_kind_round_trips_through_a_record() {
         let changes = [
-            Change::Submitted(Box::new(Submitted {
-                first_id: 7,
-                time: 100,
-                user: "ann".into(),
-                uid: 1000,
-                queue: "normal".into(),
-                priority: 30,
-                request: SubmitRequest {
-                    command: "true".into(),
-                    ..SubmitRequest::default()
-                },
-            })),
+            Change::Submitted(Box::new(submitted(SubmitRequest::default()))),
             Change::StateChanged(StateChanged {
                 id: 7,
                 time: 101,
