@@ -10,8 +10,11 @@
 //! fails or times out is retried on the next backend that is up; what the
 //! client sent meanwhile waits. Over `--max-conns` clients, a new one is
 //! closed at once (and that is logged, once per second at most); a pair
-//! silent for `--idle-timeout-s` is closed. SIGTERM or SIGINT: stop
-//! accepting, let open pairs finish for up to 10 s, exit.
+//! silent for `--idle-timeout-s` is closed. A side that stops sending
+//! (EOF) has that passed on (its peer's sending side is shut once what is
+//! queued for it is sent) while the other direction goes on; the pair
+//! closes once both have stopped, or either fails. SIGTERM or SIGINT:
+//! stop accepting, let open pairs finish for up to 10 s, exit.
 //!
 //! A connection's own state is allocated up front or reused: the pairs'
 //! table is sized for `--max-conns`, the backends tried are a bit set (64
@@ -174,6 +177,8 @@ struct Side {
     tried: Tried,
     client: bool,
     heard: Instant,
+    /// This side's remote end has stopped sending.
+    done_sending: bool,
 }
 
 struct Balancer {
@@ -237,7 +242,7 @@ fn main() -> anyhow::Result<()> {
                 Event::Connected { id } => b.connected(id),
                 Event::Data { id, data } => b.data(id, &data),
                 Event::Writable { id } => b.writable(id),
-                Event::Eof { id } => b.close_pair(id),
+                Event::Eof { id } => b.eof(id),
                 Event::Error { id, error } => b.failed(id, &error),
                 Event::Timer { .. } => b.tick(),
                 Event::Signal { info, .. } if stopping.is_none() => {
@@ -306,6 +311,7 @@ impl Balancer {
                 tried,
                 client: true,
                 heard: now,
+                done_sending: false,
             },
         );
         self.sides.insert(
@@ -317,6 +323,7 @@ impl Balancer {
                 tried: Tried::default(),
                 client: false,
                 heard: now,
+                done_sending: false,
             },
         );
     }
@@ -338,6 +345,34 @@ impl Balancer {
                 self.send(id, &bytes);
             }
             self.give_back(bytes);
+        }
+        // The client stopped sending while its backend connected.
+        if self.sides.get(&client).is_some_and(|c| c.done_sending) {
+            self.pass_on_eof(id);
+        }
+    }
+
+    /// `id`'s remote end stopped sending: its peer is told the same once
+    /// what is queued for it is sent; once both have, the pair closes.
+    fn eof(&mut self, id: ChanId) {
+        let Some(side) = self.sides.get_mut(&id) else {
+            let _ = self.chans.close(id);
+            return;
+        };
+        side.done_sending = true;
+        let (peer, connecting) = (side.peer, side.waiting.is_some());
+        if self.sides.get(&peer).is_none_or(|p| p.done_sending) {
+            return self.close_pair(id);
+        }
+        // A backend still connecting is told once it has connected.
+        if !connecting {
+            self.pass_on_eof(peer);
+        }
+    }
+
+    fn pass_on_eof(&mut self, to: ChanId) {
+        if self.chans.shutdown_when_flushed(to).is_err() {
+            self.close_pair(to);
         }
     }
 

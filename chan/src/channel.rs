@@ -46,6 +46,14 @@ impl Handle {
     }
 }
 
+/// Where a stream's sending side stands (a half-close).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WriteEnd {
+    Open,
+    ShutWhenFlushed,
+    Shut,
+}
+
 pub(crate) struct Channel {
     pub(crate) handle: Handle,
     pub(crate) kind: Kind,
@@ -65,6 +73,8 @@ pub(crate) struct Channel {
     /// The caller let go: send what is queued, then close gracefully.
     /// Input is read only to see the peer's EOF, and discarded.
     pub(crate) close_when_flushed: bool,
+    /// Our sending side: open, to be shut once the queue drains, or shut.
+    pub(crate) write_end: WriteEnd,
     /// Reported once the buffered frames have been handed out.
     pub(crate) eof_pending: bool,
     pub(crate) error_pending: Option<ChanError>,
@@ -88,6 +98,7 @@ impl Channel {
             broken: false,
             paused: false,
             close_when_flushed: false,
+            write_end: WriteEnd::Open,
             eof_pending: false,
             error_pending: None,
             max_body,

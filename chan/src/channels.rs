@@ -1,7 +1,7 @@
 //! The channel table: opening, registering, sending and closing.
 //! Waiting and dispatch live in `dispatch.rs`.
 
-use crate::channel::{Channel, Handle, Kind};
+use crate::channel::{Channel, Handle, Kind, WriteEnd};
 use crate::dispatch::{Deadline, Drain};
 use crate::sys::{self, Ctl, EpollEvents};
 use crate::{ChanError, ChanId, Config, Counters, Event, Interest};
@@ -294,6 +294,50 @@ impl Channels {
         self.sync(id)
     }
 
+    /// Half-closes a connection: what is queued is sent, then our sending
+    /// side is shut (the peer reads EOF) while reading goes on — a proxy
+    /// passing on its client's EOF, say. Sending after this is an error
+    /// ([`ChanError::WriteShut`]).
+    pub fn shutdown_when_flushed(&mut self, id: ChanId) -> Result<(), ChanError> {
+        let chan = self.chan_mut(id)?;
+        if chan.kind != Kind::Stream {
+            return Err(ChanError::WrongKind {
+                id,
+                op: "shutdown_when_flushed",
+            });
+        }
+        if chan.broken {
+            return Err(ChanError::Broken(id));
+        }
+        if chan.write_end != WriteEnd::Open {
+            return Ok(());
+        }
+        chan.write_end = WriteEnd::ShutWhenFlushed;
+        if chan.tx.is_empty() {
+            self.shut_write(id)?;
+        }
+        Ok(())
+    }
+
+    /// Shuts the sending side of `id`, whose queue is empty.
+    pub(crate) fn shut_write(&mut self, id: ChanId) -> Result<(), ChanError> {
+        self.counters.syscalls.other += 1;
+        let chan = self.chan_mut(id)?;
+        chan.write_end = WriteEnd::Shut;
+        let shut = chan
+            .handle
+            .socket()
+            .map(|s| s.shutdown(std::net::Shutdown::Write));
+        match shut {
+            Some(Err(e)) => {
+                chan.broken = true;
+                let _ = self.sync(id);
+                Err(e.into())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The queue of a closing channel is empty: close now if the peer is
     /// done too, else shut our side and wait for its EOF.
     pub(crate) fn shut_down_when_flushed(&mut self, id: ChanId) {
@@ -301,10 +345,11 @@ impl Channels {
         let Some(chan) = self.table.get_mut(id) else {
             return;
         };
-        let shut = chan
-            .handle
-            .socket()
-            .map(|s| s.shutdown(std::net::Shutdown::Write));
+        let shut = match chan.write_end {
+            // Half-closed already: only the peer's EOF is left to wait for.
+            WriteEnd::Shut => Some(Ok(())),
+            _ => (chan.handle.socket()).map(|s| s.shutdown(std::net::Shutdown::Write)),
+        };
         if chan.read_closed || chan.kind != Kind::Stream || !matches!(shut, Some(Ok(()))) {
             let _ = self.close(id);
             return;
@@ -494,6 +539,9 @@ impl Channels {
         }
         if chan.broken {
             return Err(ChanError::Broken(id));
+        }
+        if chan.write_end != WriteEnd::Open {
+            return Err(ChanError::WriteShut(id));
         }
         let total: usize = parts.iter().map(|p| p.len()).sum();
         let mut written = 0;

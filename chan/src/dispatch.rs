@@ -6,7 +6,7 @@
 //! again, so a channel the caller closed earlier in the same batch is never
 //! touched, and its event never reaches a channel that reused the slot.
 
-use crate::channel::{Channel, Handle, Kind};
+use crate::channel::{Channel, Handle, Kind, WriteEnd};
 use crate::frame::{bytes_missing, split_frame};
 use crate::sys::{self, EV_ERR, EV_HUP, EV_IN, EV_OUT, EV_RDHUP};
 use crate::{ChanError, ChanId, Channels, Event, Interest};
@@ -365,6 +365,11 @@ impl Channels {
         if drained && chan.close_when_flushed {
             self.shut_down_when_flushed(id);
             return None;
+        }
+        if drained && chan.write_end == WriteEnd::ShutWhenFlushed {
+            if let Err(error) = self.shut_write(id) {
+                return self.fail(id, error);
+            }
         }
         if let Err(error) = self.sync(id) {
             return self.fail(id, error);

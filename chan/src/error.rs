@@ -28,6 +28,8 @@ pub enum ChanError {
     ConnectTimeout,
     /// The channel failed earlier and only `close` is left to do.
     Broken(ChanId),
+    /// Sending was shut ([`crate::Channels::shutdown_when_flushed`]).
+    WriteShut(ChanId),
     Io(io::Error),
 }
 
@@ -44,6 +46,7 @@ impl fmt::Display for ChanError {
             ChanError::Frame(e) => write!(f, "bad frame: {e}"),
             ChanError::ConnectTimeout => f.write_str("connect timed out"),
             ChanError::Broken(id) => write!(f, "channel {id} failed earlier; close it"),
+            ChanError::WriteShut(id) => write!(f, "channel {id} has shut its sending side"),
             ChanError::Io(e) => write!(f, "{e}"),
         }
     }

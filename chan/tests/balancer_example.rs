@@ -109,3 +109,40 @@ fn sigterm_stops_accepting_and_lets_open_connections_finish() {
     let status = lb.wait_exit().expect("exits once its connections are done");
     assert!(status.success(), "{status}");
 }
+
+/// A backend that answers once its client has finished sending: it reads
+/// to EOF, then writes how many bytes it got, then closes.
+fn count_to_eof_backend() -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serve = std::thread::spawn(move || {
+        // The balancer's health probes connect and close at once; the
+        // client's connection is the one that sends something.
+        loop {
+            let (mut s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(PATIENCE)).unwrap();
+            let mut got = Vec::new();
+            if s.read_to_end(&mut got).is_err() || got.is_empty() {
+                continue;
+            }
+            s.write_all(format!("got {} bytes", got.len()).as_bytes())
+                .unwrap();
+            return;
+        }
+    });
+    (addr, serve)
+}
+
+#[test]
+fn a_client_that_stops_sending_still_gets_the_backends_answer() {
+    let (backend, serve) = count_to_eof_backend();
+    let lb = Example::start("tcp_balancer", &["127.0.0.1:0", &backend.to_string()]);
+    let mut s = client(&lb);
+    s.write_all(&[7u8; 5000]).unwrap();
+    // Half-close: the backend must see EOF, and its answer come back.
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert_eq!(answer, "got 5000 bytes");
+    serve.join().unwrap();
+}

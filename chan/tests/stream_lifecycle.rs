@@ -31,6 +31,40 @@ fn peer_shutdown_write_delivers_queued_frames_before_eof() {
     chans.send(server, &frame(9, b"reply")).unwrap();
 }
 
+#[test]
+fn our_half_close_sends_the_queue_then_eof_and_reading_goes_on() {
+    let mut chans = chans();
+    let (_l, mut client, server) = connected(&mut chans);
+    // More than the socket takes at once: the shutdown must wait for it.
+    let queued = frame(1, &vec![5u8; 4 << 20]);
+    chans.send(server, &queued).unwrap();
+    chans.shutdown_when_flushed(server).unwrap();
+    assert!(matches!(
+        chans.send(server, b"late"),
+        Err(ChanError::WriteShut(id)) if id == server
+    ));
+    let reader = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        std::io::Read::read_to_end(&mut client, &mut got).unwrap();
+        (client, got)
+    });
+    // Keep the loop turning until the reader has seen EOF.
+    let deadline = Instant::now() + PATIENCE;
+    while !reader.is_finished() {
+        assert!(Instant::now() < deadline, "the peer never read EOF");
+        let _ = events_during(&mut chans, Duration::from_millis(20));
+    }
+    let (mut client, got) = reader.join().unwrap();
+    assert_eq!(got.len(), queued.len(), "everything queued, then EOF");
+    assert!(got == queued);
+    // Our side is shut, the peer's is not: its frames still arrive.
+    client.write_all(&frame(2, b"after our eof")).unwrap();
+    wait_for(&mut chans, "a frame after the half-close", |_, e| match e {
+        Event::Frame { id, frame } if id == server => Some(frame.body().to_vec()),
+        _ => None,
+    });
+}
+
 fn reset_by_peer(client: std::net::TcpStream) {
     let sock = Socket::from(client);
     sock.set_linger(Some(Duration::ZERO)).unwrap();
