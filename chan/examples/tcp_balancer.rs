@@ -19,8 +19,8 @@
 //! A connection's own state is allocated up front or reused: the pairs'
 //! table is sized for `--max-conns`, the backends tried are a bit set (64
 //! backends at most), and the buffer of what a client sends before its
-//! backend answers comes back to a free list. (chan's receive and send
-//! buffers are still allocated per connection, and freed with it.)
+//! backend answers comes back to a free list, as chan's receive buffers
+//! do (a closed connection's go to the next one).
 //!
 //! It prints `listening on IP:PORT` once ready.
 

@@ -2,9 +2,10 @@
 //! Waiting and dispatch live in `dispatch.rs`.
 
 use crate::channel::{Channel, Handle, Kind, WriteEnd};
-use crate::dispatch::{Deadline, Drain};
+use crate::dispatch::{Deadline, Drain, MIN_READ_RESERVE};
 use crate::sys::{self, Ctl, EpollEvents};
 use crate::{ChanError, ChanId, Config, Counters, Event, Interest};
+use bytes::BytesMut;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::collections::VecDeque;
 use std::fs::File;
@@ -63,7 +64,15 @@ pub struct Channels {
     /// Kept open to accept-and-close connections when out of fds.
     pub(crate) spare_fd: Option<File>,
     pub(crate) emfile_logged: bool,
+    /// Emptied buffers of closed connections, for new ones: a server whose
+    /// connections come and go allocates none for them once warm.
+    pub(crate) spare_buffers: Vec<BytesMut>,
 }
+
+/// Most emptied buffers kept for reuse...
+const SPARE_BUFFERS: usize = 256;
+/// ...each at most this large (a buffer grown for a large frame goes).
+const SPARE_BUFFER_MAX: usize = 64 << 10;
 
 /// The fd kept in reserve to accept-and-close connections when the
 /// process runs out of fds.
@@ -96,6 +105,7 @@ impl Channels {
             deadlines: Vec::new(),
             spare_fd: spare_fd(),
             emfile_logged: false,
+            spare_buffers: Vec::new(),
         })
     }
 
@@ -188,7 +198,10 @@ impl Channels {
         kind: Kind,
         interest: Interest,
     ) -> Result<ChanId, ChanError> {
-        let channel = Channel::new(handle, kind, self.config.max_frame_body);
+        let mut channel = Channel::new(handle, kind, self.config.max_frame_body);
+        if matches!(kind, Kind::Stream | Kind::Connecting) {
+            channel.rx = self.spare_buffers.pop().unwrap_or_default();
+        }
         let id = match self.table.insert(channel) {
             Ok(id) => id,
             Err(_dropped_and_closed) => {
@@ -260,7 +273,9 @@ impl Channels {
     /// of the fd cannot keep the registration alive), then `close`. The id
     /// is dead afterwards, and any event still carrying it is dropped.
     pub fn close(&mut self, id: ChanId) -> Result<(), ChanError> {
-        let chan = self.table.remove(id).ok_or(ChanError::Stale(id))?;
+        let mut chan = self.table.remove(id).ok_or(ChanError::Stale(id))?;
+        self.keep_buffer(std::mem::take(&mut chan.rx));
+        self.keep_buffer(std::mem::take(&mut chan.tx));
         if chan.armed.is_some() {
             self.counters.syscalls.epoll_ctl += 1;
             if let Err(e) = sys::epoll_ctl(self.epoll.as_raw_fd(), Ctl::Del, chan.handle.fd(), 0, 0)
@@ -271,6 +286,19 @@ impl Channels {
         self.counters.syscalls.other += 1;
         drop(chan);
         Ok(())
+    }
+
+    /// Keeps a closed connection's buffer for a new one, if it is of a
+    /// useful size and no frame handed out still holds the room it has.
+    fn keep_buffer(&mut self, mut buffer: BytesMut) {
+        if self.spare_buffers.len() >= SPARE_BUFFERS {
+            return;
+        }
+        buffer.clear();
+        // Back to the front of its allocation, unless a frame holds that.
+        if buffer.try_reclaim(MIN_READ_RESERVE) && buffer.capacity() <= SPARE_BUFFER_MAX {
+            self.spare_buffers.push(buffer);
+        }
     }
 
     /// Closes the channel gracefully: everything queued is sent, then our

@@ -17,7 +17,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 /// Smallest read buffer a connection gets, so idle connections stay cheap.
-const MIN_READ_RESERVE: usize = 4096;
+pub(crate) const MIN_READ_RESERVE: usize = 4096;
 /// Below this much free room a read first makes room again.
 const MIN_READ_SPARE: usize = MIN_READ_RESERVE / 2;
 /// An emptied small receive buffer goes back to its front once this much

@@ -1,6 +1,8 @@
 //! Steady-state request/response allocates nothing: frames are cut out of
-//! the receive buffer and replies written straight from it. Alone in its
-//! binary so no other test allocates while it counts.
+//! the receive buffer and replies written straight from it; and neither do
+//! connections that come and go, once closed ones' buffers are there to
+//! reuse. In a binary of its own, its tests one at a time, so no other
+//! test allocates while one counts.
 
 mod common;
 
@@ -11,6 +13,9 @@ use std::io::{Read, Write};
 
 #[global_allocator]
 static ALLOC: CountingAllocator = CountingAllocator::new();
+
+/// Held by the test counting allocations.
+static COUNTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// One ping-pong: the client sends, the loop echoes, the client reads.
 fn round_trip(
@@ -35,6 +40,7 @@ fn round_trip(
 
 #[test]
 fn steady_state_echo_makes_no_allocation_per_message() {
+    let _alone = COUNTING.lock().unwrap_or_else(|e| e.into_inner());
     let mut chans = chans();
     let (_l, mut client, _server) = connected(&mut chans);
     client.set_read_timeout(Some(PATIENCE)).unwrap();
@@ -66,4 +72,38 @@ fn steady_state_echo_makes_no_allocation_per_message() {
             "allocations in 3 x 2000 round trips of {size} B: {attempts:?}"
         );
     }
+}
+
+#[test]
+fn connections_opened_and_closed_reuse_buffers_instead_of_allocating() {
+    let _alone = COUNTING.lock().unwrap_or_else(|e| e.into_inner());
+    let mut chans = chans();
+    let listener = chans.tcp_listen(loopback()).unwrap();
+    let request = frame(1, &[5u8; 44]);
+    let mut reply = vec![0u8; request.len()];
+    let mut one = |chans: &mut chan::Channels| {
+        let (mut client, server) = connect_another(chans, listener);
+        client.set_read_timeout(Some(PATIENCE)).unwrap();
+        round_trip(chans, &mut client, &request, &mut reply);
+        chans.close(server).unwrap();
+    };
+    // Warm up: the table and the spare buffers reach their working size.
+    for _ in 0..50 {
+        one(&mut chans);
+    }
+    let mut attempts = Vec::new();
+    for _ in 0..3 {
+        let before = ALLOC.allocations();
+        for _ in 0..200 {
+            one(&mut chans);
+        }
+        attempts.push(ALLOC.allocations() - before);
+        if attempts.last() == Some(&0) {
+            break;
+        }
+    }
+    assert!(
+        attempts.contains(&0),
+        "allocations in 3 x 200 connections: {attempts:?}"
+    );
 }
