@@ -9,6 +9,7 @@
 //! Query replies are held too, so nobody sees state that is not yet durable.
 
 mod archived;
+mod compactor;
 mod log_trouble;
 mod metrics_http;
 mod reconfig;
@@ -36,6 +37,7 @@ use proto::mbd::{
 use proto::{Decode, Encode, Header};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 /// Rows per frame of a streamed listing.
@@ -158,6 +160,8 @@ pub struct Mbd {
     dropped_acct: Vec<proto::mbd::AcctRecord>,
     /// Reads archived event logs for bhist, off the event loop.
     archives: archived::ArchiveReader,
+    /// Writes compaction's snapshot off the event loop.
+    compactor: compactor::Compactor,
     /// Hosts whose sbd was turned away as not in llb.hosts: its retries
     /// (every few seconds) are not logged again.
     unknown_sbds: HashSet<String>,
@@ -233,8 +237,11 @@ impl Mbd {
             what: "cannot start the archive reader".into(),
             source,
         })?;
+        let compactor =
+            compactor::Compactor::new(&mut chans).map_err(chan_err("cannot create a waker"))?;
         let mut mbd = Mbd {
             archives,
+            compactor,
             challenges,
             chans,
             sbds: HashMap::new(),
@@ -358,6 +365,9 @@ impl Mbd {
                     Event::Error { id, error } => self.drop_client(id, Some(&error)),
                     Event::Timer { .. } => self.on_tick(),
                     Event::Wake { id } if id == self.archives.wake_id => self.on_archived(),
+                    Event::Wake { id } if id == self.compactor.wake_id => {
+                        self.on_snapshot_written()?
+                    }
                     Event::Wake { .. } => {
                         self.on_lim_view();
                         self.on_master_view();
@@ -502,14 +512,8 @@ impl Mbd {
         for id in std::mem::take(&mut self.closing) {
             self.drop_client(id, None);
         }
-        if self.state.compaction_due(self.settings.finish_threshold) {
-            match self.compact() {
-                // The new log could not be written; the old one is intact.
-                Err(DaemonError::Log(e @ LogError::Unwritten { .. })) => {
-                    log::error!("cannot compact the event log ({e}); keeping the old one")
-                }
-                other => other?,
-            }
+        if !self.compactor.busy() && self.state.compaction_due(self.settings.finish_threshold) {
+            self.compact()?;
         }
         Ok(())
     }
@@ -596,6 +600,9 @@ impl Mbd {
         Cow::Owned(status)
     }
 
+    /// Forgets old finished jobs and starts writing a snapshot of what is
+    /// left off the loop (see `compactor`); on its own if no thread can
+    /// be started.
     fn compact(&mut self) -> Result<(), DaemonError> {
         let keep = self.settings.finish_threshold / 2;
         let dropping = self.state.droppable(keep);
@@ -606,8 +613,53 @@ impl Mbd {
         );
         self.dropped.extend(dropping);
         self.state.forget_finished(keep);
-        let snapshot = self.state.snapshot().map(|c| (c.kind(), c.payload()));
-        let archive = self.log.rewrite(snapshot).map_err(DaemonError::Log)?;
+        let at = self.log.mark().map_err(DaemonError::Log)?;
+        let frozen = self.state.frozen();
+        let path = self.log.path().to_owned();
+        let Err(failed) = self.compactor.start(path, frozen, at) else {
+            return Ok(());
+        };
+        let (frozen, e) = *failed;
+        log::warn!("cannot start the compaction thread ({e}): compacting on the event loop");
+        let snapshot = frozen.snapshot().map(|c| (c.kind(), c.payload()));
+        let archive = self.log.rewrite(snapshot);
+        self.compacted(archive, Instant::now())
+    }
+
+    /// The compaction thread is done: its snapshot takes the log's place.
+    fn on_snapshot_written(&mut self) -> Result<(), DaemonError> {
+        let Some(written) = self.compactor.finished() else {
+            return Ok(());
+        };
+        match written {
+            Ok(w) => {
+                let archive = self.log.adopt(w.fresh, w.at);
+                self.compacted(archive, w.started)
+            }
+            // Only the new file failed: the live log is as it was.
+            Err(e) => {
+                log::error!("cannot compact the event log ({e}); keeping the old one");
+                Ok(())
+            }
+        }
+    }
+
+    /// Finishes a compaction begun at `started`: the archive it left gets
+    /// its index and accounting. A new log that could not be written
+    /// leaves the old one, intact, in use.
+    fn compacted(
+        &mut self,
+        archive: Result<PathBuf, LogError>,
+        started: Instant,
+    ) -> Result<(), DaemonError> {
+        let archive = match archive {
+            Ok(archive) => archive,
+            Err(e @ LogError::Unwritten { .. }) => {
+                log::error!("cannot compact the event log ({e}); keeping the old one");
+                return Ok(());
+            }
+            Err(e) => return Err(DaemonError::Log(e)),
+        };
         self.record_id_floor();
         let dropped = std::mem::take(&mut self.dropped);
         if let Err(e) = crate::archive::write_index(&archive, &dropped) {
@@ -624,7 +676,8 @@ impl Mbd {
             );
         }
         log::info!(
-            "compacted the event log: {} jobs kept, old log archived as {}",
+            "compacted the event log in {:.1} s: {} jobs kept, old log archived as {}",
+            started.elapsed().as_secs_f64(),
             self.state.jobs().count(),
             archive.display()
         );

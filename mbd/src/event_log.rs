@@ -347,6 +347,22 @@ impl EventLog {
         Ok(self.durable_records)
     }
 
+    /// Appends `batches`, whole batches as another log holds them (their
+    /// `records` records), and syncs.
+    fn append_batches(&mut self, batches: &[u8], records: u64) -> Result<(), LogError> {
+        if batches.is_empty() {
+            return Ok(());
+        }
+        let written = (self.file.write_all(batches)).and_then(|()| self.file.sync_data());
+        if let Err(source) = written {
+            return Err(self.take_back(source));
+        }
+        self.durable_len += batches.len() as u64;
+        self.durable_records += records;
+        self.commits += 1;
+        Ok(())
+    }
+
     /// Drops the batch a failed commit was writing and cuts the file back
     /// to its last commit. `Unwritten` if that worked (the log is as it
     /// was: the caller may go on), `Io` if even that failed.
@@ -367,28 +383,54 @@ impl EventLog {
         }
     }
 
-    /// Starts a fresh log holding just `records` (a snapshot) and keeps
-    /// the old file as `<path>.<n>` (the next free number), for history.
-    /// Nothing buffered may be pending. Crash-safe: the new log is synced
-    /// under a temporary name before the renames, and [`EventLog::open`]
-    /// finishes an interrupted swap. Returns the archive's path.
+    /// Replaces the log with `records` (a snapshot of the state): the
+    /// old log is archived beside it. At once, on the caller's thread; see
+    /// [`EventLog::write_snapshot`] and [`EventLog::adopt`] for the same in
+    /// two steps, the first anywhere.
     pub fn rewrite(
         &mut self,
         records: impl IntoIterator<Item = (u16, Vec<u8>)>,
     ) -> Result<PathBuf, LogError> {
+        let at = self.mark()?;
+        let fresh = EventLog::write_snapshot(&self.path, records)?;
+        self.adopt(fresh, at)
+    }
+
+    /// Commits, and says where the log ends: where a snapshot of the state
+    /// as it is now takes over (see [`EventLog::adopt`]).
+    pub fn mark(&mut self) -> Result<Mark, LogError> {
+        self.commit()?;
+        Ok(Mark {
+            len: self.durable_len,
+            records: self.durable_records,
+        })
+    }
+
+    /// The path of this log.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `records` into a fresh log beside the one at `path` (not yet
+    /// in its place), synced once at the end: the first half of a
+    /// compaction, which needs nothing of the live log and so may run on
+    /// another thread while the live log takes more records.
+    pub fn write_snapshot(
+        path: &Path,
+        records: impl IntoIterator<Item = (u16, Vec<u8>)>,
+    ) -> Result<EventLog, LogError> {
         let io_err = |path: &Path| {
             let path = path.to_owned();
             move |source| LogError::Io { path, source }
         };
-        self.commit()?;
-        let fresh = with_suffix(&self.path, "new");
+        let fresh = with_suffix(path, "new");
         let file = (conf::state_dir::private_file().write(true).create(true))
             .truncate(true)
             .open(&fresh)
             .map_err(io_err(&fresh))?;
         let lock = lock(&file, &fresh)?;
         let mut next = EventLog {
-            path: fresh.clone(),
+            path: fresh,
             file,
             _lock: lock,
             pending: Vec::new(),
@@ -406,13 +448,49 @@ impl EventLog {
             }
         }
         next.commit()?;
-        let archive = next_archive(&self.path).map_err(io_err(&self.path))?;
-        std::fs::rename(&self.path, &archive).map_err(io_err(&self.path))?;
-        std::fs::rename(&fresh, &self.path).map_err(io_err(&fresh))?;
+        Ok(next)
+    }
+
+    /// Puts `fresh` (from [`EventLog::write_snapshot`]) in this log's
+    /// place, with what this log took since `at` (when the snapshot's
+    /// state was taken) copied after the snapshot, as the whole batches
+    /// they were, and synced; the old log, cut back to `at`, is archived.
+    /// Crash-safe as `rewrite` is. Returns the archive's path.
+    ///
+    /// `Unwritten` means this log is as it was and still in use (the fresh
+    /// one could not be finished); any other error, that the swap stopped
+    /// half-way, which [`EventLog::open`] completes.
+    pub fn adopt(&mut self, mut fresh: EventLog, at: Mark) -> Result<PathBuf, LogError> {
+        let io_err = |path: &Path| {
+            let path = path.to_owned();
+            move |source| LogError::Io { path, source }
+        };
+        let untouched = |path: &Path| {
+            let path = path.to_owned();
+            move |source| LogError::Unwritten { path, source }
+        };
+        self.commit()?;
+        let mut tail = vec![0; self.durable_len.saturating_sub(at.len) as usize];
+        std::os::unix::fs::FileExt::read_exact_at(&self.file, &mut tail, at.len)
+            .map_err(untouched(&self.path))?;
+        let tail_records = self.durable_records.saturating_sub(at.records);
+        (fresh.append_batches(&tail, tail_records)).map_err(|e| match e {
+            LogError::Io { path, source } => LogError::Unwritten { path, source },
+            other => other,
+        })?;
+        let archive = next_archive(&self.path).map_err(untouched(&self.path))?;
+        std::fs::rename(&self.path, &archive).map_err(untouched(&self.path))?;
+        // The archive ends where the snapshot was taken: what came after
+        // is in the new log. (Left whole if this fails, or on a crash just
+        // before: the archive is history, never replayed.)
+        if let Err(e) = self.file.set_len(at.len) {
+            log::warn!("cannot cut {} back to its snapshot: {e}", archive.display());
+        }
+        std::fs::rename(&fresh.path, &self.path).map_err(io_err(&fresh.path))?;
         sync_dir(&self.path).map_err(io_err(&self.path))?;
-        next.path = self.path.clone();
-        next.commits = self.commits + 1;
-        *self = next;
+        fresh.path = self.path.clone();
+        fresh.commits = self.commits + 1;
+        *self = fresh;
         Ok(archive)
     }
 
@@ -430,6 +508,13 @@ impl EventLog {
     pub fn commits(&self) -> u64 {
         self.commits
     }
+}
+
+/// Where a log ended when a snapshot of the state was taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark {
+    len: u64,
+    records: u64,
 }
 
 /// Reads the records of a log without changing it: for archives, which
@@ -1052,6 +1137,32 @@ mod tests {
         std::fs::write(with_suffix(&dir.log(), "new"), b"partial").unwrap();
         assert_eq!(kinds(&dir.log()), [6, 7]);
         assert!(!with_suffix(&dir.log(), "new").exists());
+    }
+
+    #[test]
+    fn a_snapshot_written_apart_takes_over_with_what_came_after_it() {
+        let dir = TempDir::new("adopt");
+        write_three(&dir.log());
+        let (mut log, _) = EventLog::open(&dir.log()).unwrap();
+        log.append(4, b"before the snapshot").unwrap();
+        let at = log.mark().unwrap();
+        // As on the compaction thread, while the live log goes on.
+        let fresh = EventLog::write_snapshot(log.path(), [(6, b"snap".to_vec())]).unwrap();
+        log.append(5, b"during").unwrap();
+        log.commit().unwrap();
+        log.append(7, b"also during").unwrap();
+        log.append(8, b"and pending").unwrap();
+        let archive = log.adopt(fresh, at).unwrap();
+        assert_eq!(log.durable(), 4, "the snapshot and the three since");
+        log.append(9, b"after").unwrap();
+        log.commit().unwrap();
+        drop(log);
+        let kinds = |p: &Path| -> Vec<u16> {
+            let (_, replay) = EventLog::open(p).unwrap();
+            replay.records.iter().map(|r| r.kind).collect()
+        };
+        assert_eq!(kinds(&dir.log()), [6, 5, 7, 8, 9]);
+        assert_eq!(kinds(&archive), [1, 2, 3, 4], "cut back to the snapshot");
     }
 
     #[test]

@@ -62,7 +62,7 @@ pub struct Alloc {
     pub gpus: Vec<u32>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Job {
     pub id: u32,
     /// The array's id (its first element's job id); 0 if not an array.

@@ -11,6 +11,7 @@ mod apply;
 mod compact;
 mod execution;
 mod index;
+mod jobs;
 mod listing;
 #[cfg(test)]
 mod model;
@@ -20,6 +21,7 @@ mod requeue;
 #[cfg(test)]
 pub(crate) mod tests;
 
+pub use compact::Frozen;
 pub use execution::Reconciled;
 pub use request::check_job_name;
 
@@ -32,9 +34,10 @@ use crate::reasons::Reasons;
 use crate::shape::ShapePool;
 use crate::Cluster;
 use index::{Indexes, Place};
+use jobs::Jobs;
 use proto::mbd::{status, JobState};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -103,7 +106,9 @@ pub(crate) type Waiting = (Reverse<i32>, Reverse<i32>, u32);
 #[derive(Debug)]
 pub struct State {
     cluster: Cluster,
-    jobs: BTreeMap<u32, Job>,
+    /// Each job shared, so that a snapshot for compaction is a copy of this
+    /// map, not of the jobs (a job changed meanwhile is copied then).
+    jobs: Jobs,
     next_id: u32,
     queue_open: Vec<bool>,
     /// Which queues take submissions (`badmin qclose` refuses them).
@@ -136,7 +141,7 @@ impl State {
             queue_accepting: vec![true; cluster.queues.len()],
             host_open: vec![true; cluster.hosts.len()],
             sbd_up: vec![false; cluster.hosts.len()],
-            jobs: BTreeMap::new(),
+            jobs: Jobs::default(),
             next_id: 1,
             reasons: Reasons::default(),
             index: Indexes::default(),
@@ -301,6 +306,6 @@ impl State {
     }
 
     fn elements(&self, array_id: u32) -> impl Iterator<Item = &Job> {
-        (self.jobs.range(array_id..).map(|(_, j)| j)).take_while(move |j| j.array_id == array_id)
+        (self.jobs.starting_at(array_id)).take_while(move |j| j.array_id == array_id)
     }
 }

@@ -66,7 +66,8 @@ impl State {
         self.forget_finished(usize::MAX);
         // Taken one change at a time: a million jobs' changes are never
         // held at once.
-        for change in self.snapshot() {
+        let frozen = self.frozen();
+        for change in frozen.snapshot() {
             state.apply_owned(change);
         }
         state.replayed();
@@ -164,7 +165,7 @@ impl State {
 
     /// Adds `job` (replacing one of its id, returned), keeping the
     /// indexes of jobs right.
-    fn put_job(&mut self, job: Job) -> Option<Job> {
+    fn put_job(&mut self, job: Job) -> Option<Arc<Job>> {
         let id = job.id;
         let old = self.jobs.insert(id, job);
         if let Some(old) = &old {
