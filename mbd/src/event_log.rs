@@ -424,10 +424,14 @@ impl EventLog {
             move |source| LogError::Io { path, source }
         };
         let fresh = with_suffix(path, "new");
-        let file = (conf::state_dir::private_file().write(true).create(true))
-            .truncate(true)
-            .open(&fresh)
-            .map_err(io_err(&fresh))?;
+        // Readable too: once in place, a later compaction reads its tail.
+        let file = (conf::state_dir::private_file()
+            .read(true)
+            .write(true)
+            .create(true))
+        .truncate(true)
+        .open(&fresh)
+        .map_err(io_err(&fresh))?;
         let lock = lock(&file, &fresh)?;
         let mut next = EventLog {
             path: fresh,
@@ -1156,13 +1160,19 @@ mod tests {
         assert_eq!(log.durable(), 4, "the snapshot and the three since");
         log.append(9, b"after").unwrap();
         log.commit().unwrap();
-        drop(log);
         let kinds = |p: &Path| -> Vec<u16> {
             let (_, replay) = EventLog::open(p).unwrap();
             replay.records.iter().map(|r| r.kind).collect()
         };
-        assert_eq!(kinds(&dir.log()), [6, 5, 7, 8, 9]);
         assert_eq!(kinds(&archive), [1, 2, 3, 4], "cut back to the snapshot");
+        // And again, on the log the first compaction put in place.
+        let at = log.mark().unwrap();
+        let fresh = EventLog::write_snapshot(log.path(), [(6, b"snap 2".to_vec())]).unwrap();
+        log.append(10, b"during the second").unwrap();
+        let second = log.adopt(fresh, at).unwrap();
+        drop(log);
+        assert_eq!(kinds(&second), [6, 5, 7, 8, 9]);
+        assert_eq!(kinds(&dir.log()), [6, 10]);
     }
 
     #[test]
