@@ -331,7 +331,7 @@ impl Mbd {
             self.settings.bind,
             self.settings.cluster.hosts.len(),
             self.settings.cluster.queues.len(),
-            self.state.jobs().count()
+            self.state.job_count()
         );
         self.settle_removed_config()?;
         loop {
@@ -613,7 +613,10 @@ impl Mbd {
         );
         self.dropped.extend(dropping);
         self.state.forget_finished(keep);
-        let at = self.log.mark().map_err(DaemonError::Log)?;
+        let at = match self.log.mark() {
+            Ok(at) => at,
+            Err(e) => return self.compacted(Err(e), Instant::now()),
+        };
         let frozen = self.state.frozen();
         let path = self.log.path().to_owned();
         let Err(failed) = self.compactor.start(path, frozen, at) else {
@@ -678,7 +681,7 @@ impl Mbd {
         log::info!(
             "compacted the event log in {:.1} s: {} jobs kept, old log archived as {}",
             started.elapsed().as_secs_f64(),
-            self.state.jobs().count(),
+            self.state.job_count(),
             archive.display()
         );
         Ok(())
@@ -1238,7 +1241,7 @@ fn recover(settings: &Settings) -> Result<(EventLog, State), DaemonError> {
     log::info!(
         "replayed {} records ({} jobs) in {:?}{}",
         replay.records,
-        state.jobs().count(),
+        state.job_count(),
         started.elapsed(),
         if replay.torn_bytes > 0 {
             format!("; dropped a torn last batch of {} bytes", replay.torn_bytes)

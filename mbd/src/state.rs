@@ -172,6 +172,11 @@ impl State {
         self.jobs.values()
     }
 
+    /// How many jobs are held.
+    pub fn job_count(&self) -> usize {
+        self.jobs.len()
+    }
+
     pub fn job(&self, id: u32) -> Option<&Job> {
         self.jobs.get(&id)
     }

@@ -97,7 +97,7 @@ impl Mbd {
             "reconfigured: {} hosts, {} queues, {} jobs",
             cluster.hosts.len(),
             cluster.queues.len(),
-            self.state.jobs().count()
+            self.state.job_count()
         );
         self.settings.cluster = cluster;
         if names_changed {
