@@ -617,13 +617,12 @@ impl Mbd {
             Ok(at) => at,
             Err(e) => return self.compacted(Err(e), Instant::now()),
         };
-        let frozen = self.state.frozen();
         let path = self.log.path().to_owned();
-        let Err(failed) = self.compactor.start(path, frozen, at) else {
+        let Err(e) = self.compactor.start(path, self.state.frozen(), at) else {
             return Ok(());
         };
-        let (frozen, e) = *failed;
         log::warn!("cannot start the compaction thread ({e}): compacting on the event loop");
+        let frozen = self.state.frozen();
         let snapshot = frozen.snapshot().map(|c| (c.kind(), c.payload()));
         let archive = self.log.rewrite(snapshot);
         self.compacted(archive, Instant::now())

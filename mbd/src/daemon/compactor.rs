@@ -29,6 +29,15 @@ pub(super) struct Compactor {
     writing: Option<Writing>,
 }
 
+/// Wakes the loop when dropped.
+struct Ring(Waker);
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        let _ = self.0.wake();
+    }
+}
+
 /// A snapshot written, to adopt.
 pub(super) struct Written {
     pub(super) fresh: EventLog,
@@ -51,48 +60,32 @@ impl Compactor {
     }
 
     /// Starts writing `frozen` beside the log at `log_path`, which ended
-    /// at `at` when it was frozen. `frozen` comes back if no thread could
-    /// be started (the caller compacts on its own then).
+    /// at `at` when it was frozen; an error if no thread could be started
+    /// (the caller compacts on its own then).
     pub(super) fn start(
         &mut self,
         log_path: PathBuf,
         frozen: Frozen,
         at: Mark,
-    ) -> Result<(), Box<(Frozen, std::io::Error)>> {
+    ) -> std::io::Result<()> {
         let (tx, done) = mpsc::channel();
-        let waker = self.waker.clone();
-        // Handed to the thread through a channel, so that a failed spawn
-        // gives it back.
-        let (give, take) = mpsc::channel::<Frozen>();
-        let spawned = thread::Builder::new()
+        // Rung however the thread ends (a panic too): the loop then finds
+        // the answer, or that none will come.
+        let ring = Ring(self.waker.clone());
+        thread::Builder::new()
             .name("compactor".into())
             .spawn(move || {
-                let Ok(frozen) = take.recv() else {
-                    return;
-                };
+                let _ring = ring;
                 let records = frozen.snapshot().map(|c| (c.kind(), c.payload()));
-                let written = EventLog::write_snapshot(&log_path, records);
-                // The loop may be gone (mbd stopping): nothing to tell.
-                if tx.send(written).is_ok() {
-                    let _ = waker.wake();
-                }
-            });
-        match spawned {
-            Ok(_) => {
-                // The thread waits on `take`: this send reaches it.
-                if let Err(mpsc::SendError(frozen)) = give.send(frozen) {
-                    let e = std::io::Error::other("the compaction thread ended at once");
-                    return Err(Box::new((frozen, e)));
-                }
-                self.writing = Some(Writing {
-                    at,
-                    started: Instant::now(),
-                    done,
-                });
-                Ok(())
-            }
-            Err(e) => Err(Box::new((frozen, e))),
-        }
+                // The loop may be gone (mbd stopping): nobody to tell.
+                let _ = tx.send(EventLog::write_snapshot(&log_path, records));
+            })?;
+        self.writing = Some(Writing {
+            at,
+            started: Instant::now(),
+            done,
+        });
+        Ok(())
     }
 
     /// The snapshot, once written (or why it could not be).
