@@ -92,6 +92,7 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
         mut array_running,
         mut slots,
         preempted,
+        running_on,
     } = Held::of(state, status);
     let mut plan = Plan {
         starts: Vec::new(),
@@ -113,8 +114,10 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
     // A full pass takes waiting jobs in order as it goes, and ends once
     // no CPU is left on any host (none can start then: every job needs
     // one) and it has looked at `LOOKED_AT_WHEN_FULL` more jobs (their own
-    // reasons, an array's limit say, are worth telling), unless a queue
-    // may preempt (CPUs can be freed for its jobs). Not when no host is
+    // reasons, an array's limit say, are worth telling) — but not while
+    // jobs of a queue that may preempt can still come up (CPUs can be
+    // freed for them): the order takes queues by priority, so once a turn
+    // is below the lowest such queue none is left. Not when no host is
     // usable at all: each job's own reason says more then (its queue
     // closed, its hosts down).
     let listed = match scope {
@@ -125,8 +128,15 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
         None => Box::new(state.waiting_jobs().filter(|j| j.state == JobState::Pend)),
         Some(jobs) => Box::new(jobs.iter().copied()),
     };
-    let may_end_early =
-        cluster.queues.iter().all(|q| q.preempts.is_empty()) && free.iter().any(|f| f.usable);
+    let lowest_preemptor = (cluster.queues.iter())
+        .filter(|q| !q.preempts.is_empty())
+        .map(|q| q.priority)
+        .min();
+    let queue_priority = |job: &Job| {
+        let queue = job.spec.shape.queue_pos.and_then(|q| cluster.queues.get(q));
+        queue.map_or(i32::MIN, |q| q.priority)
+    };
+    let any_usable = free.iter().any(|f| f.usable);
     let mut free_cpus: u64 = (free.iter().filter(|f| f.usable))
         .map(|f| u64::from(f.cpus))
         .sum();
@@ -134,7 +144,8 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
     let mut placer = Placer::default();
     let mut looked_at_when_full = 0;
     for turn in turns {
-        if may_end_early && free_cpus == 0 {
+        let past_preemptors = lowest_preemptor.is_none_or(|p| queue_priority(turn) < p);
+        if any_usable && past_preemptors && free_cpus == 0 {
             if looked_at_when_full == LOOKED_AT_WHEN_FULL {
                 plan.reasons.rest(PendReason::Cpus);
                 break;
@@ -171,19 +182,21 @@ pub fn plan(state: &State, status: &[HostStatus], now: u64, scope: &Replan) -> P
         // A job of a preemptive queue short of CPUs: suspend lower jobs,
         // if then it starts (else their CPUs go back).
         let placed = match placed {
-            Err(PendReason::Cpus) => match preempt(state, job, &mut free, &plan.preempt) {
-                Some((victims, host, before)) => {
-                    // The victims' CPUs are free: hosts passed over may fit again.
-                    placer.forget_passed();
-                    let placed = place(state, job, &free, &tokens, &slots, &mut placer);
-                    match placed {
-                        Ok(_) => plan.preempt.extend(victims),
-                        Err(_) => free[host] = before,
+            Err(PendReason::Cpus) => {
+                match preempt(state, job, &mut free, &running_on, &plan.preempt) {
+                    Some((victims, host, before)) => {
+                        // The victims' CPUs are free: hosts passed over may fit again.
+                        placer.forget_passed();
+                        let placed = place(state, job, &free, &tokens, &slots, &mut placer);
+                        match placed {
+                            Ok(_) => plan.preempt.extend(victims),
+                            Err(_) => free[host] = before,
+                        }
+                        placed
                     }
-                    placed
+                    None => Err(PendReason::Cpus),
                 }
-                None => Err(PendReason::Cpus),
-            },
+            }
             other => other,
         };
         match placed {
@@ -213,19 +226,32 @@ struct Held<'a> {
     array_running: ArrayRunning,
     slots: SlotUse<'a>,
     preempted: Vec<&'a Job>,
+    /// With a preemptive queue: per host, the running jobs on it alone
+    /// (what a preemption there may suspend); otherwise empty.
+    running_on: Vec<Vec<&'a Job>>,
 }
 
 impl<'a> Held<'a> {
     fn of(state: &'a State, status: &[HostStatus]) -> Held<'a> {
         let cluster = state.cluster();
+        let may_preempt = cluster.queues.iter().any(|q| !q.preempts.is_empty());
         let mut held = Held {
             free: capacity(state, status),
             tokens: cluster.pools.iter().map(|p| p.available).collect(),
             array_running: ArrayRunning(HashMap::new()),
             slots: SlotUse::new(state),
             preempted: Vec::new(),
+            running_on: match may_preempt {
+                true => vec![Vec::new(); cluster.hosts.len()],
+                false => Vec::new(),
+            },
         };
         for job in state.allocated_jobs() {
+            if let ([only], JobState::Run) = (job.alloc.as_slice(), job.state) {
+                if let Some(on) = held.running_on.get_mut(only.host) {
+                    on.push(job);
+                }
+            }
             take(&mut held.free, &mut held.tokens, job, &job.alloc, cluster);
             held.array_running.started(job);
             // A preempted job's slots are another's until it resumes.
@@ -295,6 +321,7 @@ fn preempt(
     state: &State,
     job: &Job,
     free: &mut [Free],
+    running_on: &[Vec<&Job>],
     taken: &[u32],
 ) -> Option<(Vec<u32>, usize, Free)> {
     let cluster = state.cluster();
@@ -309,8 +336,8 @@ fn preempt(
         if !free[h].usable {
             continue;
         }
-        let mut victims: Vec<&Job> = (state.allocated_jobs())
-            .filter(|v| v.state == JobState::Run && v.alloc.len() == 1 && v.alloc[0].host == h)
+        let on_h = running_on.get(h).into_iter().flatten().copied();
+        let mut victims: Vec<&Job> = on_h
             .filter(|v| {
                 v.spec
                     .shape
@@ -588,6 +615,35 @@ mod tests {
             };
             assert_eq!(row.pend_reason, expected.as_str(), "job {}", row.id);
         }
+    }
+
+    #[test]
+    fn a_full_pass_below_every_preemptive_queue_ends_early_too() {
+        let mut cluster = sample();
+        let (normal, short) = (
+            cluster.queue("normal").unwrap(),
+            cluster.queue("short").unwrap(),
+        );
+        cluster.queues[short].preempts = vec![normal];
+        let mut s = connected(cluster);
+        for _ in 0..4 {
+            add(&mut s, cpus(4));
+        }
+        let first = plan(&s, &[], 1000, &Replan::All);
+        for change in s.dispatch(&first.starts, 1000) {
+            s.apply(&change);
+        }
+        // Full; `short` could free CPUs for its jobs, but none waits:
+        // `normal`'s backlog is looked at as if nothing preempted.
+        for _ in 0..LOOKED_AT_WHEN_FULL {
+            add(&mut s, cpus(1));
+        }
+        for _ in 0..5 {
+            add(&mut s, cpus(2));
+        }
+        let full = plan(&s, &[], 1000, &Replan::All);
+        assert!(full.starts.is_empty() && full.preempt.is_empty());
+        assert_eq!(full.reasons.kept(), (0, 1), "the 2-CPU jobs were not tried");
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! wait in one queue of H 32-CPU hosts; the queue has `USER_SHARES[[default,
 //! 1]]` (every user an account) in one run and no FAIRSHARE in the other.
 //! Prints the median (and the slowest) of `--rounds` passes of each and
-//! the medians' ratio.
+//! the medians' ratio. `--steady --urgent N` adds a queue that preempts
+//! and N jobs waiting in it: what a pass costs when it must preempt.
 
 use clap::Parser;
 use mbd::sched::{plan, Replan};
@@ -29,9 +30,13 @@ struct Args {
     /// every CPU is taken and the backlog waits: the steady state).
     #[arg(long)]
     steady: bool,
+    /// With --steady: a queue `urgent` that preempts `normal`, and this
+    /// many 1-CPU jobs waiting in it (each pass must suspend others).
+    #[arg(long, default_value_t = 0)]
+    urgent: u32,
 }
 
-fn cluster(hosts: u32, fairshare: bool) -> anyhow::Result<Cluster> {
+fn cluster(hosts: u32, fairshare: bool, urgent: bool) -> anyhow::Result<Cluster> {
     let mut text = String::from("Begin Host\nHOST_NAME CPU MEM STORAGE GPU_MODEL GPU_IDS\n");
     for h in 0..hosts {
         text.push_str(&format!("h{h} 32 256G 1T - -\n"));
@@ -44,10 +49,17 @@ fn cluster(hosts: u32, fairshare: bool) -> anyhow::Result<Cluster> {
     } else {
         ""
     };
-    let queues = conf::parse_queues(&format!(
+    let mut text = format!(
         "Begin Queue\nQUEUE_NAME = normal\nPRIORITY = 30\nHOSTS = {}\n{share}End Queue\n",
         names.join(" ")
-    ))?;
+    );
+    if urgent {
+        text.push_str(&format!(
+            "Begin Queue\nQUEUE_NAME = urgent\nPRIORITY = 50\nHOSTS = {}\nPREEMPTION = PREEMPTIVE[normal]\nEnd Queue\n",
+            names.join(" ")
+        ));
+    }
+    let queues = conf::parse_queues(&text)?;
     let account = |_: &str| mbd::accounts::Account {
         is_user: true,
         group: None,
@@ -56,7 +68,7 @@ fn cluster(hosts: u32, fairshare: bool) -> anyhow::Result<Cluster> {
 }
 
 fn state(args: &Args, fairshare: bool) -> anyhow::Result<State> {
-    let mut state = State::new(cluster(args.hosts, fairshare)?);
+    let mut state = State::new(cluster(args.hosts, fairshare, args.urgent > 0)?);
     for h in 0..args.hosts as usize {
         state.set_sbd_up(h, true);
     }
@@ -84,6 +96,23 @@ fn state(args: &Args, fairshare: bool) -> anyhow::Result<State> {
     if args.steady {
         let first = plan(&state, &[], 2, &Replan::All);
         for change in state.dispatch(&first.starts, 2) {
+            state.apply(&change);
+        }
+        let root = Caller {
+            uid: 0,
+            gid: 0,
+            user: "root".into(),
+            admin: true,
+        };
+        for _ in 0..args.urgent {
+            let request = SubmitRequest {
+                queue: "urgent".into(),
+                command: "true".into(),
+                cpus: 1,
+                nhosts: 1,
+                ..SubmitRequest::default()
+            };
+            let change = (state.submit(&root, request, 3)).map_err(|r| anyhow::anyhow!("{r}"))?;
             state.apply(&change);
         }
     }
