@@ -573,23 +573,37 @@ mod tests {
         assert_eq!(why(&s, &only_new, new[1]), why(&s, &full, new[1]));
     }
 
-    #[test]
-    fn a_full_pass_ends_once_no_cpu_is_left_and_listings_still_say_why() {
-        let mut s = connected(sample());
-        let running: Vec<u32> = (0..4).map(|_| add(&mut s, cpus(4))).collect();
-        let first = plan(&s, &[], 1000, &Replan::All);
+    /// The sample cluster where `short` may suspend `normal`'s jobs.
+    fn short_preempts_normal() -> crate::Cluster {
+        let mut cluster = sample();
+        let normal = cluster.queue("normal").unwrap();
+        let short = cluster.queue("short").unwrap();
+        cluster.queues[short].preempts = vec![normal];
+        cluster
+    }
+
+    /// Every CPU of `s` taken (by the returned jobs), and a backlog: more
+    /// 1-CPU jobs than a full pass looks at, then 2-CPU ones.
+    fn full_with_backlog(s: &mut State) -> Vec<u32> {
+        let running: Vec<u32> = (0..4).map(|_| add(s, cpus(4))).collect();
+        let first = plan(s, &[], 1000, &Replan::All);
         for change in s.dispatch(&first.starts, 1000) {
             s.apply(&change);
         }
-        // Every CPU is taken; a backlog waits: first more 1-CPU jobs than
-        // a full pass looks at, then 2-CPU ones, then a job waiting for a
-        // running job's end.
         for _ in 0..LOOKED_AT_WHEN_FULL {
-            add(&mut s, cpus(1));
+            add(s, cpus(1));
         }
         for _ in 0..5 {
-            add(&mut s, cpus(2));
+            add(s, cpus(2));
         }
+        running
+    }
+
+    #[test]
+    fn a_full_pass_ends_once_no_cpu_is_left_and_listings_still_say_why() {
+        let mut s = connected(sample());
+        // And, last, a job waiting for a running job's end.
+        let running = full_with_backlog(&mut s);
         let dependent = add(
             &mut s,
             SubmitRequest {
@@ -619,28 +633,10 @@ mod tests {
 
     #[test]
     fn a_full_pass_below_every_preemptive_queue_ends_early_too() {
-        let mut cluster = sample();
-        let (normal, short) = (
-            cluster.queue("normal").unwrap(),
-            cluster.queue("short").unwrap(),
-        );
-        cluster.queues[short].preempts = vec![normal];
-        let mut s = connected(cluster);
-        for _ in 0..4 {
-            add(&mut s, cpus(4));
-        }
-        let first = plan(&s, &[], 1000, &Replan::All);
-        for change in s.dispatch(&first.starts, 1000) {
-            s.apply(&change);
-        }
+        let mut s = connected(short_preempts_normal());
         // Full; `short` could free CPUs for its jobs, but none waits:
         // `normal`'s backlog is looked at as if nothing preempted.
-        for _ in 0..LOOKED_AT_WHEN_FULL {
-            add(&mut s, cpus(1));
-        }
-        for _ in 0..5 {
-            add(&mut s, cpus(2));
-        }
+        full_with_backlog(&mut s);
         let full = plan(&s, &[], 1000, &Replan::All);
         assert!(full.starts.is_empty() && full.preempt.is_empty());
         assert_eq!(full.reasons.kept(), (0, 1), "the 2-CPU jobs were not tried");
@@ -809,13 +805,7 @@ mod tests {
     #[test]
     fn a_preemptive_queues_job_suspends_lower_jobs_which_resume_after_it() {
         use crate::change::{Ended, StateChanged};
-        let mut cluster = sample();
-        let (normal, short) = (
-            cluster.queue("normal").unwrap(),
-            cluster.queue("short").unwrap(),
-        );
-        cluster.queues[short].preempts = vec![normal];
-        let mut s = connected(cluster);
+        let mut s = connected(short_preempts_normal());
         let on_cpu01 = SubmitRequest {
             machines: vec!["cpu01".into()],
             ..cpus(1)
