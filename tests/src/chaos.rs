@@ -421,6 +421,12 @@ fn check(cluster: &TestCluster, acked: &[u32], runs: &Path, settle: Duration, ou
     };
     out.listed = rows.len();
     out.done = rows.values().filter(|s| *s == "DONE").count();
+    // Every job has ended by now (bjobs says so), whether mbd still holds
+    // it or compaction archived it: the history must say so too.
+    let unended_in_history = (rows.iter())
+        .filter(|(_, s)| *s != "DONE" && *s != "EXIT")
+        .map(|(&id, _)| id);
+    report(out, "ended, but not in bhist", unended_in_history);
     let runs = read_runs(runs);
     out.exited = (rows.iter())
         .filter(|(_, s)| *s == "EXIT")
