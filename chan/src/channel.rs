@@ -1,10 +1,11 @@
 //! One entry of the table: its fd, its kind, its buffers and what it is
 //! registered for.
 
-use crate::sys::{EV_ET, EV_IN, EV_OUT, EV_RDHUP};
-use crate::{ChanError, Interest};
+use crate::sys::{self, Ctl, EV_ET, EV_IN, EV_OUT, EV_RDHUP};
+use crate::{ChanError, ChanId, Counters, Interest};
 use bytes::BytesMut;
 use socket2::Socket;
+use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
@@ -139,6 +140,45 @@ impl Channel {
         Some(flags)
     }
 
+    /// Brings the kernel's registration in line with what the channel
+    /// wants; at most one `epoll_ctl`, none if nothing changed.
+    pub(crate) fn sync(
+        &mut self,
+        epfd: RawFd,
+        id: ChanId,
+        counters: &mut Counters,
+    ) -> Result<(), ChanError> {
+        let (op, flags) = match (self.armed, self.wanted_flags()) {
+            (None, None) => return Ok(()),
+            (Some(_), None) => (Ctl::Del, 0),
+            (None, Some(want)) => (Ctl::Add, want),
+            (Some(have), Some(want)) if have == want => return Ok(()),
+            (Some(_), Some(want)) => (Ctl::Mod, want),
+        };
+        counters.syscalls.epoll_ctl += 1;
+        sys::epoll_ctl(epfd, op, self.handle.fd(), flags, id.token())?;
+        self.armed = match op {
+            Ctl::Del => None,
+            _ => Some(flags),
+        };
+        Ok(())
+    }
+
+    /// The receive buffer and the sending side apart, so a reply can be
+    /// sent while a frame in the buffer is read.
+    #[inline]
+    pub(crate) fn split_mut(&mut self) -> (&mut BytesMut, Outbound<'_>) {
+        let out = Outbound {
+            tx: &mut self.tx,
+            fd: self.handle.fd(),
+            kind: self.kind,
+            write_end: self.write_end,
+            broken: &mut self.broken,
+            paused: &mut self.paused,
+        };
+        (&mut self.rx, out)
+    }
+
     /// Registered edge-triggered: the kernel reports it once per change,
     /// so what is left unread must be replayed by us.
     pub(crate) fn is_edge_triggered(&self) -> bool {
@@ -154,5 +194,73 @@ impl Channel {
             self.rx.len() >= proto::HEADER_LEN
         };
         self.eof_pending || self.error_pending.is_some() || input
+    }
+}
+
+/// A channel's sending side: what a send reads and changes.
+pub(crate) struct Outbound<'a> {
+    tx: &'a mut BytesMut,
+    fd: RawFd,
+    kind: Kind,
+    write_end: WriteEnd,
+    broken: &'a mut bool,
+    paused: &'a mut bool,
+}
+
+impl Outbound<'_> {
+    /// Writes the concatenation of `parts` at once if nothing is queued,
+    /// and queues what the kernel does not take. `Ok(true)`, or an error
+    /// (the channel is then broken): the registration must be brought up
+    /// to date.
+    #[inline(always)] // an echo's whole path
+    pub(crate) fn send(
+        &mut self,
+        id: ChanId,
+        parts: &[&[u8]],
+        counters: &mut Counters,
+        high_water: usize,
+    ) -> Result<bool, ChanError> {
+        if !matches!(self.kind, Kind::Stream | Kind::Connecting) {
+            return Err(ChanError::WrongKind { id, op: "send" });
+        }
+        if *self.broken {
+            return Err(ChanError::Broken(id));
+        }
+        if self.write_end != WriteEnd::Open {
+            return Err(ChanError::WriteShut(id));
+        }
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let mut written = 0;
+        if self.tx.is_empty() && self.kind == Kind::Stream {
+            counters.syscalls.write += 1;
+            let res = match parts {
+                [one] => sys::send(self.fd, one),
+                _ => sys::send_vectored(self.fd, parts),
+            };
+            written = match res {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                Err(e) => {
+                    *self.broken = true;
+                    return Err(e.into());
+                }
+            };
+        }
+        counters.frames_out += 1;
+        counters.bytes_out += written as u64;
+        if written == total {
+            return Ok(false);
+        }
+        let mut skip = written;
+        for part in parts {
+            let from = skip.min(part.len());
+            self.tx.extend_from_slice(&part[from..]);
+            skip -= from;
+        }
+        if self.tx.len() > high_water && !*self.paused {
+            *self.paused = true;
+            counters.high_water_pauses += 1;
+        }
+        Ok(true)
     }
 }

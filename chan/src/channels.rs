@@ -223,21 +223,7 @@ impl Channels {
     pub(crate) fn sync(&mut self, id: ChanId) -> Result<(), ChanError> {
         let epfd = self.epoll.as_raw_fd();
         let chan = self.table.get_mut(id).ok_or(ChanError::Stale(id))?;
-        let fd = chan.handle.fd();
-        let (op, flags) = match (chan.armed, chan.wanted_flags()) {
-            (None, None) => return Ok(()),
-            (Some(_), None) => (Ctl::Del, 0),
-            (None, Some(want)) => (Ctl::Add, want),
-            (Some(have), Some(want)) if have == want => return Ok(()),
-            (Some(_), Some(want)) => (Ctl::Mod, want),
-        };
-        self.counters.syscalls.epoll_ctl += 1;
-        sys::epoll_ctl(epfd, op, fd, flags, id.token())?;
-        chan.armed = match op {
-            Ctl::Del => None,
-            _ => Some(flags),
-        };
-        Ok(())
+        chan.sync(epfd, id, &mut self.counters)
     }
 
     /// `chan_epoll_add`: watch the channel for `interest`.
@@ -562,49 +548,15 @@ impl Channels {
     pub fn send_vectored(&mut self, id: ChanId, parts: &[&[u8]]) -> Result<(), ChanError> {
         let high_water = self.config.high_water;
         let chan = self.table.get_mut(id).ok_or(ChanError::Stale(id))?;
-        if !matches!(chan.kind, Kind::Stream | Kind::Connecting) {
-            return Err(ChanError::WrongKind { id, op: "send" });
+        let (_, mut out) = chan.split_mut();
+        match out.send(id, parts, &mut self.counters, high_water) {
+            Ok(false) => Ok(()),
+            Ok(true) => self.sync(id),
+            Err(e) => {
+                let _ = self.sync(id);
+                Err(e)
+            }
         }
-        if chan.broken {
-            return Err(ChanError::Broken(id));
-        }
-        if chan.write_end != WriteEnd::Open {
-            return Err(ChanError::WriteShut(id));
-        }
-        let total: usize = parts.iter().map(|p| p.len()).sum();
-        let mut written = 0;
-        if chan.tx.is_empty() && chan.kind == Kind::Stream {
-            self.counters.syscalls.write += 1;
-            let res = match parts {
-                [one] => sys::send(chan.handle.fd(), one),
-                _ => sys::send_vectored(chan.handle.fd(), parts),
-            };
-            written = match res {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-                Err(e) => {
-                    chan.broken = true;
-                    self.sync(id)?;
-                    return Err(e.into());
-                }
-            };
-        }
-        self.counters.frames_out += 1;
-        self.counters.bytes_out += written as u64;
-        if written == total {
-            return Ok(());
-        }
-        let mut skip = written;
-        for part in parts {
-            let from = skip.min(part.len());
-            chan.tx.extend_from_slice(&part[from..]);
-            skip -= from;
-        }
-        if chan.tx.len() > high_water && !chan.paused {
-            chan.paused = true;
-            self.counters.high_water_pauses += 1;
-        }
-        self.sync(id)
     }
 
     /// Sends one datagram from a UDP channel. A full socket buffer drops

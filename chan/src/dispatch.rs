@@ -7,11 +7,11 @@
 //! touched, and its event never reaches a channel that reused the slot.
 
 use crate::channel::{Channel, Handle, Kind, WriteEnd};
-use crate::frame::{bytes_missing, split_frame};
+use crate::frame::{bytes_missing, whole_frame};
 use crate::sys::{self, EV_ERR, EV_HUP, EV_IN, EV_OUT, EV_RDHUP};
-use crate::{ChanError, ChanId, Channels, Event, Interest};
+use crate::{ChanError, ChanId, Channels, Event, Frame, Interest};
 use bytes::BytesMut;
-use proto::HEADER_LEN;
+use proto::{Header, HEADER_LEN};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
@@ -26,7 +26,7 @@ const REWIND_AFTER: usize = 512;
 /// Largest datagram UDP can carry.
 const MAX_DATAGRAM: usize = 65_536;
 /// An empty receive buffer larger than this is given back after use.
-const RX_SHRINK_ABOVE: usize = 256 << 10;
+pub(crate) const RX_SHRINK_ABOVE: usize = 256 << 10;
 
 /// A channel whose results are being handed out one per `next_event`.
 #[derive(Clone, Copy, Debug)]
@@ -43,6 +43,32 @@ pub(crate) enum Batch {
     Accepts,
     Datagrams,
     Signals,
+}
+
+/// How a walk hands things out: a frame cut out as an owned [`Frame`]
+/// ([`Event`]), or lent where it lies (`lend::Handed`).
+pub(crate) trait Handout: Sized {
+    fn event(event: Event) -> Self;
+    /// Takes the whole frame `header` heads at the front of `rx`.
+    fn frame(id: ChanId, header: Header, rx: &mut BytesMut) -> Self;
+}
+
+impl Handout for Event {
+    #[inline]
+    fn event(event: Event) -> Event {
+        event
+    }
+
+    #[inline]
+    fn frame(id: ChanId, header: Header, rx: &mut BytesMut) -> Event {
+        let frame = Frame::cut(header, rx);
+        if rx.is_empty() && frame.as_bytes().len() > RX_SHRINK_ABOVE {
+            // The emptied buffer still shares the frame's allocation: let
+            // the frame be its only owner.
+            *rx = BytesMut::new();
+        }
+        Event::Frame { id, frame }
+    }
 }
 
 /// What one step of a drain did.
@@ -134,23 +160,29 @@ impl Channels {
     /// handed out. Events for channels closed since the wait are dropped
     /// (and counted as stale).
     pub fn next_event(&mut self) -> Option<Event> {
+        self.next_handout()
+    }
+
+    /// The walk behind [`Channels::next_event`] and
+    /// [`Channels::next_lent`]: they differ only in how a frame leaves.
+    pub(crate) fn next_handout<T: Handout>(&mut self) -> Option<T> {
         loop {
             if let Some(event) = self.queued.pop_front() {
-                return Some(event);
+                return Some(T::event(event));
             }
             match self.drain {
                 // The hot path of a server: no detour through `Step`.
                 Some(Drain::Frames(id)) => {
-                    let event = self.next_frame(id);
-                    if event.is_some() {
-                        return event;
+                    let out = self.next_frame(id);
+                    if out.is_some() {
+                        return out;
                     }
                     self.drain = None;
                     continue;
                 }
                 Some(Drain::Batch { id, of, left }) => {
                     match self.continue_batch(id, of, left) {
-                        Step::Event(event) => return Some(event),
+                        Step::Event(event) => return Some(T::event(event)),
                         Step::Skip => {}
                         Step::Done => self.drain = None,
                     }
@@ -170,7 +202,7 @@ impl Channels {
                 None => self.replay.pop()?,
             };
             if let Some(event) = self.dispatch(id, flags) {
-                return Some(event);
+                return Some(T::event(event));
             }
         }
     }
@@ -254,6 +286,7 @@ impl Channels {
     }
 
     /// Handles one kernel event; returns the first event it produced.
+    #[inline(always)] // into both walks: a call less per message
     fn dispatch(&mut self, id: ChanId, flags: u32) -> Option<Event> {
         let Some(chan) = self.table.get(id) else {
             self.counters.stale_events += 1;
@@ -467,7 +500,7 @@ impl Channels {
     }
 
     /// The next whole frame buffered on `id`, then its EOF or error.
-    fn next_frame(&mut self, id: ChanId) -> Option<Event> {
+    fn next_frame<T: Handout>(&mut self, id: ChanId) -> Option<T> {
         let chan = self.table.get_mut(id)?;
         let max = chan.max_body;
         if chan.close_when_flushed {
@@ -484,18 +517,13 @@ impl Channels {
             if !chan.rx.is_empty() {
                 self.counters.data_in += 1;
                 let data = chan.rx.split().freeze();
-                return Some(Event::Data { id, data });
+                return Some(T::event(Event::Data { id, data }));
             }
         } else {
-            match split_frame(&mut chan.rx, max) {
-                Ok(Some(frame)) => {
+            match whole_frame(&chan.rx, max) {
+                Ok(Some(header)) => {
                     self.counters.frames_in += 1;
-                    if chan.rx.is_empty() && frame.as_bytes().len() > RX_SHRINK_ABOVE {
-                        // The emptied buffer still shares the frame's
-                        // allocation: let the frame be its only owner.
-                        chan.rx = BytesMut::new();
-                    }
-                    if chan.rx.len() < HEADER_LEN
+                    if chan.rx.len() - header.frame_len() < HEADER_LEN
                         && !chan.eof_pending
                         && chan.error_pending.is_none()
                     {
@@ -503,7 +531,7 @@ impl Channels {
                         // now rather than with one more call that finds so.
                         self.drain = None;
                     }
-                    return Some(Event::Frame { id, frame });
+                    return Some(T::frame(id, header, &mut chan.rx));
                 }
                 Ok(None) => {}
                 Err(e) => {
@@ -514,10 +542,10 @@ impl Channels {
                     chan.eof_pending = false;
                     chan.read_closed = true;
                     let _ = self.sync(id);
-                    return Some(Event::Error {
+                    return Some(T::event(Event::Error {
                         id,
                         error: ChanError::Frame(e),
-                    });
+                    }));
                 }
             }
         }
@@ -526,9 +554,9 @@ impl Channels {
         }
         if let Some(error) = chan.error_pending.take() {
             chan.eof_pending = false;
-            return self.fail(id, error);
+            return self.fail(id, error).map(T::event);
         }
-        std::mem::take(&mut chan.eof_pending).then_some(Event::Eof { id })
+        std::mem::take(&mut chan.eof_pending).then(|| T::event(Event::Eof { id }))
     }
 
     fn connect_done(&mut self, id: ChanId) -> Option<Event> {

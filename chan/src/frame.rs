@@ -32,12 +32,13 @@ impl Frame {
     }
 }
 
-/// Splits the frame at the front of `buf` off, if all of it is there.
+/// The header of the frame at the front of `buf`, if all of the frame is
+/// there.
 ///
 /// A header whose length is over `max_body` is an error as soon as the
 /// header is complete, before any body byte is awaited or buffered.
 #[inline]
-pub(crate) fn split_frame(buf: &mut BytesMut, max_body: u32) -> Result<Option<Frame>, HeaderError> {
+pub(crate) fn whole_frame(buf: &[u8], max_body: u32) -> Result<Option<Header>, HeaderError> {
     if buf.len() < HEADER_LEN {
         // The common end of a read: nothing left to parse.
         return Ok(None);
@@ -46,16 +47,22 @@ pub(crate) fn split_frame(buf: &mut BytesMut, max_body: u32) -> Result<Option<Fr
         return Ok(None);
     };
     header.check_length(max_body)?;
-    if buf.len() < header.frame_len() {
-        return Ok(None);
+    Ok((buf.len() >= header.frame_len()).then_some(header))
+}
+
+impl Frame {
+    /// Cuts the whole frame `header` heads off the front of `buf`.
+    #[inline]
+    pub(crate) fn cut(header: Header, buf: &mut BytesMut) -> Frame {
+        let bytes = buf.split_to(header.frame_len()).freeze();
+        Frame { header, bytes }
     }
-    let bytes = buf.split_to(header.frame_len()).freeze();
-    Ok(Some(Frame { header, bytes }))
 }
 
 /// Bytes still missing to complete the frame at the front of `buf` (only
 /// the header's, while it is incomplete). Call after `split_frame`, so a
 /// complete header here is known to be within the limit.
+#[inline]
 pub(crate) fn bytes_missing(buf: &[u8]) -> usize {
     if buf.is_empty() {
         return HEADER_LEN;
@@ -72,6 +79,10 @@ mod tests {
 
     fn frame(seq: u32, body: &[u8]) -> Vec<u8> {
         proto::frame_bytes(Header::request(seq, 1, 0), body)
+    }
+
+    fn split_frame(buf: &mut BytesMut, max_body: u32) -> Result<Option<Frame>, HeaderError> {
+        Ok(whole_frame(buf, max_body)?.map(|header| Frame::cut(header, buf)))
     }
 
     #[test]

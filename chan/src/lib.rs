@@ -14,7 +14,9 @@
 //! working while they are ported; see `docs/migration.md`.
 //!
 //! Design choices that the benchmarks check: one `read` per ready channel
-//! per wakeup, every complete frame in it handed out without allocation;
+//! per wakeup, every complete frame in it handed out without allocation
+//! (as an owned [`Frame`] sharing the buffer, or lent in place by
+//! [`Channels::next_lent`] to a loop done with it before the next);
 //! replies written at once, with `EPOLLOUT` armed only after a short write;
 //! connections registered edge-triggered, so the kernel does not poll
 //! every socket served in one wakeup again at the next.
@@ -29,6 +31,7 @@ mod error;
 mod event;
 mod frame;
 mod id;
+mod lend;
 mod masks;
 pub mod sys;
 
@@ -40,5 +43,6 @@ pub use error::ChanError;
 pub use event::{Event, Interest};
 pub use frame::Frame;
 pub use id::ChanId;
+pub use lend::{Lent, LentFrame};
 pub use masks::{ChanSet, Masks, Select};
 pub use sys::SignalInfo;

@@ -2,6 +2,10 @@
 //! of three engines, with identical framing and handler. Prints
 //! `listening on ADDR`; answers `OP_STATS` frames with its counters.
 //!
+//! The chan server borrows each frame where it arrived (`next_lent`), as
+//! the mio and poll servers read theirs in their own buffers; the daemons'
+//! owned frames (`next_event`) cost more per message (docs/performance.md).
+//!
 //! The poll(2) server stands in for the legacy select() loop: same
 //! O(watched fds) scan per wakeup, without select's FD_SETSIZE wall —
 //! select() cannot watch an fd numbered 1024 or above, so the select
@@ -78,7 +82,7 @@ enum Engine {
 }
 
 fn chan_server(addr: SocketAddr) -> anyhow::Result<()> {
-    use chan::{Channels, Config, Event};
+    use chan::{Channels, Config, Event, Lent};
     let mut chans = Channels::new(Config {
         max_frame_body: MAX_BODY,
         ..Config::default()
@@ -88,25 +92,30 @@ fn chan_server(addr: SocketAddr) -> anyhow::Result<()> {
     let mut messages = 0u64;
     loop {
         chans.chan_epoll(None)?;
-        while let Some(event) = chans.next_event() {
-            match event {
-                Event::Frame { id, frame } if frame.header().operation == OP_STATS => {
-                    let counts = Counts {
-                        messages,
-                        syscalls: chans.counters().syscalls.total(),
+        // Frames are lent, not cut out: each is echoed before the next.
+        loop {
+            // A `match` in a `let`: the loan ends before `chans` is used.
+            let broken = match chans.next_lent() {
+                None => break,
+                Some(Lent::Frame(mut frame)) => {
+                    let (id, header) = (frame.id(), *frame.header());
+                    let sent = if header.operation == OP_STATS {
+                        let counts = Counts {
+                            messages,
+                            syscalls: frame.counters().syscalls.total(),
+                        };
+                        frame.reply(&stats_frame(&header, &counts))
+                    } else {
+                        messages += 1;
+                        frame.echo()
                     };
-                    let _ = chans.send(id, &stats_frame(frame.header(), &counts));
+                    sent.is_err().then_some(id)
                 }
-                Event::Frame { id, frame } => {
-                    messages += 1;
-                    if chans.send(id, frame.as_bytes()).is_err() {
-                        let _ = chans.close(id);
-                    }
-                }
-                Event::Eof { id } | Event::Error { id, .. } => {
-                    let _ = chans.close(id);
-                }
-                _ => {}
+                Some(Lent::Event(Event::Eof { id } | Event::Error { id, .. })) => Some(id),
+                Some(Lent::Event(_)) => None,
+            };
+            if let Some(id) = broken {
+                let _ = chans.close(id);
             }
         }
     }

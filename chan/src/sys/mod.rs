@@ -134,6 +134,7 @@ pub(crate) struct Received {
 /// One `recv` into the spare capacity of `buf`, at most `max` bytes.
 /// `recv` rather than `read`: the socket call skips the VFS layer's
 /// checks and notifications that `read` pays on every message.
+#[inline]
 pub(crate) fn recv_into(fd: RawFd, buf: &mut BytesMut, max: usize) -> io::Result<Received> {
     if buf.capacity() == buf.len() {
         buf.reserve(max.max(1));
