@@ -3,8 +3,12 @@
 # to CPU 0, driven by wrk on CPU 1 (one thread, keep-alive), for 100 and
 # 1,000 connections. Prints requests/s and server CPU per request.
 # Needs: nginx, wrk, taskset (Debian: apt-get install nginx-light wrk).
-# Usage: bench/servers/http_vs_nginx.sh [SECONDS]   (after cargo build --release --examples)
+# With --server-bound a busy loop shares CPU 0, so that the server (half
+# a core), not wrk's core, limits requests/s.
+# Usage: bench/servers/http_vs_nginx.sh [--server-bound] [SECONDS]   (after cargo build --release --examples)
 set -eu
+bound=false
+if [ "${1:-}" = --server-bound ]; then bound=true; shift; fi
 secs=${1:-10}
 here=$(cd "$(dirname "$0")/../.." && pwd)
 responder=$here/target/release/examples/http_responder
@@ -43,6 +47,10 @@ echo $! >> "$work/pids"
 sleep 1
 worker=$(pgrep -P "$(cat "$work/nginx.pid")" | head -1)
 responder_pid=$(head -1 "$work/pids")
+if $bound; then
+    taskset -c 0 sh -c 'while :; do :; done' &
+    echo $! >> "$work/pids"
+fi
 for conns in 100 1000; do
     run chan_http_responder "$responder_pid" http://127.0.0.1:18080/ "$conns"
     run nginx "$worker" http://127.0.0.1:18081/ "$conns"
