@@ -101,6 +101,9 @@ impl Channels {
             Handed::Frame(id, header) => (id, header),
         };
         let epfd = self.epoll.as_raw_fd();
+        // The walk has just found the frame in this channel. (Were it
+        // gone, ending the walk early loses nothing: what is not handed
+        // out is carried over the next wait.)
         let chan = self.table.get_mut(id)?;
         Some(Lent::Frame(LentFrame {
             id,

@@ -1,12 +1,13 @@
 //! Any frames, cut anywhere: a client writes random frames (bodies either
 //! side of the receive buffer's 2 KiB refill point) in random-sized
 //! pieces, letting chan run between pieces; chan must hand out exactly
-//! those frames, whole and in order, and echo them back byte for byte.
+//! those frames, whole and in order, and echo them back byte for byte —
+//! cut out as owned frames or lent in place alike.
 //! (Partial writes of a queue are write_queue.rs's.)
 
 mod common;
 
-use chan::{ChanId, Channels, Event};
+use chan::{ChanId, Channels, Event, Lent};
 use common::*;
 use proptest::prelude::*;
 use std::io::{ErrorKind, Read, Write};
@@ -19,15 +20,34 @@ fn bodies() -> impl Strategy<Value = Vec<Vec<u8>>> {
     prop::collection::vec(size.prop_map(body), 1..40)
 }
 
-/// Runs chan once without waiting; echoes each frame it hands out.
-fn pump(chans: &mut Channels, server: ChanId, got: &mut Vec<Vec<u8>>) {
+/// Runs chan once without waiting; echoes each frame it hands out, lent
+/// in place (`lend`) or cut out.
+fn pump(chans: &mut Channels, server: ChanId, got: &mut Vec<Vec<u8>>, lend: bool) {
     chans.chan_epoll(Some(Duration::ZERO)).expect("chan_epoll");
-    while let Some(event) = chans.next_event() {
-        match event {
-            Event::Frame { id, frame } if id == server => {
-                chans.send(server, frame.as_bytes()).expect("echo");
-                got.push(frame.as_bytes().to_vec());
+    loop {
+        let event = if lend {
+            match chans.next_lent() {
+                Some(Lent::Frame(mut frame)) => {
+                    assert_eq!(frame.id(), server);
+                    got.push(frame.as_bytes().to_vec());
+                    frame.echo().expect("echo");
+                    continue;
+                }
+                Some(Lent::Event(event)) => event,
+                None => return,
             }
+        } else {
+            match chans.next_event() {
+                Some(Event::Frame { id, frame }) if id == server => {
+                    chans.send(server, frame.as_bytes()).expect("echo");
+                    got.push(frame.as_bytes().to_vec());
+                    continue;
+                }
+                Some(event) => event,
+                None => return,
+            }
+        };
+        match event {
             Event::Error { error, .. } => panic!("chan error: {error}"),
             Event::Eof { .. } => panic!("unexpected end of stream"),
             _ => {}
@@ -55,6 +75,7 @@ proptest! {
     fn frames_cut_anywhere_arrive_whole_and_echo_back(
         bodies in bodies(),
         cuts in prop::collection::vec(1usize..3000, 1..64),
+        lend in any::<bool>(),
     ) {
         let sent: Vec<Vec<u8>> = (bodies.iter().enumerate())
             .map(|(i, b)| frame(i as u32, b))
@@ -76,7 +97,7 @@ proptest! {
                     Err(e) => panic!("write: {e}"),
                 }
             }
-            pump(&mut chans, server, &mut got);
+            pump(&mut chans, server, &mut got, lend);
             read_some(&mut client, &mut echoed);
         }
         prop_assert_eq!(&got, &sent);
